@@ -1,0 +1,69 @@
+# shellcheck shell=bash
+# Shared set-up for bin/tutor and bin/test: system packages, then the project's venv.
+# Idempotent and quick when everything is already there (a stamp file per dependency set).
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+
+# command -> Debian package the lab needs
+declare -A TUTOR_TOOLS=(
+  [ip]=iproute2 [iptables]=iptables [ping]=iputils-ping [route]=net-tools
+  [curl]=curl [dig]=bind9-dnsutils [nsenter]=util-linux
+)
+
+tutor_missing_packages() {
+  local cmd missing=()
+  for cmd in "${!TUTOR_TOOLS[@]}" "$@"; do
+    local pkg=${TUTOR_TOOLS[$cmd]:-$cmd}
+    PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  printf '%s\n' "${missing[@]}" | sort -u | grep -v '^$' || true
+}
+
+tutor_ensure_packages() {  # extra commands to require may be passed (tmux for tests)
+  local missing
+  missing=$(tutor_missing_packages "$@" | tr '\n' ' ')
+  [ -z "${missing// /}" ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "netns-tutor: installing system packages: $missing" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2 || {
+        echo "netns-tutor: could not install $missing with apt-get" >&2; return 1; }
+  else
+    echo "netns-tutor: these system packages are missing: $missing" >&2
+    echo "Install them with:  sudo apt-get install -y $missing" >&2
+    return 1
+  fi
+}
+
+tutor_find_python() {
+  local py
+  for py in python3.13 python3.12 python3.11 python3; do
+    if command -v "$py" >/dev/null && "$py" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  echo "netns-tutor needs Python 3.11 or newer (sudo apt-get install -y python3 python3-venv)" >&2
+  return 1
+}
+
+tutor_ensure_venv() {  # $1: "" for running, "dev" for the tests too
+  local extra=${1:-} stamp hash py
+  hash=$(sha256sum < "$ROOT/pyproject.toml" | cut -c1-16)
+  stamp="$VENV/.netns-tutor-installed"
+  if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ]; then
+    # a dev install also has everything a plain run needs
+    grep -qx "$hash-dev" "$stamp" && return 0
+    [ -z "$extra" ] && grep -qx "$hash-run" "$stamp" && return 0
+  fi
+  py=$(tutor_find_python) || return 1
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "netns-tutor: creating $VENV" >&2
+    "$py" -m venv "$VENV" >&2 || {
+      echo "netns-tutor: python venv failed (sudo apt-get install -y python3-venv)" >&2; return 1; }
+  fi
+  echo "netns-tutor: installing the project into $VENV" >&2
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${extra:+[$extra]}" >&2 || {
+    echo "netns-tutor: pip install failed" >&2; return 1; }
+  echo "$hash-${extra:-run}" > "$stamp"
+}

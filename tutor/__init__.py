@@ -1,0 +1,3 @@
+"""netns-tutor: an offline, hands-on course in Linux container networking."""
+
+__version__ = "0.1.0"

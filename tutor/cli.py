@@ -1,0 +1,131 @@
+"""The `tutor` command line.
+
+Exit codes (a contract instructors script against): 0 success; 1 `verify`/`selftest` found
+failing checks, or `lab status` found no lab; 2 usage, lab or lesson-file errors — always with
+one sentence on stderr, never a traceback. Subcommands import what they need lazily so
+`tutor verify` and `tutor shell` never pay for Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+USAGE_ERROR = 2
+
+
+class CliError(Exception):
+    """One sentence for the user; exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tutor", description="A hands-on course in Linux container networking, "
+        "in a lab of namespaces that can never harm this machine.",
+        epilog="With no command, the course opens at the first unfinished lesson.")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
+
+    lab = sub.add_parser("lab", help="start, inspect or stop the lab")
+    lab_sub = lab.add_subparsers(dest="lab_cmd", metavar="ACTION", required=True)
+    lab_sub.add_parser("up", help="start the lab (does nothing if it runs)")
+    lab_sub.add_parser("status", help="exit 0 and print its pid if the lab runs, else exit 1")
+    lab_sub.add_parser("down", help="stop the lab; nothing of it remains")
+
+    sh = sub.add_parser("shell", help="a root shell in the lab (starts the lab if needed)")
+    where = sh.add_mutually_exclusive_group()
+    where.add_argument("-n", "--netns", metavar="NS", help="inside network namespace NS, as `ip netns exec NS` sees it")
+    where.add_argument("--node", choices=["internet", "lan"], help="on a machine of the simulated world")
+    sh.add_argument("-c", dest="command", metavar="'COMMAND LINE'", help="run one command line and exit with its status")
+
+    sub.add_parser("doctor", help="can a lab run here, in which mode, what is missing")
+    sub.add_parser("list", help="lessons with steps done/total")
+
+    for name, text in (("verify", "check the lab against a lesson's steps"),
+                       ("solve", "run a lesson's own commands in the lab")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("lesson", metavar="LESSON", help="lesson1..lesson5 (or 1..5)")
+        c.add_argument("--step", type=int, metavar="K", help="only step K (1-based)")
+        if name == "verify":
+            c.add_argument("--json", action="store_true", help="machine-readable result")
+    r = sub.add_parser("reset", help="rebuild the lab to LESSON's starting state")
+    r.add_argument("lesson", metavar="LESSON")
+    st = sub.add_parser("selftest", help="prove every step's checks fail before and pass after its commands, in a throwaway lab")
+    st.add_argument("lesson", metavar="LESSON", nargs="?", help="one lesson (default: all)")
+    st.add_argument("--lessons-dir", metavar="DIR", help=argparse.SUPPRESS)
+    s = sub.add_parser("start", help="open the course at LESSON")
+    s.add_argument("lesson", metavar="LESSON", nargs="?")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        print(f"tutor: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except Exception as exc:  # the lab and lesson layers raise their own one-sentence errors
+        from tutor.lab.client import LabError
+        from tutor.lesson import LessonError
+        if isinstance(exc, (LabError, LessonError)):
+            print(f"tutor: {exc}", file=sys.stderr)
+            return USAGE_ERROR
+        raise
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.cmd
+    if cmd == "lab":
+        return _lab(args.lab_cmd)
+    if cmd == "shell":
+        return _shell(args)
+    if cmd == "doctor":
+        from tutor.lab.doctor import report
+        text, ok = report()
+        print(text)
+        return 0 if ok else USAGE_ERROR
+    if cmd in ("list", "verify", "solve", "reset", "selftest"):
+        from tutor import commands
+        return getattr(commands, cmd)(args)
+    from tutor import commands
+    return commands.start(args)
+
+
+def _lab(action: str) -> int:
+    from tutor.lab import client
+    if action == "up":
+        info, started = client.up()
+        print(f"lab {info.name} {'started' if started else 'already running'}: "
+              f"mode {info.mode}, pid {info.pid}")
+        return 0
+    if action == "status":
+        info = client.status()
+        if info is None:
+            print(f"lab {client.lab_name()} is not running")
+            return 1
+        ns = ", ".join(info.namespaces) or "none"
+        print(f"lab {info.name} is running: mode {info.mode}, pid {info.pid}, namespaces: {ns}")
+        return 0
+    stopped = client.down()
+    print(f"lab {client.lab_name()} {'stopped' if stopped else 'was not running'}")
+    return 0
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from tutor.lab import client
+    info, _ = client.up()
+    if args.netns and args.netns not in info.namespaces:
+        have = ", ".join(info.namespaces) or "none yet"
+        raise CliError(f"there is no namespace {args.netns!r} in the lab (it has: {have})")
+    argv = client.command(client.bash_argv(args.command), netns=args.netns, node=args.node, info=info)
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

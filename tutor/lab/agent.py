@@ -1,0 +1,280 @@
+"""The lab agent: one long-lived process that holds a lab's namespaces and serves its world.
+
+Started by `tutor.lab.client.up()` as `python -m tutor.lab.agent NAME MODE READY_FD`. It binds
+its control socket (an abstract Unix socket: no file to leave behind), enters new user (in
+rootless mode), mount, network, UTS and PID namespaces, and forks: the child is PID 1 of the
+lab, so when it dies for any reason — SIGKILL included — the kernel ends every process in the lab
+and with them every namespace, interface, rule and mount. The parent only reports the child's
+PID and leaves.
+
+Control protocol: one JSON object per line, answered by one JSON line (see `_handle`).
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+from tutor.lab import network, nsutil as ns, sandbox, servers
+
+NETLINK_GROUPS = 0x1 | 0x4 | 0x10 | 0x40 | 0x400   # link, neigh, ipv4 addr, ipv4 route, ipv6 route
+
+
+def control_address(name: str, uid: int | None = None) -> str:
+    """The abstract socket name of lab `name` for user `uid`."""
+    uid = os.getuid() if uid is None else uid
+    return f"\0netns-tutor/{uid}/{name}"
+
+
+class Agent:
+    """PID 1 of a lab: answers control requests and serves the simulated world."""
+
+    def __init__(self, name: str, mode: str, control: socket.socket, host_pid: int):
+        self.name, self.mode, self.control, self.host_pid = name, mode, control, host_pid
+        self.started = time.time()
+        self.sel = selectors.DefaultSelector()
+        self.world_sockets: list[socket.socket] = []
+        self.served: dict[tuple[str, int], socket.socket] = {}
+        self.web: list[servers.HttpServer] = []
+        self.running = True
+
+    # -- building ---------------------------------------------------------------------------
+    def build(self) -> None:
+        network.build_world()
+        self._start_world_servers()
+
+    def _start_world_servers(self) -> None:
+        with network.in_netns(network.node_path("internet")):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("8.8.8.8", 53))
+            tcp = _listener("8.8.8.8", 53)
+            web = _listener("0.0.0.0", 80)
+        self.world_sockets += [udp, tcp, web]
+        servers.DnsServer(udp, tcp).register(self.sel)
+        http = servers.HttpServer(web)
+        http.register(self.sel)
+        self.web.append(http)
+
+    def reset(self) -> None:
+        """Back to a fresh lab: new network namespaces, a fresh /etc, no student processes."""
+        for sock in list(self.served.values()) + self.world_sockets:
+            self._close(sock)
+        self.served.clear()
+        self.world_sockets.clear()
+        self.web.clear()
+        self.sel.close()
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.control, selectors.EVENT_READ, self._accept)
+        _kill_lab_processes()
+        network.drop_student_namespaces()
+        ns.unshare(ns.CLONE_NEWNET)
+        sandbox.reset_etc()
+        sandbox.remount_sys()
+        self.build()
+
+    def _close(self, sock: socket.socket) -> None:
+        try:
+            self.sel.unregister(sock)
+        except (KeyError, ValueError):
+            pass
+        sock.close()
+
+    # -- control ----------------------------------------------------------------------------
+    def serve_forever(self) -> None:
+        self.sel.register(self.control, selectors.EVENT_READ, self._accept)
+        while self.running:
+            for key, mask in self.sel.select(timeout=1.0):
+                try:
+                    servers.dispatch(key, mask)
+                except Exception as exc:  # one bad client must never take the lab down
+                    print(f"agent: {exc!r}", file=sys.stderr)
+            for http in self.web:
+                http.tick()
+
+    def _accept(self, mask: int) -> None:
+        try:
+            conn, _ = self.control.accept()
+        except BlockingIOError:
+            return
+        conn.settimeout(5)
+        try:
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+            peer_uid = int.from_bytes(creds[4:8], sys.byteorder)
+            if peer_uid not in (os.getuid(), 0) and self.mode == "root":
+                return conn.close()
+            line = conn.makefile("rb").readline(65536)
+            request = json.loads(line or b"{}")
+            fds: list[int] = []
+            reply = self._handle(request, fds)
+            data = (json.dumps(reply) + "\n").encode()
+            if fds:
+                conn.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+                for fd in fds:
+                    os.close(fd)
+            else:
+                conn.sendall(data)
+        except (OSError, ValueError) as exc:
+            try:
+                conn.sendall((json.dumps({"ok": False, "error": str(exc)}) + "\n").encode())
+            except OSError:
+                pass
+        finally:
+            conn.close()
+
+    def _handle(self, request: dict, fds: list[int]) -> dict:
+        op = request.get("op")
+        if op == "status":
+            return {"ok": True, "pid": self.host_pid, "mode": self.mode, "name": self.name,
+                    "started": self.started, "namespaces": network.student_namespaces()}
+        if op == "stop":
+            self.running = False
+            return {"ok": True}
+        if op == "reset":
+            self.reset()
+            return {"ok": True}
+        if op == "serve":
+            return self._serve(str(request["netns"]), int(request["port"]), str(request.get("body", "")))
+        if op == "netlink":
+            fds.extend(self._netlink_sockets(request.get("namespaces", [])))
+            return {"ok": True, "count": len(fds)}
+        return {"ok": False, "error": f"unknown request {op!r}"}
+
+    def _serve(self, netns: str, port: int, body: str) -> dict:
+        path = f"/run/netns/{netns}"
+        if not os.path.exists(path):
+            return {"ok": False, "error": f"there is no namespace {netns} to serve from"}
+        old = self.served.pop((netns, port), None)
+        if old:
+            self._close(old)
+        with network.in_netns(path):
+            sock = _listener("0.0.0.0", port)
+        self.served[(netns, port)] = sock
+        http = servers.HttpServer(sock, default_body=body + "\n")
+        http.register(self.sel)
+        self.web.append(http)
+        return {"ok": True}
+
+    def _netlink_sockets(self, namespaces: list[str]) -> list[int]:
+        """Netlink sockets subscribed to link/address/route/neighbour events, one per namespace
+        ("" is the lab host), handed to the caller over SCM_RIGHTS."""
+        fds = []
+        for name in namespaces:
+            path = f"/run/netns/{name}" if name else "/proc/self/ns/net"
+            if name and not os.path.exists(path):
+                continue
+            with network.in_netns(path):
+                s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+            s.bind((0, NETLINK_GROUPS))
+            fds.append(os.dup(s.fileno()))
+            s.close()
+        return fds
+
+
+def _listener(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(64)
+    return sock
+
+
+def _kill_lab_processes() -> None:
+    """SIGKILL every process of the lab but the agent itself (PID 1)."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != 1:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _reap(*_: object) -> None:
+    """PID 1 adopts every orphan of the lab; collect them so none stays a zombie."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _enter_namespaces(mode: str) -> None:
+    uid, gid = os.getuid(), os.getgid()
+    if mode == "rootless":
+        ns.unshare(ns.CLONE_NEWUSER)
+        with open("/proc/self/setgroups", "w") as f:
+            f.write("deny")
+        with open("/proc/self/uid_map", "w") as f:
+            f.write(f"0 {uid} 1")
+        with open("/proc/self/gid_map", "w") as f:
+            f.write(f"0 {gid} 1")
+    ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWPID)
+
+
+def _report(fd: int, message: str) -> None:
+    try:
+        os.write(fd, (message + "\n").encode())
+    except OSError:
+        pass
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: `python -m tutor.lab.agent NAME MODE READY_FD`."""
+    name, mode, ready = argv[0], argv[1], int(argv[2])
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        control.bind(control_address(name))
+    except OSError:
+        _report(ready, f"error the lab {name!r} is already running")
+        return 3
+    control.listen(16)
+    try:
+        _enter_namespaces(mode)
+    except OSError as exc:
+        _report(ready, f"error cannot create the lab's namespaces in {mode} mode ({exc.strerror})")
+        return 4
+    pid = os.fork()
+    if pid:
+        _report(ready, f"pid {pid}")
+        return 0
+    return _run_child(name, mode, control, ready)
+
+
+def _run_child(name: str, mode: str, control: socket.socket, ready: int) -> int:
+    host_pid = _host_pid()
+    signal.signal(signal.SIGCHLD, _reap)
+    try:
+        refused = sandbox.build(sys.executable)
+        agent = Agent(name, mode, control, host_pid)
+        agent.build()
+    except Exception as exc:  # report set-up failures in one line to whoever started us
+        _report(ready, f"error setting up the lab failed: {exc}")
+        os._exit(5)
+    control.setblocking(False)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(agent, "running", False))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _report(ready, "ready" + (f" readonly-refused {','.join(refused)}" if refused else ""))
+    os.close(ready)
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    agent.serve_forever()
+    os._exit(0)
+
+
+def _host_pid() -> int:
+    """Our PID as the machine sees it (before /proc is replaced, /proc/self is the machine's)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return int(line.split()[1])
+    return os.getpid()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,115 @@
+"""`tutor doctor`: can a lab run on this machine, in which mode, and what is missing.
+
+Every finding is read from the machine itself (sysctls, /proc, PATH); nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+TOOLS = {  # command -> Debian package that provides it
+    "ip": "iproute2", "iptables": "iptables", "ping": "iputils-ping", "route": "net-tools",
+    "curl": "curl", "dig": "bind9-dnsutils", "nsenter": "util-linux", "bash": "bash",
+}
+KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
+    "network namespaces": "/proc/self/ns/net",
+    "user namespaces": "/proc/self/ns/user",
+    "PID namespaces": "/proc/self/ns/pid",
+    "UTS namespaces": "/proc/self/ns/uts",
+}
+
+
+@dataclass
+class Finding:
+    """One line of the report: what was checked, whether it is fine, and what to do if not."""
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    fatal: bool = True
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def userns_problem() -> str | None:
+    """Why this user cannot create a user namespace here, or None when it can."""
+    if not os.path.exists("/proc/self/ns/user"):
+        return "the kernel has no user namespaces"
+    if _read("/proc/sys/user/max_user_namespaces") == "0":
+        return "user.max_user_namespaces is 0"
+    if os.geteuid() != 0:
+        if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+            return "kernel.unprivileged_userns_clone is 0 (unprivileged user namespaces are off)"
+        if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+            return "AppArmor restricts unprivileged user namespaces " \
+                   "(kernel.apparmor_restrict_unprivileged_userns=1)"
+    return None
+
+
+def iptables_backend() -> str:
+    """`nf_tables` or `legacy`, as `iptables -V` reports it."""
+    try:
+        out = subprocess.run(["iptables", "-V"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return "nf_tables" if "nf_tables" in out else "legacy" if "legacy" in out else out.strip() or "unknown"
+
+
+def findings() -> list[Finding]:
+    """Everything `tutor doctor` reports, in order."""
+    out = [Finding(f"kernel: {feat}", os.path.exists(path), "present" if os.path.exists(path) else
+                   "missing", "use a kernel built with namespaces (any Debian/Ubuntu kernel has them)")
+           for feat, path in KERNEL_FEATURES.items()]
+    missing = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd, path=_sbin_path()) is None})
+    for cmd, pkg in TOOLS.items():
+        found = shutil.which(cmd, path=_sbin_path())
+        out.append(Finding(f"tool: {cmd}", found is not None, found or "not found",
+                           f"sudo apt-get install {pkg}", fatal=cmd in ("ip", "nsenter", "bash")))
+    if missing:
+        out.append(Finding("packages", False, "missing: " + " ".join(missing),
+                           "sudo apt-get install -y " + " ".join(missing), fatal=False))
+    problem = userns_problem()
+    root = os.geteuid() == 0
+    if problem is None:
+        mode = Finding("lab mode", True, "rootless: the lab runs in a user namespace, "
+                       "with root powers over the lab only")
+    elif root:
+        mode = Finding("lab mode", True, f"root: {problem}, so the lab runs as real root "
+                       "(still in its own namespaces, with the machine read-only)",
+                       "to run rootless: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 "
+                       "(Ubuntu) or kernel.unprivileged_userns_clone=1 (Debian)", fatal=False)
+    else:
+        mode = Finding("lab mode", False, f"none: {problem}, and you are not root",
+                       "enable unprivileged user namespaces (sudo sysctl -w "
+                       "kernel.unprivileged_userns_clone=1, or on Ubuntu "
+                       "kernel.apparmor_restrict_unprivileged_userns=0), or run tutor with sudo")
+    out.append(mode)
+    out.append(Finding("iptables backend", True, iptables_backend()))
+    return out
+
+
+def _sbin_path() -> str:
+    return os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+
+
+def report() -> tuple[str, bool]:
+    """The printed report and whether a lab can run here."""
+    lines, ok = [], True
+    for f in findings():
+        mark = "✓" if f.ok else ("✗" if f.fatal else "!")
+        lines.append(f"{mark} {f.name}: {f.detail}")
+        if not f.ok and f.fix:
+            lines.append(f"    fix: {f.fix}")
+        if not f.ok and f.fatal:
+            ok = False
+    lines.append("A lab can run here." if ok else "A lab cannot run here until the ✗ lines are fixed.")
+    return "\n".join(lines), ok

@@ -1,0 +1,120 @@
+"""The lab's network: the lab host (the agent's own network namespace) and the world nodes.
+
+A pure description (`HOST`, `NODES`) and one function that builds it with `ip -batch`, so a
+fresh lab costs three `ip` processes. World nodes live in network namespaces bind-mounted under
+`/run/tutor/world`, not `/run/netns`, so `ip netns` in the lab lists only the student's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+
+from tutor.lab import nsutil as ns
+from tutor.lab import world
+from tutor.lab.sandbox import WORLD_DIR
+
+# Lab host side: what `ip addr` and `route` show before the student types anything.
+HOST_BATCH = """\
+link set lo up
+link add eth0 type veth peer name eth0 netns {world}/internet
+link add eth1 type veth peer name eth0 netns {world}/lan
+addr add 172.17.0.3/16 dev eth0
+addr add 192.168.1.2/24 dev eth1
+link set eth0 up
+link set eth1 up
+route add default via 172.17.0.1
+"""
+
+INTERNET_BATCH = """\
+link set lo up
+addr add 172.17.0.1/16 dev eth0
+link set eth0 up
+addr add 8.8.8.8/32 dev lo
+"""
+
+LAN_BATCH = """\
+link set lo up
+addr add 192.168.1.3/24 dev eth0
+link set eth0 up
+"""
+
+NODES = ("internet", "lan")
+
+
+def node_path(node: str) -> str:
+    """Where the world node's network namespace is bind-mounted inside the lab."""
+    return f"{WORLD_DIR}/{node}"
+
+
+def _new_netns_file(path: str) -> None:
+    """Create a network namespace that outlives its creator, held by a bind mount at `path`."""
+    open(path, "w").close()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ns.unshare(ns.CLONE_NEWNET)
+            ns.mount("/proc/self/ns/net", path, None, ns.MS_BIND)
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"could not create the world node namespace {path}")
+
+
+def _ip_batch(batch: str) -> None:
+    proc = subprocess.run(["ip", "-batch", "-"], input=batch, text=True,
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise OSError(f"building the lab network failed: {proc.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def in_netns(path: str):
+    """Run the body (and the processes it starts) in another network namespace of the lab."""
+    home = os.open("/proc/self/ns/net", os.O_RDONLY)
+    target = os.open(path, os.O_RDONLY)
+    try:
+        ns.setns(target, ns.CLONE_NEWNET)
+        yield
+    finally:
+        ns.setns(home, ns.CLONE_NEWNET)
+        os.close(target)
+        os.close(home)
+
+
+def build_world() -> None:
+    """Create the world nodes and wire them to the lab host (the current network namespace)."""
+    for node in NODES:
+        path = node_path(node)
+        if os.path.exists(path):
+            with contextlib.suppress(OSError):
+                ns.umount(path)
+            os.unlink(path)
+        _new_netns_file(path)
+    _ip_batch(HOST_BATCH.format(world=WORLD_DIR))
+    internet = INTERNET_BATCH + "".join(f"addr add {a}/32 dev lo\n" for a in world.WEB_ADDRESSES)
+    with in_netns(node_path("internet")):
+        _ip_batch(internet)
+    with in_netns(node_path("lan")):
+        _ip_batch(LAN_BATCH)
+
+
+def student_namespaces() -> list[str]:
+    """Names under /run/netns (what `ip netns` lists in the lab)."""
+    try:
+        return sorted(os.listdir("/run/netns"))
+    except FileNotFoundError:
+        return []
+
+
+def drop_student_namespaces() -> None:
+    """Unmount and remove every namespace the student made (`ip netns del` for all)."""
+    for name in student_namespaces():
+        path = f"/run/netns/{name}"
+        with contextlib.suppress(OSError):
+            ns.umount(path)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
