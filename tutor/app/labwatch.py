@@ -1,0 +1,264 @@
+"""Follow the live lab: netlink events in, a fresh `LabSnapshot` out, without polling tables.
+
+`LabWatcher.run()` is a blocking loop for one thread. It holds a netlink socket per namespace
+(the lab host and each of the student's namespaces), learns about new and deleted namespaces
+from inotify on the lab's `/run/netns` (seen through `/proc/AGENT/root`), and notices a reset
+(the agent swaps the lab host's network namespace) by the inode of `/proc/AGENT/ns/net`, which
+costs one stat per second. iptables rules and `ip_forward` are not netlink state: they are read
+with one `client.run` when asked (`refresh(rules=True)`, after each command) — iptables has no
+change events the lab hands out.
+
+Never imports Textual: the app passes a callback that posts a message.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import select
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tutor.app.labstate import NetlinkReader, NsState, close_fds
+from tutor.lab import client
+
+DEBOUNCE = 0.05
+IDLE_CHECK = 1.0
+IN_CREATE, IN_DELETE, IN_MOVED_TO, IN_MOVED_FROM = 0x100, 0x200, 0x80, 0x40
+
+RULES_SCRIPT = r"""
+dump() { echo "@@ns $1"; echo "@@fwd $(cat /proc/sys/net/ipv4/ip_forward)";
+         iptables -t nat -S 2>&1; iptables -S 2>&1; }
+dump ''
+for n in $(ip netns list | cut -d' ' -f1); do ip netns exec "$n" bash -c "$(declare -f dump); dump $n"; done
+"""
+
+
+@dataclass
+class LabSnapshot:
+    """The whole lab as last read: namespaces by name ("" = the lab host)."""
+    namespaces: dict[str, NsState] = field(default_factory=dict)
+    error: str = ""          # a one-sentence problem (the lab stopped), else ""
+    generation: int = 0      # grows with every snapshot
+
+    def names(self) -> list[str]:
+        """The lab host first, then the student's namespaces in order."""
+        return sorted(self.namespaces, key=lambda n: (n != "", n))
+
+
+class _Inotify:
+    """Just enough inotify (ctypes) to hear namespaces being added to or removed from a folder."""
+
+    def __init__(self, path: str):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        mask = IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM
+        if libc.inotify_add_watch(self.fd, path.encode(), mask) < 0:
+            os.close(self.fd)
+            raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+class LabWatcher:
+    """Keeps a LabSnapshot of the running lab up to date and reports each change."""
+
+    def __init__(self, emit: Callable[[LabSnapshot], None]):
+        self.emit = emit
+        self.readers: dict[str, NetlinkReader] = {}
+        self.snapshot = LabSnapshot()
+        self._agent: tuple[int, int] | None = None    # (pid, inode of its netns)
+        self._inotify: _Inotify | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._lock = threading.Lock()
+        self._want_rules = True
+        self._want_reconnect = True
+        self.stopped = False
+
+    # -- called from other threads ----------------------------------------------------------
+    def refresh(self, rules: bool = True, reconnect: bool = False) -> None:
+        """Ask for a fresh snapshot soon (after a command, a reset, or the student's request)."""
+        with self._lock:
+            self._want_rules |= rules
+            self._want_reconnect |= reconnect
+        os.write(self._wake_w, b"x")
+
+    def stop(self) -> None:
+        """End `run()` soon; it closes every socket it holds."""
+        self.stopped = True
+        os.write(self._wake_w, b"x")
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> None:
+        """Follow the lab until stop(). Blocking: run it in a thread."""
+        dirty: set[str] = set()
+        last_event = 0.0
+        last_check = 0.0
+        try:
+            while not self.stopped:
+                with self._lock:
+                    reconnect, self._want_reconnect = self._want_reconnect, False
+                if (reconnect or self._agent is None
+                        or self._agent_changed(time.monotonic() - last_check >= IDLE_CHECK)):
+                    last_check = time.monotonic()
+                    if self._connect():
+                        dirty = set(self.readers)
+                        self._want_rules = True
+                    else:
+                        time.sleep(0.5)
+                        continue
+                waiting = [*self.readers.values(), self._wake_r]
+                if self._inotify:
+                    waiting.append(self._inotify)
+                timeout = DEBOUNCE if dirty else IDLE_CHECK
+                readable, _, _ = select.select(waiting, [], [], timeout)
+                for item in readable:
+                    if item is self._wake_r:
+                        _drain_pipe(self._wake_r)
+                        dirty = set(self.readers)
+                    elif item is self._inotify:
+                        self._inotify.drain()
+                        with self._lock:
+                            self._want_reconnect = True
+                    elif item.drain():
+                        dirty.add(item.name)
+                        last_event = time.monotonic()
+                if dirty and self.readers and time.monotonic() - last_event >= DEBOUNCE:
+                    dirty = self._read(dirty)
+        finally:
+            self._disconnect()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+
+    def _agent_changed(self, check: bool) -> bool:
+        """True when the lab was reset or restarted under us (checked at most once a second)."""
+        if not check:
+            return False
+        return self._agent != _agent_identity(self._agent[0] if self._agent else None)
+
+    def _connect(self) -> bool:
+        """(Re)open netlink sockets for the lab host and every namespace; False if no lab runs."""
+        self._disconnect()
+        info = client.status()
+        if info is None:
+            self._agent = None
+            if not self.snapshot.error:
+                self._publish(LabSnapshot(error=f"the lab {client.lab_name()!r} is not running"))
+            return False
+        self._agent = _agent_identity(info.pid)
+        try:
+            self._inotify = _Inotify(f"/proc/{info.pid}/root/run/netns")
+        except OSError:
+            self._inotify = None   # then namespaces are found after each command only
+        names = ["", *info.namespaces]
+        try:
+            _, fds = client.request_fds("netlink", len(names), namespaces=names)
+        except client.LabError as exc:
+            self._publish(LabSnapshot(error=str(exc)))
+            return False
+        # the agent skips namespaces deleted meanwhile; only a full answer can be paired by order
+        if len(fds) != len(names):
+            close_fds(fds)
+            with self._lock:
+                self._want_reconnect = True
+            return True
+        self.readers = {name: NetlinkReader(fd, name) for name, fd in zip(names, fds)}
+        return True
+
+    def _disconnect(self) -> None:
+        for reader in self.readers.values():
+            reader.close()
+        self.readers = {}
+        if self._inotify:
+            self._inotify.close()
+            self._inotify = None
+
+    def _read(self, dirty: set[str]) -> set[str]:
+        """Re-dump the dirty namespaces and publish; returns namespaces that changed meanwhile."""
+        again: set[str] = set()
+        namespaces = {n: s for n, s in self.snapshot.namespaces.items() if n in self.readers}
+        for name in dirty:
+            reader = self.readers.get(name)
+            if reader is None:
+                continue
+            try:
+                state, events = reader.read()
+            except OSError:
+                with self._lock:
+                    self._want_reconnect = True
+                continue
+            old = namespaces.get(name)
+            if old:
+                state.rules, state.ip_forward = old.rules, old.ip_forward
+            namespaces[name] = state
+            if events:
+                again.add(name)
+        with self._lock:
+            rules, self._want_rules = self._want_rules, False
+        if rules:
+            _read_rules(namespaces)
+        if namespaces != self.snapshot.namespaces or self.snapshot.error:
+            self._publish(LabSnapshot(namespaces))
+        return again
+
+    def _publish(self, snapshot: LabSnapshot) -> None:
+        snapshot.generation = self.snapshot.generation + 1
+        self.snapshot = snapshot
+        self.emit(snapshot)
+
+
+def _agent_identity(pid: int | None) -> tuple[int, int] | None:
+    """(pid, netns inode) of the running agent, or None."""
+    if pid is None:
+        info = client.status()
+        if info is None:
+            return None
+        pid = info.pid
+    try:
+        return pid, os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _read_rules(namespaces: dict[str, NsState]) -> None:
+    """Fill in iptables rules and ip_forward for every namespace, with one lab command."""
+    try:
+        out = client.run(RULES_SCRIPT, timeout=10).stdout
+    except client.LabError:
+        return
+    current: NsState | None = None
+    lines: list[str] = []
+    for line in out.splitlines() + ["@@ns \0end"]:
+        if line.startswith("@@ns "):
+            if current is not None:
+                current.rules = "\n".join(lines)
+            current, lines = namespaces.get(line[5:]), []
+        elif line.startswith("@@fwd ") and current is not None:
+            current.ip_forward = line[6:].strip()
+        else:
+            lines.append(line)
+
+
+def _drain_pipe(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
