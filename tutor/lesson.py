@@ -1,5 +1,222 @@
-"""Lesson files (Markdown) -> Lesson / Step / Command / Check objects."""
+"""Lesson files (Markdown, see docs/lesson-format.md) -> Lesson / Step objects.
+
+Parsing uses markdown-it-py's token stream so fences and headings are found exactly as a
+Markdown renderer sees them; every error names the file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tutor.checks.lang import Check, CheckSyntaxError, parse_check
+
+LESSONS_DIR = Path(os.environ.get("TUTOR_LESSONS") or Path(__file__).resolve().parent.parent / "lessons")
+_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
 class LessonError(Exception):
-    """A broken lesson file; str() is `path:line: message`."""
+    """A broken lesson file or an unknown lesson; str() is `path:line: message` when located."""
+
+    def __init__(self, message: str, path: Path | str | None = None, line: int | None = None):
+        self.path, self.line, self.message = path, line, message
+        where = f"{path}:{line}: " if path and line else f"{path}: " if path else ""
+        super().__init__(where + message)
+
+
+@dataclass
+class Step:
+    """One step: explanation, the commands the student types, and the checks that verify it."""
+    number: int
+    title: str
+    body: str
+    commands: list[str]
+    checks: list[Check]
+    line: int
+
+
+@dataclass
+class Lesson:
+    """A parsed lesson file."""
+    id: str
+    title: str
+    path: Path
+    requires: list[str]
+    setup: list[str]
+    intro: str
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def number(self) -> int:
+        """1 for lesson1: the order lessons are listed in."""
+        digits = re.sub(r"\D", "", self.id)
+        return int(digits) if digits else 0
+
+
+def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, str], int]:
+    if not lines or lines[0].strip() != "---":
+        raise LessonError("a lesson must start with front matter (a line `---`)", path, 1)
+    meta: dict[str, str] = {}
+    for i, raw in enumerate(lines[1:], start=2):
+        line = raw.strip()
+        if line == "---":
+            return meta, i
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(":")
+        if not sep or not key.strip():
+            raise LessonError(f"front matter lines are `key: value`, not {line!r}", path, i)
+        meta[key.strip()] = value.split(" #", 1)[0].strip()
+    raise LessonError("front matter is not closed by a `---` line", path, 1)
+
+
+def _commands(text: str) -> list[str]:
+    """Fence content -> command lines (comments and blanks dropped, `\\` continuations joined)."""
+    out, pending = [], ""
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if pending:
+            line = pending + " " + line.lstrip()
+            pending = ""
+        if line.endswith("\\"):
+            pending = line[:-1].rstrip()
+            continue
+        if line.strip() and not line.lstrip().startswith("#"):
+            out.append(line.strip())
+    if pending:
+        out.append(pending.strip())
+    return out
+
+
+def parse_lesson(path: Path | str, text: str | None = None) -> Lesson:
+    """Parse one lesson file; raises LessonError with file:line on any problem."""
+    from markdown_it import MarkdownIt
+
+    path = Path(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LessonError(f"cannot read the lesson file ({exc})", path) from None
+    lines = text.splitlines()
+    meta, body_start = _front_matter(lines, path)
+    for key in ("id", "title"):
+        if not meta.get(key):
+            raise LessonError(f"front matter has no `{key}:`", path, 1)
+    if not _ID.match(meta["id"]):
+        raise LessonError(f"id {meta['id']!r} must be lowercase letters, digits and dashes", path, 2)
+    requires = [r.strip() for r in meta.get("requires", "").replace("[", "").replace("]", "").split(",") if r.strip()]
+    body_lines = lines[body_start:]
+    tokens = MarkdownIt("commonmark").parse("\n".join(body_lines))
+    lesson = Lesson(meta["id"], meta["title"], path, requires, [], "")
+    sections: list[dict] = [{"title": None, "line": body_start + 1, "start": 0, "tokens": []}]
+    for tok in tokens:
+        if tok.type == "heading_open" and tok.tag == "h2":
+            sections.append({"title": None, "line": body_start + tok.map[0] + 1,
+                             "start": tok.map[0], "tokens": []})
+        sections[-1]["tokens"].append(tok)
+    for i, sec in enumerate(sections):
+        end = sections[i + 1]["start"] if i + 1 < len(sections) else len(body_lines)
+        _fill_section(lesson, sec, body_lines, end, body_start, path, is_intro=(i == 0))
+    if not lesson.steps:
+        raise LessonError("the lesson has no steps (`## Step title` headings)", path, body_start + 1)
+    return lesson
+
+
+def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, offset: int,
+                  path: Path, is_intro: bool) -> None:
+    toks = sec["tokens"]
+    title = ""
+    if not is_intro:
+        title = toks[1].content.strip() if len(toks) > 1 else ""
+        if not title:
+            raise LessonError("a step heading has no title", path, sec["line"])
+    commands: list[str] = []
+    checks: list[Check] | None = None
+    keep = [True] * (end - sec["start"])
+    for tok in toks:
+        if tok.type != "fence":
+            continue
+        info = tok.info.strip().split()[0] if tok.info.strip() else ""
+        first = offset + tok.map[0] + 1          # file line of the opening fence
+        if info in ("sh", "check", "setup"):
+            for n in range(tok.map[0], tok.map[1]):
+                if 0 <= n - sec["start"] < len(keep):
+                    keep[n - sec["start"]] = False
+        if info == "setup":
+            if not is_intro:
+                raise LessonError("a `setup` block belongs before the first step", path, first)
+            lesson.setup += _commands(tok.content)
+        elif info == "sh":
+            if is_intro:
+                raise LessonError("`sh` commands belong to a step (put them after a `## ` heading)", path, first)
+            commands += _commands(tok.content)
+        elif info == "check":
+            if is_intro:
+                raise LessonError("a `check` block belongs to a step", path, first)
+            if checks is not None:
+                raise LessonError(f"step {title!r} has a second `check` block", path, first)
+            checks = _checks(tok.content, path, first + 1)
+    text_lines = [l for l, k in zip(body_lines[sec["start"]:end], keep) if k]
+    if is_intro:
+        lesson.intro = "\n".join(text_lines).strip()
+        return
+    if checks is None:
+        raise LessonError(f"step {title!r} has no `check` block", path, sec["line"])
+    if not checks:
+        raise LessonError(f"step {title!r} has an empty `check` block", path, sec["line"])
+    body = "\n".join(text_lines[1:]).strip()   # drop the heading line itself
+    lesson.steps.append(Step(len(lesson.steps) + 1, title, body, commands, checks, sec["line"]))
+
+
+def _checks(text: str, path: Path, first_line: int) -> list[Check]:
+    out = []
+    for i, raw in enumerate(text.splitlines()):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            out.append(parse_check(line))
+        except CheckSyntaxError as exc:
+            raise LessonError(str(exc), path, first_line + i) from None
+    return out
+
+
+def lesson_files(directory: Path | None = None) -> list[Path]:
+    """The lesson files, in order (`NN-slug.md`)."""
+    directory = directory or LESSONS_DIR
+    return sorted(p for p in Path(directory).glob("*.md") if p.is_file())
+
+
+def load_lessons(directory: Path | None = None) -> list[Lesson]:
+    """Every lesson, ordered; a broken file raises LessonError naming it."""
+    lessons = [parse_lesson(p) for p in lesson_files(directory)]
+    seen: dict[str, Path] = {}
+    for lesson in lessons:
+        if lesson.id in seen:
+            raise LessonError(f"lesson id {lesson.id!r} is also used by {seen[lesson.id]}", lesson.path, 2)
+        seen[lesson.id] = lesson.path
+    for lesson in lessons:
+        for req in lesson.requires:
+            if req not in seen:
+                raise LessonError(f"requires unknown lesson {req!r}", lesson.path, 2)
+    return lessons
+
+
+def normalize_id(key: str) -> str:
+    """`3`, `lesson3`, `Lesson3` -> `lesson3`."""
+    key = key.strip().lower()
+    return f"lesson{int(key)}" if key.isdigit() else key
+
+
+def find_lesson(key: str, directory: Path | None = None) -> Lesson:
+    """The lesson named `key` (`lesson3` or `3`); LessonError lists the known ids otherwise."""
+    want = normalize_id(key)
+    lessons = load_lessons(directory)
+    for lesson in lessons:
+        if lesson.id == want:
+            return lesson
+    known = ", ".join(l.id for l in lessons)
+    raise LessonError(f"there is no lesson {key!r} (known: {known})")

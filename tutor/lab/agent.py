@@ -96,6 +96,7 @@ class Agent:
                     print(f"agent: {exc!r}", file=sys.stderr)
             for http in self.web:
                 http.tick()
+            _reap()   # here, not in a SIGCHLD handler: it would steal subprocess.run's child
 
     def _accept(self, mask: int) -> None:
         try:
@@ -247,7 +248,6 @@ def main(argv: list[str]) -> int:
 
 def _run_child(name: str, mode: str, control: socket.socket, ready: int) -> int:
     host_pid = _host_pid()
-    signal.signal(signal.SIGCHLD, _reap)
     try:
         refused = sandbox.build(sys.executable)
         agent = Agent(name, mode, control, host_pid)

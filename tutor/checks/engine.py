@@ -1,0 +1,129 @@
+"""Verifying a lesson against the lab: observe once, judge every check, probe behaviour.
+
+State checks are judged from one observation. Behaviour checks (ping, fetch, ...) run only for
+steps whose state checks all pass — a ping across a missing cable cannot teach anything — and
+all of them run at once, in parallel. A step passes when every one of its checks passes; its
+hint is the first failing check of the lowest layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from tutor.checks import observe
+from tutor.checks.diagnose import explain
+from tutor.checks.judge import STATE_JUDGES, Verdict
+from tutor.checks.lang import Check
+from tutor.lab import client
+
+NOT_TRIED = "not tried yet: a check above it fails first"
+
+
+@dataclass
+class CheckResult:
+    """One check's verdict, as `tutor verify --json` prints it."""
+    name: str
+    passed: bool
+    found: str
+    hint: str
+
+
+@dataclass
+class StepResult:
+    """One step's verdict."""
+    number: int
+    title: str
+    passed: bool
+    checks: list[CheckResult]
+    hint: str = ""
+
+
+@dataclass
+class LessonResult:
+    """A whole verification."""
+    lesson_id: str
+    title: str
+    passed: bool
+    steps: list[StepResult] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        """The `--json` shape: {"lesson", "passed", "steps": [{"id", "title", "passed", "checks"}]}."""
+        return {"lesson": self.lesson_id, "passed": self.passed,
+                "steps": [{"id": s.number, "title": s.title, "passed": s.passed,
+                           "checks": [asdict(c) for c in s.checks]} for s in self.steps]}
+
+
+def judge_state(check: Check, state: observe.LabState) -> Verdict:
+    """Verdict of a state check (pure)."""
+    return STATE_JUDGES[check.kind](check, state)
+
+
+def verify(lesson, step: int | None = None, info: client.LabInfo | None = None) -> LessonResult:
+    """Check the lab against `lesson` (or only its step number `step`)."""
+    steps = lesson.steps if step is None else [s for s in lesson.steps if s.number == step]
+    info = info or client.status()
+    if info is None:
+        raise client.LabError(f"the lab {client.lab_name()!r} is not running (start it with: tutor lab up)")
+    all_checks = [c for s in steps for c in s.checks]
+    state = observe.read_state(all_checks, info)
+    verdicts: dict[tuple[int, int], Verdict] = {}
+    to_probe: dict[str, Check] = {}
+    for s in steps:
+        state_ok = True
+        for i, c in enumerate(s.checks):
+            if not c.behaviour:
+                verdicts[(s.number, i)] = v = judge_state(c, state)
+                state_ok &= v.passed
+        if state_ok:
+            to_probe.update({c.text: c for c in s.checks if c.behaviour})
+    probes = observe.run_probes(list(to_probe.values()), info)
+    results = []
+    for s in steps:
+        checks = []
+        for i, c in enumerate(s.checks):
+            v = verdicts.get((s.number, i))
+            if v is None:
+                if c.text not in probes:
+                    v = Verdict(False, NOT_TRIED)
+                else:
+                    ok, seen = probes[c.text]
+                    if ok and _status_ok(c, seen):
+                        v = Verdict(True, _worked(c, seen))
+                    else:
+                        v = explain(c, state, _seen(c, seen, ok))
+            checks.append((c, v))
+        failing = sorted((c.layer, n) for n, (c, v) in enumerate(checks) if not v.passed and v.found != NOT_TRIED)
+        hint = checks[failing[0][1]][1].hint if failing else ""
+        results.append(StepResult(s.number, s.title, all(v.passed for _, v in checks),
+                                  [CheckResult(c.text, v.passed, v.found, "" if v.passed else v.hint)
+                                   for c, v in checks], hint))
+    return LessonResult(lesson.id, lesson.title, all(r.passed for r in results), results)
+
+
+def _status_ok(check: Check, seen: str) -> bool:
+    """The probe worked; does what it saw match what the check expects (status, address)?"""
+    if check.kind == "fetch" and check.args.get("status"):
+        return f"HTTP {check.args['status']}" in seen
+    if check.kind == "resolve" and check.args.get("is"):
+        return check.args["is"] in seen.split()
+    return True
+
+
+def _seen(check: Check, seen: str, ok: bool) -> str:
+    if ok and check.kind == "fetch" and check.args.get("status"):
+        return f"{seen.strip()} (expected HTTP {check.args['status']})"
+    if ok and check.kind == "resolve" and check.args.get("is"):
+        return f"resolved to {' '.join(seen.split()[:1])} (expected {check.args['is']})"
+    return seen
+
+
+def _worked(check: Check, seen: str) -> str:
+    a, where = check.args, str(check.where)
+    if check.kind == "ping":
+        return f"{where} gets replies from {a['ip']}"
+    if check.kind == "resolve":
+        first = seen.split()[0] if seen.split() else "?"
+        return f"{where} resolves {a['name']} to {first}"
+    if check.kind == "fetch":
+        return f"{where} fetched {a['url']}: {seen.strip()}"
+    return f"{where} connected to {a['ip']}:{a['port']}"

@@ -1,0 +1,298 @@
+"""Judging: a pure function per check kind, from what was read to a verdict with a hint.
+
+Every verdict says what was found ("veth1 in red is DOWN") and, when it fails, the command
+that fixes it. Nothing here touches the lab.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tutor.checks.lang import Check
+from tutor.checks.state import HOST, LabState, Link, covers, in_subnet
+
+
+@dataclass
+class Verdict:
+    """The outcome of one check."""
+    passed: bool
+    found: str
+    hint: str = ""
+
+
+def ip_cmd(ns: str, rest: str) -> str:
+    """`ip …` for the lab host, `ip -n NS …` for a namespace."""
+    return f"ip {rest}" if ns == HOST else f"ip -n {ns} {rest}"
+
+
+def in_ns(ns: str, cmd: str) -> str:
+    """A command as run inside namespace `ns` (or on the host)."""
+    return cmd if ns == HOST else f"ip netns exec {ns} {cmd}"
+
+
+def place(name: str, ns: str) -> str:
+    return f"{name} on the lab host" if ns == HOST else f"{name} in {ns}"
+
+
+def _no_namespace(state: LabState, ns: str) -> Verdict | None:
+    if ns == HOST or ns in state.namespaces:
+        return None
+    have = ", ".join(state.namespaces) or "none"
+    return Verdict(False, f"there is no namespace {ns} (the lab has: {have})",
+                   f"Create it first: ip netns add {ns}")
+
+
+def _missing_link(state: LabState, dev: str, ns: str, kind: str | None = None) -> Verdict:
+    """Why DEV is not in NS: never made, left on the host, or moved somewhere else."""
+    if bad := _no_namespace(state, ns):
+        return bad
+    elsewhere = state.links_named(dev)
+    if elsewhere:
+        other = elsewhere[0]
+        if other.ns == HOST:
+            return Verdict(False, f"{dev} is still on the lab host, not in {ns}",
+                           f"Move that end of the cable into the namespace: ip link set {dev} netns {ns}")
+        if ns == HOST:
+            return Verdict(False, f"{dev} is in namespace {other.ns}, not on the lab host",
+                           f"Wrong namespace: move it back with ip -n {other.ns} link set {dev} netns 1, "
+                           f"or recreate it on the host")
+        return Verdict(False, f"{dev} is in namespace {other.ns}, not in {ns}",
+                       f"Wrong namespace: move it with ip -n {other.ns} link set {dev} netns {ns}")
+    if kind == "bridge":
+        fix = f"ip link add {dev} type bridge"
+    elif kind == "veth" or dev.startswith(("veth", "brid")):
+        fix = f"create the veth pair: ip link add {dev} type veth peer name OTHER-END"
+    else:
+        fix = f"create it (for a veth pair: ip link add {dev} type veth peer name OTHER-END)"
+    return Verdict(False, f"there is no interface {dev} anywhere in the lab", fix[0].upper() + fix[1:])
+
+
+def _find(state: LabState, dev: str, ns: str) -> Link | Verdict:
+    link = state.link(dev, ns)
+    return link if link else _missing_link(state, dev, ns)
+
+
+def judge_netns(c: Check, s: LabState) -> Verdict:
+    name = c.args["name"]
+    if name in s.namespaces:
+        return Verdict(True, f"namespace {name} exists")
+    return _no_namespace(s, name) or Verdict(False, f"no namespace {name}")
+
+
+def judge_link(c: Check, s: LabState) -> Verdict:
+    dev, ns, want = c.args["dev"], c.where.ns, c.args.get("type")
+    link = s.link(dev, ns)
+    if link is None:
+        return _missing_link(s, dev, ns, want)
+    if want and link.kind != want:
+        return Verdict(False, f"{place(dev, ns)} is a {link.kind or 'plain device'}, not a {want}",
+                       f"Delete it ({ip_cmd(ns, f'link del {dev}')}) and create a {want}")
+    if c.args.get("up") and not link.admin_up:
+        return Verdict(False, f"{place(dev, ns)} is DOWN",
+                       f"Bring it up: {ip_cmd(ns, f'link set dev {dev} up')}")
+    state = "UP" if link.admin_up else "DOWN"
+    note = " (its other end is still down)" if link.admin_up and link.oper == "LOWERLAYERDOWN" else ""
+    return Verdict(True, f"{place(dev, ns)} exists, {state}{note}")
+
+
+def judge_peer(c: Check, s: LabState) -> Verdict:
+    dev, ns, want, want_ns = c.args["dev"], c.where.ns, c.args["peer"], c.args["peer_ns"]
+    link = _find(s, dev, ns)
+    if isinstance(link, Verdict):
+        return link
+    if link.kind != "veth":
+        return Verdict(False, f"{place(dev, ns)} is a {link.kind or 'plain device'}, not a veth end",
+                       f"Create a pair: ip link add {dev} type veth peer name {want}")
+    peer = s.peer_of(link)
+    if peer is None:
+        return Verdict(False, f"cannot find the other end of {place(dev, ns)}",
+                       f"Recreate the pair: ip link add {dev} type veth peer name {want}")
+    if peer.name != want:
+        return Verdict(False, f"the other end of {place(dev, ns)} is {place(peer.name, peer.ns)}, not {want}",
+                       f"Delete the pair ({ip_cmd(ns, f'link del {dev}')}) and recreate it: "
+                       f"ip link add {dev} type veth peer name {want}")
+    if peer.ns != want_ns:
+        if peer.ns == HOST:
+            return Verdict(False, f"{want} is still on the lab host, not in {want_ns}",
+                           f"Move that end into the namespace: ip link set {want} netns {want_ns}")
+        return Verdict(False, f"{want} is in namespace {peer.ns}, not {place('', want_ns).strip()}",
+                       f"Wrong namespace: ip -n {peer.ns} link set {want} netns "
+                       f"{'1' if want_ns == HOST else want_ns}")
+    return Verdict(True, f"{place(dev, ns)} is cabled to {place(want, want_ns)}")
+
+
+def judge_master(c: Check, s: LabState) -> Verdict:
+    dev, ns, br = c.args["dev"], c.where.ns, c.args["bridge"]
+    link = _find(s, dev, ns)
+    if isinstance(link, Verdict):
+        return link
+    bridge = s.link(br, ns)
+    fix = ip_cmd(ns, f"link set {dev} master {br}")
+    if bridge is None:
+        return Verdict(False, f"{place(dev, ns)} cannot join {br}: there is no bridge {br} there",
+                       f"Create the bridge first: {ip_cmd(ns, f'link add {br} type bridge')}, then {fix}")
+    if link.master is None:
+        return Verdict(False, f"{place(dev, ns)} is not plugged into any bridge",
+                       f"Attach the port to the bridge: {fix}")
+    if link.master != br:
+        return Verdict(False, f"{place(dev, ns)} is a port of {link.master}, not {br}",
+                       f"Move it: {fix}")
+    return Verdict(True, f"{place(dev, ns)} is a port of {br}")
+
+
+def judge_addr(c: Check, s: LabState) -> Verdict:
+    ip, prefix, dev, ns = c.args["ip"], c.args["prefix"], c.args["dev"], c.where.ns
+    want = f"{ip}/{prefix}"
+    owners = s.owners_of(ip)
+    link = s.link(dev, ns)
+    if link is None:
+        if owners:
+            o = owners[0]
+            return Verdict(False, f"{ip} is on {place(o.name, o.ns)}, not on {place(dev, ns)}",
+                           f"Wrong place: move the address — {ip_cmd(o.ns, f'addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}')}"
+                           f" — after {dev} is in {ns if ns != HOST else 'the lab host'}")
+        return _missing_link(s, dev, ns)
+    mine = dict(link.addrs)
+    add = ip_cmd(ns, f"addr add {want} dev {dev}")
+    others = [o for o in owners if (o.name, o.ns) != (dev, ns)]
+    if ip in mine and mine[ip] != prefix:
+        return Verdict(False, f"{place(dev, ns)} has {ip}/{mine[ip]}, not /{prefix}",
+                       f"Write the prefix: {ip_cmd(ns, f'addr del {ip}/{mine[ip]} dev {dev}')} then {add}"
+                       + (" (without /24 the kernel uses /32: no route to the rest of the subnet)"
+                          if mine[ip] == 32 else ""))
+    if ip in mine and others:
+        o = others[0]
+        return Verdict(False, f"{want} is on {place(dev, ns)} and also on {place(o.name, o.ns)}",
+                       f"Duplicate address: two machines answering for {ip} confuse ARP. Remove the "
+                       f"wrong one: {ip_cmd(o.ns, f'addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}')}")
+    if ip in mine:
+        return Verdict(True, f"{place(dev, ns)} has {want}")
+    if others:
+        o = others[0]
+        return Verdict(False, f"{ip} is on {place(o.name, o.ns)}, not on {place(dev, ns)}",
+                       f"Wrong place: {ip_cmd(o.ns, f'addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}')} then {add}")
+    if mine:
+        have = ", ".join(f"{a}/{p}" for a, p in link.addrs)
+        return Verdict(False, f"{place(dev, ns)} has {have}, not {want}", f"Add it: {add}")
+    what = "the bridge " if link.kind == "bridge" else ""
+    return Verdict(False, f"{what}{place(dev, ns)} has no IPv4 address",
+                   f"Give it one: {add}" + (" (a bridge needs an address to be the gateway of its "
+                                              "subnet)" if link.kind == "bridge" else ""))
+
+
+def judge_route(c: Check, s: LabState) -> Verdict:
+    dest, via, dev, ns = c.args["dest"], c.args["via"], c.args["dev"], c.where.ns
+    if bad := _no_namespace(s, ns):
+        return bad
+    routes = [r for r in s.ns[ns].routes if r.dest == dest]
+    label = "default route" if dest == "default" else f"route to {dest}"
+    spec = " ".join(x for x in (dest, f"via {via}" if via else "", f"dev {dev}" if dev else "") if x)
+    who = "the lab host" if ns == HOST else ns
+    if not routes:
+        if via is None and dev:
+            return Verdict(False, f"{who} has no {label} on {dev}",
+                           f"This route appears by itself once {dev} has an address in {dest} and is UP")
+        return Verdict(False, f"{who} has no {label}", f"Add it: {ip_cmd(ns, f'route add {spec}')}")
+    for r in routes:
+        if (via is None or r.gateway == via) and (dev is None or r.dev == dev):
+            return Verdict(True, f"{who} has {label} via {r.gateway or 'a direct link'} dev {r.dev}")
+    r = routes[0]
+    return Verdict(False, f"{who}'s {label} goes via {r.gateway or 'no gateway'} dev {r.dev}, not {spec}",
+                   f"Replace it: {ip_cmd(ns, f'route replace {spec}')}")
+
+
+def judge_sysctl(c: Check, s: LabState) -> Verdict:
+    key, want, ns = c.args["key"], c.args["value"], c.where.ns
+    value = s.sysctls.get((ns, key))
+    who = "the lab host" if ns == HOST else ns
+    if value is None or not value.strip().lstrip("-").isdigit() and value != want:
+        return Verdict(False, f"could not read {key} in {who} ({(value or 'no answer').strip()})",
+                       f"Check the name: {in_ns(ns, f'sysctl {key}')}")
+    if value.strip() != want:
+        extra = " (the host does not route packets between its interfaces)" if key.endswith("ip_forward") else ""
+        return Verdict(False, f"{key} is {value.strip()} on {who}{extra}",
+                       f"Set it: {in_ns(ns, f'sysctl -w {key}={want}')}")
+    return Verdict(True, f"{key} is {want} on {who}")
+
+
+def judge_forward(c: Check, s: LabState) -> Verdict:
+    policy = s.policies.get(("filter", "FORWARD"), "ACCEPT")
+    rules = [r for r in s.rules if r.table == "filter" and r.chain == "FORWARD"]
+    for r in rules:   # the first unconditional verdict decides
+        conditional = any(k not in ("-j",) for k in r.opts)
+        if not conditional:
+            target = r.opts.get("-j", "")
+            if target in ("DROP", "REJECT"):
+                return Verdict(False, f"the FORWARD chain has `-A {r.text}` before any ACCEPT",
+                               f"Remove it: iptables -D {r.text}")
+            if target == "ACCEPT":
+                return Verdict(True, "the FORWARD chain accepts everything (rule ACCEPT)")
+    if policy in ("DROP", "REJECT"):
+        accepts = [r for r in rules if r.opts.get("-j") == "ACCEPT"]
+        if accepts:
+            return Verdict(True, f"the FORWARD policy is {policy}, with {len(accepts)} ACCEPT rule(s)")
+        return Verdict(False, f"the FORWARD chain's policy is {policy}: forwarded packets are dropped",
+                       "Accept forwarded packets: iptables -P FORWARD ACCEPT")
+    return Verdict(True, f"the FORWARD chain's policy is {policy}")
+
+
+def _nat_covers(rule_opts: dict[str, str], subnet: str) -> bool:
+    src = rule_opts.get("-s")
+    if "!-s" in rule_opts or "-p" in rule_opts:
+        return False
+    if rule_opts.get("-o") and rule_opts["-o"] not in ("eth0", "eth1", "eth+"):
+        return False
+    return src is None or covers(src, subnet)
+
+
+def judge_masquerade(c: Check, s: LabState) -> Verdict:
+    subnet = c.args["subnet"]
+    nat = [r for r in s.nat_rules("POSTROUTING") if r.opts.get("-j") in ("MASQUERADE", "SNAT")]
+    fix = f"iptables -t nat -A POSTROUTING -s {subnet} -j MASQUERADE"
+    for r in nat:
+        if _nat_covers(r.opts, subnet):
+            return Verdict(True, f"POSTROUTING masquerades {subnet} (`-A {r.text}`)")
+    if nat:
+        have = "; ".join(f"-A {r.text}" for r in nat)
+        return Verdict(False, f"the nat rules do not cover {subnet}: {have}",
+                       f"Wrong source subnet: delete the wrong rule (iptables -t nat -D ...) and add {fix}")
+    return Verdict(False, "the nat table's POSTROUTING chain has no MASQUERADE rule",
+                   f"Add one: {fix}")
+
+
+def judge_dnat(c: Check, s: LabState) -> Verdict:
+    port, ip, to_port = c.args["port"], c.args["to_ip"], c.args["to_port"]
+    fix = f"iptables -t nat -A PREROUTING -p tcp --dport {port} -j DNAT --to-destination {ip}:{to_port}"
+    rules = [r for r in s.nat_rules("PREROUTING") if r.opts.get("-j") == "DNAT"]
+    for r in rules:
+        dest = r.opts.get("--to-destination", "")
+        target_ip, _, target_port = dest.partition(":")
+        if (r.opts.get("-p") == "tcp" and r.opts.get("--dport") == str(port) and target_ip == ip
+                and (target_port or str(port)) == str(to_port)):
+            return Verdict(True, f"PREROUTING forwards tcp port {port} to {ip}:{to_port}")
+    if rules:
+        have = "; ".join(f"-A {r.text}" for r in rules)
+        return Verdict(False, f"the DNAT rules do not send tcp {port} to {ip}:{to_port}: {have}", f"Add: {fix}")
+    return Verdict(False, "the nat table's PREROUTING chain has no DNAT rule",
+                   f"Forward the port: {fix} (`--dport` needs `-p tcp` before it)")
+
+
+def judge_resolv(c: Check, s: LabState) -> Verdict:
+    ns, want = c.args["ns"], c.args["nameserver"]
+    path = f"/etc/netns/{ns}/resolv.conf"
+    text = s.resolv.get(ns)
+    fix = f"mkdir -p /etc/netns/{ns} && echo 'nameserver {want}' > {path}"
+    if text is None:
+        return Verdict(False, f"{path} does not exist", f"Create it: {fix}")
+    servers = [l.split()[1] for l in text.splitlines() if l.split()[:1] == ["nameserver"] and len(l.split()) > 1]
+    if want in servers:
+        return Verdict(True, f"{path} names nameserver {want}")
+    found = ", ".join(servers) or "no nameserver line"
+    return Verdict(False, f"{path} has {found}", f"Write it: {fix}")
+
+
+STATE_JUDGES = {
+    "netns": judge_netns, "link": judge_link, "peer": judge_peer, "master": judge_master,
+    "addr": judge_addr, "route": judge_route, "sysctl": judge_sysctl, "forward": judge_forward,
+    "masquerade": judge_masquerade, "dnat": judge_dnat, "resolv": judge_resolv,
+}

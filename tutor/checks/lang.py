@@ -1,0 +1,223 @@
+"""The check language: one line of a lesson's `check` block -> a `Check`.
+
+See docs/lesson-format.md for the grammar. A Check is plain data; reading the lab lives in
+`observe`, judging in `judge`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+# Layers, lowest first: the first failing check of the lowest layer explains a failing step.
+LAYERS = {"netns": 0, "link": 1, "peer": 1, "master": 1, "addr": 2, "route": 3, "sysctl": 4,
+          "forward": 4, "masquerade": 5, "dnat": 5, "resolv": 6,
+          "ping": 7, "resolve": 7, "fetch": 7, "tcp": 7}
+BEHAVIOUR = {"ping", "resolve", "fetch", "tcp"}
+HOST = "host"
+
+
+class CheckSyntaxError(ValueError):
+    """A check line that does not follow the grammar."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a check looks or runs: the lab host, a student namespace, or a world node."""
+    ns: str = HOST
+    node: bool = False
+
+    def __str__(self) -> str:
+        return f"node {self.ns}" if self.node else self.ns
+
+
+@dataclass(frozen=True)
+class Check:
+    """One parsed check line."""
+    text: str
+    kind: str
+    args: dict = field(default_factory=dict, hash=False, compare=False)
+    where: Where = Where()
+
+    @property
+    def layer(self) -> int:
+        return LAYERS[self.kind]
+
+    @property
+    def behaviour(self) -> bool:
+        return self.kind in BEHAVIOUR
+
+
+def _ip(value: str, what: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise CheckSyntaxError(f"{what} {value!r} is not an IP address") from None
+
+
+def _net(value: str, what: str, strict: bool = True) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=strict)) if strict else value
+    except ValueError:
+        raise CheckSyntaxError(f"{what} {value!r} is not a network like 10.201.0.0/24") from None
+
+
+def _iface(value: str) -> str:
+    if value.startswith("/") or not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", value):
+        raise CheckSyntaxError(f"{value!r} is not an interface name")
+    return value
+
+
+class _Words:
+    """A cursor over a line's words with keyword-option helpers."""
+
+    def __init__(self, words: list[str]):
+        self.words = words
+
+    def take(self, what: str) -> str:
+        if not self.words:
+            raise CheckSyntaxError(f"missing {what}")
+        return self.words.pop(0)
+
+    def option(self, keyword: str, what: str) -> str | None:
+        if keyword in self.words:
+            i = self.words.index(keyword)
+            if i + 1 >= len(self.words):
+                raise CheckSyntaxError(f"`{keyword}` needs {what}")
+            value = self.words[i + 1]
+            del self.words[i:i + 2]
+            return value
+        return None
+
+    def flag(self, keyword: str) -> bool:
+        if keyword in self.words:
+            self.words.remove(keyword)
+            return True
+        return False
+
+    def where(self, keyword: str) -> Where:
+        if keyword not in self.words:
+            return Where()
+        i = self.words.index(keyword)
+        rest = self.words[i + 1:]
+        if not rest:
+            raise CheckSyntaxError(f"`{keyword}` needs a namespace, `host` or `node NAME`")
+        if rest[0] == "node":
+            if len(rest) < 2 or rest[1] not in ("internet", "lan"):
+                raise CheckSyntaxError("`node` must be followed by `internet` or `lan`")
+            del self.words[i:i + 3]
+            return Where(rest[1], node=True)
+        del self.words[i:i + 2]
+        return Where(rest[0])
+
+    def done(self) -> None:
+        if self.words:
+            raise CheckSyntaxError(f"unexpected {' '.join(self.words)!r}")
+
+
+def parse_check(line: str) -> Check:
+    """Parse one check line; raises CheckSyntaxError with a sentence on bad input."""
+    text = " ".join(line.split())
+    w = _Words(text.split())
+    kind = w.take("a check")
+    if kind not in LAYERS:
+        raise CheckSyntaxError(f"unknown check {kind!r} (known: {', '.join(sorted(LAYERS))})")
+    args: dict = {}
+    where = Where()
+    if kind == "netns":
+        args["name"] = w.take("a namespace name")
+    elif kind == "link":
+        args["dev"] = _iface(w.take("an interface"))
+        where = w.where("in")
+        args["type"] = w.option("type", "veth or bridge")
+        args["up"] = w.flag("up")
+    elif kind == "peer":
+        args["dev"] = _iface(w.take("an interface"))
+        if "with" not in w.words:
+            raise CheckSyntaxError("`peer DEV [in NS] with DEV2 [in NS2]` needs `with`")
+        split = w.words.index("with")
+        head, tail = _Words(w.words[:split]), _Words(w.words[split + 1:])
+        where = head.where("in")
+        head.done()
+        args["peer"] = _iface(tail.take("the other end"))
+        args["peer_ns"] = tail.where("in").ns
+        tail.done()
+        w.words = []
+    elif kind == "master":
+        args["dev"] = _iface(w.take("an interface"))
+        args["bridge"] = _iface(w.option("is", "a bridge name") or _missing("`is BRIDGE`"))
+        where = w.where("in")
+    elif kind == "addr":
+        cidr = w.take("an address like 10.200.0.2/24")
+        if "/" not in cidr:
+            raise CheckSyntaxError(f"address {cidr!r} needs its prefix, like {cidr}/24")
+        ip, prefix = cidr.split("/", 1)
+        args["ip"], args["prefix"] = _ip(ip, "address"), int(_net(cidr, "address", strict=False).split("/")[1])
+        args["dev"] = _iface(w.option("on", "an interface") or _missing("`on DEV`"))
+        where = w.where("in")
+    elif kind == "route":
+        dest = w.take("a destination (`default` or A.B.C.D/P)")
+        args["dest"] = "default" if dest in ("default", "0.0.0.0/0") else _net(dest, "destination")
+        via = w.option("via", "a gateway address")
+        args["via"] = _ip(via, "gateway") if via else None
+        dev = w.option("dev", "an interface")
+        args["dev"] = _iface(dev) if dev else None
+        where = w.where("in")
+    elif kind == "sysctl":
+        args["key"] = w.take("a sysctl name")
+        if w.take("`=`") != "=":
+            raise CheckSyntaxError("write `sysctl KEY = VALUE`")
+        args["value"] = w.take("a value")
+        where = w.where("in")
+    elif kind == "forward":
+        pass
+    elif kind == "masquerade":
+        args["subnet"] = _net(w.take("a source subnet"), "subnet")
+    elif kind == "dnat":
+        if w.take("a protocol") != "tcp":
+            raise CheckSyntaxError("write `dnat tcp PORT to IP:PORT`")
+        args["port"] = _port(w.take("a port"))
+        target = w.option("to", "IP:PORT") or _missing("`to IP:PORT`")
+        ip, _, port = target.partition(":")
+        args["to_ip"], args["to_port"] = _ip(ip, "DNAT target"), _port(port or str(args["port"]))
+    elif kind == "resolv":
+        args["ns"] = w.take("a namespace")
+        args["nameserver"] = _ip(w.option("nameserver", "an address") or _missing("`nameserver IP`"), "nameserver")
+    elif kind == "ping":
+        args["ip"] = _ip(w.take("an address"), "ping target")
+        where = w.where("from")
+    elif kind == "resolve":
+        args["name"] = w.take("a host name")
+        is_ip = w.option("is", "an address")
+        args["is"] = _ip(is_ip, "address") if is_ip else None
+        where = w.where("from")
+    elif kind == "fetch":
+        url = w.take("a URL")
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise CheckSyntaxError(f"{url!r} is not an http:// URL")
+        args["url"] = url
+        status = w.option("status", "an HTTP status code")
+        args["status"] = int(status) if status and status.isdigit() else None
+        if status and args["status"] is None:
+            raise CheckSyntaxError(f"status {status!r} is not a number")
+        where = w.where("from")
+    elif kind == "tcp":
+        target = w.take("IP:PORT")
+        ip, _, port = target.rpartition(":")
+        args["ip"], args["port"] = _ip(ip, "address"), _port(port)
+        where = w.where("from")
+    w.done()
+    if kind in BEHAVIOUR and where.ns != HOST and not where.node and not where.ns:
+        raise CheckSyntaxError("behaviour checks need `from X`")
+    return Check(text, kind, args, where)
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise CheckSyntaxError(f"{value!r} is not a port number")
+    return int(value)
+
+
+def _missing(what: str):
+    raise CheckSyntaxError(f"missing {what}")

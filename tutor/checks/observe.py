@@ -1,0 +1,205 @@
+"""Reading the lab: one shell script per observation, run through the lab's one door.
+
+`read_state` gathers links, addresses, routes, namespace ids, iptables rules, sysctls and
+resolv.conf files of every namespace in one `tutor shell`-like process (each `ip` call is a few
+milliseconds). `run_probes` runs behaviour checks (ping, resolve, fetch, tcp) in parallel, each
+bounded by a timeout. Parsing is pure and lives here too; judging lives in `judge`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from tutor.checks.lang import Check
+from tutor.checks.state import HOST, LabState, Link, NsState, Route, Rule
+from tutor.lab import client
+
+MARK = "@@tutor@@"
+WORLD = "/run/tutor/world"
+PROBE_CAP = 1500   # bytes of a probe's output kept (one atomic write to the pipe)
+
+STATE_SCRIPT = f"""
+m() {{ echo "{MARK} $*"; }}
+m netns; ls -1 /run/netns 2>/dev/null
+m addr {HOST}; ip -j -d addr show 2>&1
+m route {HOST}; ip -j route show table main 2>&1
+m nsid {HOST}; ip -j netns list-id 2>&1
+for n in $(ls -1 /run/netns 2>/dev/null); do
+  m addr "$n"; ip -n "$n" -j -d addr show 2>&1
+  m route "$n"; ip -n "$n" -j route show table main 2>&1
+  m nsid "$n"; ip -n "$n" -j netns list-id 2>&1
+done
+m iptables; iptables-save 2>&1
+m route node:lan; nsenter --net={WORLD}/lan -- ip -j route show table main 2>&1
+"""
+
+
+def _prefix(ns: str, node: bool) -> str:
+    """Shell prefix that runs a command where a check says."""
+    if node:
+        return f"nsenter --net={WORLD}/{shlex.quote(ns)} -- "
+    return "" if ns == HOST else f"ip netns exec {shlex.quote(ns)} "
+
+
+def state_script(sysctls: set[tuple[str, str]], resolv: set[str]) -> str:
+    """The observation script for the whole lab plus the named sysctls and resolv.conf files."""
+    parts = [STATE_SCRIPT]
+    for ns, key in sorted(sysctls):
+        path = "/proc/sys/" + key.replace(".", "/")
+        parts.append(f"m sysctl {shlex.quote(ns)} {shlex.quote(key)}; "
+                     f"{_prefix(ns, False)}cat {shlex.quote(path)} 2>&1")
+    for ns in sorted(resolv):
+        path = f"/etc/netns/{ns}/resolv.conf"
+        parts.append(f"m resolv {shlex.quote(ns)}; "
+                     f"if [ -f {shlex.quote(path)} ]; then cat {shlex.quote(path)}; else echo '{MARK}missing'; fi")
+    return "\n".join(parts) + "\n"
+
+
+def read_state(checks: list[Check], info: client.LabInfo | None = None) -> LabState:
+    """Observe everything `checks` need (and all links/routes/rules, for hints)."""
+    sysctls = {(c.where.ns, c.args["key"]) for c in checks if c.kind == "sysctl"}
+    if any(c.kind in ("forward", "masquerade", "ping") for c in checks):
+        sysctls.add((HOST, "net.ipv4.ip_forward"))
+    resolv = {c.args["ns"] for c in checks if c.kind == "resolv"}
+    resolv |= {c.where.ns for c in checks if c.kind in ("resolve", "fetch")
+               and c.where.ns != HOST and not c.where.node}
+    result = client.run(state_script(sysctls, resolv), info=info, timeout=20)
+    return parse_state(result.stdout)
+
+
+def _sections(text: str) -> list[tuple[list[str], str]]:
+    out: list[tuple[list[str], list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith(MARK + " "):
+            out.append((line[len(MARK) + 1:].split(), []))
+        elif out:
+            out[-1][1].append(line)
+    return [(head, "\n".join(body)) for head, body in out]
+
+
+def _json(body: str) -> list:
+    try:
+        data = json.loads(body or "[]")
+    except ValueError:
+        return []
+    return data if isinstance(data, list) else []
+
+
+def parse_links(ns: str, body: str) -> dict[str, Link]:
+    """`ip -j -d addr show` -> links by name."""
+    links = {}
+    for item in _json(body):
+        if not isinstance(item, dict) or "ifname" not in item:
+            continue
+        info = item.get("linkinfo") or {}
+        name = item["ifname"].split("@")[0]
+        links[name] = Link(
+            name=name, ns=ns, ifindex=int(item.get("ifindex", 0)), kind=info.get("info_kind", ""),
+            admin_up="UP" in item.get("flags", []), oper=item.get("operstate", "UNKNOWN"),
+            master=item.get("master"), peer_index=item.get("link_index"),
+            peer_nsid=item.get("link_netnsid"),
+            addrs=[(a["local"], int(a["prefixlen"])) for a in item.get("addr_info", [])
+                   if a.get("family") == "inet" and "local" in a])
+    return links
+
+
+def parse_routes(body: str) -> list[Route]:
+    """`ip -j route` -> routes."""
+    return [Route(r.get("dst", ""), r.get("gateway"), r.get("dev")) for r in _json(body) if isinstance(r, dict)]
+
+
+def parse_iptables(body: str) -> tuple[list[Rule], dict[tuple[str, str], str]]:
+    """`iptables-save` -> rules with their options split, and chain policies."""
+    rules, policies, table = [], {}, ""
+    for line in body.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":"):
+            chain, policy = (line[1:].split() + ["-", "-"])[:2]
+            policies[(table, chain)] = policy
+        elif line.startswith("-A "):
+            try:
+                words = shlex.split(line)
+            except ValueError:
+                continue
+            opts: dict[str, str] = {}
+            neg = False
+            for i, w in enumerate(words[2:], start=2):
+                if w == "!":
+                    neg = True
+                    continue
+                if w.startswith("-"):
+                    value = words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("-") else ""
+                    opts.setdefault(("!" if neg else "") + w, value)
+                    neg = False
+            rules.append(Rule(table, words[1], line[3:], opts))
+    return rules, policies
+
+
+def parse_state(text: str) -> LabState:
+    """The output of `state_script` -> LabState."""
+    state = LabState(namespaces=[], ns={HOST: NsState(HOST)})
+    for head, body in _sections(text):
+        what, args = head[0], head[1:]
+        if what == "netns":
+            state.namespaces = [n for n in body.split() if n]
+            for n in state.namespaces:
+                state.ns.setdefault(n, NsState(n))
+        elif what in ("addr", "route", "nsid") and args:
+            ns = state.ns.setdefault(args[0], NsState(args[0]))
+            if what == "addr":
+                ns.links = parse_links(args[0], body)
+                if not ns.links and body.strip():
+                    ns.error = body.strip().splitlines()[-1]
+            elif what == "route":
+                ns.routes = parse_routes(body)
+            else:
+                ns.nsids = {int(i["nsid"]): i["name"] for i in _json(body) if isinstance(i, dict) and "name" in i}
+        elif what == "iptables":
+            state.rules, state.policies = parse_iptables(body)
+        elif what == "sysctl" and len(args) == 2:
+            state.sysctls[(args[0], args[1])] = body.strip()
+        elif what == "resolv" and args:
+            state.resolv[args[0]] = None if body.strip() == MARK + "missing" else body
+    return state
+
+
+def probe_command(check: Check) -> str:
+    """The shell command that performs a behaviour check (exit 0 = it worked)."""
+    pre = _prefix(check.where.ns, check.where.node)
+    a = check.args
+    if check.kind == "ping":
+        return f"{pre}ping -n -c 1 -W 1 {a['ip']}"
+    if check.kind == "resolve":
+        return f"{pre}timeout 3 getent ahostsv4 {shlex.quote(a['name'])}"
+    if check.kind == "fetch":
+        return (f"{pre}curl -sS -o /dev/null -w 'HTTP %{{http_code}}' --max-time 3 "
+                f"--noproxy '*' {shlex.quote(a['url'])}")
+    if check.kind == "tcp":
+        return f"{pre}timeout 2 bash -c 'exec 3<>/dev/tcp/{a['ip']}/{a['port']}' && echo connected"
+    raise ValueError(check.kind)
+
+
+def probe_script(checks: list[Check]) -> str:
+    """All behaviour checks at once, in parallel; each answers with one atomic write."""
+    lines = ['p() { k=$1; shift; o=$(eval "$1" 2>&1); r=$?; '
+             f'printf "{MARK} probe %s %s\\n%s\\n" "$k" "$r" "${{o:0:{PROBE_CAP}}}"; }}']
+    for i, check in enumerate(checks):
+        lines.append(f"p {i} {shlex.quote(probe_command(check))} &")
+    lines.append("wait")
+    return "\n".join(lines) + "\n"
+
+
+def run_probes(checks: list[Check], info: client.LabInfo | None = None) -> dict[str, tuple[bool, str]]:
+    """Run behaviour checks; returns check text -> (worked, what was seen)."""
+    if not checks:
+        return {}
+    result = client.run(probe_script(checks), info=info, timeout=20)
+    out: dict[str, tuple[bool, str]] = {}
+    for head, body in _sections(result.stdout):
+        if head[0] == "probe" and len(head) == 3 and head[1].isdigit() and int(head[1]) < len(checks):
+            out[checks[int(head[1])].text] = (head[2] == "0", body.strip())
+    for check in checks:
+        out.setdefault(check.text, (False, "the check did not finish"))
+    return out

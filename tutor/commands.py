@@ -1,0 +1,133 @@
+"""The lesson commands of the CLI: list, verify, solve, reset, selftest, start.
+
+Output is for people (✓/✗ with hints) unless `--json`; exit codes are the CLI's contract.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tutor import progress
+from tutor.lesson import find_lesson, load_lessons
+
+GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
+
+
+def _c(code: str, text: str) -> str:
+    return f"{code}{text}{RESET}" if sys.stdout.isatty() else text
+
+
+def _progress() -> progress.Progress:
+    p = progress.load()
+    if p.notice:
+        print(f"tutor: {p.notice}", file=sys.stderr)
+    return p
+
+
+def _lab():
+    from tutor.lab import client
+    info = client.status()
+    if info is None:
+        raise client.LabError(f"the lab {client.lab_name()!r} is not running "
+                              "(start it with `tutor lab up`, or open the course with `tutor`)")
+    return info
+
+
+def list(args) -> int:  # noqa: A001 - the subcommand's name
+    """`tutor list`: lessons with steps done/total."""
+    p = _progress()
+    for lesson in load_lessons():
+        done = len(p.done(lesson.id) & {s.number for s in lesson.steps})
+        total = len(lesson.steps)
+        mark = _c(GREEN, "✓") if done == total else " "
+        print(f"{mark} {lesson.id:<9} {done}/{total}  {lesson.title}")
+    return 0
+
+
+def _step_or_die(lesson, step: int | None) -> None:
+    if step is not None and not 1 <= step <= len(lesson.steps):
+        from tutor.cli import CliError
+        raise CliError(f"{lesson.id} has steps 1 to {len(lesson.steps)}, not {step}")
+
+
+def verify(args) -> int:
+    """`tutor verify LESSON [--step K] [--json]`: 0 all pass, 1 some fail, 2 errors."""
+    from tutor.checks.engine import verify as run_verify
+    lesson = find_lesson(args.lesson)
+    _step_or_die(lesson, args.step)
+    result = run_verify(lesson, args.step, _lab())
+    passed = {s.number for s in result.steps if s.passed}
+    try:
+        _progress().mark(lesson.id, passed, total=len(lesson.steps))
+    except OSError as exc:
+        print(f"tutor: progress not saved ({exc.strerror})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
+        return 0 if result.passed else 1
+    print(_c(BOLD, f"{lesson.id}: {lesson.title}"))
+    for s in result.steps:
+        print(f"{_c(GREEN, '✓') if s.passed else _c(RED, '✗')} step {s.number}: {s.title}")
+        for c in s.checks:
+            mark = _c(GREEN, "✓") if c.passed else _c(RED, "✗")
+            print(f"    {mark} {c.name}  {_c(DIM, '— ' + c.found)}")
+        if not s.passed and s.hint:
+            print(f"    hint: {s.hint}")
+    done = sum(s.passed for s in result.steps)
+    print(f"{done}/{len(result.steps)} steps pass" + (" — lesson complete!" if result.passed else ""))
+    return 0 if result.passed else 1
+
+
+def solve(args) -> int:
+    """`tutor solve LESSON [--step K]`: run the lesson's own commands, echoed."""
+    from tutor.course import solve_step
+    from tutor.lab import client
+    lesson = find_lesson(args.lesson)
+    _step_or_die(lesson, args.step)
+    info, _ = client.up()
+    ok = True
+    for step in lesson.steps:
+        if args.step is None or step.number == args.step:
+            print(_c(BOLD, f"# step {step.number}: {step.title}"), flush=True)
+            ok &= solve_step(step, lambda line: print(line, flush=True), info)
+    return 0 if ok else 1
+
+
+def reset(args) -> int:
+    """`tutor reset LESSON`: the lab rebuilt to LESSON's start."""
+    from tutor.course import reset_lesson
+    from tutor.lab import client
+    lesson = find_lesson(args.lesson)
+    info, _ = client.up()
+    reset_lesson(lesson, info)
+    print(f"lab reset to the start of {lesson.id}: {lesson.title}")
+    return 0
+
+
+def selftest(args) -> int:
+    """`tutor selftest [LESSON]`: in a throwaway lab, every step fails before and passes after."""
+    from tutor.course import selftest as run_selftest
+    directory = Path(args.lessons_dir) if getattr(args, "lessons_dir", None) else None
+    everything = load_lessons(directory)
+    lessons = [find_lesson(args.lesson, directory)] if args.lesson else everything
+
+    def show(line) -> None:
+        mark = _c(GREEN, "✓") if line.ok else _c(RED, "✗")
+        label = f"step {line.step}" if line.step else "end"
+        print(f"{mark} {line.lesson} {label}: {line.title}"
+              + (f"\n    {line.detail}" if line.detail else ""), flush=True)
+
+    report = run_selftest(lessons, everything, show)
+    bad = sum(not l.ok for l in report.lines)
+    print(f"{len(report.lines) - bad} passed, {bad} failed in {report.seconds:.1f} s")
+    return 0 if report.ok else 1
+
+
+def start(args) -> int:
+    """`tutor` / `tutor start LESSON`: open the course (the Textual app)."""
+    lesson_id = getattr(args, "lesson", None)
+    if lesson_id:
+        lesson_id = find_lesson(lesson_id).id
+    from tutor.app import run_app
+    return run_app(lesson_id)

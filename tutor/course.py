@@ -1,0 +1,183 @@
+"""Course operations over lessons and the lab: reset to a lesson's start, solve, selftest.
+
+Shared by the CLI and the TUI. Every command runs through `tutor.lab.client`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from tutor.checks.engine import verify
+from tutor.lab import client
+from tutor.lesson import Lesson, Step, load_lessons
+
+Echo = Callable[[str], None]
+PROMPT = "root@lab:/# "
+SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
+# Commands that only look (they change nothing), skipped when rebuilding a start state.
+_LOOKING = re.compile(r"^(?:(?:ip\s+netns\s+exec\s+\S+|lan|internet)\s+)?"
+                      r"(?:ping|curl|dig|nslookup|getent|cat|route|arp|bridge\s+link|"
+                      r"iptables\s+(?:-t\s+\S+\s+)?-(?:S|L)|iptables-save|"
+                      r"ip(?:\s+-n\s+\S+)?(?:\s+-\S+)*\s+(?:netns|link|addr|a|route|r|neigh)?\s*(?:show|list)?\s*$|"
+                      r"ip(?:\s+-n\s+\S+)?\s+(?:-br|--br|-brief|--brief|-j|-d|-s)(?:\s+\S+)*$|"
+                      r"ip\s+(?:a|addr|link|route)\s+show\b)")
+
+
+class CourseError(Exception):
+    """A lesson's own commands failed in the lab (one sentence, exit 2)."""
+
+
+def looks_only(command: str) -> bool:
+    """True for commands that only read the lab (`ping -c 3 …`, `ip -br link`)."""
+    return bool(_LOOKING.match(command.strip()))
+
+
+def _lessons_by_id(lessons: list[Lesson] | None) -> dict[str, Lesson]:
+    return {l.id: l for l in (lessons or load_lessons())}
+
+
+def start_commands(lesson: Lesson, lessons: list[Lesson] | None = None) -> list[str]:
+    """Every command that builds `lesson`'s start: required lessons (their setup and steps), then its setup."""
+    by_id = _lessons_by_id(lessons)
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def finished(l: Lesson) -> None:
+        if l.id in seen:
+            return
+        seen.add(l.id)
+        for req in l.requires:
+            finished(by_id[req])
+        out.extend(l.setup)
+        out.extend(c for s in l.steps for c in s.commands if not looks_only(c))
+
+    for req in lesson.requires:
+        finished(by_id[req])
+    out.extend(lesson.setup)
+    return out
+
+
+def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
+    """Run commands in the lab in as few processes as possible; `serve` lines go to the agent."""
+    batch: list[str] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        script = "\n".join(f"{c} >/dev/null 2>&1 || {{ echo {shlex.quote(c)}; exit 1; }}" for c in batch)
+        result = client.run(script, info=info, timeout=120)
+        batch.clear()
+        if result.returncode != 0:
+            failed = result.stdout.strip().splitlines()[-1:] or ["?"]
+            raise CourseError(f"{what}: the command `{failed[0]}` failed in the lab")
+
+    for cmd in commands:
+        m = SERVE.match(cmd)
+        if m:
+            flush()
+            client.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
+        else:
+            batch.append(cmd)
+    flush()
+
+
+def reset_lesson(lesson: Lesson, info: client.LabInfo | None = None,
+                 lessons: list[Lesson] | None = None) -> client.LabInfo:
+    """Wipe the lab and rebuild `lesson`'s starting state. Returns the lab's info."""
+    info = info or client.up()[0]
+    client.reset(info.name)
+    run_script(start_commands(lesson, lessons), info, f"rebuilding the start of {lesson.id}")
+    return info
+
+
+def solve_step(step: Step, echo: Echo = print, info: client.LabInfo | None = None) -> bool:
+    """Run a step's commands one by one, echoed like a terminal. False if one failed."""
+    info = info or client.up()[0]
+    ok = True
+    for cmd in step.commands:
+        m = SERVE.match(cmd)
+        echo(PROMPT + cmd)
+        if m:
+            client.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
+            continue
+        result = client.run(cmd, info=info, timeout=60)
+        out = (result.stdout + result.stderr).rstrip("\n")
+        if out:
+            echo(out)
+        if result.returncode != 0:
+            echo(f"(exit status {result.returncode})")
+            ok = False
+    return ok
+
+
+@dataclass
+class SelftestLine:
+    """One step of a selftest: did its checks fail before and pass after its commands?"""
+    lesson: str
+    step: int
+    title: str
+    failed_before: bool
+    passed_after: bool
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_before and self.passed_after
+
+
+@dataclass
+class SelftestReport:
+    lines: list[SelftestLine] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.lines) and all(l.ok for l in self.lines)
+
+
+def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
+             report: Callable[[SelftestLine], None] | None = None) -> SelftestReport:
+    """In a throwaway lab: each step's checks fail before its commands and pass after them."""
+    name = f"selftest-{os.getpid()}-{int(time.time() * 1000) % 100000}"
+    everything = everything or lessons
+    out = SelftestReport()
+    t0 = time.monotonic()
+    info, _ = client.up(name)
+    try:
+        for lesson in lessons:
+            reset_lesson(lesson, info, everything)
+            for step in lesson.steps:
+                before = verify(lesson, step.number, info).steps[0]
+                sink: list[str] = []
+                ran = solve_step(step, sink.append, info)
+                after = verify(lesson, step.number, info).steps[0]
+                detail = ""
+                if before.passed:
+                    detail = "its checks already pass before its commands (they cannot fail)"
+                elif not ran:
+                    detail = "a command failed: " + " | ".join(sink[-3:])
+                elif not after.passed:
+                    bad = next(c for c in after.checks if not c.passed)
+                    detail = f"after its commands `{bad.name}` still fails: {bad.found}"
+                line = SelftestLine(lesson.id, step.number, step.title, not before.passed,
+                                    after.passed and ran, detail)
+                out.lines.append(line)
+                if report:
+                    report(line)
+            final = verify(lesson, None, info)
+            broken = [s for s in final.steps if not s.passed]
+            detail = "; ".join(f"step {s.number} fails again ({next(c for c in s.checks if not c.passed).name})"
+                               for s in broken)
+            line = SelftestLine(lesson.id, 0, "the finished lesson verifies", True, not broken, detail)
+            out.lines.append(line)
+            if report:
+                report(line)
+    finally:
+        client.down(name)
+    out.seconds = time.monotonic() - t0
+    return out

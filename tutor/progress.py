@@ -1,0 +1,124 @@
+"""The student's progress: steps passed per lesson, in the XDG state directory.
+
+Writes are atomic (temp file + rename). A file that cannot be read is moved aside (never
+deleted) and reported once; the student then starts from an empty record instead of a crash.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT = 1
+
+
+def state_dir() -> Path:
+    """$XDG_STATE_HOME/netns-tutor (default ~/.local/state/netns-tutor)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "netns-tutor"
+
+
+def progress_path() -> Path:
+    return state_dir() / "progress.json"
+
+
+@dataclass
+class Progress:
+    """Steps done per lesson, plus who and when (for `tutor report`)."""
+    path: Path
+    lessons: dict[str, dict] = field(default_factory=dict)
+    student: str = ""
+    notice: str = ""     # set when a corrupt file was moved aside
+
+    def done(self, lesson_id: str) -> set[int]:
+        return set(self.lessons.get(lesson_id, {}).get("done", []))
+
+    def mark(self, lesson_id: str, steps: set[int], total: int | None = None) -> None:
+        """Record these steps as done (adds to what was done) and save."""
+        entry = self.lessons.setdefault(lesson_id, {"done": []})
+        new = sorted(set(entry.get("done", [])) | set(steps))
+        if new == entry.get("done") and total in (None, entry.get("total")):
+            return
+        entry["done"] = new
+        if total is not None:
+            entry["total"] = total
+        entry["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.save()
+
+    def first_unfinished(self, lessons: list):
+        """(lesson, step number) where the student should continue."""
+        for lesson in lessons:
+            done = self.done(lesson.id)
+            for step in lesson.steps:
+                if step.number not in done:
+                    return lesson, step.number
+        return lessons[-1], lessons[-1].steps[-1].number
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"format": FORMAT, "student": self.student or default_student(),
+                "lessons": self.lessons}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".progress-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, indent=1, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+
+def default_student() -> str:
+    """user@host, unless a name was set with `tutor config name`."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def parse(data: object) -> tuple[dict[str, dict], str]:
+    """Validate a progress document -> (lessons, student); ValueError if it is not one."""
+    if not isinstance(data, dict) or not isinstance(data.get("lessons", {}), dict):
+        raise ValueError("not a progress record")
+    if data.get("format", FORMAT) > FORMAT:
+        raise ValueError(f"written by a newer netns-tutor (format {data['format']})")
+    lessons = {}
+    for key, entry in data.get("lessons", {}).items():
+        if not isinstance(entry, dict) or not all(isinstance(n, int) for n in entry.get("done", [])):
+            raise ValueError(f"lesson {key!r} is malformed")
+        lessons[str(key)] = entry
+    return lessons, str(data.get("student", ""))
+
+
+def load(path: Path | None = None) -> Progress:
+    """The saved progress, or an empty record (a corrupt file is kept aside with a notice)."""
+    path = path or progress_path()
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Progress(path)
+    except OSError as exc:
+        return Progress(path, notice=f"could not read {path} ({exc.strerror}); progress is not saved")
+    try:
+        lessons, student = parse(json.loads(raw))
+        return Progress(path, lessons, student)
+    except ValueError as exc:
+        aside = path.with_name(f"progress.corrupt-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        try:
+            os.replace(path, aside)
+            note = f"your progress file was unreadable ({exc}); it was kept as {aside} and a new one started"
+        except OSError:
+            note = f"your progress file {path} is unreadable ({exc})"
+        return Progress(path, notice=note)
