@@ -39,9 +39,8 @@ class Agent:
         self.name, self.mode, self.control, self.host_pid = name, mode, control, host_pid
         self.started = time.time()
         self.sel = selectors.DefaultSelector()
-        self.world_sockets: list[socket.socket] = []
-        self.served: dict[tuple[str, int], socket.socket] = {}
-        self.web: list[servers.HttpServer] = []
+        self.servers: list = []                       # DnsServer / HttpServer of the world
+        self.served: dict[tuple[str, int], servers.HttpServer] = {}   # `serve http NS PORT`
         self.running = True
 
     # -- building ---------------------------------------------------------------------------
@@ -55,19 +54,16 @@ class Agent:
             udp.bind(("8.8.8.8", 53))
             tcp = _listener("8.8.8.8", 53)
             web = _listener("0.0.0.0", 80)
-        self.world_sockets += [udp, tcp, web]
-        servers.DnsServer(udp, tcp).register(self.sel)
-        http = servers.HttpServer(web)
-        http.register(self.sel)
-        self.web.append(http)
+        self.servers = [servers.DnsServer(udp, tcp), servers.HttpServer(web)]
+        for server in self.servers:
+            server.register(self.sel)
 
     def reset(self) -> None:
         """Back to a fresh lab: new network namespaces, a fresh /etc, no student processes."""
-        for sock in list(self.served.values()) + self.world_sockets:
-            self._close(sock)
+        for server in self.servers + list(self.served.values()):
+            server.close()
         self.served.clear()
-        self.world_sockets.clear()
-        self.web.clear()
+        self.servers.clear()
         self.sel.close()
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.control, selectors.EVENT_READ, self._accept)
@@ -78,13 +74,6 @@ class Agent:
         sandbox.remount_sys()
         self.build()
 
-    def _close(self, sock: socket.socket) -> None:
-        try:
-            self.sel.unregister(sock)
-        except (KeyError, ValueError):
-            pass
-        sock.close()
-
     # -- control ----------------------------------------------------------------------------
     def serve_forever(self) -> None:
         self.sel.register(self.control, selectors.EVENT_READ, self._accept)
@@ -94,8 +83,8 @@ class Agent:
                     servers.dispatch(key, mask)
                 except Exception as exc:  # one bad client must never take the lab down
                     print(f"agent: {exc!r}", file=sys.stderr)
-            for http in self.web:
-                http.tick()
+            for server in self.servers + list(self.served.values()):
+                server.tick()
             _reap()   # here, not in a SIGCHLD handler: it would steal subprocess.run's child
 
     def _accept(self, mask: int) -> None:
@@ -152,13 +141,12 @@ class Agent:
             return {"ok": False, "error": f"there is no namespace {netns} to serve from"}
         old = self.served.pop((netns, port), None)
         if old:
-            self._close(old)
+            old.close()
         with network.in_netns(path):
             sock = _listener("0.0.0.0", port)
-        self.served[(netns, port)] = sock
         http = servers.HttpServer(sock, default_body=body + "\n")
         http.register(self.sel)
-        self.web.append(http)
+        self.served[(netns, port)] = http
         return {"ok": True}
 
     def _netlink_sockets(self, namespaces: list[str]) -> list[int]:
