@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     st = sub.add_parser("selftest", help="prove every step's checks fail before and pass after its commands, in a throwaway lab")
     st.add_argument("lesson", metavar="LESSON", nargs="?", help="one lesson (default: all)")
     st.add_argument("--lessons-dir", metavar="DIR", help=argparse.SUPPRESS)
+    rep = sub.add_parser("report", help="a class table from collected progress files")
+    fmt = rep.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_const", dest="format", const="csv", help="CSV output")
+    fmt.add_argument("--json", action="store_const", dest="format", const="json", help="JSON output")
+    rep.add_argument("paths", nargs="+", metavar="PATH", help="progress files or folders of them")
+    cfg = sub.add_parser("config", help="settings: `tutor config name \"Ada L.\"` names you in reports")
+    cfg.add_argument("key", choices=["name"], help="the setting")
+    cfg.add_argument("value", nargs="?", help="new value (omit to show it)")
     s = sub.add_parser("start", help="open the course at LESSON")
     s.add_argument("lesson", metavar="LESSON", nargs="?")
     return p
@@ -88,7 +96,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         text, ok = report()
         print(text)
         return 0 if ok else USAGE_ERROR
-    if cmd in ("list", "verify", "solve", "reset", "selftest"):
+    if cmd in ("list", "verify", "solve", "reset", "selftest", "report", "config"):
         from tutor import commands
         return getattr(commands, cmd)(args)
     from tutor import commands

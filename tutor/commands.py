@@ -131,3 +131,39 @@ def start(args) -> int:
         lesson_id = find_lesson(lesson_id).id
     from tutor.app import run_app
     return run_app(lesson_id)
+
+
+def report(args) -> int:
+    """`tutor report [--csv|--json] PATH…`: the class table; unreadable files are skipped, with a note."""
+    from tutor import report as rep
+    files, problems = rep.collect(args.paths)
+    totals = {}
+    try:
+        totals = {l.id: len(l.steps) for l in load_lessons()}
+    except Exception:  # a broken lesson file must not hide the class's progress
+        pass
+    rows, skipped = rep.read_rows(files, totals)
+    for line in problems + skipped:
+        print(f"tutor: {line}", file=sys.stderr)
+    if not files:
+        from tutor.cli import CliError
+        raise CliError("no progress files found in " + ", ".join(args.paths))
+    print(rep.render(rows, args.format or "text"))
+    return 0
+
+
+def config(args) -> int:
+    """`tutor config name [VALUE]`: show or set the name reports use for this student."""
+    if args.value is None:
+        print(progress.student_name())
+        return 0
+    name = " ".join(args.value.split())
+    if not name or len(name) > 80:
+        from tutor.cli import CliError
+        raise CliError("a name is 1 to 80 characters")
+    progress.set_student_name(name)
+    p = _progress()
+    p.student = name
+    p.save()
+    print(f"reports will call you {name!r}")
+    return 0

@@ -62,7 +62,7 @@ class Progress:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": FORMAT, "student": self.student or default_student(),
+        data = {"format": FORMAT, "student": self.student or student_name(),
                 "lessons": self.lessons}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".progress-", suffix=".tmp")
         try:
@@ -79,8 +79,34 @@ class Progress:
             raise
 
 
+def config_path() -> Path:
+    """$XDG_CONFIG_HOME/netns-tutor/config.json."""
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "netns-tutor" / "config.json"
+
+
+def student_name() -> str:
+    """The name set with `tutor config name`, else user@host."""
+    try:
+        name = json.loads(config_path().read_text(encoding="utf-8")).get("name")
+        if isinstance(name, str) and name.strip():
+            return name.strip()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return default_student()
+
+
+def set_student_name(name: str) -> None:
+    """Save the student's name for reports (atomically)."""
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"name": name}) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def default_student() -> str:
-    """user@host, unless a name was set with `tutor config name`."""
+    """user@host."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
