@@ -1,0 +1,204 @@
+"""netns-tutor benchmarks: one command, a table on stdout, JSON on disk.
+
+    .venv/bin/python bench/run.py [--runs N] [--json PATH] [--only NAME,NAME] [--skip NAME,NAME]
+
+Whole processes are timed (what a user waits for), repeated, and reported as median/min/max.
+Peers run in the same invocation so ratios survive a noisy, shared machine: the plain shell
+replay of a lesson is the floor under `tutor reset`, and Mininet's two-host pingall is the peer
+of `tutor selftest lesson2`. These are benchmarks, not tests: nothing here fails a build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TUTOR = str(ROOT / ".venv" / "bin" / "tutor")
+
+from tutor.course import start_commands  # noqa: E402
+from tutor.lab import client  # noqa: E402
+from tutor.lesson import load_lessons  # noqa: E402
+
+
+def timed(argv: list[str], env: dict | None = None, check: bool = True) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    dt = time.perf_counter() - t0
+    if check and proc.returncode not in (0,):
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()[:300]}")
+    return dt
+
+
+def lab_env(name: str) -> dict:
+    return dict(os.environ, TUTOR_LAB=name, XDG_STATE_HOME=f"/tmp/netns-tutor-bench-{os.getpid()}")
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of a process and every process in its PID namespace (the whole lab)."""
+    try:
+        target = os.readlink(f"/proc/{pid}/ns/pid_for_children")
+    except OSError:
+        return 0
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            same = int(entry) == pid or os.readlink(f"/proc/{entry}/ns/pid") == target
+            if not same:
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+class Bench:
+    """Collects samples per measurement and renders the table."""
+
+    def __init__(self, runs: int):
+        self.runs = runs
+        self.results: dict[str, dict] = {}
+
+    def add(self, name: str, samples: list[float], unit: str = "s", note: str = "") -> None:
+        self.results[name] = {"unit": unit, "samples": samples, "median": statistics.median(samples),
+                              "min": min(samples), "max": max(samples), "note": note}
+        r = self.results[name]
+        scale, u = (1000, "ms") if unit == "s" else (1, unit)
+        print(f"{name:<34} {r['median'] * scale:10.1f} {u:<3} (min {r['min'] * scale:.1f}, "
+              f"max {r['max'] * scale:.1f}, n={len(samples)}) {note}", flush=True)
+
+    def ratio(self, name: str, a: str, b: str, target: float | None = None) -> None:
+        if a in self.results and b in self.results:
+            value = self.results[a]["median"] / self.results[b]["median"]
+            self.results[name] = {"unit": "ratio", "median": value, "of": [a, b], "target": target}
+            goal = f" (target <= {target})" if target else ""
+            print(f"{name:<34} {value:10.2f} x   {a} / {b}{goal}", flush=True)
+
+
+def bench_lab(b: Bench) -> None:
+    name = f"bench-lab-{os.getpid()}"
+    env = lab_env(name)
+    ups, downs, mem = [], [], []
+    for _ in range(b.runs):
+        ups.append(timed([TUTOR, "lab", "up"], env))
+        info = client.status(name)
+        mem.append(rss_kib(info.pid) / 1024)
+        downs.append(timed([TUTOR, "lab", "down"], env))
+    b.add("lab up (tutor lab up)", ups, note="target <= 300 ms")
+    b.add("lab down (tutor lab down)", downs, note="target <= 100 ms")
+    b.add("memory of one lab (RSS)", mem, unit="MB", note="target <= 60 MB")
+
+
+def bench_lessons(b: Bench, lessons) -> None:
+    name = f"bench-lessons-{os.getpid()}"
+    env = lab_env(name)
+    info, _ = client.up(name)
+    try:
+        for lesson in lessons:
+            resets, replays, verifies = [], [], []
+            script = "\n".join(start_commands(lesson, lessons))
+            plain = [c for c in script.splitlines() if not c.startswith("serve ")]
+            for _ in range(max(3, b.runs // 3)):
+                resets.append(timed([TUTOR, "reset", lesson.id], env))
+                client.reset(name)
+                argv = client.command(client.bash_argv("\n".join(plain)), info=info)
+                replays.append(timed(argv, check=False))
+            b.add(f"reset {lesson.id}", resets)
+            b.add(f"plain shell replay {lesson.id}", replays)
+            b.ratio(f"reset/replay {lesson.id}", f"reset {lesson.id}", f"plain shell replay {lesson.id}", 1.5)
+            timed([TUTOR, "reset", lesson.id], env)
+            timed([TUTOR, "solve", lesson.id], env)
+            for _ in range(b.runs):
+                verifies.append(timed([TUTOR, "verify", lesson.id], env))
+            b.add(f"verify {lesson.id} (finished)", verifies, note="target <= 300 ms")
+    finally:
+        client.down(name)
+
+
+def bench_selftest_vs_mininet(b: Bench) -> None:
+    runs = max(3, b.runs // 3)
+    b.add("selftest lesson2", [timed([TUTOR, "selftest", "lesson2"], lab_env("unused")) for _ in range(runs)])
+    mn = shutil.which("mn")
+    if mn is None:
+        print("mininet: not installed (apt-get install mininet bridge-utils) — skipped")
+        return
+    samples = []
+    for _ in range(runs):
+        samples.append(timed([mn, "--switch", "lxbr", "--controller", "none", "--topo", "single,2",
+                              "--test", "pingall"], check=False))
+        subprocess.run([mn, "-c"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    b.add("mininet single,2 pingall", samples)
+    b.ratio("selftest lesson2 / mininet", "selftest lesson2", "mininet single,2 pingall", 0.5)
+
+
+def bench_many_labs(b: Bench, count: int = 30) -> None:
+    names = [f"bench-many-{os.getpid()}-{i}" for i in range(count)]
+    ups, mem = [], []
+    try:
+        for n in names:
+            ups.append(timed([TUTOR, "lab", "up"], lab_env(n)))
+        for n in names:
+            info = client.status(n)
+            mem.append(rss_kib(info.pid) / 1024 if info else 0)
+        alive = sum(1 for n in names if client.status(n))
+        ok = sum(client.run("ping -c1 -W1 192.168.1.3", info=client.status(n)).returncode == 0 for n in names)
+    finally:
+        for n in names:
+            client.down(n)
+    b.add(f"lab up under load ({count} labs)", ups)
+    b.add(f"memory per lab ({count} labs)", mem, unit="MB")
+    print(f"{count} labs at once: {alive} running, {ok} answered a ping to their LAN machine", flush=True)
+    b.results[f"{count} labs working"] = {"unit": "count", "median": ok, "samples": [alive, ok]}
+
+
+MEASUREMENTS = ["lab", "lessons", "selftest", "many", "tui"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=9)
+    p.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
+    p.add_argument("--only", default="", help="comma-separated: " + ",".join(MEASUREMENTS))
+    p.add_argument("--skip", default="")
+    args = p.parse_args()
+    only = set(filter(None, args.only.split(","))) or set(MEASUREMENTS)
+    only -= set(filter(None, args.skip.split(",")))
+    b = Bench(args.runs)
+    lessons = load_lessons()
+    print(f"netns-tutor bench: {os.cpu_count()} cores, runs={args.runs}", flush=True)
+    if "lab" in only:
+        bench_lab(b)
+    if "lessons" in only:
+        bench_lessons(b, lessons)
+    if "selftest" in only:
+        bench_selftest_vs_mininet(b)
+    if "many" in only:
+        bench_many_labs(b)
+    if "tui" in only:
+        try:
+            from bench import bench_tui  # written with the TUI
+            bench_tui.run(b)
+        except ImportError as exc:
+            print(f"tui: skipped ({exc})")
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(b.results, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
