@@ -31,7 +31,7 @@ IN_CREATE, IN_DELETE, IN_MOVED_TO, IN_MOVED_FROM = 0x100, 0x200, 0x80, 0x40
 
 RULES_SCRIPT = r"""
 dump() { echo "@@ns $1"; echo "@@fwd $(cat /proc/sys/net/ipv4/ip_forward)";
-         iptables -t nat -S 2>&1; iptables -S 2>&1; }
+         echo '*nat'; iptables -t nat -S 2>&1; echo '*filter'; iptables -S 2>&1; }
 dump ''
 for n in $(ip netns list | cut -d' ' -f1); do ip netns exec "$n" bash -c "$(declare -f dump); dump $n"; done
 """

@@ -1,0 +1,351 @@
+"""The course app: lesson and checks on the left, console and live lab view on the right.
+
+A thin layer: lessons come from `tutor.lesson`, verdicts from `tutor.checks.engine`, resets and
+replays from `tutor.course`, progress from `tutor.progress`, and everything that touches the
+lab goes through `tutor.lab.client` — always from a thread worker that posts a message back.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from tutor import course, progress
+from tutor.app.labwatch import LabSnapshot, LabWatcher
+from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
+from tutor.app.screens.confirm import ConfirmScreen
+from tutor.app.screens.finished import FinishedScreen
+from tutor.app.screens.help import HelpScreen
+from tutor.app.screens.lessons import LessonsScreen
+from tutor.app.widgets.checks_list import ChecksList
+from tutor.app.widgets.console import Console
+from tutor.app.widgets.lab_view import LabView
+from tutor.app.widgets.lesson_view import LessonView
+from tutor.app.widgets.step_commands import StepCommands
+from tutor.app.widgets.topology import TopologyMap
+from tutor.checks import engine
+from tutor.lab import client
+from tutor.lesson import load_lessons, normalize_id
+
+CHECK_DEBOUNCE = 0.15   # seconds of quiet in the lab before the checks run again
+ADVANCE_DELAY = 1.0     # seconds a finished step stays on screen, green, before the next opens
+WIDE = 170              # columns from which the map gets its own column
+
+
+def _step_result(result, number: int):
+    return next((s for s in result.steps if s.number == number), None) if result else None
+
+
+def _lab_key(snapshot: LabSnapshot) -> tuple:
+    """What checks can depend on (neighbour tables churn with every ping: left out)."""
+    return tuple((n, tuple(s.links), tuple(s.addrs), tuple(s.routes), s.rules, s.ip_forward)
+                 for n, s in sorted(snapshot.namespaces.items()))
+
+
+class TutorApp(App):
+    """The hands-on course. `lesson_id` None resumes where the student left off."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "netns-tutor"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("f2", "shell", "Shell"),
+        Binding("f3", "next_command", "Next cmd"),
+        Binding("f4", "lessons", "Lessons"),
+        Binding("f5", "check", "Check", show=False),
+        Binding("f6", "reset", "Reset"),
+        Binding("r", "reset", "Reset", show=False),
+        Binding("f7", "step(-1)", "◂Step"),
+        Binding("f8", "step(1)", "Step▸"),
+        Binding("f9", "next_namespace", "Namespace", show=False),
+        Binding("f10", "next_table", "Table", show=False),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+
+    def __init__(self, lesson_id: str | None = None, fresh_lab: bool = False):
+        super().__init__()
+        self.lessons = load_lessons()
+        self.progress = progress.load()
+        if lesson_id:
+            self.lesson = next(l for l in self.lessons if l.id == normalize_id(lesson_id))
+            done = self.progress.done(self.lesson.id)
+            self.step = next((s.number for s in self.lesson.steps if s.number not in done), 1)
+        else:
+            self.lesson, self.step = self.progress.first_unfinished(self.lessons)
+        self.fresh_lab = fresh_lab
+        self.result = None
+        self.celebrated = False
+        self.watcher = LabWatcher(lambda snapshot: self.post_message(LabChanged(snapshot)))
+        self._lab_key: tuple | None = None
+        self._check_timer = None
+        self._checking = False
+        self._check_again = False
+        self.preparing = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield LessonView(id="lesson")
+                yield StepCommands(id="commands")
+                yield ChecksList(id="checks")
+            with Vertical(id="right"):
+                yield Console(id="console")
+                with Horizontal(id="lab-row"):
+                    yield LabView(id="lab")
+                    yield TopologyMap(id="side-map")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#commands").border_title = "Type these"
+        self.query_one("#commands").border_subtitle = "F3 puts the next one in the prompt"
+        self.query_one("#checks").border_title = "Checks"
+        self.query_one("#console").border_title = "Console · lab host"
+        self.query_one("#console").border_subtitle = "Ctrl+C stops · F2 real shell"
+        self.query_one("#lab").border_title = "Lab"
+        self.query_one("#side-map").border_title = "Map"
+        self.show_step(self.step)
+        self.query_one(Console).focus_prompt()
+        self.query_one(Console).echo(f"[tutor] {self.lesson.id}: {self.lesson.title} — F1 shows every key")
+        if self.progress.notice:
+            self.notify(self.progress.notice, severity="warning", timeout=10)
+        self._watch()
+        if self.fresh_lab and (self.step > 1 or self.lesson.requires or self.lesson.setup):
+            self.prepare(self.step, "the lab was not running: rebuilding it")
+        else:
+            self.schedule_checks()
+
+    def on_unmount(self) -> None:
+        self.watcher.stop()
+        # a running command is stopped by its worker, which Textual cancels on exit
+
+    def on_resize(self, event) -> None:
+        self.screen.set_class(event.size.width >= WIDE, "-wide")
+
+    # -- the lab -----------------------------------------------------------------------------
+    @work(thread=True, group="lab-watch", exit_on_error=False)
+    def _watch(self) -> None:
+        self.watcher.run()
+
+    def on_lab_changed(self, message: LabChanged) -> None:
+        self.query_one(LabView).show(message.snapshot)
+        self.query_one("#side-map", TopologyMap).show(message.snapshot)
+        key = _lab_key(message.snapshot)
+        if key != self._lab_key:
+            self._lab_key = key
+            self.schedule_checks()
+
+    def on_command_started(self, message: CommandStarted) -> None:
+        self.query_one(LabView).mark_baseline()
+        self.query_one(StepCommands).typed(message.cmdline)
+
+    def on_command_finished(self, message: CommandFinished) -> None:
+        self.watcher.refresh(rules=True)
+        self.schedule_checks()
+
+    def prepare(self, upto: int, why: str) -> None:
+        """Reset the lab to the lesson's start and replay its steps before `upto` (a worker)."""
+        console = self.query_one(Console)
+        if console.runner:
+            console.runner.stop()
+        self.preparing = True
+        console.echo(f"[tutor] {why}…")
+        self._prepare(self.lesson, upto)
+
+    @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
+    def _prepare(self, lesson, upto: int) -> None:
+        def echo(line: str) -> None:
+            self.call_from_thread(self.query_one(Console).echo, line)
+        error = ""
+        try:
+            course.reset_lesson(lesson, lessons=self.lessons)
+            for step in lesson.steps:
+                if step.number < upto:
+                    course.solve_step(step, echo=echo)
+        except Exception as exc:  # the lab or a lesson command failed: one sentence for the student
+            error = str(exc)
+        self.post_message(LabPrepared(f"the start of step {upto} of {lesson.id}", error))
+
+    def on_lab_prepared(self, message: LabPrepared) -> None:
+        self.preparing = False
+        console = self.query_one(Console)
+        if message.error:
+            console.echo(f"[tutor] could not set the lab up: {message.error}")
+            self.notify(message.error, severity="error", timeout=10)
+        else:
+            console.echo(f"[tutor] the lab is ready at {message.what}")
+        self.result = None
+        self.query_one(LabView).baseline = None
+        self.watcher.refresh(rules=True, reconnect=True)
+        self.schedule_checks()
+
+    # -- checks ------------------------------------------------------------------------------
+    def schedule_checks(self, delay: float = CHECK_DEBOUNCE) -> None:
+        """Verify the lesson once the lab has been quiet for `delay` seconds."""
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._check_timer = self.set_timer(delay, self._start_checks)
+
+    def _start_checks(self) -> None:
+        self._check_timer = None
+        if self.preparing:
+            return
+        if self._checking:
+            self._check_again = True
+            return
+        self._checking = True
+        self.query_one(ChecksList).set_busy(True)
+        self._verify(self.lesson)
+
+    @work(thread=True, group="verify", exit_on_error=False)
+    def _verify(self, lesson) -> None:
+        try:
+            message = ChecksUpdated(engine.verify(lesson))
+        except Exception as exc:  # LabError and friends: shown in place of the checks
+            message = ChecksUpdated(None, str(exc))
+        self.post_message(message)
+
+    def on_checks_updated(self, message: ChecksUpdated) -> None:
+        self._checking = False
+        if self._check_again:
+            self._check_again = False
+            self.schedule_checks(0)
+        checks = self.query_one(ChecksList)
+        if message.error:
+            checks.show_error(message.error)
+            return
+        result = message.result
+        if result.lesson_id != self.lesson.id:
+            return
+        previous, self.result = self.result, result
+        passed = {s.number for s in result.steps if s.passed}
+        done = self.progress.done(self.lesson.id)
+        if passed - done:
+            self.progress.mark(self.lesson.id, passed, total=len(self.lesson.steps))
+            self.query_one(LessonView).show_done(self.lesson, self.progress.done(self.lesson.id))
+        now = _step_result(result, self.step)
+        before = _step_result(previous, self.step)
+        checks.show_result(now)
+        if not now.passed or (before is not None and before.passed):
+            return
+        if result.passed and not self.celebrated:
+            self.celebrated = True
+            self.set_timer(ADVANCE_DELAY, self._celebrate)
+            return
+        later = sorted(n for n in {s.number for s in self.lesson.steps} - passed if n > self.step)
+        if later:
+            step = self.step
+            self.set_timer(ADVANCE_DELAY, lambda: self._advance(step, later[0]))
+
+    def _advance(self, from_step: int, to_step: int) -> None:
+        if self.step == from_step:   # the student did not move meanwhile
+            self.show_step(to_step)
+
+    def _celebrate(self) -> None:
+        ids = [l.id for l in self.lessons]
+        i = ids.index(self.lesson.id)
+        nxt = self.lessons[i + 1] if i + 1 < len(self.lessons) else None
+
+        def chosen(go_on: bool | None) -> None:
+            if go_on and nxt:
+                self.switch_lesson(nxt.id, reset=True)
+        self.push_screen(FinishedScreen(self.lesson, nxt), chosen)
+
+    # -- navigation --------------------------------------------------------------------------
+    def show_step(self, number: int) -> None:
+        """Open step `number` of the current lesson."""
+        self.step = number
+        step = next(s for s in self.lesson.steps if s.number == number)
+        self.query_one(LessonView).show(self.lesson, number, self.progress.done(self.lesson.id))
+        self.query_one(StepCommands).show(step.commands)
+        result = _step_result(self.result, number)
+        if result:
+            self.query_one(ChecksList).show_result(result)
+        else:
+            self.query_one(ChecksList).show_pending([c.text for c in step.checks])
+
+    def switch_lesson(self, lesson_id: str, reset: bool) -> None:
+        """Open another lesson; with `reset`, set the lab up for its start."""
+        self.lesson = next(l for l in self.lessons if l.id == lesson_id)
+        self.result, self.celebrated = None, False
+        done = self.progress.done(lesson_id)
+        self.show_step(1 if reset else next((s.number for s in self.lesson.steps if s.number not in done), 1))
+        self.query_one(Console).echo(f"[tutor] {self.lesson.id}: {self.lesson.title}")
+        if reset:
+            self.prepare(1, f"setting the lab up for {lesson_id}")
+        else:
+            self.schedule_checks(0)
+
+    def action_step(self, delta: int) -> None:
+        numbers = [s.number for s in self.lesson.steps]
+        i = max(0, min(len(numbers) - 1, numbers.index(self.step) + delta))
+        if numbers[i] != self.step:
+            self.show_step(numbers[i])
+
+    def action_next_command(self) -> None:
+        command = self.query_one(StepCommands).take_next()
+        if command is None:
+            self.notify("No more commands in this step (F8 opens the next one).", timeout=3)
+        else:
+            self.query_one(Console).insert(command)
+
+    def action_check(self) -> None:
+        self.watcher.refresh(rules=True)
+        self.schedule_checks(0)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_lessons(self) -> None:
+        done = {l.id: self.progress.done(l.id) for l in self.lessons}
+
+        def picked(lesson_id: str | None) -> None:
+            if not lesson_id or lesson_id == self.lesson.id:
+                return
+            question = (f"Set the lab up for {lesson_id}? What is in the lab now is replaced by "
+                        "that lesson's starting state.")
+            self.push_screen(ConfirmScreen(question, yes="Set up", no="Keep the lab"),
+                             lambda answer: self.switch_lesson(lesson_id, reset=bool(answer)))
+        self.push_screen(LessonsScreen(self.lessons, done, self.lesson.id), picked)
+
+    def action_reset(self) -> None:
+        question = (f"Reset the lab to the start of {self.lesson.id}? Everything built in the lab "
+                    "is replaced (your progress record is kept).")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.celebrated = False
+                self.show_step(1)
+                self.prepare(1, f"resetting the lab to the start of {self.lesson.id}")
+        self.push_screen(ConfirmScreen(question, yes="Reset"), answered)
+
+    def action_next_namespace(self) -> None:
+        self.query_one(LabView).select_next_namespace()
+
+    def action_next_table(self) -> None:
+        self.query_one(LabView).select_next_table()
+
+    def action_shell(self) -> None:
+        """Leave the app for a real shell in the lab host; `exit` comes back."""
+        try:
+            argv = client.command(client.bash_argv(None))
+        except client.LabError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        try:
+            with self.suspend():
+                print("A real shell in the lab host. Type `exit` (or Ctrl+D) to return to the course.",
+                      flush=True)
+                subprocess.run(argv)
+        except Exception as exc:  # SuspendNotSupported under a test driver or a web terminal
+            self.notify(f"cannot open a shell here ({exc.__class__.__name__}); "
+                        "run `tutor shell` in another terminal", severity="warning")
+            return
+        self.watcher.refresh(rules=True)
+        self.schedule_checks()

@@ -1,0 +1,53 @@
+"""Messages the app's workers post: small dataclasses named for what happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from tutor.app.labwatch import LabSnapshot
+
+
+@dataclass
+class CommandStarted(Message):
+    """The student pressed Enter on a command line; it now runs in the lab host."""
+    cmdline: str
+
+
+@dataclass
+class CommandOutput(Message):
+    """A coalesced chunk of a running command's output (stdout and stderr together)."""
+    text: str
+
+
+@dataclass
+class CommandFinished(Message):
+    """The command ended: its exit status, and whether Ctrl+C stopped it."""
+    cmdline: str
+    status: int
+    stopped: bool
+
+
+@dataclass
+class LabChanged(Message):
+    """A fresh reading of the whole lab (netlink events, a namespace added, rules re-read)."""
+    snapshot: LabSnapshot
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the newest reading matters."""
+        return isinstance(message, LabChanged)
+
+
+@dataclass
+class ChecksUpdated(Message):
+    """A verification of the current lesson finished (`result`), or failed (`error`)."""
+    result: object | None    # tutor.checks.engine.LessonResult
+    error: str = ""
+
+
+@dataclass
+class LabPrepared(Message):
+    """A reset or rebuild of the lab finished; `error` is one sentence if it failed."""
+    what: str
+    error: str = ""

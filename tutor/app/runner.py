@@ -1,0 +1,160 @@
+"""Run one console command in the lab host and stream its output in coalesced chunks.
+
+The process is started by the one door to the lab (`client.popen`): `nsenter` on this side,
+whose child runs the student's `bash -c` inside the lab's PID namespace. Stopping must not kill
+`nsenter` first: its orphaned child would be re-parented to this machine's init and linger as a
+zombie in the lab's `ps`. So Ctrl+C sends SIGINT to every *other* member of the process group
+(what a terminal's Ctrl+C reaches), escalates to SIGKILL if they ignore it, and only kills
+`nsenter` last. Output is read with select() and handed over at most every FLUSH seconds, and
+the part of a flood (`yes`) that nobody could read is dropped with a note.
+
+Never imports Textual: `CommandRunner.run()` takes plain callbacks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+from typing import Callable
+
+from tutor.lab import client
+
+FLUSH = 0.05           # seconds between output chunks handed to the UI
+MAX_PENDING = 256_000  # characters kept between two flushes; older ones are dropped
+KILL_AFTER = 1.0       # seconds a command may ignore SIGINT before SIGKILL
+LINGER = 0.3           # seconds to keep reading after the command ended (backgrounded children)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Za-z0-9]")
+
+
+def clean(text: str) -> str:
+    """Terminal escapes removed; a line rewritten with \\r keeps its last version."""
+    text = _ANSI.sub("", text.replace("\r\n", "\n"))
+    if "\r" in text:
+        text = "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return text
+
+
+def group_members(pgid: int) -> list[int]:
+    """PIDs (as this machine sees them) in process group `pgid`."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+class CommandRunner:
+    """One command line running in the lab; `run()` blocks (thread), `stop()` is thread-safe."""
+
+    def __init__(self, cmdline: str):
+        self.cmdline = cmdline
+        self.proc: subprocess.Popen | None = None
+        self.stop_requested = 0.0
+        self.killed = False
+
+    def stop(self) -> None:
+        """Ctrl+C: interrupt the command (SIGINT now, SIGKILL if it is still there later)."""
+        if self.stop_requested:
+            return
+        self.stop_requested = time.monotonic()
+        self._signal(signal.SIGINT)
+
+    def _signal(self, sig: int) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        for pid in group_members(proc.pid):
+            if pid != proc.pid:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def run(self, output: Callable[[str], None], cancelled: Callable[[], bool] = lambda: False) -> int:
+        """Run to the end, calling `output(text)` with coalesced chunks; returns the exit status.
+
+        `cancelled()` (the worker's flag) ends the command as Ctrl+C would.
+        """
+        try:
+            self.proc = client.popen(self.cmdline, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        except (client.LabError, OSError) as exc:
+            output(f"tutor: {exc}\n")
+            return 127
+        proc = self.proc
+        fd = proc.stdout.fileno()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending, dropped, last_flush, ended = "", 0, time.monotonic(), 0.0
+        try:
+            while True:
+                if cancelled():
+                    self.stop()
+                self._escalate()
+                readable, _, _ = select.select([fd], [], [], FLUSH)
+                if readable:
+                    data = os.read(fd, 65536)
+                    if not data:
+                        break
+                    pending += decoder.decode(data)
+                    if len(pending) > MAX_PENDING:
+                        cut = pending.find("\n", len(pending) - MAX_PENDING // 2) + 1
+                        dropped += pending[:cut].count("\n")
+                        pending = pending[cut:]
+                now = time.monotonic()
+                if pending and now - last_flush >= FLUSH:
+                    output(_with_note(clean(pending), dropped))
+                    pending, dropped, last_flush = "", 0, now
+                if proc.poll() is not None:
+                    # a backgrounded child (`sleep 9 &`) may hold the pipe open: don't wait for it
+                    ended = ended or now
+                    if now - ended > LINGER:
+                        break
+        finally:
+            pending += decoder.decode(b"", final=True)
+            if pending or dropped:
+                output(_with_note(clean(pending), dropped))
+            proc.stdout.close()
+            status = self._wait()
+        return status
+
+    def _escalate(self) -> None:
+        """SIGKILL what ignored SIGINT; as a last resort the whole group, nsenter included."""
+        if not self.stop_requested:
+            return
+        waited = time.monotonic() - self.stop_requested
+        if waited > KILL_AFTER and not self.killed:
+            self.killed = True
+            self._signal(signal.SIGKILL)
+        elif waited > 2 * KILL_AFTER and self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _wait(self) -> int:
+        proc = self.proc
+        deadline = time.monotonic() + 3 * KILL_AFTER
+        while proc.poll() is None and time.monotonic() < deadline:
+            self._escalate()
+            time.sleep(0.02)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+
+def _with_note(text: str, dropped: int) -> str:
+    if not dropped:
+        return text
+    return f"[tutor] … {dropped} lines skipped: output came faster than it can be shown\n" + text

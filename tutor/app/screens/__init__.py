@@ -1,0 +1,1 @@
+"""Modal screens: help, the lesson list, confirmations, a finished lesson."""

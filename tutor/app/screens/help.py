@@ -1,0 +1,51 @@
+"""The help screen: every key, and how the course works."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# How this works
+
+Read the step on the left, type its commands at the `root@lab:/#` prompt, and watch the
+lab's tables and map change. The checks under the step turn ✓ by themselves when the lab
+really is in the state the step asks for; then the next step opens. Everything runs in a
+lab of namespaces: nothing you type can touch this machine.
+
+| key | what it does |
+|---|---|
+| Enter | run the command in the lab host |
+| ↑ / ↓ | earlier / later commands |
+| Ctrl+C | stop the running command (e.g. `ping` without `-c`) |
+| Ctrl+L | clear the console |
+| F3 | put the step's next command into the prompt (typing it teaches more) |
+| F7 / F8 | previous / next step |
+| F5 | check the step again now |
+| F9 | lab view: next namespace (host, red, …) |
+| F10 | lab view: next table (links, addresses, routes, ARP, NAT, map) |
+| F4 | the lesson list: jump to any lesson |
+| F6 (or r outside the prompt) | reset this lesson's lab to its start (asks first) |
+| F2 | a real shell in the lab; `exit` comes back here |
+| F1 (or ? outside the prompt) | this help |
+| Tab / Shift+Tab | move between the prompt and the panes |
+| Ctrl+Q | quit (the lab keeps running: `tutor shell` and `tutor verify` see it) |
+
+In the tables, `+` marks a row that appeared since your last command and `-` one that went
+away. `tutor verify LESSON` and `tutor shell` in another terminal see the same lab.
+
+Press Escape or F1 to close this help.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and a short explanation."""
+
+    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Markdown(HELP)

@@ -1,0 +1,78 @@
+"""The lab view's tables as plain rows, and what changed since a baseline (pure functions).
+
+Rows read like `ip -br link`, `ip -br addr`, `ip route`, `ip neigh` and `iptables -S`, so what
+the student sees in the tables matches what the same commands print in the console.
+"""
+
+from __future__ import annotations
+
+from tutor.app.labstate import NsState
+
+TABLES = ("links", "addresses", "routes", "neighbours", "rules")
+COLUMNS = {
+    "links": ("interface", "state", "flags", "type", "master", "mac"),
+    "addresses": ("interface", "address", "state"),
+    "routes": ("destination", "via", "dev", "scope"),
+    "neighbours": ("address", "dev", "lladdr", "state"),
+    "rules": ("table", "rule"),
+}
+NEW, SAME, GONE = "new", "same", "gone"
+
+
+def link_label(ns: NsState, index: int) -> str:
+    """`veth0@veth1`, `veth1@if5` (peer in another namespace), or just the name."""
+    link = ns.link(index)
+    if link is None:
+        return f"if{index}"
+    if link.peer_index and link.kind == "veth":
+        peer = f"if{link.peer_index}" if link.peer_elsewhere else ns.name_of(link.peer_index)
+        return f"{link.name}@{peer}"
+    return link.name
+
+
+def rows(ns: NsState | None, table: str) -> list[tuple[str, ...]]:
+    """The rows of one table for one namespace."""
+    if ns is None:
+        return []
+    if table == "links":
+        return [(link_label(ns, l.index), l.operstate, "UP" if l.admin_up else "DOWN", l.kind or "-",
+                 ns.name_of(l.master) if l.master else "-", l.mac) for l in ns.links]
+    if table == "addresses":
+        state = {l.name: l.operstate for l in ns.links}
+        return [(a.dev, f"{a.address}/{a.prefixlen}", state.get(a.dev, "?")) for a in ns.addrs]
+    if table == "routes":
+        return [(r.dst, r.gateway or "-", r.dev or "-", r.scope) for r in ns.routes]
+    if table == "neighbours":
+        return [(n.address, n.dev, n.lladdr or "-", n.state) for n in ns.neighs]
+    if table == "rules":
+        return rule_rows(ns.rules)
+    raise KeyError(table)
+
+
+def rule_rows(rules: str) -> list[tuple[str, str]]:
+    """`*nat`, `iptables -t nat -S`, `*filter`, `iptables -S` -> (table, rule) rows."""
+    out, table = [], "nat"
+    for line in rules.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.strip():
+            out.append((table, line))
+    return out
+
+
+def diff(before: list[tuple[str, ...]] | None, after: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], str]]:
+    """Rows of `after` marked NEW or SAME against `before`, then the rows that are GONE.
+
+    With no baseline (`before` None) nothing is marked: there is no "since" yet.
+    """
+    if before is None:
+        return [(row, SAME) for row in after]
+    had = set(before)
+    now = set(after)
+    marked = [(row, SAME if row in had else NEW) for row in after]
+    return marked + [(row, GONE) for row in before if row not in now]
+
+
+def namespace_label(name: str) -> str:
+    """How a namespace is named in the view: the lab host is `host`."""
+    return name or "host"

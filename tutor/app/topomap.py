@@ -1,0 +1,247 @@
+"""The topology map: what is cabled to what, drawn with box characters (pure, no Textual).
+
+`describe(snapshot)` turns a LabSnapshot into a `Topology` (boxes, interfaces and cables:
+veth pairs matched by their peer index, bridge ports by their master, the world by the lab
+host's eth0/eth1). `draw(topology, width)` lays it out: the world on top, the lab host below
+it, the student's namespaces underneath, with a line wherever a cable joins two boxes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+
+from tutor.app.labstate import Link, NsState
+from tutor.app.labwatch import LabSnapshot
+
+# The world the lab host is wired to (tutor/lab/network.py builds it; shown, not read).
+WORLD = {"eth0": ("internet", "172.17.0.1 · dns 8.8.8.8"), "eth1": ("LAN", "192.168.1.3")}
+MAX_BOX = 60
+
+
+@dataclass
+class Iface:
+    """One interface line in a box."""
+    name: str
+    state: str               # "up", "DOWN", "no-carrier"
+    addrs: list[str]
+    kind: str
+    peer: str = ""           # "red:veth1", "host:veth0", "internet", or ""
+    ports: list[str] = field(default_factory=list)   # a bridge's ports
+    port_of: str = ""        # the bridge this interface is plugged into
+
+
+@dataclass
+class Box:
+    """A namespace (or the lab host) and its interfaces."""
+    name: str                # "" for the lab host
+    ifaces: list[Iface]
+    to_host: bool = False    # cabled to the lab host (directly or through a bridge port)
+
+
+@dataclass
+class Topology:
+    """The whole picture: the lab host, the student's namespaces, the world links used."""
+    host: Box
+    namespaces: list[Box]
+    world: list[tuple[str, str, str]]   # (node, what it is, host interface)
+
+
+def _state(link: Link) -> str:
+    if not link.admin_up:
+        return "DOWN"
+    return "up" if link.operstate in ("UP", "UNKNOWN") else "no-carrier"
+
+
+def _peer(snapshot: LabSnapshot, ns_name: str, link: Link) -> str:
+    """Where the other end of a veth is: `NS:DEV`, a world node, or ''."""
+    ns = snapshot.namespaces[ns_name]
+    if link.kind != "veth" or not link.peer_index:
+        return ""
+    if not link.peer_elsewhere:
+        return f"{_label(ns_name)}:{ns.name_of(link.peer_index)}"
+    for other_name, other in snapshot.namespaces.items():
+        if other_name == ns_name:
+            continue
+        peer = other.link(link.peer_index)
+        if peer and peer.kind == "veth" and peer.peer_index == link.index and peer.peer_elsewhere:
+            return f"{_label(other_name)}:{peer.name}"
+    if ns_name == "" and link.name in WORLD:
+        return WORLD[link.name][0]
+    return "?"
+
+
+def _label(name: str) -> str:
+    return name or "host"
+
+
+def describe(snapshot: LabSnapshot) -> Topology | None:
+    """The topology of a snapshot (None while the lab is not read yet)."""
+    if "" not in snapshot.namespaces:
+        return None
+    boxes = {}
+    for name, ns in snapshot.namespaces.items():
+        addrs: dict[str, list[str]] = {}
+        for a in ns.addrs:
+            addrs.setdefault(a.dev, []).append(f"{a.address}/{a.prefixlen}")
+        ifaces = []
+        for link in ns.links:
+            if link.name == "lo" and name == "":
+                continue
+            ifaces.append(Iface(link.name, _state(link), addrs.get(link.name, []), link.kind,
+                                _peer(snapshot, name, link),
+                                port_of=ns.name_of(link.master) if link.master else ""))
+        by_name = {i.name: i for i in ifaces}
+        for i in ifaces:
+            if i.port_of in by_name:
+                by_name[i.port_of].ports.append(i.name)
+        boxes[name] = Box(name, ifaces)
+    host = boxes.pop("")
+    for box in boxes.values():
+        box.to_host = any(i.peer.startswith("host:") for i in box.ifaces)
+    world = [(WORLD[i.name][0], WORLD[i.name][1], i.name) for i in host.ifaces
+             if i.name in WORLD and i.peer == WORLD[i.name][0]]
+    return Topology(host, [boxes[n] for n in sorted(boxes)], world)
+
+
+# -- drawing ---------------------------------------------------------------------------------
+STATE_STYLE = {"up": "green", "DOWN": "bold red", "no-carrier": "yellow"}
+
+
+class Canvas:
+    """A grid of styled characters that grows downwards."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.rows: list[list[tuple[str, str]]] = []
+
+    def put(self, x: int, y: int, text: str, style: str = "") -> None:
+        """Write text at (x, y), clipped at the right edge."""
+        while len(self.rows) <= y:
+            self.rows.append([(" ", "")] * self.width)
+        row = self.rows[y]
+        for i, ch in enumerate(text):
+            if 0 <= x + i < self.width:
+                row[x + i] = (ch, style)
+
+    def box(self, x: int, y: int, w: int, h: int, title: str, style: str = "") -> None:
+        """A rounded box with its title in the top border."""
+        self.put(x, y, "╭" + "─" * (w - 2) + "╮", style)
+        for row in range(y + 1, y + h - 1):
+            self.put(x, row, "│", style)
+            self.put(x + w - 1, row, "│", style)
+        self.put(x, y + h - 1, "╰" + "─" * (w - 2) + "╯", style)
+        self.put(x + 2, y, f" {title} "[: w - 4], "bold " + style)
+
+    def text(self) -> Text:
+        """The canvas as Rich Text (style runs merged)."""
+        out = Text()
+        for n, row in enumerate(self.rows):
+            if n:
+                out.append("\n")
+            run, style = "", None
+            for ch, st in row:
+                if st != style and run:
+                    out.append(run, style or None)
+                    run = ""
+                run, style = run + ch, st
+            out.append(run.rstrip() if not style else run, style or None)
+        return out
+
+
+def _iface_lines(box: Box) -> list[list[tuple[str, str]]]:
+    """Each interface as styled segments; bridge ports are indented under their bridge."""
+    lines = []
+    ports = {p for i in box.ifaces for p in i.ports}
+    by_name = {i.name: i for i in box.ifaces}
+
+    def line(i: Iface, indent: str) -> None:
+        segs = [(indent + i.name, "bold" if i.kind == "bridge" else ""), (" ", ""),
+                (i.state, STATE_STYLE.get(i.state, ""))]
+        if i.addrs:
+            segs.append((" " + ",".join(i.addrs), "cyan"))
+        if i.kind == "bridge":
+            segs.append((" bridge", "magenta"))
+        if i.peer:
+            segs.append((" ⇄ " + i.peer, "dim" if i.peer == "?" else "yellow"))
+        lines.append(segs)
+
+    for i in box.ifaces:
+        if i.name in ports:
+            continue
+        line(i, "")
+        for n, port in enumerate(i.ports):
+            line(by_name[port], " └ " if n == len(i.ports) - 1 else " ├ ")
+    return lines
+
+
+def _seg_len(segs: list[tuple[str, str]]) -> int:
+    return sum(len(s) for s, _ in segs)
+
+
+def _write(canvas: Canvas, x: int, y: int, segs: list[tuple[str, str]], room: int) -> None:
+    for text, style in segs:
+        if room <= 0:
+            return
+        if len(text) > room:
+            text = text[: room - 1] + "…"
+        canvas.put(x, y, text, style)
+        x += len(text)
+        room -= len(text)
+
+
+def draw(topo: Topology | None, width: int) -> Text:
+    """The map, at most `width` columns wide."""
+    if topo is None:
+        return Text("reading the lab…", style="dim")
+    width = max(width, 30)
+    canvas = Canvas(width)
+    y = 0
+    # the world
+    joints_top = []
+    x = 2
+    for node, what, _dev in topo.world:
+        w = min(max(len(node), len(what)) + 4, width - x)
+        if w < 8:
+            break
+        canvas.box(x, y, w, 3, node, "blue")
+        canvas.put(x + 2, y + 1, what[: w - 4], "cyan")
+        joints_top.append(x + w // 2)
+        x += w + 2
+    if topo.world:
+        y += 3
+    # the student's namespaces, laid out in rows first: the host box spans the first row
+    placed, x, row = [], 0, 0
+    for box in topo.namespaces:
+        lines = _iface_lines(box) or [[("no interfaces", "dim")]]
+        w = min(max(max(_seg_len(l) for l in lines) + 4, len(box.name) + 6), MAX_BOX, width)
+        if x and x + w > width:
+            x, row = 0, row + 1
+        placed.append((box, lines, x, w, row))
+        x += w + 1
+    # the lab host
+    lines = _iface_lines(topo.host) or [[("no interfaces", "dim")]]
+    reach = [j + 2 for j in joints_top] + [bx + 3 for b, _, bx, _, r in placed if r == 0 and b.to_host]
+    hw = min(width, max([_seg_len(l) + 4 for l in lines] + [30] + reach))
+    canvas.box(0, y, hw, len(lines) + 2, "lab host", "bold")
+    for j in joints_top:
+        if j < hw - 1:
+            canvas.put(j, y, "┴", "blue")
+            canvas.put(j, y - 1, "┬", "blue")
+    for n, segs in enumerate(lines):
+        _write(canvas, 2, y + 1 + n, segs, hw - 4)
+    host_bottom = y + len(lines) + 1
+    y = host_bottom + 1
+    row_y, row_h, current = y, 0, 0
+    for box, lines, x, w, row in placed:
+        if row != current:
+            row_y, row_h, current = row_y + row_h, 0, row
+        canvas.box(x, row_y, w, len(lines) + 2, box.name, "yellow" if box.to_host else "")
+        for n, segs in enumerate(lines):
+            _write(canvas, x + 2, row_y + 1 + n, segs, w - 4)
+        if box.to_host and row == 0 and x + 1 < hw - 1:
+            canvas.put(x + 1, host_bottom, "┬", "yellow")
+            canvas.put(x + 1, row_y, "┴", "yellow")
+        row_h = max(row_h, len(lines) + 2)
+    return canvas.text()

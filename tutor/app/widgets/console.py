@@ -1,0 +1,177 @@
+"""The command console: a `root@lab:/#` prompt whose commands run in the lab host.
+
+Output streams in as the command prints it (a thread worker posts `CommandOutput` chunks), the
+scrollback is capped, ↑/↓ walk the history, Ctrl+C stops the running command, and a command
+that never ends (`ping` without `-c`) never blocks the app: the UI thread only ever appends
+text it is handed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.highlighter import Highlighter
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Log
+
+from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted
+from tutor.app.runner import CommandRunner
+
+PROMPT = "root@lab:/#"
+SCROLLBACK = 3000
+HISTORY = 500
+# programs that want a terminal: point at the real shell instead of hanging on them
+INTERACTIVE = re.compile(r"^(?:ip\s+netns\s+exec\s+\S+\s+)?(?:bash|sh|vi|vim|nano|less|more|top|htop|man|tmux|screen)\s*$")
+
+
+class ConsoleHighlighter(Highlighter):
+    """Echoed prompts in bold green, our own notes dim."""
+
+    def highlight(self, text: Text) -> None:
+        plain = text.plain
+        if plain.startswith(PROMPT):
+            text.stylize("bold green", 0, len(PROMPT))
+            text.stylize("bold", len(PROMPT))
+        elif plain.startswith(("[tutor]", "^C", "[exit ")):
+            text.stylize("dim italic")
+
+
+class PromptInput(Input):
+    """The prompt line: history on ↑/↓, Ctrl+C interrupts instead of copying."""
+
+    BINDINGS = [
+        Binding("up", "history(-1)", "Older command", show=False),
+        Binding("down", "history(1)", "Newer command", show=False),
+        Binding("ctrl+c", "interrupt", "Stop", priority=True),
+        Binding("ctrl+l", "clear_log", "Clear", show=False),
+    ]
+
+    def action_history(self, delta: int) -> None:
+        self.parent.parent.history_step(delta)
+
+    def action_interrupt(self) -> None:
+        self.parent.parent.interrupt()
+
+    def action_clear_log(self) -> None:
+        self.parent.parent.query_one(Log).clear()
+
+
+class Console(Vertical):
+    """Runs one command at a time in the lab host and shows what it prints."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.history: list[str] = []
+        self._history_pos = 0
+        self._draft = ""
+        self.runner: CommandRunner | None = None
+
+    def compose(self) -> ComposeResult:
+        log = Log(max_lines=SCROLLBACK, highlight=True, id="console-log")
+        log.highlighter = ConsoleHighlighter()
+        yield log
+        with Horizontal(id="prompt-row"):
+            yield Label(PROMPT + " ", id="prompt-label")
+            yield PromptInput(placeholder="type a command, e.g. ip -br link", id="prompt")
+
+    @property
+    def running(self) -> bool:
+        """True while a command runs."""
+        return self.runner is not None
+
+    def focus_prompt(self) -> None:
+        """Put the cursor into the prompt."""
+        self.query_one(PromptInput).focus()
+
+    def insert(self, command: str) -> None:
+        """Put `command` into the prompt (replacing what is there) for the student to run."""
+        prompt = self.query_one(PromptInput)
+        prompt.value = command
+        prompt.cursor_position = len(command)
+        prompt.focus()
+
+    def echo(self, text: str) -> None:
+        """Append lines to the scrollback (notes from the tutor, a replayed command)."""
+        log = self.query_one(Log)
+        if log.lines and log.lines[-1] != "":
+            log.write("\n")
+        log.write(text.rstrip("\n") + "\n")
+
+    # -- running -----------------------------------------------------------------------------
+    @on(Input.Submitted, "#prompt")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        cmdline = event.value.strip()
+        if self.running:
+            self.app.bell()
+            self.app.notify("A command is still running: Ctrl+C stops it.", timeout=3)
+            return
+        event.input.value = ""
+        self.echo(f"{PROMPT} {cmdline}")
+        if not cmdline:
+            return
+        if not self.history or self.history[-1] != cmdline:
+            self.history = (self.history + [cmdline])[-HISTORY:]
+        self._history_pos = len(self.history)
+        if INTERACTIVE.match(cmdline):
+            self.echo("[tutor] this program needs a real terminal: press F2 for a lab shell")
+            return
+        self.run_command(cmdline)
+
+    def run_command(self, cmdline: str) -> None:
+        """Start `cmdline` in the lab host (the prompt stays usable for typing ahead)."""
+        self.runner = CommandRunner(cmdline)
+        self.post_message(CommandStarted(cmdline))
+        self.add_class("-running")
+        self._run(self.runner)
+
+    @work(thread=True, group="console", exit_on_error=False)
+    def _run(self, runner: CommandRunner) -> None:
+        from textual.worker import get_current_worker
+        worker = get_current_worker()
+        status = runner.run(lambda text: self.post_message(CommandOutput(text)),
+                            cancelled=lambda: worker.is_cancelled)
+        self.post_message(CommandFinished(runner.cmdline, status, bool(runner.stop_requested)))
+
+    def on_command_output(self, message: CommandOutput) -> None:
+        message.stop()
+        text = message.text
+        lines = text.split("\n")
+        if len(lines) > SCROLLBACK:   # a flood: keep only what the scrollback can hold
+            text = "[tutor] … earlier lines skipped\n" + "\n".join(lines[-SCROLLBACK:])
+        self.query_one(Log).write(text)
+
+    def on_command_finished(self, message: CommandFinished) -> None:
+        # not stopped: the app also wants to hear that a command ended
+        log = self.query_one(Log)
+        if log.lines and log.lines[-1] != "":
+            log.write("\n")
+        if message.stopped:
+            self.echo("^C")
+        elif message.status not in (0, None):
+            self.echo(f"[exit {message.status}]")
+        self.runner = None
+        self.remove_class("-running")
+
+    def interrupt(self) -> None:
+        """Ctrl+C: stop the running command, or clear the prompt when none runs."""
+        if self.runner is not None:
+            self.runner.stop()
+        else:
+            self.query_one(PromptInput).value = ""
+
+    def history_step(self, delta: int) -> None:
+        """↑ (-1) / ↓ (+1) through earlier commands; past the newest comes the draft back."""
+        if not self.history:
+            return
+        prompt = self.query_one(PromptInput)
+        if self._history_pos == len(self.history):
+            self._draft = prompt.value
+        self._history_pos = max(0, min(len(self.history), self._history_pos + delta))
+        value = self.history[self._history_pos] if self._history_pos < len(self.history) else self._draft
+        prompt.value = value
+        prompt.cursor_position = len(value)

@@ -1,0 +1,128 @@
+"""The lab view: the live tables of one namespace (picked with tabs) and the topology map.
+
+Rows that appeared since the last command are marked `+` and highlighted; rows that went
+away are shown struck through with `-`, so the student sees exactly what a command changed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tab, Tabs
+
+from tutor.app import tables
+from tutor.app.labwatch import LabSnapshot
+from tutor.app.widgets.topology import TopologyMap
+
+STYLE = {tables.NEW: "bold yellow", tables.GONE: "dim strike", tables.SAME: ""}
+MARK = {tables.NEW: "+ ", tables.GONE: "- ", tables.SAME: "  "}
+TAB_TITLES = {"links": "links", "addresses": "addr", "routes": "routes",
+              "neighbours": "arp", "rules": "iptables"}
+
+Baseline = dict[str, dict[str, list[tuple[str, ...]]]]
+
+
+class LabView(Vertical):
+    """Namespace tabs above table tabs; `show()` feeds it a LabSnapshot."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.snapshot = LabSnapshot()
+        self.baseline: Baseline | None = None
+        self.namespace = ""
+        self._tab_ids: dict[str, str] = {}   # namespace -> tab id (names may not be valid ids)
+        self._next_tab = 0
+
+    def compose(self) -> ComposeResult:
+        yield Tabs(Tab("host", id="ns-0"), id="ns-tabs")
+        self._tab_ids[""] = "ns-0"
+        with TabbedContent(id="lab-tables"):
+            for name in tables.TABLES:
+                with TabPane(TAB_TITLES[name], id=f"pane-{name}"):
+                    if name == "routes":
+                        yield Static(id="forwarding")
+                    table = DataTable(id=f"table-{name}", show_cursor=False, zebra_stripes=True)
+                    table.add_columns(*tables.COLUMNS[name])
+                    yield table
+            with TabPane("map", id="pane-map"):
+                yield TopologyMap(id="tab-map")
+
+    # -- feeding -------------------------------------------------------------------------------
+    def show(self, snapshot: LabSnapshot) -> None:
+        """A fresh reading of the lab."""
+        self.snapshot = snapshot
+        if self.baseline is None and snapshot.namespaces:
+            self.mark_baseline()
+        self._sync_tabs()
+        self._fill()
+        self.query_one("#tab-map", TopologyMap).show(snapshot)
+
+    def mark_baseline(self) -> None:
+        """Remember the lab as it is now: later changes are highlighted against it."""
+        self.baseline = {ns: {t: tables.rows(state, t) for t in tables.TABLES}
+                         for ns, state in self.snapshot.namespaces.items()}
+
+    def select_next_namespace(self) -> None:
+        """Cycle through the lab host and the namespaces."""
+        names = self.snapshot.names() or [""]
+        i = names.index(self.namespace) if self.namespace in names else -1
+        self._select(names[(i + 1) % len(names)])
+
+    def select_next_table(self) -> None:
+        """Cycle through the tables and the map."""
+        panes = [f"pane-{t}" for t in tables.TABLES] + ["pane-map"]
+        tc = self.query_one(TabbedContent)
+        tc.active = panes[(panes.index(tc.active) + 1) % len(panes)] if tc.active in panes else panes[0]
+
+    def _select(self, name: str) -> None:
+        if name in self._tab_ids:
+            self.query_one(Tabs).active = self._tab_ids[name]
+
+    # -- internals ---------------------------------------------------------------------------
+    def _sync_tabs(self) -> None:
+        """One tab per namespace, added and removed as namespaces come and go."""
+        tabs = self.query_one(Tabs)
+        names = self.snapshot.names() if self.snapshot.namespaces else [""]
+        for name in list(self._tab_ids):
+            if name not in names:
+                tabs.remove_tab(self._tab_ids.pop(name))
+                if name == self.namespace:
+                    self.namespace = ""
+        for name in names:
+            if name not in self._tab_ids:
+                self._next_tab += 1
+                tab_id = self._tab_ids[name] = f"ns-{self._next_tab}"
+                tabs.add_tab(Tab(tables.namespace_label(name), id=tab_id))
+
+    @on(Tabs.TabActivated, "#ns-tabs")
+    def _namespace_picked(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        picked = next((n for n, t in self._tab_ids.items() if t == event.tab.id), "")
+        if picked != self.namespace:
+            self.namespace = picked
+            self._fill()
+
+    def _fill(self) -> None:
+        ns = self.snapshot.namespaces.get(self.namespace)
+        before_ns = None if self.baseline is None else self.baseline.get(self.namespace, {})
+        for name in tables.TABLES:
+            table = self.query_one(f"#table-{name}", DataTable)
+            before = None if before_ns is None else before_ns.get(name, [])
+            marked = tables.diff(before, tables.rows(ns, name))
+            table.clear()
+            for row, status in marked:
+                cells = [Text(str(c), style=STYLE[status]) for c in row]
+                cells[0] = Text(MARK[status], style=STYLE[status]) + cells[0]
+                table.add_row(*cells)
+            changed = sum(status != tables.SAME for _, status in marked)
+            pane = self.query_one(TabbedContent).get_tab(f"pane-{name}")
+            pane.label = TAB_TITLES[name] + (f" +{changed}" if changed else "")
+        fwd = ns.ip_forward if ns else ""
+        self.query_one("#forwarding", Static).update(
+            f"ip_forward = {fwd or '?'}" + ("  (this namespace routes packets between interfaces)" if fwd == "1" else ""))
+        if self.snapshot.error:
+            self.border_subtitle = self.snapshot.error
+        else:
+            self.border_subtitle = f"{tables.namespace_label(self.namespace)} · live"

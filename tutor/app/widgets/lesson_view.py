@@ -1,0 +1,44 @@
+"""The lesson pane: where the student is (lesson, step k of n, progress) and the step's text."""
+
+from __future__ import annotations
+
+from markdown_it import MarkdownIt
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, ProgressBar, Static
+
+
+def _parser() -> MarkdownIt:
+    """The same markdown-it dialect the lesson parser reads, with tables."""
+    return MarkdownIt("commonmark").enable("table")
+
+
+class LessonView(VerticalScroll):
+    """Lesson title, `step k of n`, a progress bar of finished steps, and the step as Markdown."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="lesson-heading")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="lesson-progress")
+        yield Markdown(parser_factory=_parser, id="lesson-text")
+
+    def show(self, lesson, number: int, done: set[int], scroll_home: bool = True) -> None:
+        """Show step `number` of `lesson`; `done` is what the progress record holds."""
+        step = next(s for s in lesson.steps if s.number == number)
+        total = len(lesson.steps)
+        self.border_title = f"{lesson.id} · {lesson.title}"
+        mark = "✓ " if number in done else ""
+        self.query_one("#lesson-heading", Static).update(
+            f"[b]Step {number} of {total}[/b] · {mark}{step.title}")
+        bar = self.query_one("#lesson-progress", ProgressBar)
+        bar.update(total=total, progress=len(done & {s.number for s in lesson.steps}))
+        text = step.body
+        if number == 1 and lesson.intro.strip():   # the intro, then the first step under its title
+            text = f"{lesson.intro.strip()}\n\n## {step.title}\n\n{step.body}"
+        self.query_one("#lesson-text", Markdown).update(text)
+        if scroll_home:
+            self.scroll_home(animate=False)
+
+    def show_done(self, lesson, done: set[int]) -> None:
+        """Update only the progress bar (a step was finished)."""
+        self.query_one("#lesson-progress", ProgressBar).update(
+            progress=len(done & {s.number for s in lesson.steps}))

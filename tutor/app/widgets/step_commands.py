@@ -1,0 +1,57 @@
+"""The step's commands, with the next one to type marked; F3 puts it into the prompt."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+def _same(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+class StepCommands(Static):
+    """Lists a step's commands; remembers which one comes next."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.commands: list[str] = []
+        self.next_index = 0
+
+    def show(self, commands: list[str]) -> None:
+        """A new step: its commands, starting from the first."""
+        self.commands = list(commands)
+        self.next_index = 0
+        self._render_list()
+
+    def take_next(self) -> str | None:
+        """The next command (for the prompt), moving the marker past it; None at the end."""
+        if self.next_index >= len(self.commands):
+            return None
+        command = self.commands[self.next_index]
+        self.next_index += 1
+        self._render_list()
+        return command
+
+    def typed(self, cmdline: str) -> None:
+        """The student ran `cmdline`: if it is one of the commands, the marker moves past it."""
+        for i, command in enumerate(self.commands):
+            if i >= self.next_index and _same(command, cmdline):
+                self.next_index = i + 1
+                self._render_list()
+                return
+
+    def _render_list(self) -> None:
+        text = Text(no_wrap=False)
+        if not self.commands:
+            text.append("(nothing to type in this step)", style="dim")
+        for i, command in enumerate(self.commands):
+            if i:
+                text.append("\n")
+            if i < self.next_index:
+                text.append("  " + command, style="dim")
+            elif i == self.next_index:
+                text.append("› " + command, style="bold")
+            else:
+                text.append("  " + command)
+        self.update(text)
