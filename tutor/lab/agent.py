@@ -1,11 +1,17 @@
 """The lab agent: one long-lived process that holds a lab's namespaces and serves its world.
 
 Started by `tutor.lab.client.up()` as `python -m tutor.lab.agent NAME MODE READY_FD`. It binds
-its control socket (an abstract Unix socket: no file to leave behind), enters new user (in
-rootless mode), mount, network, UTS and PID namespaces, and forks: the child is PID 1 of the
-lab, so when it dies for any reason — SIGKILL included — the kernel ends every process in the lab
-and with them every namespace, interface, rule and mount. The parent only reports the child's
-PID and leaves.
+its control socket (an abstract Unix socket: no file to leave behind), then builds the lab in
+two user namespaces (see `tutor.lab.sandbox` for why two):
+
+- the *outer* one — the invoking user's own in rootless mode, none (real root) in root mode —
+  in which it makes the machine read-only and covers its /proc, /sys, /dev, /run, /tmp;
+- the *lab's* one, whose root is an unprivileged id on the machine (the invoking user, or
+  `LAB_ID` when root starts the lab), with new mount, network, UTS, IPC and PID namespaces.
+
+It then forks: the child is PID 1 of the lab, so when it dies for any reason — SIGKILL included
+— the kernel ends every process in the lab and with them every namespace, interface, rule and
+mount. The parent only reports the child's PID and leaves.
 
 Control protocol: one JSON object per line, answered by one JSON line (see `_handle`).
 """
@@ -93,11 +99,10 @@ class Agent:
         except BlockingIOError:
             return
         conn.settimeout(5)
+        # No peer check: inside the lab's user namespace every uid but the lab's own reads as
+        # the overflow uid, root included. A stranger can stop or reset a lab, never reach the
+        # machine through it.
         try:
-            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-            peer_uid = int.from_bytes(creds[4:8], sys.byteorder)
-            if peer_uid not in (os.getuid(), 0) and self.mode == "root":
-                return conn.close()
             line = conn.makefile("rb").readline(65536)
             request = json.loads(line or b"{}")
             fds: list[int] = []
@@ -192,17 +197,88 @@ def _reap(*_: object) -> None:
         pass
 
 
-def _enter_namespaces(mode: str) -> None:
-    uid, gid = os.getuid(), os.getgid()
+LAB_ID = 65534   # "nobody": the lab's root on the machine when root starts the lab
+
+
+def _enter_namespaces(mode: str) -> list[str]:
+    """Everything up to the last unshare; the next fork is PID 1 of the lab.
+
+    Returns the machine's mounts that refused to become read-only and were hidden instead.
+    """
     if mode == "rootless":
+        if os.geteuid() == 0:
+            _become(LAB_ID)   # the lab's root must never be the machine's root
+        uid, gid = os.getuid(), os.getgid()
         ns.unshare(ns.CLONE_NEWUSER)
-        with open("/proc/self/setgroups", "w") as f:
-            f.write("deny")
-        with open("/proc/self/uid_map", "w") as f:
-            f.write(f"0 {uid} 1")
-        with open("/proc/self/gid_map", "w") as f:
-            f.write(f"0 {gid} 1")
-    ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWPID)
+        _write_id_maps("/proc", "self", uid, gid)
+        owner = 0
+    else:
+        owner = LAB_ID
+    ns.unshare(ns.CLONE_NEWNS)
+    procfd, hidden = sandbox.build_outer(owner)
+    try:
+        if mode == "rootless":
+            ns.unshare(ns.CLONE_NEWUSER)
+            _write_id_maps(procfd, "self", 0, 0)
+        else:
+            _enter_userns_as(LAB_ID, procfd)
+    finally:
+        os.close(procfd)   # the machine's /proc: nothing of the lab may inherit it
+    ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC
+               | ns.CLONE_NEWPID)
+    return hidden
+
+
+def _become(ident: int) -> None:
+    """Drop from root to `ident` for good (groups too), staying able to map ourselves."""
+    os.setgroups([])
+    os.setresgid(ident, ident, ident)
+    os.setresuid(ident, ident, ident)
+    ns.set_dumpable(True)   # the kernel cleared it; /proc/self/uid_map must stay ours to write
+
+
+def _write_id_maps(proc: str | int, pid: str, uid: int, gid: int) -> None:
+    """Map root of `pid`'s user namespace to `uid`/`gid` outside it; no setgroups inside."""
+    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"), ("gid_map", f"0 {gid} 1")):
+        if isinstance(proc, int):
+            fd = os.open(f"{pid}/{name}", os.O_WRONLY, dir_fd=proc)
+        else:
+            fd = os.open(f"{proc}/{pid}/{name}", os.O_WRONLY)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+
+def _enter_userns_as(ident: int, procfd: int) -> None:
+    """Root mode: a new user namespace whose root is `ident` on the machine.
+
+    Only a process still outside it may write a mapping to an id other than its own, so a
+    helper forked before the unshare writes ours.
+    """
+    os.setgroups([])
+    go_r, go_w = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        code = 1
+        try:
+            os.close(go_w)
+            if os.read(go_r, 1) == b"x":
+                _write_id_maps(procfd, str(os.getppid()), ident, ident)
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(go_r)
+    try:
+        ns.unshare(ns.CLONE_NEWUSER)
+        os.write(go_w, b"x")
+    finally:
+        os.close(go_w)
+        _, status = os.waitpid(helper, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(1, "could not map the lab's root to an unprivileged id")
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
 
 
 def _report(fd: int, message: str) -> None:
@@ -222,22 +298,32 @@ def main(argv: list[str]) -> int:
         _report(ready, f"error the lab {name!r} is already running")
         return 3
     control.listen(16)
+    started_by_root = os.geteuid() == 0
     try:
-        _enter_namespaces(mode)
+        hidden = _enter_namespaces(mode)
     except OSError as exc:
-        _report(ready, f"error cannot create the lab's namespaces in {mode} mode ({exc.strerror})")
+        _report(ready, f"error cannot create the lab's namespaces in {mode} mode "
+                       f"({exc.strerror or exc})")
         return 4
+    pid_r, pid_w = os.pipe()
     pid = os.fork()
     if pid:
+        os.write(pid_w, f"{pid}\n".encode())
         _report(ready, f"pid {pid}")
         return 0
-    return _run_child(name, mode, control, ready)
+    os.close(pid_w)
+    host_pid = int(os.read(pid_r, 32))
+    os.close(pid_r)
+    if started_by_root:
+        # Lab processes share our uid; keep them out of our /proc entries and descriptors.
+        ns.set_dumpable(False)
+    return _run_child(name, mode, control, ready, host_pid, hidden)
 
 
-def _run_child(name: str, mode: str, control: socket.socket, ready: int) -> int:
-    host_pid = _host_pid()
+def _run_child(name: str, mode: str, control: socket.socket, ready: int, host_pid: int,
+               hidden: list[str]) -> int:
     try:
-        refused = sandbox.build(sys.executable)
+        sandbox.build_inner(sys.executable)
         agent = Agent(name, mode, control, host_pid)
         agent.build()
     except Exception as exc:  # report set-up failures in one line to whoever started us
@@ -246,22 +332,13 @@ def _run_child(name: str, mode: str, control: socket.socket, ready: int) -> int:
     control.setblocking(False)
     signal.signal(signal.SIGTERM, lambda *_: setattr(agent, "running", False))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _report(ready, "ready" + (f" readonly-refused {','.join(refused)}" if refused else ""))
+    _report(ready, "ready" + (f" hidden {','.join(hidden)}" if hidden else ""))
     os.close(ready)
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     agent.serve_forever()
     os._exit(0)
-
-
-def _host_pid() -> int:
-    """Our PID as the machine sees it (before /proc is replaced, /proc/self is the machine's)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("NSpid:"):
-                return int(line.split()[1])
-    return os.getpid()
 
 
 if __name__ == "__main__":

@@ -100,14 +100,15 @@ def status(name: str | None = None) -> LabInfo | None:
 
 
 def choose_mode() -> str:
-    """rootless when the kernel lets this user create user namespaces, else root (if we are)."""
+    """rootless when the kernel lets an unprivileged user create user namespaces, else root
+    (if we are). $TUTOR_LAB_MODE forces one."""
     forced = os.environ.get("TUTOR_LAB_MODE", "")
     if forced in ("root", "rootless"):
         return forced
     from tutor.lab.doctor import userns_problem
-    if userns_problem() is None:
+    if userns_problem(unprivileged=True) is None:
         return "rootless"
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and userns_problem() is None:
         return "root"
     raise LabError(f"this machine cannot run a lab: {userns_problem()}; run `tutor doctor`")
 
@@ -229,9 +230,13 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
     if info is None:
         raise LabError(f"the lab {lab_name()!r} is not running (start it with: tutor lab up)")
     enter = ["nsenter", "--target", str(info.pid)]
+    if os.geteuid() == 0 and os.getgroups():
+        # nsenter cannot drop supplementary groups inside the lab (setgroups is denied there):
+        # drop them before, or the lab's processes would keep root's groups on the machine.
+        enter = ["setpriv", "--clear-groups", "--"] + enter
     if _in_userns(info.pid):
         enter.append("--user")
-    enter += ["--mount", "--net", "--uts", "--pid", "--wd=/", "--"]
+    enter += ["--mount", "--net", "--uts", "--ipc", "--pid", "--wd=/", "--"]
     env = ["env", "-i", *(f"{k}={v}" for k, v in shell_env().items())]
     if netns:
         return enter + env + ["ip", "netns", "exec", netns, *argv]

@@ -40,13 +40,15 @@ def _read(path: str) -> str | None:
         return None
 
 
-def userns_problem() -> str | None:
-    """Why this user cannot create a user namespace here, or None when it can."""
+def userns_problem(unprivileged: bool = False) -> str | None:
+    """Why this user (or, with `unprivileged`, any unprivileged user) cannot create a user
+    namespace here, or None when it can. Both modes need one: it is what keeps the lab's root
+    from being the machine's."""
     if not os.path.exists("/proc/self/ns/user"):
         return "the kernel has no user namespaces"
     if _read("/proc/sys/user/max_user_namespaces") == "0":
         return "user.max_user_namespaces is 0"
-    if os.geteuid() != 0:
+    if unprivileged or os.geteuid() != 0:
         if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
             return "kernel.unprivileged_userns_clone is 0 (unprivileged user namespaces are off)"
         if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
@@ -77,24 +79,37 @@ def findings() -> list[Finding]:
     if missing:
         out.append(Finding("packages", False, "missing: " + " ".join(missing),
                            "sudo apt-get install -y " + " ".join(missing), fatal=False))
-    problem = userns_problem()
-    root = os.geteuid() == 0
-    if problem is None:
-        mode = Finding("lab mode", True, "rootless: the lab runs in a user namespace, "
-                       "with root powers over the lab only")
-    elif root:
-        mode = Finding("lab mode", True, f"root: {problem}, so the lab runs as real root "
-                       "(still in its own namespaces, with the machine read-only)",
-                       "to run rootless: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 "
-                       "(Ubuntu) or kernel.unprivileged_userns_clone=1 (Debian)", fatal=False)
-    else:
-        mode = Finding("lab mode", False, f"none: {problem}, and you are not root",
-                       "enable unprivileged user namespaces (sudo sysctl -w "
-                       "kernel.unprivileged_userns_clone=1, or on Ubuntu "
-                       "kernel.apparmor_restrict_unprivileged_userns=0), or run tutor with sudo")
-    out.append(mode)
+    out.append(_mode_finding())
     out.append(Finding("iptables backend", True, iptables_backend()))
     return out
+
+
+def _mode_finding() -> Finding:
+    """Which mode a lab would start in, and why."""
+    root = os.geteuid() == 0
+    problem, unprivileged = userns_problem(), userns_problem(unprivileged=True)
+    forced = os.environ.get("TUTOR_LAB_MODE", "")
+    how = f" (forced by TUTOR_LAB_MODE={forced})" if forced in ("root", "rootless") else ""
+    enable = ("enable unprivileged user namespaces (sudo sysctl -w "
+              "kernel.unprivileged_userns_clone=1, or on Ubuntu "
+              "kernel.apparmor_restrict_unprivileged_userns=0)")
+    if problem is not None:
+        fix = "sudo sysctl -w user.max_user_namespaces=15000" if "max_user" in problem else enable
+        if not root:
+            fix += ", or run tutor with sudo"
+        return Finding("lab mode", False, f"none: {problem}; even as root the lab needs a user "
+                       "namespace, so that its root is not this machine's root", fix)
+    if forced == "root" and not root:
+        return Finding("lab mode", False, "root (forced by TUTOR_LAB_MODE=root), but you are "
+                       "not root", "unset TUTOR_LAB_MODE or run tutor with sudo")
+    if forced == "rootless" or (forced != "root" and unprivileged is None):
+        who = "the user nobody" if root else "you"
+        return Finding("lab mode", unprivileged is None, f"rootless{how}: the lab is built in a "
+                       f"user namespace owned by {who}, with root powers over the lab only",
+                       f"{unprivileged}: {enable}" if unprivileged else "")
+    why = f" ({unprivileged})" if unprivileged else ""
+    return Finding("lab mode", True, f"root{how}: the lab is built by real root{why}; inside "
+                   "it, its root is the unprivileged user nobody and the machine is read-only")
 
 
 def _sbin_path() -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -31,6 +33,9 @@ MS_STRICTATIME = 1 << 24
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+PR_SET_DUMPABLE = 4
 
 
 def _check(result: int, what: str) -> None:
@@ -68,21 +73,34 @@ def sethostname(name: str) -> None:
     _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
 
 
+def set_dumpable(on: bool) -> None:
+    """prctl(PR_SET_DUMPABLE): whether same-uid processes may open our /proc files and fds."""
+    _check(_libc.prctl(PR_SET_DUMPABLE, int(on), 0, 0, 0), "prctl")
+
+
 MOUNT_OPTION_FLAGS = {
     "ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC,
     "noatime": MS_NOATIME, "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME,
 }
+_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
 def mount_points() -> list[tuple[str, int]]:
-    """(mount point, per-mount flags) for every mount the process sees, parents first."""
+    """(mount point, per-mount flags) for every mount the process sees, parents first.
+
+    The flags carry the atime mode too (strictatime when neither noatime nor relatime is
+    listed): a remount inside a user namespace must repeat the locked atime flags exactly.
+    """
     points = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
-            target = fields[4].replace("\\040", " ")
+            target = _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), fields[4])
+            opts = fields[5].split(",")
             flags = 0
-            for opt in fields[5].split(","):
+            for opt in opts:
                 flags |= MOUNT_OPTION_FLAGS.get(opt, 0)
+            if "noatime" not in opts and "relatime" not in opts:
+                flags |= MS_STRICTATIME
             points.append((target, flags))
     return points

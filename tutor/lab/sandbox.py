@@ -1,8 +1,21 @@
 """The lab's private filesystem view: everything the machine has, read-only, plus its own
 writable /run, /tmp, /etc (an overlay), /dev, /proc and /sys.
 
-Runs inside the agent right after it entered its new mount namespace. Nothing here touches the
-machine's own mounts: the namespace is private, so every mount below vanishes with the lab.
+Built in two stages, so that nothing typed in the lab — not even `mount -o remount,rw` or
+`umount` as the lab's root — can reach the machine:
+
+1. `build_outer` runs while the agent is still outside the lab's user namespace (real root in
+   root mode, the invoking user's own user namespace in rootless mode). It makes every mount of
+   the machine read-only and covers what the lab must never see — the machine's /proc, /sys,
+   /dev, /run and /tmp — with private file systems.
+2. The agent then enters the lab's user namespace (its root is an unprivileged id on the
+   machine) and a new mount namespace. The kernel *locks* every mount copied into a namespace
+   owned by a less privileged user namespace: read-only stays read-only (MNT_LOCK_READONLY) and
+   covers cannot be unmounted (MNT_LOCKED).
+3. `build_inner` (PID 1 of the lab) mounts what the lab itself may change: its /proc, its /sys,
+   the /etc overlay and its files under /run.
+
+The namespaces are private, so every mount below vanishes with the lab.
 """
 
 from __future__ import annotations
@@ -15,6 +28,10 @@ LAB_HOSTNAME = "lab"
 LAB_RUN = "/run/tutor"            # the agent's own files inside the lab (world nodes, helpers)
 WORLD_DIR = f"{LAB_RUN}/world"
 BIN_DIR = f"{LAB_RUN}/bin"
+# Fully visible copies of the machine's proc and sysfs, under a locked cover. The kernel lets a
+# user namespace mount a new proc or sysfs only while one is fully visible somewhere in its mount
+# namespace (mount_too_revealing); these satisfy that without the lab ever reaching them.
+HIDDEN = "/run/.host"
 
 HOSTS = """127.0.0.1\tlocalhost
 ::1\tlocalhost ip6-localhost ip6-loopback
@@ -22,9 +39,10 @@ HOSTS = """127.0.0.1\tlocalhost
 """
 RESOLV = "nameserver 8.8.8.8\n"
 
-# Mounts the lab replaces wholesale; their host originals are never made writable to it.
-_REPLACED = ("/proc", "/sys", "/dev", "/run", "/tmp", "/etc")
+# Covered in stage 1 by the lab's own file systems; the machine's are never made writable to it.
+_COVERED = ("/proc", "/sys", "/dev", "/run", "/tmp")
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_RO = ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:
@@ -32,21 +50,38 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
 
 
 def make_host_readonly() -> list[str]:
-    """Remount every inherited mount read-only; return the mount points that refused."""
-    refused = []
+    """Remount every inherited mount read-only; hide the ones that refuse. Returns those hidden.
+
+    A mount that cannot be hidden either is fatal: the lab would be able to write to it.
+    """
+    hidden = []
     ns.mount(None, "/", None, ns.MS_REC | ns.MS_PRIVATE)
     for target, flags in ns.mount_points():
-        if _under(target, _REPLACED[:3]) or not os.path.exists(target):
+        if _under(target, _COVERED):
             continue
         try:
             ns.mount(None, target, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY | flags)
+            continue
         except OSError:
-            refused.append(target)
-    return refused
+            pass
+        if not os.path.lexists(target):
+            continue    # out of this identity's reach (e.g. under a 0700 home): so is the lab
+        if os.path.isdir(target):
+            ns.mount("tmpfs", target, "tmpfs", _RO, "mode=000,size=4k")
+        else:
+            ns.mount("/dev/null", target, None, ns.MS_BIND)
+        hidden.append(target)
+    return hidden
 
 
-def _tmpfs(target: str, mode: str = "755", size: str = "64m") -> None:
-    ns.mount("tmpfs", target, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, f"mode={mode},size={size}")
+def _tmpfs(target: str, mode: str = "755", size: str = "64m", owner: int | None = None) -> None:
+    data = f"mode={mode},size={size}" + (f",uid={owner},gid={owner}" if owner is not None else "")
+    ns.mount("tmpfs", target, "tmpfs", ns.MS_NOSUID | ns.MS_NODEV, data)
+
+
+def _cover(target: str) -> None:
+    """An empty, read-only, unreadable file system over `target`."""
+    ns.mount("tmpfs", target, "tmpfs", _RO, "mode=000,size=4k")
 
 
 def _write(path: str, text: str, mode: int = 0o644) -> None:
@@ -55,12 +90,62 @@ def _write(path: str, text: str, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
-def build_run_and_tmp() -> None:
-    """Private /run (so /run/netns is the lab's own), /tmp and /dev/shm."""
-    _tmpfs("/run")
+def build_outer(owner: int) -> tuple[int, list[str]]:
+    """Stage 1: the machine read-only, its kernel file systems and scratch space covered.
+
+    `owner` is the id (in the current user namespace) that will be the lab's root; it owns the
+    lab's /run, /tmp and /dev/shm. Returns an O_PATH descriptor of the machine's /proc (the
+    caller still needs it to write the lab's id maps; close it before anything of the lab runs)
+    and the mounts that refused to become read-only and were hidden instead.
+    """
+    hidden = make_host_readonly()
+    _tmpfs("/run", "755", "64m", owner)
+    for kernel_fs in ("proc", "sys"):
+        os.makedirs(f"{HIDDEN}/{kernel_fs}")
+        ns.mount(f"/{kernel_fs}", f"{HIDDEN}/{kernel_fs}", None, ns.MS_BIND | ns.MS_REC)
+    procfd = os.open(f"{HIDDEN}/proc", os.O_PATH | os.O_DIRECTORY)
+    try:
+        build_dev(owner)
+        for target in (HIDDEN, "/proc", "/sys"):
+            _cover(target)
+        _tmpfs("/tmp", "1777", "64m", owner)
+    except BaseException:
+        os.close(procfd)
+        raise
+    return procfd, hidden
+
+
+def build_dev(owner: int) -> None:
+    """A minimal /dev: the harmless character devices, a private pty instance and shm."""
+    host_dev = "/run/.hostdev"
+    os.makedirs(host_dev)
+    ns.mount("/dev", host_dev, None, ns.MS_BIND | ns.MS_REC)
+    _tmpfs("/dev", "755", "1m")
+    for name in _DEVICES:
+        _write(f"/dev/{name}", "")
+        ns.mount(f"{host_dev}/{name}", f"/dev/{name}", None, ns.MS_BIND)
+    ns.umount(host_dev)
+    os.rmdir(host_dev)
+    os.makedirs("/dev/pts")
+    # Its own pty instance: the machine's /dev/pts would let the lab write into other terminals.
+    ns.mount("devpts", "/dev/pts", "devpts", ns.MS_NOSUID | ns.MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=620")
+    os.symlink("pts/ptmx", "/dev/ptmx")
+    for i, name in enumerate(("stdin", "stdout", "stderr")):
+        os.symlink(f"/proc/self/fd/{i}", f"/dev/{name}")
+    os.symlink("/proc/self/fd", "/dev/fd")
+    os.makedirs("/dev/shm")
+    _tmpfs("/dev/shm", "1777", "64m", owner)
+
+
+def build_inner(python: str) -> None:
+    """Stage 3, in PID 1 of the lab: what the lab itself may change."""
+    build_proc_and_sys()
     for d in ("/run/netns", WORLD_DIR, BIN_DIR, f"{LAB_RUN}/etc-upper", f"{LAB_RUN}/etc-work"):
         os.makedirs(d, exist_ok=True)
-    _tmpfs("/tmp", "1777")
+    build_etc()
+    write_helpers(python)
+    ns.sethostname(LAB_HOSTNAME)
 
 
 def build_etc() -> None:
@@ -90,39 +175,19 @@ def _rmtree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def build_dev() -> None:
-    """A minimal /dev: the harmless character devices, the caller's ptys, a private shm."""
-    host_dev = "/run/tutor/.hostdev"
-    os.makedirs(host_dev, exist_ok=True)
-    ns.mount("/dev", host_dev, None, ns.MS_BIND | ns.MS_REC)
-    _tmpfs("/dev", "755", "1m")
-    for name in _DEVICES:
-        _write(f"/dev/{name}", "")
-        ns.mount(f"{host_dev}/{name}", f"/dev/{name}", None, ns.MS_BIND)
-    os.makedirs("/dev/pts")
-    ns.mount(f"{host_dev}/pts", "/dev/pts", None, ns.MS_BIND)
-    os.symlink("pts/ptmx", "/dev/ptmx")
-    for i, name in enumerate(("stdin", "stdout", "stderr")):
-        os.symlink(f"/proc/self/fd/{i}", f"/dev/{name}")
-    os.symlink("/proc/self/fd", "/dev/fd")
-    os.makedirs("/dev/shm")
-    _tmpfs("/dev/shm", "1777")
-    ns.umount(host_dev)
-    os.rmdir(host_dev)
-
-
 def build_proc_and_sys() -> None:
     """Fresh /proc for the lab's PID namespace and /sys for its network namespace.
 
     Only /proc/sys/net stays writable: sysctls outside it are the machine's, not the lab's.
+    (Were these binds undone, the lab's root is still an unprivileged id on the machine, which
+    the kernel does not let write the machine's sysctls.)
     """
     ns.mount("proc", "/proc", "proc", ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
     for path in ("/proc/sys", "/proc/sysrq-trigger"):
         if not os.path.exists(path):
             continue
         ns.mount(path, path, None, ns.MS_BIND)
-        ns.mount(None, path, None, ns.MS_REMOUNT | ns.MS_BIND | ns.MS_RDONLY
-                 | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+        ns.mount(None, path, None, ns.MS_REMOUNT | ns.MS_BIND | _RO)
     ns.mount("/proc/sys/net", "/proc/sys/net", None, ns.MS_BIND)
     ns.mount(None, "/proc/sys/net", None, ns.MS_REMOUNT | ns.MS_BIND
              | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
@@ -132,11 +197,11 @@ def build_proc_and_sys() -> None:
 def remount_sys(first: bool = False) -> None:
     """A /sys describing the agent's current network namespace (sysfs binds it at mount time).
 
-    Read-only, so `ip netns exec` mounts its per-namespace /sys read-only too.
+    Read-only; `ip netns exec` mounts its own per-namespace /sys over it.
     """
     if not first:
         ns.umount("/sys")
-    ns.mount("sysfs", "/sys", "sysfs", ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
+    ns.mount("sysfs", "/sys", "sysfs", _RO)
 
 
 BASHRC = """# netns-tutor lab shell
@@ -154,15 +219,3 @@ def write_helpers(python: str) -> None:
                f"# Run a command on the simulated {node} machine of the lab.\n"
                f'[ $# -gt 0 ] || set -- bash\n'
                f'exec nsenter --net={WORLD_DIR}/{node} -- "$@"\n', 0o755)
-
-
-def build(python: str) -> list[str]:
-    """Build the whole private view; returns mounts that could not be made read-only."""
-    refused = make_host_readonly()
-    build_run_and_tmp()
-    build_etc()
-    build_dev()
-    build_proc_and_sys()
-    write_helpers(python)
-    ns.sethostname(LAB_HOSTNAME)
-    return refused

@@ -1,0 +1,170 @@
+"""What the lab tests read from the *machine*: namespaces in use, abstract sockets, a snapshot.
+
+Everything here looks at the machine from outside the lab (the test process lives in the
+machine's namespaces) and only reads: no packet is sent, nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TUTOR = str(REPO / ".venv" / "bin" / "tutor")
+SYSCTLS = ("net.ipv4.ip_forward", "vm.swappiness", "kernel.hostname",
+           "net.ipv4.conf.all.forwarding", "kernel.domainname", "net.ipv6.conf.all.forwarding")
+THP = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+
+def ns_inode(pid: int, kind: str) -> int:
+    """Inode of /proc/PID/ns/KIND (the identity of that namespace)."""
+    return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
+
+
+def holders(kind: str, inode: int) -> list[str]:
+    """Every process on the machine in namespace `kind:[inode]`, and every open descriptor of one.
+
+    Zombies do not count: they have ended, even if a lazy init has not reaped them yet (a
+    zombie still names its PID namespace).
+    """
+    found = []
+    target = f"{kind}:[{inode}]"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or not alive(int(pid)):
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/ns/{kind}") == target:
+                found.append(f"pid {pid}")
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    found.append(f"pid {pid} fd {fd}")
+        except OSError:
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_until(predicate, timeout: float = 5.0, step: float = 0.01) -> bool:
+    """Poll `predicate` until it is true or `timeout` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return bool(value)
+        time.sleep(step)
+
+
+def abstract_sockets(prefix: str = "@netns-tutor/") -> list[str]:
+    """Listening abstract Unix sockets of the machine's network namespace under `prefix`."""
+    names = []
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[7].startswith(prefix):
+            names.append(fields[7])
+    return names
+
+
+def run_ok(cmdline: str, info, **kw) -> str:
+    """Run a command line in the lab; fail the test (showing its output) unless it exits 0."""
+    from tutor.lab import client
+    result = client.run(cmdline, info=info, **kw)
+    assert result.returncode == 0, (
+        f"`{cmdline}` exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result.stdout
+
+
+def lab_socket(name: str) -> str:
+    return f"@netns-tutor/{os.getuid()}/{name}"
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+    except FileNotFoundError:
+        return f"({argv[0]} not installed)"
+    return f"rc={proc.returncode}\n{proc.stdout}{proc.stderr}"
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        return f"({exc.__class__.__name__}: {exc.strerror})"
+
+
+def _listing(path: str) -> str:
+    try:
+        return "\n".join(sorted(os.listdir(path)))
+    except OSError as exc:
+        return f"({exc.__class__.__name__}: {exc.strerror})"
+
+
+_COUNTERS = re.compile(r"\[\d+:\d+\]|packets \d+ bytes \d+")
+
+
+def machine_snapshot(extra_paths: tuple[str, ...] = ()) -> dict[str, str]:
+    """The machine state the lab must never change, as text, keyed by what it is.
+
+    Traffic counters are blanked (the machine's own traffic moves them); everything else is
+    compared byte for byte.
+    """
+    snap = {
+        "ip -d link": _run(["ip", "-d", "link"]),
+        "ip -d addr": _run(["ip", "-d", "addr"]),
+        "ip route show table all": _run(["ip", "route", "show", "table", "all"]),
+        "ip -6 route show table all": _run(["ip", "-6", "route", "show", "table", "all"]),
+        "ip rule": _run(["ip", "rule"]),
+        "ip netns": _run(["ip", "netns"]),
+        "iptables-save": _COUNTERS.sub("", _strip_comments(_run(["iptables-save"]))),
+        "ip6tables-save": _COUNTERS.sub("", _strip_comments(_run(["ip6tables-save"]))),
+        "nft list ruleset": _COUNTERS.sub("", _run(["nft", "list", "ruleset"])),
+        "ipcs": _run(["ipcs"]),
+        "/etc/hosts": _read("/etc/hosts"),
+        "/etc/resolv.conf": _read("/etc/resolv.conf"),
+        "/etc/hostname": _read("/etc/hostname"),
+        "ls -la /run/netns": _run(["ls", "-la", "/run/netns"]),
+        "hostname": socket.gethostname(),
+        "/etc": _listing("/etc"),
+        "/etc/netns": _listing("/etc/netns"),
+        "/tmp": _listing("/tmp"),
+        "/dev/shm": _listing("/dev/shm"),
+        "/": _listing("/"),
+        "/root": _listing("/root"),
+        "/work": _listing("/work"),
+        "/mnt": _listing("/mnt"),
+        "repo": _listing(str(REPO)),
+        "mounts": _mounts(),
+        THP: _read(THP),
+    }
+    for name in SYSCTLS:
+        snap[f"sysctl {name}"] = _read("/proc/sys/" + name.replace(".", "/"))
+    for path in extra_paths:
+        snap[path] = _read(path) if os.path.isfile(path) else _listing(path)
+    return snap
+
+
+def _strip_comments(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+
+
+def _mounts() -> str:
+    """The machine's mount table as this process sees it (mount IDs are stable; no counters)."""
+    return _read("/proc/self/mountinfo")
+
+
+def diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Keys whose value changed, with both values, for an assertion message."""
+    return [f"{key}:\n--- before\n{before[key]}\n--- after\n{after.get(key)}"
+            for key in before if before[key] != after.get(key)]

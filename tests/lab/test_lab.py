@@ -1,0 +1,143 @@
+"""The lab's life cycle and what its host looks like, on real namespaces, in every mode.
+
+Up/down leave nothing behind (no process, socket or namespace); the lab host matches the
+notes' container (`lab`, eth0 172.17.0.3/16, default via 172.17.0.1, resolv.conf 8.8.8.8).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from labkit import (abstract_sockets, alive, holders, lab_socket, machine_snapshot, ns_inode,
+                    run_ok, wait_until)
+from tutor.lab import client, sandbox
+
+pytestmark = pytest.mark.lab
+
+KINDS = ("pid", "net", "mnt", "user", "uts", "ipc")
+
+
+def lab_identity(pid: int) -> dict[str, int]:
+    """The lab's namespaces, by inode, read while it runs."""
+    return {kind: ns_inode(pid, kind) for kind in KINDS}
+
+
+def assert_no_trace(name: str, pid: int, identity: dict[str, int]) -> None:
+    """Nothing of the lab left on the machine: process, control socket, any of its namespaces."""
+    assert wait_until(lambda: not alive(pid)), f"agent {pid} still runs"
+    assert lab_socket(name) not in abstract_sockets()
+    for kind, inode in identity.items():
+        left = holders(kind, inode)
+        assert not left, f"the lab's {kind} namespace is still held by {left}"
+
+
+def test_up_is_idempotent_and_down_leaves_nothing(mode, lab_name):
+    before = machine_snapshot()["ip -d link"]
+    info, started = client.up(lab_name)
+    again, started_again = client.up(lab_name)
+    assert started and not started_again
+    assert (again.pid, again.mode) == (info.pid, mode)
+    assert client.status(lab_name) == info
+    assert lab_socket(lab_name) in abstract_sockets()
+    identity = lab_identity(info.pid)
+    # the lab is really elsewhere: none of its namespaces is the test's own
+    for kind in ("pid", "net", "mnt", "uts", "ipc"):
+        assert identity[kind] != ns_inode(os.getpid(), kind)
+    assert client.down(lab_name) is True
+    assert client.status(lab_name) is None
+    assert client.down(lab_name) is False
+    assert_no_trace(lab_name, info.pid, identity)
+    assert machine_snapshot()["ip -d link"] == before
+
+
+def test_kill_then_up_again(mode, lab_name):
+    info, _ = client.up(lab_name)
+    identity = lab_identity(info.pid)
+    client.kill(lab_name)
+    assert_no_trace(lab_name, info.pid, identity)
+    fresh, started = client.up(lab_name)
+    assert started and fresh.pid != info.pid
+    assert run_ok("hostname", fresh).strip() == "lab"
+
+
+def test_two_labs_are_separate(mode, lab_name):
+    other = lab_name + "-b"
+    try:
+        one, _ = client.up(lab_name)
+        two, _ = client.up(other)
+        assert one.pid != two.pid
+        run_ok("ip netns add only-in-one", one)
+        assert client.status(lab_name).namespaces == ("only-in-one",)
+        assert client.status(other).namespaces == ()
+        assert lab_identity(one.pid)["net"] != lab_identity(two.pid)["net"]
+    finally:
+        client.down(other)
+
+
+def test_lab_host_looks_like_the_notes(mlab):
+    assert run_ok("hostname", mlab).strip() == sandbox.LAB_HOSTNAME == "lab"
+    lo = run_ok("ip -o link show lo", mlab)
+    assert "<LOOPBACK,UP,LOWER_UP>" in lo
+    eth0 = run_ok("ip -o -4 addr show dev eth0", mlab)
+    assert "inet 172.17.0.3/16" in eth0
+    assert "inet 192.168.1.2/24" in run_ok("ip -o -4 addr show dev eth1", mlab)
+    assert run_ok("ip route show default", mlab).split()[:5] == ["default", "via", "172.17.0.1",
+                                                                "dev", "eth0"]
+    assert run_ok("ip netns", mlab) == ""
+    assert run_ok("ls -A /run/netns", mlab) == ""
+    assert run_ok("cat /etc/resolv.conf", mlab) == "nameserver 8.8.8.8\n"
+    assert run_ok("cat /etc/hosts", mlab) == sandbox.HOSTS
+    assert run_ok("cat /proc/sys/net/ipv4/ip_forward", mlab).strip() == "0"
+    assert run_ok("id -u", mlab).strip() == "0"
+
+
+def test_etc_netns_exists_empty_and_writable(mlab):
+    assert run_ok("test -d /etc/netns && ls -A /etc/netns", mlab) == ""
+    run_ok("mkdir -p /etc/netns/red && echo 'nameserver 9.9.9.9' > /etc/netns/red/resolv.conf",
+           mlab)
+    assert run_ok("cat /etc/netns/red/resolv.conf", mlab) == "nameserver 9.9.9.9\n"
+
+
+def test_student_can_do_the_exercises_as_root_of_the_lab(mlab):
+    """The powers the lessons need: namespaces, veth, bridge, sysctl, iptables NAT."""
+    run_ok("ip netns add red && ip link add veth-red type veth peer name veth-red-br "
+           "&& ip link set veth-red netns red && ip link add v-net-0 type bridge "
+           "&& ip link set veth-red-br master v-net-0 && ip -n red addr add 192.168.15.1/24 "
+           "dev veth-red && ip -n red link set veth-red up", mlab)
+    assert "192.168.15.1/24" in run_ok("ip netns exec red ip -o addr", mlab)
+    run_ok("sysctl -w net.ipv4.ip_forward=1", mlab)
+    assert run_ok("cat /proc/sys/net/ipv4/ip_forward", mlab).strip() == "1"
+    run_ok("iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE", mlab)
+    assert "MASQUERADE" in run_ok("iptables -t nat -S POSTROUTING", mlab)
+    assert client.status().namespaces == ("red",)
+
+
+def test_reset_gives_a_fresh_lab(mlab):
+    run_ok("ip netns add red && mkdir /etc/netns/red && echo junk > /etc/hosts "
+           "&& ip link add junk0 type bridge && sysctl -w net.ipv4.ip_forward=1", mlab)
+    client.reset()
+    info = client.status()
+    assert info.pid == mlab.pid and info.namespaces == ()
+    assert run_ok("cat /etc/hosts", info) == sandbox.HOSTS
+    assert run_ok("ls -A /etc/netns", info) == ""
+    assert "junk0" not in run_ok("ip -o link", info)
+    assert run_ok("cat /proc/sys/net/ipv4/ip_forward", info).strip() == "0"
+    assert "inet 172.17.0.3/16" in run_ok("ip -o -4 addr show dev eth0", info)
+    assert run_ok("dig +short +time=2 +tries=1 @8.8.8.8 google.com", info).strip()
+
+
+def test_kill_all_inside_the_lab_spares_the_agent(mlab):
+    client.run("kill -9 -1", info=mlab)
+    assert client.status() is not None
+    assert run_ok("hostname", mlab).strip() == "lab"
+
+
+def test_lab_sees_only_its_own_processes(mlab):
+    """The machine's processes (this test's among them) are invisible from inside."""
+    out = run_ok("ps -eo pid=,args=", mlab)
+    pids = [int(line.split()[0]) for line in out.splitlines()]
+    assert 1 in pids and len(pids) < 10, out
+    assert "pytest" not in out
+    assert "tutor.lab.agent" in run_ok("tr '\\0' ' ' < /proc/1/cmdline", mlab)
