@@ -19,6 +19,7 @@ Control protocol: one JSON object per line, answered by one JSON line (see `_han
 from __future__ import annotations
 
 import array
+import encodings.idna  # noqa: F401  (dnslib encodes CNAME targets with it, lazily)
 import json
 import os
 import selectors
@@ -28,6 +29,10 @@ import sys
 import time
 
 from tutor.lab import network, nsutil as ns, sandbox, servers
+
+# Everything the agent will ever import must be imported above, before it enters the lab: the
+# lab's root is an unprivileged id on the machine that may not read the interpreter's own files
+# (a Python under /root, say), and the lab sees a private /root anyway.
 
 NETLINK_GROUPS = 0x1 | 0x4 | 0x10 | 0x40 | 0x400   # link, neigh, ipv4 addr, ipv4 route, ipv6 route
 

@@ -7,7 +7,7 @@ Built in two stages, so that nothing typed in the lab — not even `mount -o rem
 1. `build_outer` runs while the agent is still outside the lab's user namespace (real root in
    root mode, the invoking user's own user namespace in rootless mode). It makes every mount of
    the machine read-only and covers what the lab must never see — the machine's /proc, /sys,
-   /dev, /run and /tmp — with private file systems.
+   /dev, /run, /tmp and /root — with private file systems.
 2. The agent then enters the lab's user namespace (its root is an unprivileged id on the
    machine) and a new mount namespace. The kernel *locks* every mount copied into a namespace
    owned by a less privileged user namespace: read-only stays read-only (MNT_LOCK_READONLY) and
@@ -21,6 +21,7 @@ The namespaces are private, so every mount below vanishes with the lab.
 from __future__ import annotations
 
 import os
+import shutil
 
 from tutor.lab import nsutil as ns
 
@@ -40,7 +41,7 @@ HOSTS = """127.0.0.1\tlocalhost
 RESOLV = "nameserver 8.8.8.8\n"
 
 # Covered in stage 1 by the lab's own file systems; the machine's are never made writable to it.
-_COVERED = ("/proc", "/sys", "/dev", "/run", "/tmp")
+_COVERED = ("/proc", "/sys", "/dev", "/run", "/tmp", "/root")
 _DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 _RO = ns.MS_RDONLY | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC
 
@@ -109,6 +110,7 @@ def build_outer(owner: int) -> tuple[int, list[str]]:
         for target in (HIDDEN, "/proc", "/sys"):
             _cover(target)
         _tmpfs("/tmp", "1777", "64m", owner)
+        _tmpfs("/root", "700", "64m", owner)   # the lab's $HOME
     except BaseException:
         os.close(procfd)
         raise
@@ -171,7 +173,6 @@ def reset_etc() -> None:
 
 
 def _rmtree(path: str) -> None:
-    import shutil
     shutil.rmtree(path, ignore_errors=True)
 
 
