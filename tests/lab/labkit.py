@@ -89,6 +89,35 @@ def lab_socket(name: str) -> str:
     return f"@netns-tutor/{os.getuid()}/{name}"
 
 
+KINDS = ("pid", "net", "mnt", "user", "uts", "ipc")
+
+
+def lab_identity(pid: int) -> dict[str, int]:
+    """The lab's namespaces, by inode, read while it runs."""
+    return {kind: ns_inode(pid, kind) for kind in KINDS}
+
+
+def assert_no_trace(name: str, pid: int, identity: dict[str, int]) -> None:
+    """Nothing of the lab left on the machine: process, control socket, any of its namespaces."""
+    assert wait_until(lambda: not alive(pid)), f"agent {pid} still runs"
+    assert lab_socket(name) not in abstract_sockets()
+    for kind, inode in identity.items():
+        left = holders(kind, inode)
+        assert not left, f"the lab's {kind} namespace is still held by {left}"
+
+
+def lab_processes(pid_ns: int) -> list[int]:
+    """Live processes on the machine inside the PID namespace with inode `pid_ns`."""
+    return [int(h.split()[1]) for h in holders("pid", pid_ns) if "fd" not in h]
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def _run(argv: list[str]) -> str:
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=20)

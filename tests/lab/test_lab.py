@@ -10,28 +10,11 @@ import os
 
 import pytest
 
-from labkit import (abstract_sockets, alive, holders, lab_socket, machine_snapshot, ns_inode,
-                    run_ok, wait_until)
+from labkit import (abstract_sockets, assert_no_trace, lab_identity, lab_socket,
+                    machine_snapshot, ns_inode, run_ok)
 from tutor.lab import client, sandbox
 
 pytestmark = pytest.mark.lab
-
-KINDS = ("pid", "net", "mnt", "user", "uts", "ipc")
-
-
-def lab_identity(pid: int) -> dict[str, int]:
-    """The lab's namespaces, by inode, read while it runs."""
-    return {kind: ns_inode(pid, kind) for kind in KINDS}
-
-
-def assert_no_trace(name: str, pid: int, identity: dict[str, int]) -> None:
-    """Nothing of the lab left on the machine: process, control socket, any of its namespaces."""
-    assert wait_until(lambda: not alive(pid)), f"agent {pid} still runs"
-    assert lab_socket(name) not in abstract_sockets()
-    for kind, inode in identity.items():
-        left = holders(kind, inode)
-        assert not left, f"the lab's {kind} namespace is still held by {left}"
-
 
 def test_up_is_idempotent_and_down_leaves_nothing(mode, lab_name):
     before = machine_snapshot()["ip -d link"]

@@ -1,0 +1,188 @@
+"""Whatever is typed in the lab leaves the machine exactly as it was — in every mode.
+
+Each test snapshots the machine (links, addresses, routes, rules, firewall, sysctls, files,
+mounts; see `labkit.machine_snapshot`), lets the lab do its worst as the lab's root, and
+compares byte for byte. Canaries prove the hostile commands really ran inside the lab.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from labkit import (REPO, THP, TUTOR, assert_no_trace, cmdline, diff, lab_identity,
+                    lab_processes, machine_snapshot, run_ok, wait_until)
+from tutor.lab import client
+from tutor.lab.agent import LAB_ID
+
+pytestmark = pytest.mark.lab
+
+HOSTILE = [
+    "ip link del eth0",
+    "ip link add evil type dummy",
+    "ip link add evil0 type bridge && ip link set evil0 up",
+    "ip addr add 10.66.66.66/24 dev lo",
+    "ip route add 10.77.0.0/16 via 127.0.0.1",
+    "iptables -F",
+    "iptables -P INPUT DROP",
+    "iptables -t nat -A POSTROUTING -j MASQUERADE",
+    "ip6tables -P INPUT DROP",
+    "nft flush ruleset",
+    "nft add table inet evil",
+    "sysctl -w net.ipv4.ip_forward=1",
+    "sysctl -w net.ipv4.conf.all.forwarding=1",
+    "sysctl -w vm.swappiness=1",
+    "sysctl -w kernel.domainname=evil",
+    "echo 1 > /proc/sys/vm/drop_caches",
+    "hostname x",
+    "rm -rf /etc/hosts",
+    "echo bad > /etc/resolv.conf",
+    "touch /root/x",
+    "touch /x",
+    "touch /work/x",
+    f"touch {REPO}/x",
+    "touch /tmp/x",
+    "mkdir /etc/netns/evil",
+    "ip netns add evil",
+    "echo x > /dev/shm/x",
+    "ipcmk -M 4096",
+    "mount -t tmpfs t /mnt",
+    "umount -l /etc",
+    "mount -o remount,rw /",
+]
+
+# Each undoes one of the lab's guards (or tries to), then uses it.
+ESCALATIONS = [
+    f"mount -o remount,bind,rw /; touch /x /work/x {REPO}/x",
+    "mount -o remount,rw /work; touch /work/x",
+    "umount -l /etc; rm -f /etc/hosts; echo bad > /etc/resolv.conf; mkdir -p /etc/netns/evil2",
+    "mount -o remount,bind,rw /proc/sys; sysctl -w vm.swappiness=1 kernel.domainname=evil",
+    "umount -l /proc/sys; sysctl -w vm.swappiness=1; echo 1 > /proc/sys/vm/drop_caches",
+    "mount -t proc proc /mnt && echo 1 > /mnt/sys/vm/swappiness",
+    "umount -l /sys; mount -t sysfs sysfs /sys; echo {thp} > " + THP,
+    "ip netns add e; ip netns exec e sh -c 'echo {thp} > " + THP + "'",
+    "umount -l /tmp; touch /tmp/x",
+    "umount -l /dev/shm; echo x > /dev/shm/x",
+    "umount -l /root; touch /root/x",
+    "umount -l /run; mkdir -p /run/netns; touch /run/netns/x",
+    "umount -l /proc; umount -l /proc; ls /proc",
+    "unshare -Urm sh -c 'mount -o remount,bind,rw / && touch /x'",
+    "kill -9 -1",
+]
+
+
+def _other_thp_value() -> str:
+    """A transparent_hugepage mode other than the current one (to try to set it)."""
+    text = Path(THP).read_text()
+    current = text[text.index("[") + 1:text.index("]")]
+    return next(v for v in ("never", "madvise", "always") if v != current and v in text)
+
+
+@pytest.fixture
+def machine():
+    """The machine's snapshot before the test; a transparent_hugepage change is undone after."""
+    before = machine_snapshot()
+    yield before
+    if Path(THP).read_text() != before[THP]:   # only if the lab escaped: put it back
+        chosen = before[THP][before[THP].index("[") + 1:before[THP].index("]")]
+        Path(THP).write_text(chosen)
+
+
+def _assert_unchanged(before: dict[str, str]) -> None:
+    changed = diff(before, machine_snapshot())
+    assert not changed, "the lab changed the machine:\n" + "\n".join(changed)
+
+
+def test_hostile_commands_change_nothing_on_the_machine(mode, mlab, machine):
+    for cmd in HOSTILE:
+        client.run(cmd, info=mlab, timeout=10)
+    # canaries: the commands did run, in the lab
+    assert run_ok("hostname", mlab).strip() == "x"
+    assert "eth0" not in run_ok("ip -o link", mlab)
+    assert run_ok("cat /proc/sys/net/ipv4/ip_forward", mlab).strip() == "1"
+    assert run_ok("ls /root /dev/shm", mlab).split() == ["/dev/shm:", "x", "/root:", "x"]
+    assert "evil" in run_ok("ip netns", mlab)
+    assert "inet evil" in run_ok("nft list tables", mlab)
+    _assert_unchanged(machine)
+
+
+def test_undoing_the_guards_changes_nothing_on_the_machine(mode, mlab, machine):
+    thp = _other_thp_value()
+    for cmd in ESCALATIONS:
+        client.run(cmd.format(thp=thp), info=mlab, timeout=10)
+    _assert_unchanged(machine)
+    assert client.status() is not None, "kill -9 -1 inside the lab must not end the lab"
+
+
+def test_lab_root_is_not_the_machines_root(mlab):
+    """Outside its own namespaces the lab's root is an unprivileged id: nobody when root
+    starts the lab, else the user who did — never uid 0. So are the processes it runs."""
+    expected = str(LAB_ID if os.geteuid() == 0 else os.getuid())
+    shell = client.popen("sleep 30", stdin=subprocess.DEVNULL)
+    try:
+        pid_ns = lab_identity(mlab.pid)["pid"]
+        assert wait_until(lambda: any(cmdline(p) == ["sleep", "30"] for p in lab_processes(pid_ns)))
+        for pid in lab_processes(pid_ns):
+            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            for key in ("Uid:", "Gid:"):
+                ids = next(line for line in status if line.startswith(key)).split()[1:]
+                assert ids == [expected] * 4, f"{cmdline(pid)} {key} {ids}"
+            groups = next(line for line in status if line.startswith("Groups:")).split()[1:]
+            assert "0" not in groups, f"{cmdline(pid)} keeps group root"
+    finally:
+        shell.kill()
+        shell.wait()
+    assert run_ok("id -u", mlab).strip() == "0"
+
+
+def test_sigkill_of_the_agent_leaves_nothing(mode, lab_name, machine):
+    info, _ = client.up(lab_name)
+    run_ok("ip netns add red && ip link add br0 type bridge && ip link set br0 up "
+           "&& iptables -t nat -A POSTROUTING -j MASQUERADE && mkdir /etc/netns/red", info)
+    identity = lab_identity(info.pid)
+    os.kill(info.pid, 9)
+    assert_no_trace(lab_name, info.pid, identity)
+    _assert_unchanged(machine)
+    again, started = client.up(lab_name)
+    assert started and again.pid != info.pid
+    assert run_ok("ip netns", again) == ""
+
+
+def _start_sleeper(lab_name: str) -> tuple[subprocess.Popen, int]:
+    """`tutor shell -c 'sleep 1000'` from another process; returns it and the sleep's PID."""
+    shell = subprocess.Popen([TUTOR, "shell", "-c", "sleep 1000"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid_ns = lab_identity(client.status(lab_name).pid)["pid"]
+    found: list[int] = []
+
+    def sleeping() -> bool:
+        found[:] = [p for p in lab_processes(pid_ns) if cmdline(p) == ["sleep", "1000"]]
+        return bool(found)
+
+    assert wait_until(sleeping), "the sleep never started in the lab"
+    return shell, found[0]
+
+
+@pytest.mark.parametrize("how", ["sigkill", "down"])
+def test_ending_the_lab_ends_what_runs_in_it(mode, lab_name, how):
+    info, _ = client.up(lab_name)
+    identity = lab_identity(info.pid)
+    shell, sleeper = _start_sleeper(lab_name)
+    try:
+        if how == "sigkill":
+            os.kill(info.pid, 9)
+        else:
+            assert client.down(lab_name)
+        assert wait_until(lambda: not os.path.exists(f"/proc/{sleeper}")
+                          or cmdline(sleeper) != ["sleep", "1000"]
+                          or Path(f"/proc/{sleeper}/stat").read_text().split(") ")[1][0] == "Z")
+        assert shell.wait(timeout=5) != 0
+        assert_no_trace(lab_name, info.pid, identity)
+        assert lab_processes(identity["pid"]) == []
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait()
