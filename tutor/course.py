@@ -14,11 +14,10 @@ from typing import Callable
 
 from tutor.checks.engine import verify
 from tutor.lab import client
-from tutor.lesson import Lesson, Step, load_lessons
+from tutor.lesson import SERVE, Lesson, Step, load_lessons
 
 Echo = Callable[[str], None]
 PROMPT = "root@lab:/# "
-SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
 # Commands that only look (they change nothing), skipped when rebuilding a start state.
 _LOOKING = re.compile(r"^(?:(?:ip\s+netns\s+exec\s+\S+|lan|internet)\s+)?"
                       r"(?:ping|curl|dig|nslookup|getent|cat|route|arp|bridge\s+link|"
@@ -32,9 +31,15 @@ class CourseError(Exception):
     """A lesson's own commands failed in the lab (one sentence, exit 2)."""
 
 
+# Words that make any command a change, whatever it starts with (`ip -d link add …`), and shell
+# syntax that can hide one (`cat > file`, `ping …; ip link del …`).
+_CHANGING = re.compile(r"[>;&|`$]|\b(?:add|del|delete|set|replace|change|flush|append|insert|up|down)\b")
+
+
 def looks_only(command: str) -> bool:
     """True for commands that only read the lab (`ping -c 3 …`, `ip -br link`)."""
-    return bool(_LOOKING.match(command.strip()))
+    command = command.strip()
+    return bool(_LOOKING.match(command)) and not _CHANGING.search(command)
 
 
 def _lessons_by_id(lessons: list[Lesson] | None) -> dict[str, Lesson]:
@@ -69,7 +74,9 @@ def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
     def flush() -> None:
         if not batch:
             return
-        script = "\n".join(f"{c} >/dev/null 2>&1 || {{ echo {shlex.quote(c)}; exit 1; }}" for c in batch)
+        # Each command in its own group: a redirection after it would override the command's
+        # own (`echo … > resolv.conf` must still write the file); the newline ends a `# comment`.
+        script = "\n".join(f"{{ {c}\n}} >/dev/null 2>&1 || {{ echo {shlex.quote(c)}; exit 1; }}" for c in batch)
         result = client.run(script, info=info, timeout=120)
         batch.clear()
         if result.returncode != 0:

@@ -13,8 +13,11 @@ from pathlib import Path
 
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
 
-LESSONS_DIR = Path(os.environ.get("TUTOR_LESSONS") or Path(__file__).resolve().parent.parent / "lessons")
+BUILTIN_LESSONS = Path(__file__).resolve().parent.parent / "lessons"
+LESSONS_DIR = Path(os.environ.get("TUTOR_LESSONS") or BUILTIN_LESSONS)
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
+# `serve http NS PORT [BODY…]`: a directive to the lab agent, not a shell command.
+SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
 
 
 class LessonError(Exception):
@@ -47,6 +50,11 @@ class Lesson:
     setup: list[str]
     intro: str
     steps: list[Step] = field(default_factory=list)
+    key_lines: dict[str, int] = field(default_factory=dict)   # front-matter key -> file line
+
+    def line_of(self, key: str) -> int:
+        """The file line of front-matter `key` (1, the opening `---`, if it is absent)."""
+        return self.key_lines.get(key, 1)
 
     @property
     def number(self) -> int:
@@ -55,27 +63,36 @@ class Lesson:
         return int(digits) if digits else 0
 
 
-def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, str], int]:
+def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, str], dict[str, int], int]:
+    """-> (key: value, key: file line, line of the closing `---`)."""
     if not lines or lines[0].strip() != "---":
         raise LessonError("a lesson must start with front matter (a line `---`)", path, 1)
+    if not any(line.strip() == "---" for line in lines[1:]):
+        raise LessonError("the front matter opened here is not closed by a `---` line", path, 1)
     meta: dict[str, str] = {}
+    where: dict[str, int] = {}
     for i, raw in enumerate(lines[1:], start=2):
         line = raw.strip()
         if line == "---":
-            return meta, i
+            return meta, where, i
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition(":")
         if not sep or not key.strip():
             raise LessonError(f"front matter lines are `key: value`, not {line!r}", path, i)
+        if key.strip() in meta:
+            raise LessonError(f"front matter has `{key.strip()}:` twice", path, i)
         meta[key.strip()] = value.split(" #", 1)[0].strip()
-    raise LessonError("front matter is not closed by a `---` line", path, 1)
+        where[key.strip()] = i
+    raise AssertionError("unreachable: a closing `---` was seen above")
 
 
-def _commands(text: str) -> list[str]:
+def _commands(text: str, path: Path, first_line: int) -> list[str]:
     """Fence content -> command lines (comments and blanks dropped, `\\` continuations joined)."""
     out, pending = [], ""
-    for raw in text.splitlines():
+    for i, raw in enumerate(text.splitlines()):
+        if raw.split()[:1] == ["serve"] and not pending and not SERVE.match(raw.strip()):
+            raise LessonError("write `serve http NAMESPACE PORT [BODY…]`", path, first_line + i)
         line = raw.rstrip()
         if pending:
             line = pending + " " + line.lstrip()
@@ -101,16 +118,18 @@ def parse_lesson(path: Path | str, text: str | None = None) -> Lesson:
         except (OSError, UnicodeDecodeError) as exc:
             raise LessonError(f"cannot read the lesson file ({exc})", path) from None
     lines = text.splitlines()
-    meta, body_start = _front_matter(lines, path)
+    meta, key_lines, body_start = _front_matter(lines, path)
     for key in ("id", "title"):
         if not meta.get(key):
-            raise LessonError(f"front matter has no `{key}:`", path, 1)
+            said = "is empty" if key in meta else "is missing"
+            raise LessonError(f"front matter `{key}:` {said}", path, key_lines.get(key, 1))
     if not _ID.match(meta["id"]):
-        raise LessonError(f"id {meta['id']!r} must be lowercase letters, digits and dashes", path, 2)
+        raise LessonError(f"id {meta['id']!r} must be lowercase letters, digits and dashes", path,
+                          key_lines["id"])
     requires = [r.strip() for r in meta.get("requires", "").replace("[", "").replace("]", "").split(",") if r.strip()]
     body_lines = lines[body_start:]
     tokens = MarkdownIt("commonmark").parse("\n".join(body_lines))
-    lesson = Lesson(meta["id"], meta["title"], path, requires, [], "")
+    lesson = Lesson(meta["id"], meta["title"], path, requires, [], "", key_lines=key_lines)
     sections: list[dict] = [{"title": None, "line": body_start + 1, "start": 0, "tokens": []}]
     for tok in tokens:
         if tok.type == "heading_open" and tok.tag == "h2":
@@ -135,6 +154,7 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
             raise LessonError("a step heading has no title", path, sec["line"])
     commands: list[str] = []
     checks: list[Check] | None = None
+    check_line = sec["line"]
     keep = [True] * (end - sec["start"])
     for tok in toks:
         if tok.type != "fence":
@@ -148,17 +168,17 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
         if info == "setup":
             if not is_intro:
                 raise LessonError("a `setup` block belongs before the first step", path, first)
-            lesson.setup += _commands(tok.content)
+            lesson.setup += _commands(tok.content, path, first + 1)
         elif info == "sh":
             if is_intro:
                 raise LessonError("`sh` commands belong to a step (put them after a `## ` heading)", path, first)
-            commands += _commands(tok.content)
+            commands += _commands(tok.content, path, first + 1)
         elif info == "check":
             if is_intro:
                 raise LessonError("a `check` block belongs to a step", path, first)
             if checks is not None:
                 raise LessonError(f"step {title!r} has a second `check` block", path, first)
-            checks = _checks(tok.content, path, first + 1)
+            checks, check_line = _checks(tok.content, path, first + 1), first
     text_lines = [l for l, k in zip(body_lines[sec["start"]:end], keep) if k]
     if is_intro:
         lesson.intro = "\n".join(text_lines).strip()
@@ -166,7 +186,7 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
     if checks is None:
         raise LessonError(f"step {title!r} has no `check` block", path, sec["line"])
     if not checks:
-        raise LessonError(f"step {title!r} has an empty `check` block", path, sec["line"])
+        raise LessonError(f"step {title!r} has an empty `check` block", path, check_line)
     body = "\n".join(text_lines[1:]).strip()   # drop the heading line itself
     lesson.steps.append(Step(len(lesson.steps) + 1, title, body, commands, checks, sec["line"]))
 
@@ -184,25 +204,53 @@ def _checks(text: str, path: Path, first_line: int) -> list[Check]:
     return out
 
 
+def lessons_dir() -> Path:
+    """Where lessons are read from: $TUTOR_LESSONS (read now, not at import), else lessons/."""
+    return Path(os.environ.get("TUTOR_LESSONS") or BUILTIN_LESSONS)
+
+
 def lesson_files(directory: Path | None = None) -> list[Path]:
     """The lesson files, in order (`NN-slug.md`)."""
-    directory = directory or LESSONS_DIR
-    return sorted(p for p in Path(directory).glob("*.md") if p.is_file())
+    directory = Path(directory or lessons_dir())
+    if not directory.is_dir():
+        raise LessonError("there is no lesson folder here", directory)
+    return sorted(p for p in directory.glob("*.md") if p.is_file())
 
 
 def load_lessons(directory: Path | None = None) -> list[Lesson]:
     """Every lesson, ordered; a broken file raises LessonError naming it."""
     lessons = [parse_lesson(p) for p in lesson_files(directory)]
-    seen: dict[str, Path] = {}
+    by_id: dict[str, Lesson] = {}
     for lesson in lessons:
-        if lesson.id in seen:
-            raise LessonError(f"lesson id {lesson.id!r} is also used by {seen[lesson.id]}", lesson.path, 2)
-        seen[lesson.id] = lesson.path
+        if lesson.id in by_id:
+            raise LessonError(f"lesson id {lesson.id!r} is also used by {by_id[lesson.id].path}",
+                              lesson.path, lesson.line_of("id"))
+        by_id[lesson.id] = lesson
     for lesson in lessons:
         for req in lesson.requires:
-            if req not in seen:
-                raise LessonError(f"requires unknown lesson {req!r}", lesson.path, 2)
+            if req not in by_id:
+                known = ", ".join(by_id)
+                raise LessonError(f"requires unknown lesson {req!r} (known: {known})",
+                                  lesson.path, lesson.line_of("requires"))
+        if cycle := _requires_cycle(lesson, by_id):
+            raise LessonError(f"requires goes round in a circle: {' -> '.join(cycle)}",
+                              lesson.path, lesson.line_of("requires"))
     return lessons
+
+
+def _requires_cycle(lesson: Lesson, by_id: dict[str, Lesson]) -> list[str] | None:
+    """A `requires` path from `lesson` back to itself, if there is one."""
+    stack = [(lesson.id, [lesson.id])]
+    seen: set[str] = set()
+    while stack:
+        current, path = stack.pop()
+        for req in by_id[current].requires:
+            if req == lesson.id:
+                return path + [req]
+            if req not in seen and req in by_id:
+                seen.add(req)
+                stack.append((req, path + [req]))
+    return None
 
 
 def normalize_id(key: str) -> str:

@@ -105,6 +105,17 @@ def set_student_name(name: str) -> None:
     os.replace(tmp, path)
 
 
+def _aside_name(path: Path) -> Path:
+    """A new name next to `path` for a corrupt file: never one that already holds an earlier one."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = path.with_name(f"progress.corrupt-{stamp}.json")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"progress.corrupt-{stamp}-{n}.json")
+    return aside
+
+
 def default_student() -> str:
     """user@host."""
     try:
@@ -118,30 +129,40 @@ def parse(data: object) -> tuple[dict[str, dict], str]:
     """Validate a progress document -> (lessons, student); ValueError if it is not one."""
     if not isinstance(data, dict) or not isinstance(data.get("lessons", {}), dict):
         raise ValueError("not a progress record")
-    if data.get("format", FORMAT) > FORMAT:
-        raise ValueError(f"written by a newer netns-tutor (format {data['format']})")
+    fmt = data.get("format", FORMAT)
+    if not _count(fmt):
+        raise ValueError(f"format {fmt!r} is not a version number")
+    if fmt > FORMAT:
+        raise ValueError(f"written by a newer netns-tutor (format {fmt})")
     lessons = {}
     for key, entry in data.get("lessons", {}).items():
-        if not isinstance(entry, dict) or not all(isinstance(n, int) for n in entry.get("done", [])):
+        if (not isinstance(entry, dict) or not isinstance(entry.get("done", []), list)
+                or not all(_count(n) for n in entry.get("done", []))
+                or not _count(entry.get("total", 0))):
             raise ValueError(f"lesson {key!r} is malformed")
         lessons[str(key)] = entry
     return lessons, str(data.get("student", ""))
+
+
+def _count(value: object) -> bool:
+    """A non-negative int (a step number, a total, a format version); bools are not counts."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def load(path: Path | None = None) -> Progress:
     """The saved progress, or an empty record (a corrupt file is kept aside with a notice)."""
     path = path or progress_path()
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return Progress(path)
     except OSError as exc:
         return Progress(path, notice=f"could not read {path} ({exc.strerror}); progress is not saved")
     try:
-        lessons, student = parse(json.loads(raw))
+        lessons, student = parse(json.loads(raw.decode("utf-8")))
         return Progress(path, lessons, student)
-    except ValueError as exc:
-        aside = path.with_name(f"progress.corrupt-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    except ValueError as exc:   # UnicodeDecodeError and JSONDecodeError are ValueErrors too
+        aside = _aside_name(path)
         try:
             os.replace(path, aside)
             note = f"your progress file was unreadable ({exc}); it was kept as {aside} and a new one started"

@@ -1,31 +1,34 @@
 """Why a behaviour check failed: walk the packet's path through what was read of the lab.
 
-Pure functions of a LabState. The first broken hop becomes the hint, in a learner's words.
+Pure functions of a LabState. The first broken hop becomes the hint, in a learner's words,
+quoting what was found and naming the command that fixes it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from tutor.checks.judge import Verdict, ip_cmd, judge_forward, place
+from tutor.checks.judge import Verdict, forward_verdict, ip_cmd, masquerade_verdict, place, who
 from tutor.checks.lang import Check
-from tutor.checks.state import HOST, LabState, Route, in_subnet
+from tutor.checks.state import HOST, LabState, Link, Route, Rule, covers, in_subnet
+from tutor.lab.world import DNS_SERVER
 
-INTERNET = ipaddress.ip_network("0.0.0.0/0")
-WORLD_LAN = "192.168.1.0/24"
-NAMESERVER = "8.8.8.8"
+# The lab host's own cables to the simulated world (eth0: internet, eth1: the LAN). They are
+# the lab's, not the student's: every lesson finds them already there.
+INTERNET_LINK, LAN_LINK = "eth0", "eth1"
+LAN_NODE = "node:lan"      # how observe files the LAN machine's routes
 
 
 def _best_route(routes: list[Route], ip: str) -> Route | None:
+    """The route the kernel would pick for `ip`: the longest matching prefix."""
     best, best_len = None, -1
     for r in routes:
-        net = "0.0.0.0/0" if r.dest == "default" else r.dest
         try:
-            n = ipaddress.ip_network(net, strict=False)
+            net = ipaddress.ip_network("0.0.0.0/0" if r.dest == "default" else r.dest, strict=False)
         except ValueError:
             continue
-        if ipaddress.ip_address(ip) in n and n.prefixlen > best_len:
-            best, best_len = r, n.prefixlen
+        if ipaddress.ip_address(ip) in net and net.prefixlen > best_len:
+            best, best_len = r, net.prefixlen
     return best
 
 
@@ -33,17 +36,27 @@ def _host_owns(state: LabState, ip: str) -> bool:
     return any(l.ns == HOST for l in state.owners_of(ip))
 
 
-def _source_subnets(state: LabState, ns: str) -> list[str]:
+def _subnets(state: LabState, ns: str, skip: tuple[str, ...] = ("lo",)) -> list[str]:
+    """The networks of the addresses in namespace `ns` (loopback and `skip` left out)."""
     return [str(ipaddress.ip_network(f"{a}/{p}", strict=False))
-            for l in state.ns[ns].links.values() if l.name != "lo" for a, p in l.addrs]
+            for l in state.ns[ns].links.values() if l.name not in skip for a, p in l.addrs]
+
+
+def _lan_address(state: LabState) -> tuple[str, str] | None:
+    """(the lab host's address on the LAN, the LAN's subnet), from eth1."""
+    link = state.link(LAN_LINK, HOST)
+    if not link or not link.addrs:
+        return None
+    a, p = link.addrs[0]
+    return a, str(ipaddress.ip_network(f"{a}/{p}", strict=False))
 
 
 def _outside(ip: str, state: LabState) -> bool:
     """True for addresses of the simulated world beyond the lab host (internet, LAN)."""
     if state.owners_of(ip):
         return False
-    return not any(in_subnet(ip, sub) for sub in _source_subnets(state, HOST)
-                   if not sub.startswith(("172.17.", "192.168.1.")))
+    built = _subnets(state, HOST, skip=("lo", INTERNET_LINK, LAN_LINK))
+    return not any(in_subnet(ip, sub) for sub in built)
 
 
 def path_problem(state: LabState, src: str, ip: str) -> Verdict | None:
@@ -54,39 +67,24 @@ def path_problem(state: LabState, src: str, ip: str) -> Verdict | None:
     owners = state.owners_of(ip)
     if len(owners) > 1:
         where = " and ".join(place(o.name, o.ns) for o in owners[:2])
+        fixes = " or ".join(ip_cmd(o.ns, f"addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}") for o in owners[:2])
         return Verdict(False, f"{ip} is on {where}",
                        "Duplicate address: two interfaces answer for one address, so ARP replies "
-                       "race. Remove the wrong one with ip -n NS addr del …")
+                       f"race. Remove it where it does not belong: {fixes}")
     route = _best_route(ns.routes, ip)
-    who = "the lab host" if src == HOST else src
     if route is None:
-        hint = f"Give {who} a route: {ip_cmd(src, f'route add default via GATEWAY')}"
-        gw = _gateway_guess(state, src)
-        if gw:
-            hint = f"Give {who} a default route: {ip_cmd(src, f'route add default via {gw}')}"
-        if not any(l.addrs for l in ns.links.values() if l.name != "lo"):
-            hint = f"{who} has no address yet: give its interface one with a prefix (like /24)"
-        return Verdict(False, f"{who} has no route to {ip}", hint)
+        return _no_route(state, src, ip)
     dev = ns.links.get(route.dev or "")
-    if dev and not dev.admin_up:
-        return Verdict(False, f"{place(dev.name, src)} is DOWN", f"Bring it up: {ip_cmd(src, f'link set dev {dev.name} up')}")
-    if dev and dev.kind == "veth":
-        peer = state.peer_of(dev)
-        if peer and not peer.admin_up:
-            return Verdict(False, f"the other end of {place(dev.name, src)}, {place(peer.name, peer.ns)}, is DOWN",
-                           f"Bring it up: {ip_cmd(peer.ns, f'link set dev {peer.name} up')}")
-        if peer and peer.ns == HOST and peer.master is None and not peer.addrs and _is_bridge_world(state):
-            return Verdict(False, f"{place(peer.name, HOST)} is not plugged into a bridge",
-                           f"Attach it: ip link set {peer.name} master BRIDGE")
-        if peer and peer.master:
-            bridge = state.link(peer.master, peer.ns)
-            if bridge and not bridge.admin_up:
-                return Verdict(False, f"the bridge {bridge.name} is DOWN", f"Bring it up: ip link set {bridge.name} up")
+    if dev and (problem := _link_problem(state, src, dev)):
+        return problem
+    if route.gateway and src != HOST and not state.owners_of(route.gateway):
+        return _gateway_missing(state, src, route, dev)
     if route.gateway and src != HOST and _host_owns(state, route.gateway) and not _host_owns(state, ip):
         return _through_host(state, src, ip)
     if not route.gateway and not owners and not _outside(ip, state):
         return Verdict(False, f"no interface in the lab has the address {ip}",
-                       f"Check the address: ip -br addr, and in namespaces ip -n NS -br addr")
+                       f"Give it to the interface that should answer: ip -n NS addr add {ip}/24 dev DEV "
+                       f"(look with ip -br addr and ip -n NS -br addr)")
     for o in owners:
         if not o.admin_up:
             return Verdict(False, f"{place(o.name, o.ns)} (which has {ip}) is DOWN",
@@ -94,13 +92,42 @@ def path_problem(state: LabState, src: str, ip: str) -> Verdict | None:
     return None
 
 
-def _is_bridge_world(state: LabState) -> bool:
-    return any(l.kind == "bridge" for l in state.ns[HOST].links.values())
+def _no_route(state: LabState, src: str, ip: str) -> Verdict:
+    ns = state.ns[src]
+    if not any(l.addrs for l in ns.links.values() if l.name != "lo"):
+        return Verdict(False, f"{who(src)} has no route to {ip}: it has no address yet",
+                       f"Give its interface an address with a prefix: {ip_cmd(src, 'addr add ADDRESS/24 dev DEV')}")
+    gw = _gateway_guess(state, src) or "GATEWAY"
+    return Verdict(False, f"{who(src)} has no route to {ip}",
+                   f"Give {who(src)} a default route: {ip_cmd(src, f'route add default via {gw}')}")
+
+
+def _link_problem(state: LabState, src: str, dev: Link) -> Verdict | None:
+    """The interface a packet leaves by, its cable and the bridge behind it."""
+    if not dev.admin_up:
+        return Verdict(False, f"{place(dev.name, src)} is DOWN",
+                       f"Bring it up: {ip_cmd(src, f'link set dev {dev.name} up')}")
+    peer = state.peer_of(dev) if dev.kind == "veth" else None
+    if peer is None:
+        return None
+    if not peer.admin_up:
+        return Verdict(False, f"the other end of {place(dev.name, src)}, {place(peer.name, peer.ns)}, is DOWN",
+                       f"Bring it up: {ip_cmd(peer.ns, f'link set dev {peer.name} up')}")
+    bridges = [l.name for l in state.ns[peer.ns].links.values() if l.kind == "bridge"]
+    if peer.master is None and not peer.addrs and bridges:
+        bridge = bridges[0] if len(bridges) == 1 else "BRIDGE"
+        return Verdict(False, f"{place(peer.name, peer.ns)} is not plugged into a bridge",
+                       f"Attach it: {ip_cmd(peer.ns, f'link set {peer.name} master {bridge}')}")
+    bridge = state.link(peer.master, peer.ns) if peer.master else None
+    if bridge and not bridge.admin_up:
+        return Verdict(False, f"the bridge {place(bridge.name, peer.ns)} is DOWN",
+                       f"Bring it up: {ip_cmd(peer.ns, f'link set dev {bridge.name} up')}")
+    return None
 
 
 def _gateway_guess(state: LabState, src: str) -> str | None:
     """The lab host's address on the subnet of `src` — the natural default gateway."""
-    for sub in _source_subnets(state, src):
+    for sub in _subnets(state, src):
         for link in state.ns[HOST].links.values():
             for a, _ in link.addrs:
                 if in_subnet(a, sub):
@@ -108,86 +135,165 @@ def _gateway_guess(state: LabState, src: str) -> str | None:
     return None
 
 
-def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
-    """The packet leaves `src` via the lab host: forwarding, filter and NAT must all allow it."""
+def _gateway_missing(state: LabState, src: str, route: Route, dev: Link | None) -> Verdict:
+    """A route via an address nobody in the lab has (often: the bridge was given no address)."""
+    gw = route.gateway
+    peer = state.peer_of(dev) if dev and dev.kind == "veth" else None
+    target = (peer.master or peer.name) if peer else "DEV"
+    prefix = next((s.split("/")[1] for s in _subnets(state, src) if in_subnet(gw, s)), "24")
+    where = peer.ns if peer else HOST
+    return Verdict(False, f"{who(src)} sends it via {gw}, but no interface in the lab has {gw}",
+                   f"Give the gateway its address: {ip_cmd(where, f'addr add {gw}/{prefix} dev {target}')}")
+
+
+def _forwarding_problem(state: LabState, sources: list[str], dest: str) -> Verdict | None:
+    """Can the lab host pass packets from `sources` (subnets) on to address `dest`?"""
     forward = state.sysctls.get((HOST, "net.ipv4.ip_forward"))
     if forward is not None and forward.strip() == "0":
         return Verdict(False, "net.ipv4.ip_forward is 0 on the lab host: it drops packets it should pass on",
                        "Turn on forwarding: sysctl -w net.ipv4.ip_forward=1")
-    blocked = judge_forward(None, state)  # type: ignore[arg-type]
-    if not blocked.passed:
-        return blocked
-    if _outside(ip, state):
-        subnets = [s for s in _source_subnets(state, src)]
-        from tutor.checks.judge import judge_masquerade
-        from tutor.checks.lang import Check as _C, Where
-        for sub in subnets:
-            verdict = judge_masquerade(_C(f"masquerade {sub}", "masquerade", {"subnet": sub}, Where()), state)
-            if not verdict.passed:
-                side = "the LAN machine" if in_subnet(ip, WORLD_LAN) else "the internet"
-                return Verdict(False, f"{verdict.found}; {side} has no route back to {sub}",
-                               f"Masquerade the namespaces behind the host: "
-                               f"iptables -t nat -A POSTROUTING -s {sub} -j MASQUERADE")
+    verdict = forward_verdict(state)
+    if not verdict.passed:
+        return verdict
+    if rule := _dropping_rule(state, sources, dest):
+        return Verdict(False, f"the FORWARD chain has `-A {rule.text}`, which drops these packets",
+                       f"Remove it: iptables -D {rule.text}")
+    return None
+
+
+def _dropping_rule(state: LabState, sources: list[str], dest: str) -> Rule | None:
+    """The first FORWARD rule matching only on -s/-d that drops packets from `sources` to `dest`."""
+    for r in state.rules:
+        if r.table != "filter" or r.chain != "FORWARD" or set(r.opts) - {"-s", "-d", "-j"}:
+            continue
+        src, dst = r.opts.get("-s"), r.opts.get("-d")
+        if src and not any(covers(src, sub) or covers(sub, src) for sub in sources):
+            continue
+        if dst and not in_subnet(dest, dst):
+            continue
+        if r.opts.get("-j") == "ACCEPT":
+            return None
+        if r.opts.get("-j") in ("DROP", "REJECT"):
+            return r
+    return None
+
+
+def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
+    """The packet leaves `src` via the lab host: forwarding, filter and NAT must all allow it."""
+    if problem := _forwarding_problem(state, _subnets(state, src), ip):
+        return problem
+    if not _outside(ip, state):
+        return path_problem(state, HOST, ip)
+    lan = _lan_address(state)
+    side = "the LAN machine" if lan and in_subnet(ip, lan[1]) else "the internet"
+    for sub in _subnets(state, src):
+        verdict = masquerade_verdict(state, sub)
+        if not verdict.passed:
+            return Verdict(False, f"{verdict.found}; {side} has no route back to {sub}",
+                           f"Masquerade the namespaces behind the host: "
+                           f"iptables -t nat -A POSTROUTING -s {sub} -j MASQUERADE")
     return None
 
 
 def explain(check: Check, state: LabState, seen: str) -> Verdict:
     """A failed behaviour check -> verdict whose hint names the broken hop, if one is visible."""
     found = _summary(seen)
-    src = check.where.ns
-    problem = None
     if check.where.node:
         problem = _node_problem(check, state)
-    elif check.kind == "ping":
-        problem = path_problem(state, src, check.args["ip"])
-    elif check.kind == "tcp":
-        problem = path_problem(state, src, check.args["ip"])
-    elif check.kind in ("resolve", "fetch"):
+    elif check.kind in ("ping", "tcp"):
+        problem = path_problem(state, check.where.ns, check.args["ip"])
+    else:
         problem = _name_problem(check, state)
     if problem:
         return Verdict(False, f"{found} — {problem.found}", problem.hint)
     return Verdict(False, found, _generic_hint(check))
 
 
-def _name_problem(check: Check, state: LabState) -> Verdict | None:
-    src = check.where.ns
-    text = check.args.get("url") or check.args.get("name") or ""
-    host = text.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+def _target(check: Check) -> tuple[str, int]:
+    """(host part, tcp port) a check connects to: tcp IP:PORT, or the URL of a fetch."""
+    if check.kind == "tcp":
+        return check.args["ip"], check.args["port"]
+    if check.kind == "fetch":
+        hostport = check.args["url"].split("://", 1)[1].split("/", 1)[0]
+        host, _, port = hostport.partition(":")
+        return host, int(port) if port.isdigit() else 80
+    return check.args.get("ip") or check.args.get("name", ""), 0
+
+
+def _is_ip(text: str) -> bool:
     try:
-        ipaddress.ip_address(host)
-        return path_problem(state, src, host)
+        ipaddress.ip_address(text)
+        return True
     except ValueError:
-        pass
-    resolv = state.resolv.get(src) if src != HOST else None
-    if src != HOST and src in state.resolv and resolv is None:
-        return Verdict(False, f"{src} has no /etc/netns/{src}/resolv.conf",
-                       f"Give it a DNS server: mkdir -p /etc/netns/{src} && "
-                       f"echo 'nameserver {NAMESERVER}' > /etc/netns/{src}/resolv.conf")
-    return path_problem(state, src, NAMESERVER)
+        return False
+
+
+def _name_problem(check: Check, state: LabState) -> Verdict | None:
+    """resolve / fetch from a namespace or the host: DNS first, then the path to the server."""
+    src = check.where.ns
+    host, _ = _target(check)
+    if _is_ip(host):
+        return path_problem(state, src, host)
+    if src == HOST:
+        return path_problem(state, src, DNS_SERVER)
+    text = state.resolv.get(src)
+    path = f"/etc/netns/{src}/resolv.conf"
+    fix = f"mkdir -p /etc/netns/{src} && echo 'nameserver {DNS_SERVER}' > {path}"
+    if src in state.resolv and text is None:
+        return Verdict(False, f"{src} has no {path}", f"Give it a DNS server: {fix}")
+    servers = [l.split()[1] for l in (text or "").splitlines() if l.split()[:1] == ["nameserver"] and len(l.split()) > 1]
+    if src in state.resolv and not servers:
+        return Verdict(False, f"{path} names no nameserver", f"Name one: {fix}")
+    server = servers[0] if servers else DNS_SERVER
+    if problem := path_problem(state, src, server):
+        return problem
+    if server != DNS_SERVER:
+        return Verdict(False, f"{path} names {server}, which answers no DNS in this lab",
+                       f"Use the lab's DNS server: {fix}")
+    return None
 
 
 def _node_problem(check: Check, state: LabState) -> Verdict | None:
-    ip = check.args.get("ip") or check.args.get("url", "").split("://", 1)[-1].split("/")[0].split(":")[0]
-    if check.where.ns != "lan" or not ip:
+    """A check from the LAN machine into the lab: a route on the LAN machine, or a DNAT rule."""
+    ip, port = _target(check)
+    lan = _lan_address(state)
+    if check.where.ns != "lan" or not _is_ip(ip) or lan is None:
         return None
+    host_ip, lan_net = lan
     if _host_owns(state, ip):
-        port = check.args.get("port") or 80
-        dnat = [r for r in state.nat_rules("PREROUTING") if r.opts.get("-j") == "DNAT"]
+        if not port:
+            return None
+        dnat = [r for r in state.nat_rules("PREROUTING")
+                if r.opts.get("-j") == "DNAT" and r.opts.get("--dport") == str(port)]
         if not dnat:
-            return Verdict(False, f"nothing answers on {ip}:{port} on the lab host",
-                           f"Forward the port to the web server: iptables -t nat -A PREROUTING -p tcp "
-                           f"--dport {port} -j DNAT --to-destination 192.168.15.2:80")
+            return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers {ip}:{port}",
+                           f"Forward the port to the server: iptables -t nat -A PREROUTING -p tcp "
+                           f"--dport {port} -j DNAT --to-destination SERVER-IP:PORT")
+        to = dnat[0].opts.get("--to-destination", "")
+        target = to.rpartition(":")[0] or to
+        if not _is_ip(target):
+            return None
+        return _forwarding_problem(state, [lan_net], target) or path_problem(state, HOST, target)
+    if in_subnet(ip, lan_net):
         return None
-    if not in_subnet(ip, WORLD_LAN):
-        lan_routes = state.ns.get("node:lan")
-        if lan_routes is not None and _best_route(lan_routes.routes, ip) is None:
-            return Verdict(False, f"the LAN machine has no route to {ip}",
-                           f"Give it one via the lab host: lan ip route add "
-                           f"{ipaddress.ip_network(ip + '/24', strict=False)} via 192.168.1.2")
+    lan_routes = state.ns.get(LAN_NODE)
+    if lan_routes is not None and _best_route(lan_routes.routes, ip) is None:
+        net = next((s for s in _subnets(state, HOST) if in_subnet(ip, s)),
+                   str(ipaddress.ip_network(ip + "/24", strict=False)))
+        return Verdict(False, f"the LAN machine has no route to {ip}",
+                       f"Give it one via the lab host: lan ip route add {net} via {host_ip}")
+    if problem := _forwarding_problem(state, [lan_net], ip) or path_problem(state, HOST, ip):
+        return problem
+    owner = next((o for o in state.owners_of(ip) if o.ns != HOST), None)
+    if owner and _best_route(state.ns[owner.ns].routes, host_ip) is None:
+        gw = _gateway_guess(state, owner.ns) or "GATEWAY"
+        return Verdict(False, f"{owner.ns} has no route back to the LAN {lan_net}",
+                       f"Route the LAN through the host: {ip_cmd(owner.ns, f'route add {lan_net} via {gw}')}")
     return None
 
 
 def _summary(seen: str) -> str:
+    """One line of what a probe printed: ping's loss figure, or curl's / getent's last words."""
     lines = [l.strip() for l in seen.strip().splitlines() if l.strip()]
     for l in lines:
         if "packet loss" in l:
@@ -196,6 +302,5 @@ def _summary(seen: str) -> str:
 
 
 def _generic_hint(check: Check) -> str:
-    where = str(check.where)
     return (f"Look at the path step by step: the addresses (ip -br addr), the routes (ip route) "
-            f"and the firewall (iptables -S; iptables -t nat -S) on {where} and the lab host")
+            f"and the firewall (iptables -S; iptables -t nat -S) on {check.where} and the lab host")

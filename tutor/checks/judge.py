@@ -31,7 +31,20 @@ def in_ns(ns: str, cmd: str) -> str:
 
 
 def place(name: str, ns: str) -> str:
+    """`veth1 in red`, `veth0 on the lab host`."""
     return f"{name} on the lab host" if ns == HOST else f"{name} in {ns}"
+
+
+def who(ns: str) -> str:
+    """`red`, or `the lab host`."""
+    return "the lab host" if ns == HOST else ns
+
+
+def _create(dev: str, kind: str | None, ns: str = HOST) -> str:
+    """The command that creates interface `dev` in `ns`: a bridge, or one end of a veth pair."""
+    if kind == "bridge":
+        return ip_cmd(ns, f"link add {dev} type bridge")
+    return ip_cmd(ns, f"link add {dev} type veth peer name OTHER-END")
 
 
 def _no_namespace(state: LabState, ns: str) -> Verdict | None:
@@ -59,12 +72,11 @@ def _missing_link(state: LabState, dev: str, ns: str, kind: str | None = None) -
         return Verdict(False, f"{dev} is in namespace {other.ns}, not in {ns}",
                        f"Wrong namespace: move it with ip -n {other.ns} link set {dev} netns {ns}")
     if kind == "bridge":
-        fix = f"ip link add {dev} type bridge"
-    elif kind == "veth" or dev.startswith(("veth", "brid")):
-        fix = f"create the veth pair: ip link add {dev} type veth peer name OTHER-END"
+        fix = f"Create the bridge: {_create(dev, kind, ns)}"
     else:
-        fix = f"create it (for a veth pair: ip link add {dev} type veth peer name OTHER-END)"
-    return Verdict(False, f"there is no interface {dev} anywhere in the lab", fix[0].upper() + fix[1:])
+        fix = f"Create the {'veth pair' if kind == 'veth' else 'interface (for a veth pair)'}: {_create(dev, kind)}"
+        fix += "" if ns == HOST else f", then move this end: ip link set {dev} netns {ns}"
+    return Verdict(False, f"there is no interface {dev} anywhere in the lab", fix)
 
 
 def _find(state: LabState, dev: str, ns: str) -> Link | Verdict:
@@ -76,7 +88,9 @@ def judge_netns(c: Check, s: LabState) -> Verdict:
     name = c.args["name"]
     if name in s.namespaces:
         return Verdict(True, f"namespace {name} exists")
-    return _no_namespace(s, name) or Verdict(False, f"no namespace {name}")
+    have = ", ".join(s.namespaces) or "none"
+    return Verdict(False, f"there is no namespace {name} (the lab has: {have})",
+                   f"Create it: ip netns add {name}")
 
 
 def judge_link(c: Check, s: LabState) -> Verdict:
@@ -86,7 +100,8 @@ def judge_link(c: Check, s: LabState) -> Verdict:
         return _missing_link(s, dev, ns, want)
     if want and link.kind != want:
         return Verdict(False, f"{place(dev, ns)} is a {link.kind or 'plain device'}, not a {want}",
-                       f"Delete it ({ip_cmd(ns, f'link del {dev}')}) and create a {want}")
+                       f"Delete it ({ip_cmd(ns, f'link del {dev}')}) and create a {want}: "
+                       f"{_create(dev, want, ns)}")
     if c.args.get("up") and not link.admin_up:
         return Verdict(False, f"{place(dev, ns)} is DOWN",
                        f"Bring it up: {ip_cmd(ns, f'link set dev {dev} up')}")
@@ -116,7 +131,7 @@ def judge_peer(c: Check, s: LabState) -> Verdict:
             return Verdict(False, f"{want} is still on the lab host, not in {want_ns}",
                            f"Move that end into the namespace: ip link set {want} netns {want_ns}")
         return Verdict(False, f"{want} is in namespace {peer.ns}, not {place('', want_ns).strip()}",
-                       f"Wrong namespace: ip -n {peer.ns} link set {want} netns "
+                       f"Wrong namespace: move it with ip -n {peer.ns} link set {want} netns "
                        f"{'1' if want_ns == HOST else want_ns}")
     return Verdict(True, f"{place(dev, ns)} is cabled to {place(want, want_ns)}")
 
@@ -145,15 +160,18 @@ def judge_addr(c: Check, s: LabState) -> Verdict:
     want = f"{ip}/{prefix}"
     owners = s.owners_of(ip)
     link = s.link(dev, ns)
-    if link is None:
-        if owners:
-            o = owners[0]
-            return Verdict(False, f"{ip} is on {place(o.name, o.ns)}, not on {place(dev, ns)}",
-                           f"Wrong place: move the address — {ip_cmd(o.ns, f'addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}')}"
-                           f" — after {dev} is in {ns if ns != HOST else 'the lab host'}")
-        return _missing_link(s, dev, ns)
-    mine = dict(link.addrs)
     add = ip_cmd(ns, f"addr add {want} dev {dev}")
+    if link is None:
+        verdict = _missing_link(s, dev, ns)
+        moved = [l for l in s.links_named(dev) if ip in dict(l.addrs)]
+        if moved:   # moving an interface to another namespace wipes its addresses
+            verdict.found += f" (it has {ip} there)"
+            verdict.hint += f"; moving it clears its addresses, so add {want} again: {add}"
+        elif owners:
+            o = owners[0]
+            verdict.found += f"; {ip} is on {place(o.name, o.ns)}"
+        return verdict
+    mine = dict(link.addrs)
     others = [o for o in owners if (o.name, o.ns) != (dev, ns)]
     if ip in mine and mine[ip] != prefix:
         return Verdict(False, f"{place(dev, ns)} has {ip}/{mine[ip]}, not /{prefix}",
@@ -187,35 +205,55 @@ def judge_route(c: Check, s: LabState) -> Verdict:
     routes = [r for r in s.ns[ns].routes if r.dest == dest]
     label = "default route" if dest == "default" else f"route to {dest}"
     spec = " ".join(x for x in (dest, f"via {via}" if via else "", f"dev {dev}" if dev else "") if x)
-    who = "the lab host" if ns == HOST else ns
     if not routes:
-        if via is None and dev:
-            return Verdict(False, f"{who} has no {label} on {dev}",
-                           f"This route appears by itself once {dev} has an address in {dest} and is UP")
-        return Verdict(False, f"{who} has no {label}", f"Add it: {ip_cmd(ns, f'route add {spec}')}")
+        if via is None and dev and dest != "default":
+            return _missing_link_route(c, s)
+        return Verdict(False, f"{who(ns)} has no {label}", f"Add it: {ip_cmd(ns, f'route add {spec}')}")
     for r in routes:
         if (via is None or r.gateway == via) and (dev is None or r.dev == dev):
-            return Verdict(True, f"{who} has {label} via {r.gateway or 'a direct link'} dev {r.dev}")
+            return Verdict(True, f"{who(ns)} has a {label} via {r.gateway or 'a direct link'} dev {r.dev}")
     r = routes[0]
-    return Verdict(False, f"{who}'s {label} goes via {r.gateway or 'no gateway'} dev {r.dev}, not {spec}",
+    return Verdict(False, f"{who(ns)}'s {label} goes via {r.gateway or 'no gateway'} dev {r.dev}, not {spec}",
                    f"Replace it: {ip_cmd(ns, f'route replace {spec}')}")
+
+
+def _missing_link_route(c: Check, s: LabState) -> Verdict:
+    """No `DEST dev DEV` route: the kernel adds it once DEV is UP with an address in DEST."""
+    dest, dev, ns = c.args["dest"], c.args["dev"], c.where.ns
+    link = s.link(dev, ns)
+    if link is None:
+        return _missing_link(s, dev, ns)
+    inside = [f"{a}/{p}" for a, p in link.addrs if in_subnet(a, dest)]
+    if inside and not link.admin_up:
+        return Verdict(False, f"{who(ns)} has no route to {dest}: {place(dev, ns)} has {inside[0]} but is DOWN",
+                       f"Bring it up (the kernel then adds the route): {ip_cmd(ns, f'link set dev {dev} up')}")
+    prefix = dest.split("/")[1]
+    return Verdict(False, f"{who(ns)} has no route to {dest} on {dev}: {place(dev, ns)} has no address in it",
+                   f"Give {dev} an address in {dest} (the kernel then adds the route): "
+                   f"{ip_cmd(ns, f'addr add ADDRESS/{prefix} dev {dev}')}")
 
 
 def judge_sysctl(c: Check, s: LabState) -> Verdict:
     key, want, ns = c.args["key"], c.args["value"], c.where.ns
-    value = s.sysctls.get((ns, key))
-    who = "the lab host" if ns == HOST else ns
-    if value is None or not value.strip().lstrip("-").isdigit() and value != want:
-        return Verdict(False, f"could not read {key} in {who} ({(value or 'no answer').strip()})",
+    if bad := _no_namespace(s, ns):
+        return bad
+    value = (s.sysctls.get((ns, key)) or "").strip()
+    if value != want and not value.lstrip("-").isdigit():
+        return Verdict(False, f"could not read {key} in {who(ns)} ({value or 'no answer'})",
                        f"Check the name: {in_ns(ns, f'sysctl {key}')}")
-    if value.strip() != want:
-        extra = " (the host does not route packets between its interfaces)" if key.endswith("ip_forward") else ""
-        return Verdict(False, f"{key} is {value.strip()} on {who}{extra}",
+    if value != want:
+        extra = " (it does not route packets between its interfaces)" if key.endswith("ip_forward") else ""
+        return Verdict(False, f"{key} is {value} on {who(ns)}{extra}",
                        f"Set it: {in_ns(ns, f'sysctl -w {key}={want}')}")
-    return Verdict(True, f"{key} is {want} on {who}")
+    return Verdict(True, f"{key} is {want} on {who(ns)}")
 
 
 def judge_forward(c: Check, s: LabState) -> Verdict:
+    return forward_verdict(s)
+
+
+def forward_verdict(s: LabState) -> Verdict:
+    """Does the lab host's filter FORWARD chain let forwarded packets through?"""
     policy = s.policies.get(("filter", "FORWARD"), "ACCEPT")
     rules = [r for r in s.rules if r.table == "filter" and r.chain == "FORWARD"]
     for r in rules:   # the first unconditional verdict decides
@@ -246,7 +284,11 @@ def _nat_covers(rule_opts: dict[str, str], subnet: str) -> bool:
 
 
 def judge_masquerade(c: Check, s: LabState) -> Verdict:
-    subnet = c.args["subnet"]
+    return masquerade_verdict(s, c.args["subnet"])
+
+
+def masquerade_verdict(s: LabState, subnet: str) -> Verdict:
+    """Does a nat POSTROUTING rule masquerade (or SNAT) packets from `subnet`?"""
     nat = [r for r in s.nat_rules("POSTROUTING") if r.opts.get("-j") in ("MASQUERADE", "SNAT")]
     fix = f"iptables -t nat -A POSTROUTING -s {subnet} -j MASQUERADE"
     for r in nat:
@@ -254,8 +296,10 @@ def judge_masquerade(c: Check, s: LabState) -> Verdict:
             return Verdict(True, f"POSTROUTING masquerades {subnet} (`-A {r.text}`)")
     if nat:
         have = "; ".join(f"-A {r.text}" for r in nat)
+        wrong = [r for r in nat if r.opts.get("-s") and not covers(r.opts["-s"], subnet)]
+        drop = f"delete the wrong rule (iptables -t nat -D {wrong[0].text}) and " if wrong else ""
         return Verdict(False, f"the nat rules do not cover {subnet}: {have}",
-                       f"Wrong source subnet: delete the wrong rule (iptables -t nat -D ...) and add {fix}")
+                       f"Wrong source subnet: {drop}add {fix}")
     return Verdict(False, "the nat table's POSTROUTING chain has no MASQUERADE rule",
                    f"Add one: {fix}")
 

@@ -56,11 +56,17 @@ def _ip(value: str, what: str) -> str:
         raise CheckSyntaxError(f"{what} {value!r} is not an IP address") from None
 
 
-def _net(value: str, what: str, strict: bool = True) -> str:
+def _net(value: str, what: str) -> str:
     try:
-        return str(ipaddress.ip_network(value, strict=strict)) if strict else value
+        return str(ipaddress.ip_network(value))
     except ValueError:
         raise CheckSyntaxError(f"{what} {value!r} is not a network like 10.201.0.0/24") from None
+
+
+def _ns(value: str) -> str:
+    if value in (".", "..") or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise CheckSyntaxError(f"{value!r} is not a namespace name")
+    return value
 
 
 def _iface(value: str) -> str:
@@ -104,12 +110,15 @@ class _Words:
         if not rest:
             raise CheckSyntaxError(f"`{keyword}` needs a namespace, `host` or `node NAME`")
         if rest[0] == "node":
+            if keyword != "from":
+                raise CheckSyntaxError("state checks look in a namespace or on the host; "
+                                       "`node` is only for behaviour checks (`from node lan`)")
             if len(rest) < 2 or rest[1] not in ("internet", "lan"):
                 raise CheckSyntaxError("`node` must be followed by `internet` or `lan`")
             del self.words[i:i + 3]
             return Where(rest[1], node=True)
         del self.words[i:i + 2]
-        return Where(rest[0])
+        return Where(rest[0] if rest[0] == HOST else _ns(rest[0]))
 
     def done(self) -> None:
         if self.words:
@@ -126,7 +135,7 @@ def parse_check(line: str) -> Check:
     args: dict = {}
     where = Where()
     if kind == "netns":
-        args["name"] = w.take("a namespace name")
+        args["name"] = _ns(w.take("a namespace name"))
     elif kind == "link":
         args["dev"] = _iface(w.take("an interface"))
         where = w.where("in")
@@ -153,7 +162,10 @@ def parse_check(line: str) -> Check:
         if "/" not in cidr:
             raise CheckSyntaxError(f"address {cidr!r} needs its prefix, like {cidr}/24")
         ip, prefix = cidr.split("/", 1)
-        args["ip"], args["prefix"] = _ip(ip, "address"), int(_net(cidr, "address", strict=False).split("/")[1])
+        args["ip"] = _ip(ip, "address")
+        if not prefix.isdigit() or int(prefix) > ipaddress.ip_address(ip).max_prefixlen:
+            raise CheckSyntaxError(f"{cidr!r} has no valid prefix length (like /24)")
+        args["prefix"] = int(prefix)
         args["dev"] = _iface(w.option("on", "an interface") or _missing("`on DEV`"))
         where = w.where("in")
     elif kind == "route":
@@ -165,9 +177,16 @@ def parse_check(line: str) -> Check:
         args["dev"] = _iface(dev) if dev else None
         where = w.where("in")
     elif kind == "sysctl":
-        args["key"] = w.take("a sysctl name")
-        if w.take("`=`") != "=":
+        key = w.take("a sysctl name")
+        if "=" in key:   # `KEY=VALUE`, the way `sysctl -w` is typed
+            key, _, value = key.partition("=")
+            if value:
+                w.words.insert(0, value)
+        elif w.take("`=`") != "=":
             raise CheckSyntaxError("write `sysctl KEY = VALUE`")
+        if not re.fullmatch(r"[a-z0-9_]+(?:[./][A-Za-z0-9_-]+)+", key):
+            raise CheckSyntaxError(f"{key!r} is not a sysctl name like net.ipv4.ip_forward")
+        args["key"] = key.replace("/", ".")
         args["value"] = w.take("a value")
         where = w.where("in")
     elif kind == "forward":
@@ -182,7 +201,7 @@ def parse_check(line: str) -> Check:
         ip, _, port = target.partition(":")
         args["to_ip"], args["to_port"] = _ip(ip, "DNAT target"), _port(port or str(args["port"]))
     elif kind == "resolv":
-        args["ns"] = w.take("a namespace")
+        args["ns"] = _ns(w.take("a namespace"))
         args["nameserver"] = _ip(w.option("nameserver", "an address") or _missing("`nameserver IP`"), "nameserver")
     elif kind == "ping":
         args["ip"] = _ip(w.take("an address"), "ping target")
@@ -207,9 +226,9 @@ def parse_check(line: str) -> Check:
         ip, _, port = target.rpartition(":")
         args["ip"], args["port"] = _ip(ip, "address"), _port(port)
         where = w.where("from")
+    if kind in BEHAVIOUR and "from" not in text.split():
+        raise CheckSyntaxError(f"`{kind}` needs `from X` (host, a namespace, or node internet|lan)")
     w.done()
-    if kind in BEHAVIOUR and where.ns != HOST and not where.node and not where.ns:
-        raise CheckSyntaxError("behaviour checks need `from X`")
     return Check(text, kind, args, where)
 
 

@@ -17,7 +17,7 @@ from tutor.lab import client
 
 MARK = "@@tutor@@"
 WORLD = "/run/tutor/world"
-PROBE_CAP = 1500   # bytes of a probe's output kept (one atomic write to the pipe)
+PROBE_CAP = 1500   # characters of a probe's output kept
 
 STATE_SCRIPT = f"""
 m() {{ echo "{MARK} $*"; }}
@@ -59,8 +59,8 @@ def state_script(sysctls: set[tuple[str, str]], resolv: set[str]) -> str:
 def read_state(checks: list[Check], info: client.LabInfo | None = None) -> LabState:
     """Observe everything `checks` need (and all links/routes/rules, for hints)."""
     sysctls = {(c.where.ns, c.args["key"]) for c in checks if c.kind == "sysctl"}
-    if any(c.kind in ("forward", "masquerade", "ping") for c in checks):
-        sysctls.add((HOST, "net.ipv4.ip_forward"))
+    if any(c.kind in ("forward", "masquerade") or c.behaviour for c in checks):
+        sysctls.add((HOST, "net.ipv4.ip_forward"))   # diagnose needs it when a packet fails to cross
     resolv = {c.args["ns"] for c in checks if c.kind == "resolv"}
     resolv |= {c.where.ns for c in checks if c.kind in ("resolve", "fetch")
                and c.where.ns != HOST and not c.where.node}
@@ -87,8 +87,13 @@ def _json(body: str) -> list:
 
 
 def parse_links(ns: str, body: str) -> dict[str, Link]:
-    """`ip -j -d addr show` -> links by name."""
-    links = {}
+    """`ip -j -d addr show` -> links by name.
+
+    A veth whose other end is in another namespace names it by `link_index` (+ `link_netnsid`);
+    when both ends are in the same namespace, `ip` names the other end (`"link": "veth1"`) instead.
+    """
+    links: dict[str, Link] = {}
+    peer_names: dict[str, str] = {}
     for item in _json(body):
         if not isinstance(item, dict) or "ifname" not in item:
             continue
@@ -101,12 +106,24 @@ def parse_links(ns: str, body: str) -> dict[str, Link]:
             peer_nsid=item.get("link_netnsid"),
             addrs=[(a["local"], int(a["prefixlen"])) for a in item.get("addr_info", [])
                    if a.get("family") == "inet" and "local" in a])
+        if item.get("link") and item.get("link_index") is None:
+            peer_names[name] = item["link"]
+    for name, peer in peer_names.items():
+        if peer in links:
+            links[name].peer_index = links[peer].ifindex
     return links
 
 
 def parse_routes(body: str) -> list[Route]:
-    """`ip -j route` -> routes."""
-    return [Route(r.get("dst", ""), r.get("gateway"), r.get("dev")) for r in _json(body) if isinstance(r, dict)]
+    """`ip -j route` -> routes; a host route `10.0.0.5` is written `10.0.0.5/32`, like checks write it."""
+    out = []
+    for r in _json(body):
+        if isinstance(r, dict):
+            dest = r.get("dst", "")
+            if dest and dest != "default" and "/" not in dest:
+                dest += "/32"
+            out.append(Route(dest, r.get("gateway"), r.get("dev")))
+    return out
 
 
 def parse_iptables(body: str) -> tuple[list[Rule], dict[tuple[str, str], str]]:
@@ -182,12 +199,17 @@ def probe_command(check: Check) -> str:
 
 
 def probe_script(checks: list[Check]) -> str:
-    """All behaviour checks at once, in parallel; each answers with one atomic write."""
-    lines = ['p() { k=$1; shift; o=$(eval "$1" 2>&1); r=$?; '
-             f'printf "{MARK} probe %s %s\\n%s\\n" "$k" "$r" "${{o:0:{PROBE_CAP}}}"; }}']
+    """All behaviour checks at once, in parallel.
+
+    Each probe writes its answer to its own file and the files are printed after `wait`: bash
+    writes a printf's lines separately, so probes printing straight to the pipe interleave.
+    """
+    lines = ["d=$(mktemp -d)",
+             'p() { o=$(eval "$2" 2>&1); r=$?; '
+             f'printf "{MARK} probe %s %s\\n%s\\n" "$1" "$r" "${{o:0:{PROBE_CAP}}}" > "$d/$1"; }}']
     for i, check in enumerate(checks):
         lines.append(f"p {i} {shlex.quote(probe_command(check))} &")
-    lines.append("wait")
+    lines += ["wait", 'cat "$d"/*; rm -rf "$d"']
     return "\n".join(lines) + "\n"
 
 
