@@ -4,7 +4,8 @@
 #
 # The result can be packed (--tar) and imported as a container or WSL image, or copied onto a
 # disk. Steps: debootstrap -> install.sh in a chroot (/proc, /sys, /dev mounted for it and always
-# unmounted again) -> selftest inside the tree as an unprivileged user, with no network.
+# unmounted again) -> `tutor selftest` inside the tree as root, with no network -> `tutor doctor`
+# and `tutor selftest lesson1` as an unprivileged user (reported; the build is judged by the first).
 #
 # Why the selftest does not use chroot: the kernel refuses to create a user namespace from a
 # chroot (unshare(2): EPERM when the caller's root is not its mount namespace's root), and in a
@@ -39,6 +40,8 @@ Options:
                          else http://deb.debian.org/debian)
   --offline-wheels DIR   install the tutor from a folder made by install.sh --download-wheels,
                          with the network cut off (proves the offline install)
+  --host-ca              trust this machine's local CAs (/usr/local/share/ca-certificates) in
+                         the tree too: for a network whose proxy re-signs TLS
   --tar                  also pack the tree into DIR.tar.gz
   --no-selftest          skip the selftest (not recommended)
   -h, --help             this text
@@ -48,13 +51,14 @@ EOF
 say() { printf 'build-rootfs: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-ROOT="" MIRROR="" WHEELS="" TAR=0 SELFTEST=1
+ROOT="" MIRROR="" WHEELS="" TAR=0 SELFTEST=1 HOST_CA=0
 while [ $# -gt 0 ]; do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --mirror) MIRROR=${2:?--mirror needs a URL}; shift 2 ;;
     --offline-wheels) WHEELS=${2:?--offline-wheels needs a folder}; shift 2 ;;
     --tar) TAR=1; shift ;;
+    --host-ca) HOST_CA=1; shift ;;
     --no-selftest) SELFTEST=0; shift ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [ -z "$ROOT" ] || die "only one DIR may be given"; ROOT=$1; shift ;;
@@ -169,6 +173,13 @@ if [ -n "$WHEELS" ]; then
   install_args=(--offline-wheels "$WHEELS_IN_ROOT")
 fi
 mount_for_chroot
+if [ "$HOST_CA" = 1 ]; then
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/" 2>/dev/null ||
+    say "--host-ca: no CA in /usr/local/share/ca-certificates"
+  # ca-certificates is not there on a first build: install.sh brings it, and it reads them
+  if [ -x "$ROOT/usr/sbin/update-ca-certificates" ]; then in_chroot update-ca-certificates >/dev/null; fi
+fi
 if [ -n "$WHEELS" ]; then
   # a network namespace of its own with nothing in it: the install cannot reach anything
   unshare --net -- chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=$CLEAN_PATH LANG=C.UTF-8 TERM=dumb \

@@ -79,7 +79,8 @@ trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 # ---------------------------------------------------------------- the system packages
 # What the course runs: the set bin/_setup.sh and `tutor doctor` check, plus procps for
 # `sysctl` (lesson 3 types `sysctl -w net.ipv4.ip_forward=1`), which minimal images lack.
-BASE_PACKAGES=(iproute2 iptables iputils-ping net-tools curl bind9-dnsutils util-linux bash procps)
+BASE_PACKAGES=(iproute2 iptables iputils-ping net-tools curl bind9-dnsutils util-linux bash procps
+               ca-certificates)
 
 # The Python packages: python3 where the release's python3 is 3.11 or newer (Debian 12,
 # Ubuntu 24.04), else python3.11 (Ubuntu 22.04 has it in its archive next to python3.10).
@@ -193,6 +194,10 @@ make_venv() {
   [ -x "$venv/bin/python" ] || { say "venv: creating $venv with $py"; "$py" -m venv "$venv"; }
   if [ -n "$WHEELS" ]; then
     pip_opts+=(--no-index --find-links "$WHEELS")
+  elif [ -z "${PIP_CERT:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    # pip trusts the machine's CA store, so a CA that a school's TLS proxy needs works once
+    # it is installed on the machine (update-ca-certificates)
+    export PIP_CERT=/etc/ssl/certs/ca-certificates.crt
   fi
   say "venv: installing the project (editable) ${WHEELS:+from $WHEELS, no network}"
   "$venv/bin/python" -m pip install "${pip_opts[@]}" -e "$PREFIX"
