@@ -63,18 +63,17 @@ def path_problem(state: LabState, src: str, ip: str) -> Verdict | None:
     """The first broken hop from namespace `src` (or the lab host) to `ip`, or None if none seen."""
     if src != HOST and src not in state.namespaces:
         return Verdict(False, f"there is no namespace {src}", f"Create it: ip netns add {src}")
-    ns = state.ns[src]
     owners = state.owners_of(ip)
     if len(owners) > 1:
-        where = " and ".join(place(o.name, o.ns) for o in owners[:2])
-        fixes = " or ".join(ip_cmd(o.ns, f"addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}") for o in owners[:2])
-        return Verdict(False, f"{ip} is on {where}",
-                       "Duplicate address: two interfaces answer for one address, so ARP replies "
-                       f"race. Remove it where it does not belong: {fixes}")
-    route = _best_route(ns.routes, ip)
+        return _duplicate(ip, owners)
+    if problem := _source_taken(state, src, ip):
+        return problem
+    route = _best_route(state.ns[src].routes, ip)
     if route is None:
         return _no_route(state, src, ip)
-    dev = ns.links.get(route.dev or "")
+    if src == HOST and route.dest == "default" and owners and not _host_owns(state, ip):
+        return _wrong_way(state, route, owners[0])
+    dev = state.ns[src].links.get(route.dev or "")
     if dev and (problem := _link_problem(state, src, dev)):
         return problem
     if route.gateway and src != HOST and not state.owners_of(route.gateway):
@@ -86,37 +85,114 @@ def path_problem(state: LabState, src: str, ip: str) -> Verdict | None:
                        f"Give it to the interface that should answer: ip -n NS addr add {ip}/24 dev DEV "
                        f"(look with ip -br addr and ip -n NS -br addr)")
     for o in owners:
-        if not o.admin_up:
-            return Verdict(False, f"{place(o.name, o.ns)} (which has {ip}) is DOWN",
-                           f"Bring it up: {ip_cmd(o.ns, f'link set dev {o.name} up')}")
+        if o.ns != src and (problem := _link_problem(state, o.ns, o, f" (which has {ip})")):
+            return problem
     return None
 
 
+def _duplicate(ip: str, owners: list[Link]) -> Verdict:
+    where = " and ".join(place(o.name, o.ns) for o in owners[:2])
+    fixes = " or ".join(ip_cmd(o.ns, f"addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}") for o in owners[:2])
+    return Verdict(False, f"{ip} is on {where}",
+                   "Duplicate address: two interfaces answer for one address, so ARP replies "
+                   f"race. Remove it where it does not belong: {fixes}")
+
+
+def _source_taken(state: LabState, src: str, ip: str) -> Verdict | None:
+    """An address of `src` that another namespace has too: the replies go there instead."""
+    for link in _cables(state, src):
+        for a, _ in link.addrs:
+            others = [o for o in state.owners_of(a) if o.ns != src]
+            if others and a != ip:
+                return _duplicate(a, [link, others[0]])
+    return None
+
+
+def _cables(state: LabState, ns: str) -> list[Link]:
+    """The interfaces of `ns` that can carry its traffic: not loopback, not an idle tunnel device."""
+    return [l for l in state.ns[ns].links.values()
+            if l.name != "lo" and (l.addrs or l.kind in ("veth", "bridge", "vlan", "macvlan"))]
+
+
+def _host_side(state: LabState, link: Link) -> str:
+    """Where the cable of `link` arrives on the lab host: its bridge, or the veth end itself."""
+    peer = state.peer_of(link) if link.kind == "veth" else None
+    if peer and peer.ns == HOST:
+        return peer.master or peer.name
+    return "DEV"
+
+
+def _free_address(state: LabState, subnet: str) -> str:
+    """The first address of `subnet` nobody in the lab has (a gateway is usually .1)."""
+    for host in ipaddress.ip_network(subnet, strict=False).hosts():
+        if not state.owners_of(str(host)):
+            return str(host)
+    return "ADDRESS"
+
+
 def _no_route(state: LabState, src: str, ip: str) -> Verdict:
-    ns = state.ns[src]
-    if not any(l.addrs for l in ns.links.values() if l.name != "lo"):
+    cables = _cables(state, src)
+    if not cables:
+        return Verdict(False, f"{who(src)} has no route to {ip}: it has no network interface but lo",
+                       f"Connect it with a veth pair: ip link add VETH type veth peer name PEER, "
+                       f"then ip link set PEER netns {src}")
+    for link in cables:
+        for a, p in link.addrs:
+            if in_subnet(ip, f"{a}/{p}") and not link.admin_up:
+                return Verdict(False, f"{who(src)} has no route to {ip}: {place(link.name, src)} "
+                               f"(which has {a}/{p}) is DOWN",
+                               f"Bring it up (the kernel then adds the route): "
+                               f"{ip_cmd(src, f'link set dev {link.name} up')}")
+    addressed = [l for l in cables if l.addrs]
+    if not addressed:
         return Verdict(False, f"{who(src)} has no route to {ip}: it has no address yet",
-                       f"Give its interface an address with a prefix: {ip_cmd(src, 'addr add ADDRESS/24 dev DEV')}")
-    gw = _gateway_guess(state, src) or "GATEWAY"
-    return Verdict(False, f"{who(src)} has no route to {ip}",
-                   f"Give {who(src)} a default route: {ip_cmd(src, f'route add default via {gw}')}")
+                       f"Give its interface an address with a prefix: "
+                       f"{ip_cmd(src, f'addr add ADDRESS/24 dev {cables[0].name}')}")
+    if gw := _gateway_guess(state, src):
+        return Verdict(False, f"{who(src)} has no route to {ip}",
+                       f"Give {who(src)} a default route: {ip_cmd(src, f'route add default via {gw}')}")
+    link = addressed[0]
+    sub = str(ipaddress.ip_network(f"{link.addrs[0][0]}/{link.addrs[0][1]}", strict=False))
+    free, side = _free_address(state, sub), _host_side(state, link)
+    return Verdict(False, f"{who(src)} has no route to {ip}, and the lab host has no address in {sub} "
+                   f"to be its gateway",
+                   f"Give the host side an address, then route through it: ip addr add {free}/{sub.split('/')[1]} "
+                   f"dev {side}, then {ip_cmd(src, f'route add default via {free}')}")
 
 
-def _link_problem(state: LabState, src: str, dev: Link) -> Verdict | None:
-    """The interface a packet leaves by, its cable and the bridge behind it."""
+def _wrong_way(state: LabState, route: Route, owner: Link) -> Verdict:
+    """The lab host sends a lab address out to the world: it has no route to the owner's subnet."""
+    a, p = next((a, p) for a, p in owner.addrs if state.owners_of(a))
+    sub = str(ipaddress.ip_network(f"{a}/{p}", strict=False))
+    found = (f"the lab host has no route to {sub}: it sends packets for {a} out of {route.dev} "
+             f"to {route.gateway or 'the world'}")
+    for link in _cables(state, HOST):
+        short = [x for x, n in link.addrs if n == 32 and in_subnet(x, sub)]
+        if short:
+            return Verdict(False, f"{found}; {place(link.name, HOST)} has {short[0]}/32",
+                           f"Write the prefix: ip addr del {short[0]}/32 dev {link.name} then "
+                           f"ip addr add {short[0]}/{p} dev {link.name}")
+    side = _host_side(state, owner)
+    return Verdict(False, found, f"Give {side} an address in {sub} (the kernel then adds the route): "
+                                 f"ip addr add {_free_address(state, sub)}/{p} dev {side}")
+
+
+def _link_problem(state: LabState, ns: str, dev: Link, note: str = "") -> Verdict | None:
+    """An interface on the path, its cable and the bridge behind it."""
     if not dev.admin_up:
-        return Verdict(False, f"{place(dev.name, src)} is DOWN",
-                       f"Bring it up: {ip_cmd(src, f'link set dev {dev.name} up')}")
+        return Verdict(False, f"{place(dev.name, ns)}{note} is DOWN",
+                       f"Bring it up: {ip_cmd(ns, f'link set dev {dev.name} up')}")
     peer = state.peer_of(dev) if dev.kind == "veth" else None
     if peer is None:
         return None
     if not peer.admin_up:
-        return Verdict(False, f"the other end of {place(dev.name, src)}, {place(peer.name, peer.ns)}, is DOWN",
+        return Verdict(False, f"the other end of {place(dev.name, ns)}{note}, {place(peer.name, peer.ns)}, is DOWN",
                        f"Bring it up: {ip_cmd(peer.ns, f'link set dev {peer.name} up')}")
     bridges = [l.name for l in state.ns[peer.ns].links.values() if l.kind == "bridge"]
     if peer.master is None and not peer.addrs and bridges:
         bridge = bridges[0] if len(bridges) == 1 else "BRIDGE"
-        return Verdict(False, f"{place(peer.name, peer.ns)} is not plugged into a bridge",
+        return Verdict(False, f"{place(peer.name, peer.ns)}, the other end of {place(dev.name, ns)}{note}, "
+                              f"is not plugged into a bridge",
                        f"Attach it: {ip_cmd(peer.ns, f'link set {peer.name} master {bridge}')}")
     bridge = state.link(peer.master, peer.ns) if peer.master else None
     if bridge and not bridge.admin_up:

@@ -223,6 +223,8 @@ def parse_check(line: str) -> Check:
         where = w.where("from")
     elif kind == "tcp":
         target = w.take("IP:PORT")
+        if ":" not in target:
+            raise CheckSyntaxError(f"{target!r} needs a port: write `tcp IP:PORT`, like {target}:80")
         ip, _, port = target.rpartition(":")
         args["ip"], args["port"] = _ip(ip, "address"), _port(port)
         where = w.where("from")
