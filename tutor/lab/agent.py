@@ -29,18 +29,13 @@ import sys
 import time
 
 from tutor.lab import network, nsutil as ns, sandbox, servers
+from tutor.lab.client import control_address
 
 # Everything the agent will ever import must be imported above, before it enters the lab: the
 # lab's root is an unprivileged id on the machine that may not read the interpreter's own files
 # (a Python under /root, say), and the lab sees a private /root anyway.
 
 NETLINK_GROUPS = 0x1 | 0x4 | 0x10 | 0x40 | 0x400   # link, neigh, ipv4 addr, ipv4 route, ipv6 route
-
-
-def control_address(name: str, uid: int | None = None) -> str:
-    """The abstract socket name of lab `name` for user `uid`."""
-    uid = os.getuid() if uid is None else uid
-    return f"\0netns-tutor/{uid}/{name}"
 
 
 class Agent:

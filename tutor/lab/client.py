@@ -16,8 +16,6 @@ import sys
 import time
 from dataclasses import dataclass
 
-from tutor.lab.agent import control_address
-
 WORLD_DIR = "/run/tutor/world"
 LAB_PATH = "/run/tutor/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 START_TIMEOUT = 10.0
@@ -34,6 +32,12 @@ class LabInfo:
     pid: int
     mode: str
     namespaces: tuple[str, ...]
+
+
+def control_address(name: str, uid: int | None = None) -> str:
+    """The abstract socket name of lab `name` for user `uid` (the agent binds it)."""
+    uid = os.getuid() if uid is None else uid
+    return f"\0netns-tutor/{uid}/{name}"
 
 
 def lab_name() -> str:
