@@ -114,7 +114,8 @@ mount_for_chroot() {
 }
 
 in_chroot() {  # run a command in the tree with a clean environment
-  chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=$CLEAN_PATH LANG=C.UTF-8 TERM=dumb "$@"
+  chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=$CLEAN_PATH LANG=C.UTF-8 TERM=dumb \
+    DEBIAN_FRONTEND=noninteractive "$@"
 }
 
 # ---------------------------------------------------------------- the Debian base
@@ -179,6 +180,11 @@ if [ "$HOST_CA" = 1 ]; then
     say "--host-ca: no CA in /usr/local/share/ca-certificates"
   # ca-certificates is not there on a first build: install.sh brings it, and it reads them
   if [ -x "$ROOT/usr/sbin/update-ca-certificates" ]; then in_chroot update-ca-certificates >/dev/null; fi
+fi
+if [ -z "$WHEELS" ]; then
+  # debootstrap takes the release as first published: bring in its updates and security fixes
+  in_chroot apt-get -q update
+  in_chroot apt-get -y -q -o Dpkg::Use-Pty=0 upgrade
 fi
 if [ -n "$WHEELS" ]; then
   # a network namespace of its own with nothing in it: the install cannot reach anything

@@ -211,7 +211,8 @@ check_lessons() {
   out=$(HOME="$TMP/home" XDG_STATE_HOME="$TMP/state" "$PREFIX/.venv/bin/tutor" list 2>&1) ||
     die "tutor list failed after the install: $out"
   grep -q lesson1 <<< "$out" || die "tutor does not find its lessons: $out"
-  say "lessons found: $(grep -c '^' <<< "$out") lines of \`tutor list\`"
+  say "lessons found (tutor list):"
+  printf '%s\n' "$out" >&2
 }
 
 # ---------------------------------------------------------------- user namespaces
