@@ -240,7 +240,7 @@ def _forwarding_problem(state: LabState, sources: list[str], dest: str) -> Verdi
 def _dropping_rule(state: LabState, sources: list[str], dest: str) -> Rule | None:
     """The first FORWARD rule matching only on -s/-d that drops packets from `sources` to `dest`."""
     for r in state.rules:
-        if r.table != "filter" or r.chain != "FORWARD" or set(r.opts) - {"-s", "-d", "-j"}:
+        if r.table != "filter" or r.chain != "FORWARD" or set(r.matches) - {"-s", "-d"}:
             continue
         src, dst = r.opts.get("-s"), r.opts.get("-d")
         if src and not any(covers(src, sub) or covers(sub, src) for sub in sources):
@@ -305,27 +305,29 @@ def _is_ip(text: str) -> bool:
 
 
 def _name_problem(check: Check, state: LabState) -> Verdict | None:
-    """resolve / fetch from a namespace or the host: DNS first, then the path to the server."""
+    """resolve / fetch from a namespace or the host: the path to the DNS server, then its file."""
     src = check.where.ns
     host, _ = _target(check)
     if _is_ip(host):
         return path_problem(state, src, host)
     if src == HOST:
         return path_problem(state, src, DNS_SERVER)
-    text = state.resolv.get(src)
     path = f"/etc/netns/{src}/resolv.conf"
     fix = f"mkdir -p /etc/netns/{src} && echo 'nameserver {DNS_SERVER}' > {path}"
-    if src in state.resolv and text is None:
-        return Verdict(False, f"{src} has no {path}", f"Give it a DNS server: {fix}")
+    text = state.resolv.get(src)
     servers = [l.split()[1] for l in (text or "").splitlines() if l.split()[:1] == ["nameserver"] and len(l.split()) > 1]
-    if src in state.resolv and not servers:
+    if text is not None and not servers:
         return Verdict(False, f"{path} names no nameserver", f"Name one: {fix}")
+    # Without its own file a namespace reads the lab host's /etc/resolv.conf, which names the
+    # lab's DNS server: then the way there is what matters first.
     server = servers[0] if servers else DNS_SERVER
     if problem := path_problem(state, src, server):
         return problem
     if server != DNS_SERVER:
         return Verdict(False, f"{path} names {server}, which answers no DNS in this lab",
                        f"Use the lab's DNS server: {fix}")
+    if src in state.resolv and text is None:
+        return Verdict(False, f"{src} has no {path}", f"Give it a DNS server: {fix}")
     return None
 
 

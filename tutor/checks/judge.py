@@ -256,9 +256,8 @@ def forward_verdict(s: LabState) -> Verdict:
     """Does the lab host's filter FORWARD chain let forwarded packets through?"""
     policy = s.policies.get(("filter", "FORWARD"), "ACCEPT")
     rules = [r for r in s.rules if r.table == "filter" and r.chain == "FORWARD"]
-    for r in rules:   # the first unconditional verdict decides
-        conditional = any(k not in ("-j",) for k in r.opts)
-        if not conditional:
+    for r in rules:   # the first rule that matches every packet decides
+        if not r.matches:
             target = r.opts.get("-j", "")
             if target in ("DROP", "REJECT"):
                 return Verdict(False, f"the FORWARD chain has `-A {r.text}` before any ACCEPT",

@@ -141,16 +141,21 @@ def parse_iptables(body: str) -> tuple[list[Rule], dict[tuple[str, str], str]]:
             except ValueError:
                 continue
             opts: dict[str, str] = {}
-            neg = False
+            matches: list[str] = []
+            neg = target = False
             for i, w in enumerate(words[2:], start=2):
                 if w == "!":
                     neg = True
                     continue
                 if w.startswith("-"):
                     value = words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("-") else ""
-                    opts.setdefault(("!" if neg else "") + w, value)
+                    key = ("!" if neg else "") + w
+                    opts.setdefault(key, value)
+                    target = target or w in ("-j", "-g")
+                    if not target and key not in ("-m", "--comment"):
+                        matches.append(key)
                     neg = False
-            rules.append(Rule(table, words[1], line[3:], opts))
+            rules.append(Rule(table, words[1], line[3:], opts, tuple(matches)))
     return rules, policies
 
 

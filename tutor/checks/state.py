@@ -54,6 +54,7 @@ class Rule:
     chain: str
     text: str
     opts: dict[str, str]
+    matches: tuple[str, ...] = ()   # the options that select packets (before -j, comments left out)
 
 
 @dataclass
