@@ -1,0 +1,215 @@
+"""Each common mistake, made by hand in a real lab on top of a lesson's own commands: `tutor
+verify` must quote what it found and give the hint that fixes it. Most go through
+`tutor.checks.engine.verify`; some through the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tutor.checks.engine import StepResult, verify
+from tutor.course import looks_only, reset_lesson, run_script
+from tutor.lab import client
+from tutor.lesson import BUILTIN_LESSONS, Lesson, load_lessons
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[2]
+TUTOR = str(REPO / ".venv" / "bin" / "tutor")
+LESSONS = load_lessons(BUILTIN_LESSONS)
+
+
+def build(info, lesson_id: str, steps_done: int, *typed: str) -> Lesson:
+    """The lab at `lesson_id`'s start, its first `steps_done` steps solved, then `typed` by hand."""
+    lesson = next(l for l in LESSONS if l.id == lesson_id)
+    reset_lesson(lesson, info, LESSONS)
+    for step in lesson.steps[:steps_done]:
+        run_script([c for c in step.commands if not looks_only(c)], info, f"{lesson_id} step {step.number}")
+    for cmd in typed:
+        result = client.run(cmd, info=info)
+        assert result.returncode == 0, f"{cmd}: {result.stderr}"
+    return lesson
+
+
+def step(info, lesson: Lesson, number: int) -> StepResult:
+    return verify(lesson, number, info).steps[0]
+
+
+def assert_hint(result: StepResult, check: str, found: str, hint: str) -> None:
+    """`check` fails quoting `found`, and the step's hint (its lowest failing layer) is `hint`."""
+    assert not result.passed
+    by_name = {c.name: c for c in result.checks}
+    assert not by_name[check].passed
+    assert found in by_name[check].found, by_name[check].found
+    assert hint in result.hint, result.hint
+
+
+def cli_verify(lesson_id: str, *args: str) -> subprocess.CompletedProcess:
+    """The real `tutor verify`, as a student runs it (TUTOR_LAB names the test's lab)."""
+    return subprocess.run([TUTOR, "verify", lesson_id, *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=60)
+
+
+# --- lesson 1 ---------------------------------------------------------------------------------
+
+STEP5 = ["ip netns exec red ip a add 10.200.0.3/24 dev veth1", "ip link set dev veth0 up",
+         "ip netns exec red ip link set dev veth1 up"]
+
+
+def test_address_without_prefix(lab):
+    lesson = build(lab, "lesson1", 4, "ip a add 10.200.0.2 dev veth0", *STEP5)
+    assert_hint(step(lab, lesson, 5), "addr 10.200.0.2/24 on veth0",
+                "veth0 on the lab host has 10.200.0.2/32, not /24",
+                "Write the prefix: ip addr del 10.200.0.2/32 dev veth0 then ip addr add 10.200.0.2/24 dev veth0 "
+                "(without /24 the kernel uses /32")
+
+
+def test_an_end_left_down(lab, state_home):
+    build(lab, "lesson1", 4, "ip a add 10.200.0.2/24 dev veth0",
+          "ip netns exec red ip a add 10.200.0.3/24 dev veth1", "ip link set dev veth0 up")
+    out = cli_verify("lesson1", "--step", "5")
+    assert out.returncode == 1, out.stderr
+    assert "✗ link veth1 in red up  — veth1 in red is DOWN" in out.stdout
+    assert "hint: Bring it up: ip -n red link set dev veth1 up" in out.stdout
+    assert "✗ ping 10.200.0.3 from host  — not tried yet" in out.stdout
+
+
+def test_veth_end_not_moved(lab, state_home):
+    build(lab, "lesson1", 3)
+    out = cli_verify("lesson1")
+    assert out.returncode == 1
+    assert "✗ link veth1 in red  — veth1 is still on the lab host, not in red" in out.stdout
+    assert "hint: Move that end of the cable into the namespace: ip link set veth1 netns red" in out.stdout
+    assert "✓ step 3: Make a veth pair" in out.stdout and out.stdout.endswith("3/5 steps pass\n")
+
+
+def test_wrong_namespace(lab):
+    lesson = build(lab, "lesson1", 3, "ip link set veth1 netns blue")
+    result = step(lab, lesson, 4)
+    assert_hint(result, "link veth1 in red", "veth1 is in namespace blue, not in red",
+                "Wrong namespace: move it with ip -n blue link set veth1 netns red")
+    assert_hint(result, "peer veth0 with veth1 in red", "veth1 is in namespace blue, not in red", "")
+
+
+# --- lesson 2 ---------------------------------------------------------------------------------
+
+def test_port_not_on_the_bridge(lab):
+    lesson = build(lab, "lesson2", 3, "ip link set brid10 master br0", "ip link set dev brid10 up",
+                   "ip link set dev brid11 up")
+    assert_hint(step(lab, lesson, 4), "master brid11 is br0",
+                "brid11 on the lab host is not plugged into any bridge",
+                "Attach the port to the bridge: ip link set brid11 master br0")
+
+
+def test_duplicate_address(lab, state_home):
+    # container11 was given container10's address as well (a typo: .4 for .5)
+    build(lab, "lesson2", 4, "ip -n container11 addr add 10.201.0.4/24 dev veth11")
+    out = cli_verify("lesson2", "--step", "3")
+    assert out.returncode == 1
+    assert ("✗ addr 10.201.0.4/24 on veth10 in container10  — 10.201.0.4/24 is on veth10 in container10 "
+            "and also on veth11 in container11") in out.stdout
+    assert ("hint: Duplicate address: two machines answering for 10.201.0.4 confuse ARP. Remove the wrong "
+            "one: ip -n container11 addr del 10.201.0.4/24 dev veth11") in out.stdout
+
+
+# --- lesson 3 ---------------------------------------------------------------------------------
+
+def test_bridge_without_address(lab):
+    lesson = next(l for l in LESSONS if l.id == "lesson3")
+    reset_lesson(lesson, lab, LESSONS)
+    result = step(lab, lesson, 1)
+    assert_hint(result, "addr 10.201.0.1/24 on br0", "the bridge br0 on the lab host has no IPv4 address",
+                "Give it one: ip addr add 10.201.0.1/24 dev br0 (a bridge needs an address")
+    assert_hint(result, "route 10.201.0.0/24 dev br0", "br0 on the lab host has no address in it", "")
+
+
+def test_missing_default_route(lab, state_home):
+    build(lab, "lesson3", 1, "ip netns exec container11 ip route add default via 10.201.0.1")
+    out = cli_verify("lesson3", "--step", "2")
+    assert out.returncode == 1
+    assert "✗ route default via 10.201.0.1 in container10  — container10 has no default route" in out.stdout
+    assert "✓ route default via 10.201.0.1 in container11" in out.stdout
+    assert "hint: Add it: ip -n container10 route add default via 10.201.0.1" in out.stdout
+
+
+def test_ip_forward_off(lab):
+    lesson = build(lab, "lesson3", 4, "sysctl -w net.ipv4.ip_forward=0")
+    assert_hint(step(lab, lesson, 4), "sysctl net.ipv4.ip_forward = 1", "net.ipv4.ip_forward is 0 on the lab host",
+                "Set it: sysctl -w net.ipv4.ip_forward=1")
+
+
+def test_missing_masquerade(lab):
+    lesson = build(lab, "lesson3", 3)
+    assert_hint(step(lab, lesson, 4), "masquerade 10.201.0.0/24",
+                "the nat table's POSTROUTING chain has no MASQUERADE rule",
+                "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+
+
+def test_masquerade_of_the_wrong_subnet(lab, state_home):
+    build(lab, "lesson3", 3, "iptables -t nat -A POSTROUTING -s 10.200.0.0/24 -j MASQUERADE")
+    out = cli_verify("lesson3", "--step", "4")
+    assert out.returncode == 1
+    assert ("✗ masquerade 10.201.0.0/24  — the nat rules do not cover 10.201.0.0/24: "
+            "-A POSTROUTING -s 10.200.0.0/24 -j MASQUERADE") in out.stdout
+    assert ("hint: Wrong source subnet: delete the wrong rule (iptables -t nat -D POSTROUTING -s 10.200.0.0/24 "
+            "-j MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE") in out.stdout
+
+
+def test_forward_policy_drop(lab):
+    lesson = build(lab, "lesson3", 4, "iptables -P FORWARD DROP")
+    assert_hint(step(lab, lesson, 4), "forward", "the FORWARD chain's policy is DROP: forwarded packets are dropped",
+                "Accept forwarded packets: iptables -P FORWARD ACCEPT")
+
+
+def test_no_resolv_conf(lab, state_home):
+    build(lab, "lesson3", 4)
+    out = cli_verify("lesson3", "--step", "5")
+    assert out.returncode == 1
+    assert ("✗ resolv container10 nameserver 8.8.8.8  — /etc/netns/container10/resolv.conf does not exist"
+            in out.stdout)
+    assert ("hint: Create it: mkdir -p /etc/netns/container10 && echo 'nameserver 8.8.8.8' > "
+            "/etc/netns/container10/resolv.conf") in out.stdout
+
+
+# --- mistakes only a failing behaviour check shows: the diagnosis walks the path --------------
+
+def test_bridge_down_behind_passing_state_checks(lab):
+    lesson = build(lab, "lesson3", 4, "ip link set br0 down")
+    result = step(lab, lesson, 4)
+    assert all(c.passed for c in result.checks if not c.name.startswith("ping"))
+    assert_hint(result, "ping 8.8.8.8 from container10",
+                "no reply (100% packet loss) — the bridge br0 on the lab host is DOWN",
+                "Bring it up: ip link set dev br0 up")
+
+
+def test_forward_rule_dropping_the_subnet(lab):
+    lesson = build(lab, "lesson3", 4, "iptables -A FORWARD -s 10.201.0.0/24 -j DROP")
+    assert_hint(step(lab, lesson, 4), "ping 8.8.8.8 from container11",
+                "the FORWARD chain has `-A FORWARD -s 10.201.0.0/24 -j DROP`, which drops these packets",
+                "Remove it: iptables -D FORWARD -s 10.201.0.0/24 -j DROP")
+
+
+def test_lan_machine_without_a_route(lab):
+    lesson = build(lab, "lesson5", 0)
+    assert_hint(step(lab, lesson, 1), "tcp 192.168.15.2:80 from node lan",
+                "the LAN machine has no route to 192.168.15.2",
+                "Give it one via the lab host: lan ip route add 192.168.15.0/24 via 192.168.1.2")
+
+
+def test_lesson4_masquerade_missing_shows_in_the_ping_too(lab):
+    lesson = build(lab, "lesson4", 2)
+    result = step(lab, lesson, 3)
+    assert_hint(result, "masquerade 192.168.15.0/24", "the nat table's POSTROUTING chain has no MASQUERADE rule",
+                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE")
+    # the state check holds the pings back; without it, the ping's own diagnosis says the same
+    only_pings = copy.deepcopy(lesson)
+    only_pings.steps[2].checks = [c for c in lesson.steps[2].checks if c.kind != "masquerade"]
+    assert_hint(step(lab, only_pings, 3), "ping 192.168.1.3 from red",
+                "the LAN machine has no route back to 192.168.15.0/24",
+                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE")
+    assert_hint(step(lab, only_pings, 3), "ping 8.8.8.8 from red",
+                "the internet has no route back to 192.168.15.0/24", "")
