@@ -19,12 +19,12 @@ from tutor import course, progress
 from tutor.app.labwatch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.screens.confirm import ConfirmScreen
-from tutor.app.screens.finished import FinishedScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_view import LabView
+from tutor.app.widgets.lesson_summary import LessonSummary
 from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
@@ -92,6 +92,7 @@ class TutorApp(App):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="left"):
+                yield LessonSummary(id="summary")
                 yield LessonView(id="lesson")
                 yield StepCommands(id="commands")
                 yield ChecksList(id="checks")
@@ -103,6 +104,15 @@ class TutorApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        # the main screen's widgets, kept: while a modal screen is up, App.query_one looks there
+        self.cmd_console = self.query_one(Console)
+        self.checks = self.query_one(ChecksList)
+        self.lesson_view = self.query_one(LessonView)
+        self.step_commands = self.query_one(StepCommands)
+        self.lab_view = self.query_one(LabView)
+        self.side_map = self.query_one("#side-map", TopologyMap)
+        self.summary = self.query_one(LessonSummary)
+        self.summary.hide()
         self.query_one("#commands").border_title = "Type these"
         self.query_one("#commands").border_subtitle = "F3 puts the next one in the prompt"
         self.query_one("#checks").border_title = "Checks"
@@ -111,8 +121,8 @@ class TutorApp(App):
         self.query_one("#lab").border_title = "Lab"
         self.query_one("#side-map").border_title = "Map"
         self.show_step(self.step)
-        self.query_one(Console).focus_prompt()
-        self.query_one(Console).echo(f"[tutor] {self.lesson.id}: {self.lesson.title} — F1 shows every key")
+        self.cmd_console.focus_prompt()
+        self.cmd_console.echo(f"[tutor] {self.lesson.id}: {self.lesson.title} — F1 shows every key")
         if self.progress.notice:
             self.notify(self.progress.notice, severity="warning", timeout=10)
         self._watch()
@@ -134,16 +144,16 @@ class TutorApp(App):
         self.watcher.run()
 
     def on_lab_changed(self, message: LabChanged) -> None:
-        self.query_one(LabView).show(message.snapshot)
-        self.query_one("#side-map", TopologyMap).show(message.snapshot)
+        self.lab_view.show(message.snapshot)
+        self.side_map.show(message.snapshot)
         key = _lab_key(message.snapshot)
         if key != self._lab_key:
             self._lab_key = key
             self.schedule_checks()
 
     def on_command_started(self, message: CommandStarted) -> None:
-        self.query_one(LabView).mark_baseline()
-        self.query_one(StepCommands).typed(message.cmdline)
+        self.lab_view.mark_baseline()
+        self.step_commands.typed(message.cmdline)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.watcher.refresh(rules=True)
@@ -151,7 +161,7 @@ class TutorApp(App):
 
     def prepare(self, upto: int, why: str) -> None:
         """Reset the lab to the lesson's start and replay its steps before `upto` (a worker)."""
-        console = self.query_one(Console)
+        console = self.cmd_console
         if console.runner:
             console.runner.stop()
         self.preparing = True
@@ -161,7 +171,7 @@ class TutorApp(App):
     @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
     def _prepare(self, lesson, upto: int) -> None:
         def echo(line: str) -> None:
-            self.call_from_thread(self.query_one(Console).echo, line)
+            self.call_from_thread(self.cmd_console.echo, line)
         error = ""
         try:
             course.reset_lesson(lesson, lessons=self.lessons)
@@ -174,14 +184,14 @@ class TutorApp(App):
 
     def on_lab_prepared(self, message: LabPrepared) -> None:
         self.preparing = False
-        console = self.query_one(Console)
+        console = self.cmd_console
         if message.error:
             console.echo(f"[tutor] could not set the lab up: {message.error}")
             self.notify(message.error, severity="error", timeout=10)
         else:
             console.echo(f"[tutor] the lab is ready at {message.what}")
         self.result = None
-        self.query_one(LabView).baseline = None
+        self.lab_view.baseline = None
         self.watcher.refresh(rules=True, reconnect=True)
         self.schedule_checks()
 
@@ -194,13 +204,13 @@ class TutorApp(App):
 
     def _start_checks(self) -> None:
         self._check_timer = None
-        if self.preparing:
+        if self.preparing or not self.cmd_console.is_attached:   # busy, or shutting down
             return
         if self._checking:
             self._check_again = True
             return
         self._checking = True
-        self.query_one(ChecksList).set_busy(True)
+        self.checks.set_busy(True)
         self._verify(self.lesson)
 
     @work(thread=True, group="verify", exit_on_error=False)
@@ -216,7 +226,9 @@ class TutorApp(App):
         if self._check_again:
             self._check_again = False
             self.schedule_checks(0)
-        checks = self.query_one(ChecksList)
+        checks = self.checks
+        if not checks.is_attached:
+            return
         if message.error:
             checks.show_error(message.error)
             return
@@ -228,7 +240,7 @@ class TutorApp(App):
         done = self.progress.done(self.lesson.id)
         if passed - done:
             self.progress.mark(self.lesson.id, passed, total=len(self.lesson.steps))
-            self.query_one(LessonView).show_done(self.lesson, self.progress.done(self.lesson.id))
+            self.lesson_view.show_done(self.lesson, self.progress.done(self.lesson.id))
         now = _step_result(result, self.step)
         before = _step_result(previous, self.step)
         checks.show_result(now)
@@ -247,36 +259,37 @@ class TutorApp(App):
         if self.step == from_step:   # the student did not move meanwhile
             self.show_step(to_step)
 
-    def _celebrate(self) -> None:
+    def next_lesson(self):
+        """The lesson after this one, or None."""
         ids = [l.id for l in self.lessons]
         i = ids.index(self.lesson.id)
-        nxt = self.lessons[i + 1] if i + 1 < len(self.lessons) else None
+        return self.lessons[i + 1] if i + 1 < len(self.lessons) else None
 
-        def chosen(go_on: bool | None) -> None:
-            if go_on and nxt:
-                self.switch_lesson(nxt.id, reset=True)
-        self.push_screen(FinishedScreen(self.lesson, nxt), chosen)
+    def _celebrate(self) -> None:
+        self.summary.show_finished(self.lesson, self.next_lesson())
+        self.notify(f"{self.lesson.id} complete!", title="Well done", timeout=6)
 
     # -- navigation --------------------------------------------------------------------------
     def show_step(self, number: int) -> None:
         """Open step `number` of the current lesson."""
         self.step = number
         step = next(s for s in self.lesson.steps if s.number == number)
-        self.query_one(LessonView).show(self.lesson, number, self.progress.done(self.lesson.id))
-        self.query_one(StepCommands).show(step.commands)
+        self.lesson_view.show(self.lesson, number, self.progress.done(self.lesson.id))
+        self.step_commands.show(step.commands)
         result = _step_result(self.result, number)
         if result:
-            self.query_one(ChecksList).show_result(result)
+            self.checks.show_result(result)
         else:
-            self.query_one(ChecksList).show_pending([c.text for c in step.checks])
+            self.checks.show_pending([c.text for c in step.checks])
 
     def switch_lesson(self, lesson_id: str, reset: bool) -> None:
         """Open another lesson; with `reset`, set the lab up for its start."""
         self.lesson = next(l for l in self.lessons if l.id == lesson_id)
         self.result, self.celebrated = None, False
+        self.summary.hide()
         done = self.progress.done(lesson_id)
         self.show_step(1 if reset else next((s.number for s in self.lesson.steps if s.number not in done), 1))
-        self.query_one(Console).echo(f"[tutor] {self.lesson.id}: {self.lesson.title}")
+        self.cmd_console.echo(f"[tutor] {self.lesson.id}: {self.lesson.title}")
         if reset:
             self.prepare(1, f"setting the lab up for {lesson_id}")
         else:
@@ -284,16 +297,19 @@ class TutorApp(App):
 
     def action_step(self, delta: int) -> None:
         numbers = [s.number for s in self.lesson.steps]
+        if delta > 0 and self.step == numbers[-1] and self.celebrated and self.next_lesson():
+            self.switch_lesson(self.next_lesson().id, reset=True)
+            return
         i = max(0, min(len(numbers) - 1, numbers.index(self.step) + delta))
         if numbers[i] != self.step:
             self.show_step(numbers[i])
 
     def action_next_command(self) -> None:
-        command = self.query_one(StepCommands).take_next()
+        command = self.step_commands.take_next()
         if command is None:
             self.notify("No more commands in this step (F8 opens the next one).", timeout=3)
         else:
-            self.query_one(Console).insert(command)
+            self.cmd_console.insert(command)
 
     def action_check(self) -> None:
         self.watcher.refresh(rules=True)
@@ -321,15 +337,16 @@ class TutorApp(App):
         def answered(yes: bool | None) -> None:
             if yes:
                 self.celebrated = False
+                self.summary.hide()
                 self.show_step(1)
                 self.prepare(1, f"resetting the lab to the start of {self.lesson.id}")
         self.push_screen(ConfirmScreen(question, yes="Reset"), answered)
 
     def action_next_namespace(self) -> None:
-        self.query_one(LabView).select_next_namespace()
+        self.lab_view.select_next_namespace()
 
     def action_next_table(self) -> None:
-        self.query_one(LabView).select_next_table()
+        self.lab_view.select_next_table()
 
     def action_shell(self) -> None:
         """Leave the app for a real shell in the lab host; `exit` comes back."""

@@ -133,6 +133,9 @@ class LabWatcher:
                     if item is self._wake_r:
                         _drain_pipe(self._wake_r)
                         dirty = set(self.readers)
+                        if not self.stopped and self._namespaces_changed():
+                            with self._lock:
+                                self._want_reconnect = True
                     elif item is self._inotify:
                         self._inotify.drain()
                         with self._lock:
@@ -155,18 +158,22 @@ class LabWatcher:
 
     def _connect(self) -> bool:
         """(Re)open netlink sockets for the lab host and every namespace; False if no lab runs."""
-        self._disconnect()
+        self._close_readers()
         info = client.status()
         if info is None:
             self._agent = None
+            self._close_inotify()
             if not self.snapshot.error:
                 self._publish(LabSnapshot(error=f"the lab {client.lab_name()!r} is not running"))
             return False
+        if self._agent is None or self._agent[0] != info.pid or self._inotify is None:
+            self._close_inotify()
+            try:
+                self._inotify = _Inotify(f"/proc/{info.pid}/root/run/netns")
+            except OSError:
+                self._inotify = None   # then namespaces are found after each command only
+            info = client.status() or info   # listed after the watch began: none slips through
         self._agent = _agent_identity(info.pid)
-        try:
-            self._inotify = _Inotify(f"/proc/{info.pid}/root/run/netns")
-        except OSError:
-            self._inotify = None   # then namespaces are found after each command only
         names = ["", *info.namespaces]
         try:
             _, fds = client.request_fds("netlink", len(names), namespaces=names)
@@ -182,10 +189,21 @@ class LabWatcher:
         self.readers = {name: NetlinkReader(fd, name) for name, fd in zip(names, fds)}
         return True
 
+    def _namespaces_changed(self) -> bool:
+        """After a command: does the lab list other namespaces than we follow? (belt and braces)"""
+        info = client.status()
+        return info is None or set(info.namespaces) != set(self.readers) - {""}
+
     def _disconnect(self) -> None:
+        self._close_readers()
+        self._close_inotify()
+
+    def _close_readers(self) -> None:
         for reader in self.readers.values():
             reader.close()
         self.readers = {}
+
+    def _close_inotify(self) -> None:
         if self._inotify:
             self._inotify.close()
             self._inotify = None

@@ -10,6 +10,12 @@ from tutor.app.labwatch import LabSnapshot
 
 
 @dataclass
+class LineEntered(Message):
+    """Enter was pressed on the prompt (or a pasted line ended): this line is to run."""
+    line: str
+
+
+@dataclass
 class CommandStarted(Message):
     """The student pressed Enter on a command line; it now runs in the lab host."""
     cmdline: str

@@ -12,16 +12,17 @@ import re
 
 from rich.highlighter import Highlighter
 from rich.text import Text
-from textual import on, work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log
 
-from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted
+from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, LineEntered
 from tutor.app.runner import CommandRunner
 
 PROMPT = "root@lab:/#"
+PLACEHOLDER = "type a command, e.g. ip -br link"
 SCROLLBACK = 3000
 HISTORY = 500
 # programs that want a terminal: point at the real shell instead of hanging on them
@@ -41,7 +42,12 @@ class ConsoleHighlighter(Highlighter):
 
 
 class PromptInput(Input):
-    """The prompt line: history on ↑/↓, Ctrl+C interrupts instead of copying."""
+    """The prompt line: history on ↑/↓, Ctrl+C interrupts instead of copying.
+
+    Enter is handled in the key handler itself, in order with the typed characters: as a
+    binding it would run only after keys already queued behind it (a fast typist, tmux
+    send-keys), and the next line's first characters would end up in this one.
+    """
 
     BINDINGS = [
         Binding("up", "history(-1)", "Older command", show=False),
@@ -49,6 +55,24 @@ class PromptInput(Input):
         Binding("ctrl+c", "interrupt", "Stop", priority=True),
         Binding("ctrl+l", "clear_log", "Clear", show=False),
     ]
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            line, self.value = self.value, ""
+            self.post_message(LineEntered(line))
+        # other keys: Textual goes on to Input._on_key (handlers run along the MRO)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """A pasted block runs line by line, like in a terminal; an unfinished last line stays."""
+        event.stop()
+        event.prevent_default()   # not Input._on_paste, which keeps only the first line
+        lines = (self.value + event.text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+        for line in lines[:-1]:
+            self.post_message(LineEntered(line))
+        self.value = lines[-1]
+        self.cursor_position = len(self.value)
 
     def action_history(self, delta: int) -> None:
         self.parent.parent.history_step(delta)
@@ -69,6 +93,7 @@ class Console(Vertical):
         self._history_pos = 0
         self._draft = ""
         self.runner: CommandRunner | None = None
+        self.queued: list[str] = []
 
     def compose(self) -> ComposeResult:
         log = Log(max_lines=SCROLLBACK, highlight=True, id="console-log")
@@ -76,7 +101,7 @@ class Console(Vertical):
         yield log
         with Horizontal(id="prompt-row"):
             yield Label(PROMPT + " ", id="prompt-label")
-            yield PromptInput(placeholder="type a command, e.g. ip -br link", id="prompt")
+            yield PromptInput(placeholder=PLACEHOLDER, id="prompt")
 
     @property
     def running(self) -> bool:
@@ -102,15 +127,19 @@ class Console(Vertical):
         log.write(text.rstrip("\n") + "\n")
 
     # -- running -----------------------------------------------------------------------------
-    @on(Input.Submitted, "#prompt")
-    def _submitted(self, event: Input.Submitted) -> None:
+    def on_line_entered(self, event: LineEntered) -> None:
         event.stop()
-        cmdline = event.value.strip()
-        if self.running:
-            self.app.bell()
-            self.app.notify("A command is still running: Ctrl+C stops it.", timeout=3)
-            return
-        event.input.value = ""
+        # typed ahead while a command runs: it waits its turn (Ctrl+C drops it, as a tty does)
+        self.queued.append(event.line)
+        self._run_queued()
+
+    def _run_queued(self) -> None:
+        while self.queued and not self.running:
+            self._start(self.queued.pop(0))
+        self._show_queue()
+
+    def _start(self, line: str) -> None:
+        cmdline = line.strip()
         self.echo(f"{PROMPT} {cmdline}")
         if not cmdline:
             return
@@ -156,6 +185,15 @@ class Console(Vertical):
             self.echo(f"[exit {message.status}]")
         self.runner = None
         self.remove_class("-running")
+        if message.stopped:
+            self.queued.clear()
+        self._run_queued()
+
+    def _show_queue(self) -> None:
+        n = len(self.queued)
+        self.query_one(PromptInput).placeholder = (
+            f"{n} line{'s' * (n != 1)} waiting for the running command (Ctrl+C drops them)" if n
+            else PLACEHOLDER)
 
     def interrupt(self) -> None:
         """Ctrl+C: stop the running command, or clear the prompt when none runs."""

@@ -1,0 +1,81 @@
+"""Pure tests of what the lab view shows: table rows, change marks, and the topology map."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tutor.app import tables, topomap
+from tutor.app.labstate import Addr, Link, NsState, Route
+from tutor.app.labwatch import LabSnapshot
+
+
+def _link(index, name, kind="", up=True, oper="UP", master=0, peer=0, elsewhere=False):
+    return Link(index, name, kind, up, oper if up else "DOWN", "aa:bb:cc:dd:ee:%02x" % index,
+                master, peer, elsewhere)
+
+
+def lesson2_snapshot() -> LabSnapshot:
+    """The lab host with br0 and two ports, cabled to container10 and container11."""
+    host = NsState("", links=[
+        _link(1, "lo", oper="UNKNOWN"), _link(2, "eth0", "veth", peer=2, elsewhere=True),
+        _link(3, "eth1", "veth", peer=2, elsewhere=True), _link(4, "br0", "bridge"),
+        _link(5, "brid10", "veth", master=4, peer=2, elsewhere=True),
+        _link(6, "brid11", "veth", master=4, peer=2, elsewhere=True)],
+        addrs=[Addr("eth0", "172.17.0.3", 16), Addr("eth1", "192.168.1.2", 24)],
+        routes=[Route("default", "172.17.0.1", "eth0", "global", 3)],
+        rules="*nat\n-P PREROUTING ACCEPT\n*filter\n-P FORWARD ACCEPT", ip_forward="0")
+    c10 = NsState("container10", links=[_link(1, "lo", up=False), _link(2, "veth10", "veth", peer=5, elsewhere=True)],
+                  addrs=[Addr("veth10", "10.201.0.4", 24)])
+    c11 = NsState("container11", links=[_link(1, "lo", up=False), _link(2, "veth11", "veth", peer=6, elsewhere=True)],
+                  addrs=[Addr("veth11", "10.201.0.5", 24)])
+    return LabSnapshot({"": host, "container10": c10, "container11": c11})
+
+
+def test_rows_read_like_ip_brief():
+    snap = lesson2_snapshot()
+    links = tables.rows(snap.namespaces[""], "links")
+    assert ("brid10@if2", "UP", "UP", "veth", "br0", "aa:bb:cc:dd:ee:05") in links
+    assert tables.rows(snap.namespaces["container10"], "addresses") == [("veth10", "10.201.0.4/24", "UP")]
+    assert tables.rows(snap.namespaces[""], "routes") == [("default", "172.17.0.1", "eth0", "global")]
+    assert tables.rows(snap.namespaces[""], "rules") == [("nat", "-P PREROUTING ACCEPT"),
+                                                         ("filter", "-P FORWARD ACCEPT")]
+
+
+def test_diff_marks_new_and_gone_rows_only_against_a_baseline():
+    before = [("veth0", "DOWN"), ("lo", "UP")]
+    after = [("veth0", "UP"), ("lo", "UP")]
+    assert tables.diff(None, after) == [(("veth0", "UP"), tables.SAME), (("lo", "UP"), tables.SAME)]
+    assert tables.diff(before, after) == [(("veth0", "UP"), tables.NEW), (("lo", "UP"), tables.SAME),
+                                          (("veth0", "DOWN"), tables.GONE)]
+
+
+def test_map_pairs_veths_across_namespaces_and_shows_the_world():
+    topo = topomap.describe(lesson2_snapshot())
+    host = {i.name: i for i in topo.host.ifaces}
+    assert host["brid10"].peer == "container10:veth10"
+    assert host["br0"].ports == ["brid10", "brid11"]
+    assert host["eth0"].peer == "internet"
+    assert [b.name for b in topo.namespaces] == ["container10", "container11"]
+    assert all(b.to_host for b in topo.namespaces)
+    assert topo.namespaces[0].ifaces[1].peer == "host:brid10"
+    art = topomap.draw(topo, 100).plain
+    assert "lab host" in art and "internet" in art and "192.168.1.3" in art
+    assert "├ brid10 up ⇄ container10:veth10" in art
+    assert "veth10 up 10.201.0.4/24 ⇄ host:brid10" in art
+    assert max(len(line) for line in art.splitlines()) <= 100
+
+
+def test_map_fits_narrow_widths_and_an_unread_lab():
+    art = topomap.draw(topomap.describe(lesson2_snapshot()), 40).plain
+    assert max(len(line) for line in art.splitlines()) <= 40
+    assert topomap.describe(LabSnapshot()) is None
+    assert "reading" in topomap.draw(None, 40).plain
+
+
+def test_the_apps_lab_reading_modules_do_not_import_textual():
+    """Like the core, the reading and drawing half of the app stays free of Textual."""
+    code = ("import sys; import tutor.app, tutor.app.labstate, tutor.app.labwatch, tutor.app.runner, "
+            "tutor.app.tables, tutor.app.topomap; print('textual' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,188 @@
+"""Pilot tests: the course app driven like a student, on a real lab of its own.
+
+Each test gets a private lab (`lab` fixture: TUTOR_LAB set, stopped afterwards even on failure)
+and a private progress record (`state_home`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pilot_helpers import console_text, run, type_command, wait_for
+from tutor import progress
+from tutor.app.app import TutorApp
+from tutor.lab import client
+from tutor.lesson import find_lesson
+
+pytestmark = pytest.mark.lab
+SIZE = (120, 40)
+
+
+def test_lesson1_typed_step_by_step_turns_every_step_green(lab, state_home):
+    """Typing lesson 1's own commands walks through all five steps to the finished screen."""
+    lesson = find_lesson("lesson1")
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            for step in lesson.steps:
+                assert app.step == step.number
+                await wait_for(pilot, lambda: app.result is not None, 10, "the first verification")
+                assert not next(s for s in app.result.steps if s.number == step.number).passed
+                for command in step.commands:
+                    await type_command(pilot, command, timeout=30)
+                if step.number < len(lesson.steps):
+                    await wait_for(pilot, lambda: app.step == step.number + 1, 15,
+                                   f"step {step.number + 1} to open")
+            await wait_for(pilot, lambda: app.summary.display, 15, "the lesson summary")
+            text = console_text(app)
+            assert "blue\nred" in text                         # `ip netns` printed both
+            assert "3 packets transmitted, 3 received" in text  # the pings went through the cable
+            assert all(s.passed for s in app.result.steps)
+            assert "✓" in str(app.checks.render())
+            assert "lesson2" in str(app.summary.render())
+            await pilot.press("f8")                             # on to the next lesson
+            await wait_for(pilot, lambda: app.lesson.id == "lesson2" and not app.preparing, 15, "lesson2")
+            assert not app.summary.display
+        assert progress.load().done("lesson1") == {1, 2, 3, 4, 5}
+
+    run(body())
+
+
+def test_checks_flip_to_passed_when_the_lab_changes_elsewhere(lab, state_home):
+    """Another terminal changes the lab: netlink events reach the tables, map and checks."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.result is not None, 10, "the first verification")
+            assert "✗" in str(app.checks.render())
+            client.run("ip netns add red; ip netns add blue")      # as `tutor shell` would
+            await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open by itself")
+            assert {"", "red", "blue"} <= set(app.lab_view.snapshot.namespaces)
+            assert app.progress.done("lesson1") == {1}
+
+    run(body())
+
+
+def test_ctrl_c_stops_an_endless_ping_and_the_app_stays_responsive(lab, state_home):
+    """`ping` without -c runs until Ctrl+C; afterwards no ping is left in the lab."""
+    client.run("ip netns add red; ip link add veth0 type veth peer name veth1 netns red; "
+               "ip a add 10.200.0.2/24 dev veth0; ip link set veth0 up; "
+               "ip -n red a add 10.200.0.3/24 dev veth1; ip -n red link set veth1 up")
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await type_command(pilot, "ping 10.200.0.3", wait=False)
+            await wait_for(pilot, lambda: "icmp_seq=2" in console_text(app), 10, "ping replies")
+            assert app.cmd_console.running
+            # still responsive while it runs: the step can change under it
+            await pilot.press("f8")
+            assert app.step == 2
+            await pilot.press("ctrl+c")
+            await wait_for(pilot, lambda: not app.cmd_console.running, 3, "ping to stop")
+            text = console_text(app)
+            assert "^C" in text and "ping statistics" in text
+            await type_command(pilot, "echo still-here")
+            assert "still-here" in console_text(app)
+        ps = client.run("ps -eo stat,comm").stdout
+        assert "ping" not in ps, ps
+
+    run(body())
+
+
+def test_ctrl_c_stops_sleep_and_a_flood_is_capped(lab, state_home):
+    """`sleep 100` stops on Ctrl+C; `yes` cannot grow the scrollback past its cap."""
+    from tutor.app.widgets.console import SCROLLBACK
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await type_command(pilot, "sleep 100", wait=False)
+            await pilot.pause(0.3)
+            await pilot.press("ctrl+c")
+            await wait_for(pilot, lambda: not app.cmd_console.running, 3, "sleep to stop")
+            await type_command(pilot, "yes", wait=False)
+            await pilot.pause(1.0)
+            await pilot.press("ctrl+c")
+            await wait_for(pilot, lambda: not app.cmd_console.running, 3, "yes to stop")
+            log = app.query_one("#console-log")
+            assert log.line_count <= SCROLLBACK + 1
+            assert "y" in console_text(app).split("\n")
+        assert "sleep" not in client.run("ps -eo comm").stdout
+
+    run(body())
+
+
+def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
+    """Progress survives the app; a lab that was gone is rebuilt to where the student was."""
+    async def first():
+        app = TutorApp(None)
+        async with app.run_test(size=SIZE) as pilot:
+            assert (app.lesson.id, app.step) == ("lesson1", 1)
+            await type_command(pilot, "ip netns add red")
+            await type_command(pilot, "ip netns add blue")
+            await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open")
+
+    async def second():
+        app = TutorApp(None, fresh_lab=True)
+        async with app.run_test(size=SIZE) as pilot:
+            assert (app.lesson.id, app.step) == ("lesson1", 2)
+            await wait_for(pilot, lambda: app.result is not None and not app.preparing, 15,
+                           "the rebuilt lab to be verified")
+            assert next(s for s in app.result.steps if s.number == 1).passed
+            assert "ip netns add red" in console_text(app)    # the replay is shown
+            assert app.step == 2
+
+    run(first())
+    client.down()
+    _, started = client.up()
+    assert started
+    assert client.status().namespaces == ()
+    run(second())
+    assert set(client.status().namespaces) == {"red", "blue"}
+
+
+def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
+    """F6 asks; `n` keeps the lab, `y` resets it to the lesson's start and reopens step 1."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await type_command(pilot, "ip netns add red")
+            await type_command(pilot, "ip netns add blue")
+            await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open")
+            await pilot.press("f6")
+            await pilot.press("n")
+            await pilot.pause(0.3)
+            assert set(client.status().namespaces) == {"red", "blue"}
+            await pilot.press("f6")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: not app.preparing, 15, "the reset")
+            assert client.status().namespaces == ()
+            assert app.step == 1
+            await wait_for(pilot, lambda: app.result is not None and "red" not in app.lab_view.snapshot.namespaces,
+                           10, "the lab view to follow the reset")
+            assert not app.result.steps[0].passed
+            assert app.progress.done("lesson1") == {1}    # the record of what was done stays
+
+    run(body())
+
+
+def test_pasted_lines_run_one_after_another(lab, state_home):
+    """A pasted block runs line by line; lines typed during a command wait for it."""
+    from textual import events
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            prompt = app.query_one("#prompt")
+            prompt.post_message(events.Paste("sleep 0.3\nip netns add red\nip netns add blue\nip net"))
+            await wait_for(pilot, lambda: app.cmd_console.running, 5, "the first line to start")
+            await wait_for(pilot, lambda: not app.cmd_console.running and not app.cmd_console.queued,
+                           10, "the pasted lines to run")
+            assert prompt.value == "ip net"                   # the unfinished last line waits
+            await pilot.press("n", "s", "enter")
+            await wait_for(pilot, lambda: "blue\nred" in console_text(app), 10, "`ip netns` output")
+            await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open")
+
+    run(body())
