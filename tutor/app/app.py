@@ -7,6 +7,8 @@ lab goes through `tutor.lab.client` — always from a thread worker that posts a
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 
 from textual import work
@@ -45,6 +47,27 @@ def _lab_key(snapshot: LabSnapshot) -> tuple:
     """What checks can depend on (neighbour tables churn with every ping: left out)."""
     return tuple((n, tuple(s.links), tuple(s.addrs), tuple(s.routes), s.rules, s.ip_forward)
                  for n, s in sorted(snapshot.namespaces.items()))
+
+
+def _take_terminal_back() -> None:
+    """Make our process group the terminal's foreground group again.
+
+    The lab's bash runs job control inside the lab's PID namespace, where our process group is
+    invisible, so on exit it cannot hand the terminal back; without this the app would resume
+    as a background process that the terminal no longer serves.
+    """
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return
+    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)   # we are in the background right now
+    try:
+        os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, old)
+        os.close(fd)
 
 
 class TutorApp(App):
@@ -359,7 +382,10 @@ class TutorApp(App):
             with self.suspend():
                 print("A real shell in the lab host. Type `exit` (or Ctrl+D) to return to the course.",
                       flush=True)
-                subprocess.run(argv)
+                try:
+                    subprocess.run(argv)
+                finally:
+                    _take_terminal_back()
         except Exception as exc:  # SuspendNotSupported under a test driver or a web terminal
             self.notify(f"cannot open a shell here ({exc.__class__.__name__}); "
                         "run `tutor shell` in another terminal", severity="warning")

@@ -28,9 +28,9 @@ class LessonsScreen(ModalScreen[str | None]):
             line = Text()
             line.append("✓ " if n == total else "▸ " if lesson.id == self.current else "  ",
                         style="bold green" if n == total else "bold")
+            line.append(f"{n}/{total}  ", style="green" if n == total else "dim")
             line.append(f"{lesson.id:<9}", style="bold")
             line.append(f" {lesson.title}")
-            line.append(f"  {n}/{total}", style="green" if n == total else "dim")
             options.append(Option(line, id=lesson.id))
         with Vertical(id="lessons-box"):
             yield Static("[b]Lessons[/b] — Enter opens one, Escape goes back", id="lessons-title")
