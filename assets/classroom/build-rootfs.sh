@@ -14,7 +14,7 @@
 # the tree is bind-mounted onto itself and becomes "/" with pivot_root. Every mount made there
 # belongs to that namespace and disappears with it.
 # shellcheck disable=SC2317  # functions called from traps
-set -euo pipefail
+set -Eeuo pipefail
 umask 022
 
 SUITE=bookworm

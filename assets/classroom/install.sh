@@ -10,7 +10,7 @@
 # /opt/netns-tutor/tutor, which stays where it is, so the lessons (and any lesson an instructor
 # adds to /opt/netns-tutor/lessons) are found with no extra setting.
 # shellcheck disable=SC1091  # /etc/os-release is read where the script runs
-set -euo pipefail
+set -Eeuo pipefail
 umask 022
 
 PREFIX=/opt/netns-tutor
