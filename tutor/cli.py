@@ -129,10 +129,53 @@ def _shell(args: argparse.Namespace) -> int:
     if args.netns and args.netns not in info.namespaces:
         have = ", ".join(info.namespaces) or "none yet"
         raise CliError(f"there is no namespace {args.netns!r} in the lab (it has: {have})")
-    argv = client.command(client.bash_argv(args.command), netns=args.netns, node=args.node, info=info)
+    # Nothing in the lab may have this terminal as its controlling terminal (it could type
+    # into it): on a terminal the lab gets its own, relayed by `script`; otherwise, if we have
+    # a controlling terminal at all, the lab runs in a session without one.
+    has_tty = _has_controlling_terminal()
+    terminal = has_tty and sys.stdin.isatty()
+    argv = client.command(client.bash_argv(args.command), netns=args.netns, node=args.node,
+                          info=info, terminal=terminal)
     sys.stdout.flush()
+    if has_tty and not terminal:
+        return _run_in_new_session(argv)
     os.execvp(argv[0], argv)
     return 0  # not reached
+
+
+def _has_controlling_terminal() -> bool:
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
+def _run_in_new_session(argv: list[str]) -> int:
+    """Run `argv` in a session of its own, passing on Ctrl-C and friends; end the way it ended."""
+    import signal
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.killpg(pid, sig)
+        except OSError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, forward)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):   # die of the same signal, as exec would have
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    return os.waitstatus_to_exitcode(status)
 
 
 if __name__ == "__main__":

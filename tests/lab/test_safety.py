@@ -7,8 +7,13 @@ compares byte for byte. Canaries prove the hostile commands really ran inside th
 
 from __future__ import annotations
 
+import fcntl
 import os
+import select
 import subprocess
+import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +191,89 @@ def test_ending_the_lab_ends_what_runs_in_it(mode, lab_name, how):
         if shell.poll() is None:
             shell.kill()
             shell.wait()
+
+
+# Push a line into every terminal the lab process can reach: its controlling terminal and its
+# standard descriptors (TIOCSTI); on the user's terminal the user's shell would run it next.
+INJECT = """python3 -c '
+import fcntl, os, termios
+fds = [0, 1, 2]
+try:
+    fds.append(os.open("/dev/tty", os.O_RDWR))
+except OSError:
+    pass
+for fd in fds:
+    try:
+        for c in b"echo PWNED\\n":
+            fcntl.ioctl(fd, termios.TIOCSTI, bytes([c]))
+    except OSError:
+        pass
+'"""
+
+
+def _typed_into_terminal(args: list[str], stdin_is_tty: bool) -> bytes:
+    """Run `tutor ARGS` on a fresh terminal (its controlling one); return what was left in that
+    terminal's input queue once it ended, which is what the user's shell would read next."""
+    master, slave = os.openpty()
+    attrs = termios.tcgetattr(slave)
+    attrs[3] &= ~(termios.ICANON | termios.ECHO)    # read whatever is queued, line or not
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+
+    def on_the_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        if not stdin_is_tty:
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+
+    proc = subprocess.Popen([TUTOR, *args], stdin=slave if stdin_is_tty else None,
+                            stdout=slave, stderr=slave, preexec_fn=on_the_terminal)
+    try:
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                os.read(master, 65536)      # drain the output so nothing blocks
+        assert proc.poll() is not None, "tutor did not finish"
+        os.set_blocking(slave, False)
+        try:
+            return os.read(slave, 65536)
+        except BlockingIOError:
+            return b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+        os.close(slave)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/python3"), reason="needs python3 in the lab")
+@pytest.mark.parametrize("stdin_is_tty", [True, False], ids=["on-terminal", "stdin-redirected"])
+def test_lab_cannot_type_into_the_users_terminal(mode, lab, stdin_is_tty):
+    typed = _typed_into_terminal(["shell", "-c", INJECT], stdin_is_tty)
+    assert b"PWNED" not in typed, f"the lab typed {typed!r} into the user's terminal"
+
+
+def test_lab_commands_have_no_controlling_terminal(mlab):
+    """client.run and client.popen, called from a process on a terminal, start the lab's
+    command in a new session: the user's terminal is not its controlling terminal."""
+    code = ("import subprocess; from tutor.lab import client\n"
+            "probe = '(: </dev/tty) 2>/dev/null && echo has-tty || echo no-tty; ps -o tty= -p $$'\n"
+            "print(client.run(probe).stdout)\n"
+            "p = client.popen(probe, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)\n"
+            "print(p.communicate()[0])\n")
+    master, slave = os.openpty()
+
+    def on_the_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             stdin=slave, preexec_fn=on_the_terminal, timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split()
+    assert lines.count("?") == 2, out.stdout          # ps: no terminal, twice
+    assert lines.count("no-tty") == 2, out.stdout

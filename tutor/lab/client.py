@@ -228,8 +228,15 @@ def shell_env(term: str | None = None) -> dict[str, str]:
 
 
 def command(argv: list[str], *, netns: str | None = None, node: str | None = None,
-            info: LabInfo | None = None) -> list[str]:
-    """argv that runs `argv` in the lab host, in namespace `netns` or on world node `node`."""
+            info: LabInfo | None = None, terminal: bool | None = None) -> list[str]:
+    """argv that runs `argv` in the lab host, in namespace `netns` or on world node `node`.
+
+    `terminal` says the command will run on the user's terminal (by default: when `argv` is the
+    interactive shell of `bash_argv(None)`). It then gets a terminal of its own, relayed to the
+    user's by `script`: with the user's terminal as its controlling terminal, a process in the
+    lab could type into it (TIOCSTI) and the user's own shell would run that after the lab's
+    exits. Without `terminal`, start the argv in a new session (`run` and `popen` do).
+    """
     info = info or status()
     if info is None:
         raise LabError(f"the lab {lab_name()!r} is not running (start it with: tutor lab up)")
@@ -243,10 +250,17 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
     enter += ["--mount", "--net", "--uts", "--ipc", "--pid", "--wd=/", "--"]
     env = ["env", "-i", *(f"{k}={v}" for k, v in shell_env().items())]
     if netns:
-        return enter + env + ["ip", "netns", "exec", netns, *argv]
-    if node:
-        return enter + env + ["nsenter", f"--net={WORLD_DIR}/{node}", "--", *argv]
-    return enter + env + argv
+        full = enter + env + ["ip", "netns", "exec", netns, *argv]
+    elif node:
+        full = enter + env + ["nsenter", f"--net={WORLD_DIR}/{node}", "--", *argv]
+    else:
+        full = enter + env + argv
+    if terminal is None:
+        terminal = argv == bash_argv(None)
+    if terminal:
+        return ["env", "SHELL=/bin/sh", "script", "--quiet", "--return", "--command",
+                shlex.join(full), "/dev/null"]
+    return full
 
 
 def bash_argv(cmdline: str | None) -> list[str]:
@@ -258,10 +272,12 @@ def bash_argv(cmdline: str | None) -> list[str]:
 def run(cmdline: str, *, netns: str | None = None, node: str | None = None, timeout: float = 30,
         info: LabInfo | None = None, input: str | None = None) -> subprocess.CompletedProcess:
     """Run one shell command line in the lab and capture its output (text)."""
-    argv = command(bash_argv(cmdline), netns=netns, node=node, info=info)
+    argv = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
     try:
+        # a new session: no controlling terminal for anything in the lab (see `command`)
         return subprocess.run(argv, capture_output=True, text=True, errors="replace",
-                              timeout=timeout, input=input, stdin=None if input else subprocess.DEVNULL)
+                              timeout=timeout, input=input, start_new_session=True,
+                              stdin=None if input else subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         return subprocess.CompletedProcess(argv, 124, _text(exc.stdout), _text(exc.stderr) +
                                            f"\n(stopped after {timeout:g} s)")
@@ -274,8 +290,12 @@ def _text(data: bytes | str | None) -> str:
 
 
 def popen(cmdline: str, *, netns: str | None = None, node: str | None = None, **kwargs) -> subprocess.Popen:
-    """Start one command line in the lab without waiting (the TUI console streams it)."""
-    return subprocess.Popen(command(bash_argv(cmdline), netns=netns, node=node), **kwargs)
+    """Start one command line in the lab without waiting (the TUI console streams it).
+
+    In a new session unless the caller says otherwise (see `command` for why)."""
+    kwargs.setdefault("start_new_session", True)
+    return subprocess.Popen(command(bash_argv(cmdline), netns=netns, node=node, terminal=False),
+                            **kwargs)
 
 
 def quote(argv: list[str]) -> str:
