@@ -1,0 +1,220 @@
+"""`tutor selftest`: every shipped lesson's steps fail before their commands and pass after
+them; and fixture lessons that break that rule make it fail, saying why."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tutor.course import selftest
+from tutor.lesson import BUILTIN_LESSONS, load_lessons
+
+pytestmark = pytest.mark.lab
+
+REPO = Path(__file__).resolve().parents[2]
+TUTOR = str(REPO / ".venv" / "bin" / "tutor")
+
+
+def run_selftest(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`tutor selftest ARGS`; whatever happens, no lab of it outlives the test."""
+    proc = subprocess.Popen([TUTOR, "selftest", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _stop_labs_of(proc.pid)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _stop_labs_of(pid: int) -> None:
+    """Kill the agent of a selftest lab started by process `pid`, if one is still there."""
+    found = subprocess.run(["pgrep", "-f", f"tutor.lab.agent selftest-{pid}-"], capture_output=True, text=True)
+    for agent in found.stdout.split():
+        try:
+            os.kill(int(agent), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def write(directory: Path, name: str, text: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text.lstrip())
+
+
+def test_selftest_of_every_shipped_lesson():
+    result = run_selftest()
+    assert result.returncode == 0, result.stdout + result.stderr
+    lessons = load_lessons(BUILTIN_LESSONS)
+    expected = sum(len(l.steps) + 1 for l in lessons)
+    lines = result.stdout.splitlines()
+    for lesson in lessons:
+        for step in lesson.steps:
+            assert f"✓ {lesson.id} step {step.number}: {step.title}" in lines
+        assert f"✓ {lesson.id} end: the finished lesson verifies" in lines
+    assert not any(l.startswith("✗") for l in lines)
+    assert lines[-1].startswith(f"{expected} passed, 0 failed in ")
+
+
+CANNOT_FAIL = """
+---
+id: cannotfail
+title: A check that is already true
+---
+
+## Look around
+
+The host's loopback is up from the start, so this check proves nothing.
+
+```sh
+ip -br link
+```
+
+```check
+link lo up
+```
+"""
+
+NOT_SOLVED = """
+---
+id: notsolved
+title: A solution that does not do what the check asks
+---
+
+## Make blue
+
+```sh
+ip netns add red
+```
+
+```check
+netns blue
+```
+"""
+
+
+def test_checks_that_cannot_fail_make_selftest_fail(tmp_path):
+    write(tmp_path, "01-cannot-fail.md", CANNOT_FAIL)
+    result = run_selftest("--lessons-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert ("✗ cannotfail step 1: Look around\n"
+            "    its checks already pass before its commands (they cannot fail)") in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 passed, 1 failed in ")
+
+
+def test_a_solution_that_does_not_pass_makes_selftest_fail(tmp_path):
+    write(tmp_path, "01-not-solved.md", NOT_SOLVED)
+    result = run_selftest("--lessons-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert ("✗ notsolved step 1: Make blue\n"
+            "    after its commands `netns blue` still fails: there is no namespace blue (the lab has: red)"
+            ) in result.stdout
+    assert "✗ notsolved end: the finished lesson verifies" in result.stdout
+
+
+def test_failing_commands_and_undone_steps(tmp_path):
+    """A command that fails, and a later step that undoes an earlier one, are both reported."""
+    write(tmp_path, "01-undo.md", """
+---
+id: undo
+title: The second step takes the first one's work away
+---
+
+## Make red
+
+```sh
+ip netns add red
+```
+
+```check
+netns red
+```
+
+## Swap red for blue
+
+```sh
+ip netns del red
+ip netns add blue
+```
+
+```check
+netns blue
+```
+
+## Bring up a cable that is not there
+
+```sh
+ip link set dev nosuch up
+ip netns add green
+```
+
+```check
+netns green
+```
+""")
+    result = run_selftest("--lessons-dir", str(tmp_path))
+    assert result.returncode == 1
+    out = result.stdout
+    assert "✓ undo step 1: Make red" in out and "✓ undo step 2: Swap red for blue" in out
+    assert "✗ undo step 3: Bring up a cable that is not there\n    a command failed: " in out
+    assert 'Cannot find device "nosuch"' in out
+    assert "✗ undo end: the finished lesson verifies\n    step 1 fails again (netns red)" in out
+
+
+def test_selftest_builds_each_start_from_requires_and_setup(tmp_path):
+    """In-process: a lesson that requires another starts from its finished state plus setup."""
+    write(tmp_path, "01-base.md", """
+---
+id: base
+title: Base
+---
+
+## Make red
+
+```sh
+ip netns add red
+```
+
+```check
+netns red
+```
+""")
+    write(tmp_path, "02-next.md", """
+---
+id: next
+title: Next
+requires: base
+---
+
+```setup
+ip netns add blue
+ip -n blue link set lo up
+serve http blue 8080 hi
+```
+
+## Cable red
+
+```sh
+ip link add veth0 type veth peer name veth1
+ip link set veth1 netns red
+```
+
+```check
+netns red
+netns blue
+tcp 127.0.0.1:8080 from blue
+peer veth0 with veth1 in red
+```
+""")
+    everything = load_lessons(tmp_path)
+    seen = []
+    report = selftest([everything[1]], everything, seen.append)
+    assert report.ok and [(l.lesson, l.step) for l in report.lines] == [("next", 1), ("next", 0)]
+    assert seen == report.lines and report.seconds > 0
+    assert all(l.failed_before and l.passed_after and l.detail == "" for l in report.lines)
