@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_lab.py [--runs N] [--json PATH] [--modes rootless,root]
 
-For each mode, N times: `client.up()` and `client.down()` in this process (the library cost),
+For each mode, N times: `client.up()` and `client.down()` in this process (the library cost;
+down also with a process orphaned in the lab, as the console's Ctrl-C leaves one),
 the sum of VmRSS (and PSS) of every process of the lab — the agent and anything in its PID
 namespace — right after `up` and again after some use (DNS, HTTP, a namespace), and then
 `tutor lab up` / `tutor lab down` as whole processes (what a user waits for).
@@ -73,8 +74,8 @@ def bench_mode(mode: str, runs: int) -> dict[str, list[float]]:
     """All samples for one lab mode."""
     os.environ["TUTOR_LAB_MODE"] = mode
     samples: dict[str, list[float]] = {k: [] for k in (
-        "up_ms", "down_ms", "rss_mb", "pss_mb", "rss_after_use_mb", "processes",
-        "cli_up_ms", "cli_down_ms")}
+        "up_ms", "down_ms", "down_orphan_ms", "rss_mb", "pss_mb", "rss_after_use_mb",
+        "processes", "cli_up_ms", "cli_down_ms")}
     for i in range(runs):
         name = f"bench-{os.getpid()}-{mode}-{i}"
         try:
@@ -93,6 +94,19 @@ def bench_mode(mode: str, runs: int) -> dict[str, list[float]]:
             samples["down_ms"].append(_ms(start))
         finally:
             client.down(name)
+        try:    # down when a process was orphaned in the lab (its nsenter killed, as Ctrl-C does)
+            info, _ = client.up(name)
+            outside = client.popen("sleep 1000", info=info, stdin=subprocess.DEVNULL)
+            deadline = time.monotonic() + 5
+            while len(lab_pids(info.pid)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            outside.kill()
+            outside.wait()
+            start = time.perf_counter()
+            client.down(name)
+            samples["down_orphan_ms"].append(_ms(start))
+        finally:
+            client.down(name)
         env = dict(os.environ, TUTOR_LAB=name)
         try:
             for action in ("up", "down"):
@@ -109,6 +123,7 @@ def bench_mode(mode: str, runs: int) -> dict[str, list[float]]:
 
 ROWS = [("up_ms", "client.up()", "ms", "up_ms"),
         ("down_ms", "client.down()", "ms", "down_ms"),
+        ("down_orphan_ms", "client.down(), orphan inside", "ms", "down_ms"),
         ("cli_up_ms", "tutor lab up (process)", "ms", None),
         ("cli_down_ms", "tutor lab down (process)", "ms", None),
         ("rss_mb", "RSS of the lab, idle", "MB", "rss_mb"),
@@ -118,8 +133,8 @@ ROWS = [("up_ms", "client.up()", "ms", "up_ms"),
 
 
 def table(results: dict[str, dict[str, list[float]]], runs: int) -> str:
-    lines = [f"{'mode':9} {'metric':28} {'median':>9} {'min':>9} {'max':>9}  aim",
-             "-" * 72]
+    lines = [f"{'mode':9} {'metric':30} {'median':>9} {'min':>9} {'max':>9}  aim",
+             "-" * 74]
     for mode, samples in results.items():
         for key, label, unit, aim in ROWS:
             values = samples[key]
@@ -129,7 +144,7 @@ def table(results: dict[str, dict[str, list[float]]], runs: int) -> str:
             target = ""
             if aim:
                 target = f"<= {AIMS[aim]:g} {unit}  " + ("ok" if med <= AIMS[aim] else "MISSED")
-            lines.append(f"{mode:9} {label:28} {med:9.1f} {lo:9.1f} {hi:9.1f}  {target}")
+            lines.append(f"{mode:9} {label:30} {med:9.1f} {lo:9.1f} {hi:9.1f}  {target}")
     lines.append(f"({runs} runs per mode)")
     return "\n".join(lines)
 

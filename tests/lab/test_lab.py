@@ -7,11 +7,13 @@ notes' container (`lab`, eth0 172.17.0.3/16, default via 172.17.0.1, resolv.conf
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 
 import pytest
 
-from labkit import (abstract_sockets, assert_no_trace, lab_identity, lab_socket,
-                    machine_snapshot, ns_inode, run_ok)
+from labkit import (abstract_sockets, alive, assert_no_trace, cmdline, holders, lab_identity,
+                    lab_processes, lab_socket, machine_snapshot, ns_inode, run_ok, wait_until)
 from tutor.lab import client, sandbox
 
 pytestmark = pytest.mark.lab
@@ -33,6 +35,28 @@ def test_up_is_idempotent_and_down_leaves_nothing(mode, lab_name):
     assert client.down(lab_name) is False
     assert_no_trace(lab_name, info.pid, identity)
     assert machine_snapshot()["ip -d link"] == before
+
+
+def test_down_does_not_wait_for_the_machines_init(mode, lab_name):
+    """A process orphaned in the lab (its nsenter was killed, as the console's Ctrl-C does) is
+    reparented to the machine's init, which the lab's PID 1 must wait for as it exits; down
+    returns as soon as nothing of the lab is alive, however lazily that init reaps."""
+    info, _ = client.up(lab_name)
+    identity = lab_identity(info.pid)
+    outside = client.popen("sleep 1000", info=info, stdin=subprocess.DEVNULL)
+    assert wait_until(lambda: any(cmdline(p) == ["sleep", "1000"]
+                                  for p in lab_processes(identity["pid"])))
+    sleeper = next(p for p in lab_processes(identity["pid"]) if cmdline(p) == ["sleep", "1000"])
+    outside.kill()
+    outside.wait()
+    start = time.monotonic()
+    assert client.down(lab_name)
+    took = time.monotonic() - start
+    assert not alive(sleeper)
+    assert lab_processes(identity["pid"]) in ([], [info.pid])   # at most the exiting agent
+    assert lab_socket(lab_name) not in abstract_sockets()
+    assert not holders("net", identity["net"]) and not holders("mnt", identity["mnt"])
+    assert took < 1.0, f"down took {took:.2f} s"
 
 
 def test_kill_then_up_again(mode, lab_name):

@@ -189,19 +189,52 @@ def kill(name: str | None = None) -> None:
 
 def _wait_gone(pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and not _ended(pid):
         time.sleep(0.002)
-    if _alive(pid):
+    if not _ended(pid):
         os.kill(pid, 9)
 
 
-def _alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie waiting for the machine's init to reap it has ended."""
+def _ended(pid: int) -> bool:
+    """True once the lab whose PID 1 is `pid` has ended.
+
+    That is when the agent has exited (a zombie waiting for the machine's init to reap it has
+    ended), or when it is exiting and only waits in the kernel for the machine's init to reap
+    processes of the lab that were orphaned outside it (a killed nsenter's child is reparented
+    to the machine's init, not the lab's). By then it has closed its socket and dropped its
+    namespaces, and no process of the lab is alive; a lazy init can take seconds.
+    """
+    state = _state(pid)
+    if state is None or state == "Z":
+        return True
+    try:
+        os.readlink(f"/proc/{pid}/ns/net")
+        return False                      # still holds the lab's namespaces
+    except FileNotFoundError:
+        pass                              # exiting: its namespaces are released
+    except OSError:
+        return False
+    try:
+        pid_ns = os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return True
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and entry != str(pid):
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == pid_ns and _state(int(entry)) != "Z":
+                    return False
+            except OSError:
+                continue
+    return True
+
+
+def _state(pid: int) -> str | None:
+    """The process state letter of `pid` (R, S, Z, ...), or None when there is no such process."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return f.read().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
+        return None
 
 
 def reset(name: str | None = None) -> None:
@@ -289,13 +322,14 @@ def _text(data: bytes | str | None) -> str:
     return data if isinstance(data, str) else data.decode(errors="replace")
 
 
-def popen(cmdline: str, *, netns: str | None = None, node: str | None = None, **kwargs) -> subprocess.Popen:
+def popen(cmdline: str, *, netns: str | None = None, node: str | None = None,
+          info: LabInfo | None = None, **kwargs) -> subprocess.Popen:
     """Start one command line in the lab without waiting (the TUI console streams it).
 
     In a new session unless the caller says otherwise (see `command` for why)."""
     kwargs.setdefault("start_new_session", True)
-    return subprocess.Popen(command(bash_argv(cmdline), netns=netns, node=node, terminal=False),
-                            **kwargs)
+    argv = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
+    return subprocess.Popen(argv, **kwargs)
 
 
 def quote(argv: list[str]) -> str:
