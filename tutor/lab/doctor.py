@@ -13,6 +13,7 @@ from dataclasses import dataclass
 TOOLS = {  # command -> Debian package that provides it
     "ip": "iproute2", "iptables": "iptables", "ping": "iputils-ping", "route": "net-tools",
     "curl": "curl", "dig": "bind9-dnsutils", "nsenter": "util-linux", "bash": "bash",
+    "script": "bsdutils", "setpriv": "util-linux",  # the shell's own terminal; root's groups
 }
 KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
     "network namespaces": "/proc/self/ns/net",
@@ -75,7 +76,7 @@ def findings() -> list[Finding]:
     for cmd, pkg in TOOLS.items():
         found = shutil.which(cmd, path=_sbin_path())
         out.append(Finding(f"tool: {cmd}", found is not None, found or "not found",
-                           f"sudo apt-get install {pkg}", fatal=cmd in ("ip", "nsenter", "bash")))
+                           f"sudo apt-get install {pkg}", fatal=cmd in ("ip", "nsenter", "bash", "script")))
     if missing:
         out.append(Finding("packages", False, "missing: " + " ".join(missing),
                            "sudo apt-get install -y " + " ".join(missing), fatal=False))
