@@ -85,8 +85,9 @@ def run_ok(cmdline: str, info, **kw) -> str:
     return result.stdout
 
 
-def lab_socket(name: str) -> str:
-    return f"@netns-tutor/{os.getuid()}/{name}"
+def lab_socket(name: str, uid: int | None = None) -> str:
+    """How /proc/net/unix names the control socket of lab `name` started by `uid`."""
+    return f"@netns-tutor/{os.getuid() if uid is None else uid}/{name}"
 
 
 KINDS = ("pid", "net", "mnt", "user", "uts", "ipc")
@@ -97,10 +98,12 @@ def lab_identity(pid: int) -> dict[str, int]:
     return {kind: ns_inode(pid, kind) for kind in KINDS}
 
 
-def assert_no_trace(name: str, pid: int, identity: dict[str, int]) -> None:
-    """Nothing of the lab left on the machine: process, control socket, any of its namespaces."""
+def assert_no_trace(name: str, pid: int, identity: dict[str, int], uid: int | None = None) -> None:
+    """Nothing of the lab left on the machine: process, control socket, any of its namespaces.
+
+    `uid`: the user who started the lab (default: this process's)."""
     assert wait_until(lambda: not alive(pid)), f"agent {pid} still runs"
-    assert lab_socket(name) not in abstract_sockets()
+    assert lab_socket(name, uid) not in abstract_sockets()
     for kind, inode in identity.items():
         left = holders(kind, inode)
         assert not left, f"the lab's {kind} namespace is still held by {left}"

@@ -3,14 +3,18 @@ real lab). The lab is the test's own ($TUTOR_LAB from the `lab_name` fixture).""
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import subprocess
+import sys
 
 import pytest
 
-from labkit import (TUTOR, abstract_sockets, assert_no_trace, lab_identity, lab_socket,
-                    machine_snapshot, run_ok)
+from labkit import (REPO, TUTOR, abstract_sockets, alive, assert_no_trace, lab_identity,
+                    lab_socket, machine_snapshot, run_ok)
 from tutor.lab import client
+from tutor.lab.doctor import userns_problem
 
 pytestmark = pytest.mark.lab
 
@@ -100,3 +104,68 @@ def test_doctor(mode):
     assert re.search(rf"lab mode: {mode}\b", out.stdout), out.stdout
     assert re.search(r"iptables backend: (nf_tables|legacy)", out.stdout), out.stdout
     assert out.stdout.rstrip().endswith("A lab can run here.")
+
+
+def _plain_user() -> tuple[int, list[str], dict[str, str]] | None:
+    """A spare uid and a Python it can run the project with (argv prefix, env), or None."""
+    if os.geteuid() != 0 or userns_problem(unprivileged=True):
+        return None
+    uid = next(u for u in range(40000, 41000) if not _known_uid(u))
+    import dnslib
+    site = os.path.dirname(os.path.dirname(dnslib.__file__))
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/tmp",
+           "PYTHONPATH": f"{REPO}:{site}", "LANG": "C.UTF-8"}
+    for python in (sys.executable, "/usr/bin/python3"):
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", python]
+        # the way the client starts the agent (setpriv itself may exec what the user cannot)
+        check = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+                 "'import tutor.cli, tutor.lab.agent'], check=True)")
+        probe = subprocess.run(argv + ["-c", check], env=env, capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return uid, argv + ["-m", "tutor.cli"], env
+    return None
+
+
+def _known_uid(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
+
+
+def test_as_a_plain_user(lab_name):
+    """Rootless as it is meant to be: started, entered and stopped by an unprivileged user."""
+    found = _plain_user()
+    if found is None:
+        pytest.skip("needs root (to become a plain user) and a Python a plain user can run")
+    uid, tutor_as, env = found
+    env["TUTOR_LAB"] = lab_name
+
+    def as_user(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(tutor_as + list(args), env=env, capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+
+    up = as_user("lab", "up")
+    pid = _pid(up.stdout) if up.returncode == 0 else None
+    try:
+        assert up.returncode == 0 and "mode rootless" in up.stdout, up.stdout + up.stderr
+        owner = [line for line in open(f"/proc/{pid}/status") if line.startswith("Uid:")][0]
+        assert owner.split()[1:] == [str(uid)] * 4
+        identity = lab_identity(pid)
+        inside = as_user("shell", "-c", "id -u; touch /work/x 2>/dev/null || echo read-only; "
+                         "ip netns add red && ip netns && sysctl -qw net.ipv4.ip_forward=1 "
+                         "&& iptables -t nat -A POSTROUTING -j MASQUERADE && echo nat; exit 3")
+        assert inside.returncode == 3, inside.stderr
+        assert inside.stdout.split() == ["0", "read-only", "red", "nat"]
+        netns = as_user("shell", "-n", "red", "-c", "ip -o link | wc -l")
+        assert netns.returncode == 0 and netns.stdout.strip() == "1", netns.stderr
+        down = as_user("lab", "down")
+        assert down.returncode == 0 and "stopped" in down.stdout
+        assert_no_trace(lab_name, pid, identity, uid)
+        assert not os.path.exists("/work/x")
+    finally:
+        if pid and alive(pid):
+            as_user("lab", "down")
+            if alive(pid):
+                os.kill(pid, 9)

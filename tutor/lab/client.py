@@ -280,6 +280,10 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
         enter = ["setpriv", "--clear-groups", "--"] + enter
     if _in_userns(info.pid):
         enter.append("--user")
+        if os.geteuid() != 0:
+            # The lab's root already is this user's uid. nsenter would otherwise switch to
+            # uid 0 and first drop supplementary groups, which only root may do here.
+            enter.append("--preserve-credentials")
     enter += ["--mount", "--net", "--uts", "--ipc", "--pid", "--wd=/", "--"]
     env = ["env", "-i", *(f"{k}={v}" for k, v in shell_env().items())]
     if netns:
