@@ -235,7 +235,8 @@ def test_ping(lab):
 
 def test_resolve(lab):
     passes(lab, "resolve www.naver.com from host", "resolve google.com from host is 203.0.113.20")
-    fails(lab, "resolve google.com from host is 203.0.113.99", "resolved to 203.0.113.20 (expected 203.0.113.99)")
+    fails(lab, "resolve google.com from host is 203.0.113.99", "resolved to 203.0.113.20 (expected 203.0.113.99)",
+          "look with getent ahostsv4 google.com, and at /etc/hosts")
     fails(lab, "resolve no-such-name.example from host", "")
     sh(lab, CABLE)
     fails(lab, "resolve www.naver.com from red", "red has no route to 8.8.8.8",
@@ -249,7 +250,8 @@ def test_resolve(lab):
 
 def test_fetch(lab):
     passes(lab, "fetch http://www.naver.com/ from host status 302", "fetch http://google.com/ from host")
-    fails(lab, "fetch http://www.naver.com/ from host status 200", "HTTP 302 (expected HTTP 200)")
+    fails(lab, "fetch http://www.naver.com/ from host status 200", "HTTP 302 (expected HTTP 200)",
+          "The server answers, with another status: look at its answer with curl -sI http://www.naver.com/")
     sh(lab, CABLE + RESOLV)
     fails(lab, "fetch http://www.naver.com/ from red status 302", "red has no route to 8.8.8.8")
     fails(lab, "fetch http://203.0.113.20/ from red", "red has no route to 203.0.113.20")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tutor.checks.diagnose import explain, path_problem
-from tutor.checks.engine import judge_state
+from tutor.checks.engine import judge_state, mismatch
 from tutor.checks.judge import Verdict
 from tutor.checks.lang import parse_check
 from tutor.checks.observe import MARK, parse_iptables, parse_links, parse_routes, parse_state
@@ -359,6 +359,18 @@ def test_no_visible_fault_gives_the_general_hint():
     assert "ip -br addr" in v.hint and "iptables -S" in v.hint
     v = judge("l3-done", "fetch http://www.naver.com/ from container10", seen="curl: (7) Failed to connect\nHTTP 000")
     assert v.found == "HTTP 000"
+
+
+def test_probe_that_worked_but_saw_something_else():
+    v = mismatch(parse_check("fetch http://www.naver.com/ from container10 status 200"), "HTTP 302")
+    assert (v.passed, v.found) == (False, "HTTP 302 (expected HTTP 200)")
+    assert v.hint.endswith("ip netns exec container10 curl -sI http://www.naver.com/")
+    v = mismatch(parse_check("fetch http://192.168.1.2/ from node lan status 200"), "HTTP 404")
+    assert v.hint.endswith("with lan curl -sI http://192.168.1.2/")
+    v = mismatch(parse_check("resolve google.com from red is 203.0.113.99"),
+                 "203.0.113.20    STREAM google.com\n203.0.113.20    DGRAM")
+    assert v.found == "resolved to 203.0.113.20 (expected 203.0.113.99)"
+    assert "ip netns exec red getent ahostsv4 google.com" in v.hint and "/etc/netns/red/resolv.conf" in v.hint
 
 
 # --- the hint contract over every lesson check on every captured lab -------------------------

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from tutor.checks import observe
 from tutor.checks.diagnose import explain
 from tutor.checks.judge import STATE_JUDGES, Verdict
-from tutor.checks.lang import Check
+from tutor.checks.lang import HOST, Check
 from tutor.lab import client
 
 NOT_TRIED = "not tried yet: a check above it fails first"
@@ -89,8 +89,10 @@ def verify(lesson, step: int | None = None, info: client.LabInfo | None = None) 
                     ok, seen = probes[c.text]
                     if ok and _status_ok(c, seen):
                         v = Verdict(True, _worked(c, seen))
+                    elif ok:
+                        v = mismatch(c, seen)
                     else:
-                        v = explain(c, state, _seen(c, seen, ok))
+                        v = explain(c, state, seen)
             checks.append((c, v))
         failing = sorted((c.layer, n) for n, (c, v) in enumerate(checks) if not v.passed and v.found != NOT_TRIED)
         hint = checks[failing[0][1]][1].hint if failing else ""
@@ -109,12 +111,19 @@ def _status_ok(check: Check, seen: str) -> bool:
     return True
 
 
-def _seen(check: Check, seen: str, ok: bool) -> str:
-    if ok and check.kind == "fetch" and check.args.get("status"):
-        return f"{seen.strip()} (expected HTTP {check.args['status']})"
-    if ok and check.kind == "resolve" and check.args.get("is"):
-        return f"resolved to {' '.join(seen.split()[:1])} (expected {check.args['is']})"
-    return seen
+def mismatch(check: Check, seen: str) -> Verdict:
+    """The probe worked but saw something else than the check expects: a status, an address."""
+    where = check.where
+    run = (f"{where.ns} " if where.node else "" if where.ns == HOST else f"ip netns exec {where.ns} ")
+    if check.kind == "fetch":
+        return Verdict(False, f"{seen.strip()} (expected HTTP {check.args['status']})",
+                       f"The server answers, with another status: look at its answer with "
+                       f"{run}curl -sI {check.args['url']}")
+    first = seen.split()[0] if seen.split() else "nothing"
+    files = "/etc/hosts" + ("" if where.ns == HOST or where.node else f" and /etc/netns/{where.ns}/resolv.conf")
+    return Verdict(False, f"resolved to {first} (expected {check.args['is']})",
+                   f"The name leads elsewhere: look with {run}getent ahostsv4 {check.args['name']}, "
+                   f"and at {files}")
 
 
 def _worked(check: Check, seen: str) -> str:
