@@ -144,7 +144,7 @@ def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
 
 
 def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
-    """F6 asks; `n` keeps the lab, `y` resets it to the lesson's start and reopens step 1."""
+    """F6 (or `r` outside the prompt) asks; `n` keeps the lab, `y` resets it to the start."""
     async def body():
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
@@ -155,7 +155,8 @@ def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
             await pilot.press("n")
             await pilot.pause(0.3)
             assert set(client.status().namespaces) == {"red", "blue"}
-            await pilot.press("f6")
+            app.set_focus(app.lesson_view)
+            await pilot.press("r")
             await pilot.press("y")
             await wait_for(pilot, lambda: not app.preparing, 15, "the reset")
             assert client.status().namespaces == ()
@@ -184,5 +185,35 @@ def test_pasted_lines_run_one_after_another(lab, state_home):
             await pilot.press("n", "s", "enter")
             await wait_for(pilot, lambda: "blue\nred" in console_text(app), 10, "`ip netns` output")
             await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open")
+
+    run(body())
+
+
+def test_help_and_the_lesson_list_jump_between_lessons(lab, state_home):
+    """F1 shows the keys; F4 lists the lessons and opens another, keeping the lab if asked to."""
+    from tutor.app.screens.help import HelpScreen
+    from tutor.app.screens.lessons import LessonsScreen
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            client.run("ip netns add red")
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.press("f4")
+            assert isinstance(app.screen, LessonsScreen)
+            await pilot.press("down", "enter")              # lesson2
+            await pilot.press("n")                          # keep the lab as it is
+            await wait_for(pilot, lambda: app.lesson.id == "lesson2", 5, "lesson2 to open")
+            assert app.step == 1
+            assert "lesson2" in app.lesson_view.border_title
+            await wait_for(pilot, lambda: app.result is not None and app.result.lesson_id == "lesson2",
+                           10, "lesson2's checks")
+            assert client.status().namespaces == ("red",)
+            await pilot.press("f8", "f8")
+            assert app.step == 3
+            await pilot.press("f7")
+            assert app.step == 2
 
     run(body())

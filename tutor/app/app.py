@@ -223,7 +223,8 @@ class TutorApp(App):
         """Verify the lesson once the lab has been quiet for `delay` seconds."""
         if self._check_timer is not None:
             self._check_timer.stop()
-        self._check_timer = self.set_timer(delay, self._start_checks)
+        # (a Textual timer of 0 s divides by zero)
+        self._check_timer = self.set_timer(max(delay, 0.01), self._start_checks)
 
     def _start_checks(self) -> None:
         self._check_timer = None
@@ -248,7 +249,7 @@ class TutorApp(App):
         self._checking = False
         if self._check_again:
             self._check_again = False
-            self.schedule_checks(0)
+            self.schedule_checks(0.01)
         checks = self.checks
         if not checks.is_attached:
             return
@@ -316,7 +317,7 @@ class TutorApp(App):
         if reset:
             self.prepare(1, f"setting the lab up for {lesson_id}")
         else:
-            self.schedule_checks(0)
+            self.schedule_checks(0.01)
 
     def action_step(self, delta: int) -> None:
         numbers = [s.number for s in self.lesson.steps]
@@ -336,7 +337,7 @@ class TutorApp(App):
 
     def action_check(self) -> None:
         self.watcher.refresh(rules=True)
-        self.schedule_checks(0)
+        self.schedule_checks(0.01)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

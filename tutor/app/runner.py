@@ -63,6 +63,7 @@ class CommandRunner:
         self.proc: subprocess.Popen | None = None
         self.stop_requested = 0.0
         self.killed = False
+        self.lab_error = ""     # set when the lab could not run the command at all
 
     def stop(self) -> None:
         """Ctrl+C: interrupt the command (SIGINT now, SIGKILL if it is still there later)."""
@@ -91,6 +92,7 @@ class CommandRunner:
             self.proc = client.popen(self.cmdline, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         except (client.LabError, OSError) as exc:
+            self.lab_error = str(exc)
             output(f"tutor: {exc}\n")
             return 127
         proc = self.proc

@@ -164,6 +164,8 @@ class Console(Vertical):
         worker = get_current_worker()
         status = runner.run(lambda text: self.post_message(CommandOutput(text)),
                             cancelled=lambda: worker.is_cancelled)
+        if runner.lab_error:
+            self.post_message(CommandOutput("[tutor] F6 sets up a fresh lab for this lesson\n"))
         self.post_message(CommandFinished(runner.cmdline, status, bool(runner.stop_requested)))
 
     def on_command_output(self, message: CommandOutput) -> None:
