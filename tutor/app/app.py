@@ -7,10 +7,6 @@ lab goes through `tutor.lab.client` — always from a thread worker that posts a
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -23,6 +19,7 @@ from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, L
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
+from tutor.app.shell import open_lab_shell
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_view import LabView
@@ -31,7 +28,6 @@ from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
-from tutor.lab import client
 from tutor.lesson import load_lessons, normalize_id
 
 CHECK_DEBOUNCE = 0.15   # seconds of quiet in the lab before the checks run again
@@ -47,27 +43,6 @@ def _lab_key(snapshot: LabSnapshot) -> tuple:
     """What checks can depend on (neighbour tables churn with every ping: left out)."""
     return tuple((n, tuple(s.links), tuple(s.addrs), tuple(s.routes), s.rules, s.ip_forward)
                  for n, s in sorted(snapshot.namespaces.items()))
-
-
-def _take_terminal_back() -> None:
-    """Make our process group the terminal's foreground group again.
-
-    The lab's bash runs job control inside the lab's PID namespace, where our process group is
-    invisible, so on exit it cannot hand the terminal back; without this the app would resume
-    as a background process that the terminal no longer serves.
-    """
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError:
-        return
-    old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)   # we are in the background right now
-    try:
-        os.tcsetpgrp(fd, os.getpgrp())
-    except OSError:
-        pass
-    finally:
-        signal.signal(signal.SIGTTOU, old)
-        os.close(fd)
 
 
 class TutorApp(App):
@@ -185,6 +160,9 @@ class TutorApp(App):
     def prepare(self, upto: int, why: str) -> None:
         """Reset the lab to the lesson's start and replay its steps before `upto` (a worker)."""
         console = self.cmd_console
+        if self.preparing:
+            self.notify("The lab is already being set up.", timeout=3)
+            return
         if console.runner:
             console.runner.stop()
         self.preparing = True
@@ -374,22 +352,9 @@ class TutorApp(App):
 
     def action_shell(self) -> None:
         """Leave the app for a real shell in the lab host; `exit` comes back."""
-        try:
-            argv = client.command(client.bash_argv(None))
-        except client.LabError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        try:
-            with self.suspend():
-                print("A real shell in the lab host. Type `exit` (or Ctrl+D) to return to the course.",
-                      flush=True)
-                try:
-                    subprocess.run(argv)
-                finally:
-                    _take_terminal_back()
-        except Exception as exc:  # SuspendNotSupported under a test driver or a web terminal
-            self.notify(f"cannot open a shell here ({exc.__class__.__name__}); "
-                        "run `tutor shell` in another terminal", severity="warning")
+        problem = open_lab_shell(self)
+        if problem:
+            self.notify(problem, severity="warning")
             return
         self.watcher.refresh(rules=True)
         self.schedule_checks()

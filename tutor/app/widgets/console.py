@@ -29,6 +29,20 @@ HISTORY = 500
 INTERACTIVE = re.compile(r"^(?:ip\s+netns\s+exec\s+\S+\s+)?(?:bash|sh|vi|vim|nano|less|more|top|htop|man|tmux|screen)\s*$")
 
 
+def _builtin(cmdline: str) -> str | None:
+    """What the console answers itself: None to clear the screen, a note, or "" to run it."""
+    word = cmdline.split()[0]
+    if cmdline in ("clear", "reset"):
+        return None
+    if word in ("exit", "logout"):
+        return "[tutor] this console stays open: Ctrl+Q quits the course, F2 opens a real shell"
+    if word == "cd":
+        return "[tutor] every command starts in / here (cd does not carry over); F2 opens a real shell"
+    if INTERACTIVE.match(cmdline):
+        return "[tutor] this program needs a real terminal: press F2 for a lab shell"
+    return ""
+
+
 class ConsoleHighlighter(Highlighter):
     """Echoed prompts in bold green, our own notes dim."""
 
@@ -146,8 +160,12 @@ class Console(Vertical):
         if not self.history or self.history[-1] != cmdline:
             self.history = (self.history + [cmdline])[-HISTORY:]
         self._history_pos = len(self.history)
-        if INTERACTIVE.match(cmdline):
-            self.echo("[tutor] this program needs a real terminal: press F2 for a lab shell")
+        note = _builtin(cmdline)
+        if note is None:
+            self.query_one(Log).clear()
+            return
+        if note:
+            self.echo(note)
             return
         self.run_command(cmdline)
 
