@@ -66,14 +66,15 @@ def test_checks_flip_to_passed_when_the_lab_changes_elsewhere(lab, state_home):
 
 def test_ctrl_c_stops_an_endless_ping_and_the_app_stays_responsive(lab, state_home):
     """`ping` without -c runs until Ctrl+C; afterwards no ping is left in the lab."""
-    client.run("ip netns add red; ip link add veth0 type veth peer name veth1 netns red; "
-               "ip a add 10.200.0.2/24 dev veth0; ip link set veth0 up; "
-               "ip -n red a add 10.200.0.3/24 dev veth1; ip -n red link set veth1 up")
+    # names and addresses of no lesson step: the checks never send pings of their own here
+    client.run("ip netns add pinged; ip link add px0 type veth peer name px1 netns pinged; "
+               "ip a add 10.99.0.2/24 dev px0; ip link set px0 up; "
+               "ip -n pinged a add 10.99.0.3/24 dev px1; ip -n pinged link set px1 up")
 
     async def body():
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
-            await type_command(pilot, "ping 10.200.0.3", wait=False)
+            await type_command(pilot, "ping 10.99.0.3", wait=False)
             await wait_for(pilot, lambda: "icmp_seq=2" in console_text(app), 10, "ping replies")
             assert app.cmd_console.running
             # still responsive while it runs: the step can change under it
