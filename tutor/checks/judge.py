@@ -85,6 +85,7 @@ def _find(state: LabState, dev: str, ns: str) -> Link | Verdict:
 
 
 def judge_netns(c: Check, s: LabState) -> Verdict:
+    """`netns NAME`: the namespace exists."""
     name = c.args["name"]
     if name in s.namespaces:
         return Verdict(True, f"namespace {name} exists")
@@ -94,6 +95,7 @@ def judge_netns(c: Check, s: LabState) -> Verdict:
 
 
 def judge_link(c: Check, s: LabState) -> Verdict:
+    """`link DEV [in NS] [up] [type T]`: the interface is there (UP, of that type)."""
     dev, ns, want = c.args["dev"], c.where.ns, c.args.get("type")
     link = s.link(dev, ns)
     if link is None:
@@ -111,6 +113,7 @@ def judge_link(c: Check, s: LabState) -> Verdict:
 
 
 def judge_peer(c: Check, s: LabState) -> Verdict:
+    """`peer DEV [in NS] with DEV2 [in NS2]`: the two are the ends of one veth pair."""
     dev, ns, want, want_ns = c.args["dev"], c.where.ns, c.args["peer"], c.args["peer_ns"]
     link = _find(s, dev, ns)
     if isinstance(link, Verdict):
@@ -137,6 +140,7 @@ def judge_peer(c: Check, s: LabState) -> Verdict:
 
 
 def judge_master(c: Check, s: LabState) -> Verdict:
+    """`master DEV [in NS] is BR`: DEV is a port of bridge BR."""
     dev, ns, br = c.args["dev"], c.where.ns, c.args["bridge"]
     link = _find(s, dev, ns)
     if isinstance(link, Verdict):
@@ -156,6 +160,7 @@ def judge_master(c: Check, s: LabState) -> Verdict:
 
 
 def judge_addr(c: Check, s: LabState) -> Verdict:
+    """`addr A/P on DEV [in NS]`: DEV has that address with that prefix, and nobody else has it."""
     ip, prefix, dev, ns = c.args["ip"], c.args["prefix"], c.args["dev"], c.where.ns
     want = f"{ip}/{prefix}"
     owners = s.owners_of(ip)
@@ -176,7 +181,7 @@ def judge_addr(c: Check, s: LabState) -> Verdict:
     if ip in mine and mine[ip] != prefix:
         return Verdict(False, f"{place(dev, ns)} has {ip}/{mine[ip]}, not /{prefix}",
                        f"Write the prefix: {ip_cmd(ns, f'addr del {ip}/{mine[ip]} dev {dev}')} then {add}"
-                       + (" (without /24 the kernel uses /32: no route to the rest of the subnet)"
+                       + (f" (without /{prefix} the kernel uses /32: no route to the rest of the subnet)"
                           if mine[ip] == 32 else ""))
     if ip in mine and others:
         o = others[0]
@@ -199,6 +204,7 @@ def judge_addr(c: Check, s: LabState) -> Verdict:
 
 
 def judge_route(c: Check, s: LabState) -> Verdict:
+    """`route DEST [via GW] [dev DEV] [in NS]`: NS has such a route."""
     dest, via, dev, ns = c.args["dest"], c.args["via"], c.args["dev"], c.where.ns
     if bad := _no_namespace(s, ns):
         return bad
@@ -234,6 +240,7 @@ def _missing_link_route(c: Check, s: LabState) -> Verdict:
 
 
 def judge_sysctl(c: Check, s: LabState) -> Verdict:
+    """`sysctl KEY = VALUE [in NS]`: the sysctl reads VALUE."""
     key, want, ns = c.args["key"], c.args["value"], c.where.ns
     if bad := _no_namespace(s, ns):
         return bad
@@ -249,6 +256,7 @@ def judge_sysctl(c: Check, s: LabState) -> Verdict:
 
 
 def judge_forward(c: Check, s: LabState) -> Verdict:
+    """`forward`: see forward_verdict."""
     return forward_verdict(s)
 
 
@@ -283,6 +291,7 @@ def _nat_covers(rule_opts: dict[str, str], subnet: str) -> bool:
 
 
 def judge_masquerade(c: Check, s: LabState) -> Verdict:
+    """`masquerade SUBNET`: see masquerade_verdict."""
     return masquerade_verdict(s, c.args["subnet"])
 
 
@@ -304,6 +313,7 @@ def masquerade_verdict(s: LabState, subnet: str) -> Verdict:
 
 
 def judge_dnat(c: Check, s: LabState) -> Verdict:
+    """`dnat tcp PORT to IP:PORT`: a PREROUTING rule sends tcp PORT there."""
     port, ip, to_port = c.args["port"], c.args["to_ip"], c.args["to_port"]
     fix = f"iptables -t nat -A PREROUTING -p tcp --dport {port} -j DNAT --to-destination {ip}:{to_port}"
     rules = [r for r in s.nat_rules("PREROUTING") if r.opts.get("-j") == "DNAT"]
@@ -321,6 +331,7 @@ def judge_dnat(c: Check, s: LabState) -> Verdict:
 
 
 def judge_resolv(c: Check, s: LabState) -> Verdict:
+    """`resolv NS nameserver IP`: /etc/netns/NS/resolv.conf names IP."""
     ns, want = c.args["ns"], c.args["nameserver"]
     path = f"/etc/netns/{ns}/resolv.conf"
     text = s.resolv.get(ns)
