@@ -95,7 +95,7 @@ def build_outer(owner: int) -> tuple[int, list[str]]:
     """Stage 1: the machine read-only, its kernel file systems and scratch space covered.
 
     `owner` is the id (in the current user namespace) that will be the lab's root; it owns the
-    lab's /run, /tmp and /dev/shm. Returns an O_PATH descriptor of the machine's /proc (the
+    lab's /run, /tmp, /root and /dev/shm. Returns an O_PATH descriptor of the machine's /proc (the
     caller still needs it to write the lab's id maps; close it before anything of the lab runs)
     and the mounts that refused to become read-only and were hidden instead.
     """
