@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="settings: `tutor config name \"Ada L.\"` names you in reports")
     cfg.add_argument("key", choices=["name"], help="the setting")
     cfg.add_argument("value", nargs="?", help="new value (omit to show it)")
+    d = sub.add_parser("demo", help="presenter mode: the course types and runs LESSON's commands for a class")
+    d.add_argument("lesson", metavar="LESSON")
+    d.add_argument("--auto", action="store_true", help="play the whole lesson hands-free; exit 0 if it ends with every check passing, else 1")
+    d.add_argument("--delay", type=float, default=1.5, metavar="S", help="with --auto: seconds between commands (default 1.5)")
+    d.add_argument("--loop", action="store_true", help="with --auto: reset the lesson and play it again until q (kiosk)")
+    d.add_argument("--speed", type=float, default=30.0, metavar="CPS", help="typing speed in characters per second (default 30)")
     s = sub.add_parser("start", help="open the course at LESSON")
     s.add_argument("lesson", metavar="LESSON", nargs="?")
     return p
@@ -96,7 +102,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         text, ok = report()
         print(text)
         return 0 if ok else USAGE_ERROR
-    if cmd in ("list", "verify", "solve", "reset", "selftest", "report", "config"):
+    if cmd in ("list", "verify", "solve", "reset", "selftest", "report", "config", "demo"):
         from tutor import commands
         return getattr(commands, cmd)(args)
     from tutor import commands

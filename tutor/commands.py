@@ -1,4 +1,4 @@
-"""The lesson commands of the CLI: list, verify, solve, reset, selftest, start.
+"""The lesson commands of the CLI: list, verify, solve, reset, selftest, start, demo.
 
 Output is for people (✓/✗ with hints) unless `--json`; exit codes are the CLI's contract.
 """
@@ -131,6 +131,20 @@ def start(args) -> int:
         lesson_id = find_lesson(lesson_id).id
     from tutor.app import run_app
     return run_app(lesson_id)
+
+
+def demo(args) -> int:
+    """`tutor demo LESSON [--auto [--delay S] [--loop]] [--speed CPS]`: the presenter mode."""
+    from tutor.cli import CliError
+    lesson = find_lesson(args.lesson)
+    if args.loop and not args.auto:
+        raise CliError("--loop plays the lesson over and over by itself, so it needs --auto")
+    if not 0 <= args.delay <= 3600:
+        raise CliError(f"--delay is seconds between commands, from 0 to 3600, not {args.delay:g}")
+    if not 1 <= args.speed <= 1000:
+        raise CliError(f"--speed is characters per second, from 1 to 1000, not {args.speed:g}")
+    from tutor.app.demo import run_demo
+    return run_demo(lesson.id, auto=args.auto, delay=args.delay, loop=args.loop, speed=args.speed)
 
 
 def report(args) -> int:

@@ -76,6 +76,17 @@ class LabView(Vertical):
         tc = self.query_one(TabbedContent)
         tc.active = panes[(panes.index(tc.active) + 1) % len(panes)] if tc.active in panes else panes[0]
 
+    def show_namespace(self, name: str) -> bool:
+        """Bring namespace `name` ("" the lab host) to the front; False while it has no tab yet."""
+        if name not in self._tab_ids:
+            return False
+        self._select(name)
+        return True
+
+    def show_table(self, name: str) -> None:
+        """Bring table `name` (one of `tables.TABLES`, or "map") to the front."""
+        self.query_one(TabbedContent).active = f"pane-{name}"
+
     def _select(self, name: str) -> None:
         if name in self._tab_ids:
             self.query_one(Tabs).active = self._tab_ids[name]
