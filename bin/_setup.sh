@@ -8,7 +8,8 @@ VENV="$ROOT/.venv"
 # command -> Debian package the lab needs
 declare -A TUTOR_TOOLS=(
   [ip]=iproute2 [iptables]=iptables [ping]=iputils-ping [route]=net-tools
-  [curl]=curl [dig]=bind9-dnsutils [nsenter]=util-linux
+  [curl]=curl [dig]=bind9-dnsutils [nsenter]=util-linux [setpriv]=util-linux
+  [script]=bsdutils [sysctl]=procps
 )
 
 tutor_missing_packages() {
