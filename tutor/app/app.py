@@ -22,6 +22,7 @@ from tutor.app.screens.lessons import LessonsScreen
 from tutor.app.shell import open_lab_shell
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
+from tutor.app.widgets.lab_down import LabDownBanner
 from tutor.app.widgets.lab_view import LabView
 from tutor.app.widgets.lesson_summary import LessonSummary
 from tutor.app.widgets.lesson_view import LessonView
@@ -86,8 +87,10 @@ class TutorApp(App):
         self._checking = False
         self._check_again = False
         self.preparing = False
+        self.lab_down = ""      # the watcher's sentence while no lab answers, else ""
 
     def compose(self) -> ComposeResult:
+        yield LabDownBanner(id="lab-down")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield LessonSummary(id="summary")
@@ -111,6 +114,8 @@ class TutorApp(App):
         self.side_map = self.query_one("#side-map", TopologyMap)
         self.summary = self.query_one(LessonSummary)
         self.summary.hide()
+        self.lab_down_banner = self.query_one(LabDownBanner)
+        self.lab_down_banner.hide()
         self.query_one("#commands").border_title = "Type these"
         self.query_one("#commands").border_subtitle = "F3 puts the next one in the prompt"
         self.query_one("#checks").border_title = "Checks"
@@ -123,7 +128,9 @@ class TutorApp(App):
         self.cmd_console.echo(f"[tutor] {self.lesson.id}: {self.lesson.title} — F1 shows every key")
         if self.progress.notice:
             self.notify(self.progress.notice, severity="warning", timeout=10)
-        self._watch()
+        # after the first frame: the watcher's first reading (and its pyroute2 import) must not
+        # hold back the first paint
+        self.call_after_refresh(self._watch)
         if self.fresh_lab and (self.step > 1 or self.lesson.requires or self.lesson.setup):
             self.prepare(self.step, "the lab was not running: rebuilding it")
         else:
@@ -142,12 +149,28 @@ class TutorApp(App):
         self.watcher.run()
 
     def on_lab_changed(self, message: LabChanged) -> None:
+        self._show_lab_down(message.snapshot)
         self.lab_view.show(message.snapshot)
         self.side_map.show(message.snapshot)
         key = _lab_key(message.snapshot)
         if key != self._lab_key:
             self._lab_key = key
             self.schedule_checks()
+
+    def _show_lab_down(self, snapshot: LabSnapshot) -> None:
+        """Say plainly when the lab has gone away under us, once, and offer a new one."""
+        if snapshot.down and not self.lab_down:
+            self.lab_down = snapshot.error
+            self.lab_down_banner.show_down(snapshot.error, self.step)
+            self.cmd_console.echo(f"[tutor] {snapshot.error}: F6 starts a new lab")
+            self.notify(f"{snapshot.error[:1].upper()}{snapshot.error[1:]}. F6 starts a new lab.",
+                        severity="error", timeout=10)
+        elif not snapshot.down and self.lab_down:
+            self.lab_down = ""
+            self.lab_down_banner.hide()
+
+    def on_lab_down_banner_restart_pressed(self, message: LabDownBanner.RestartPressed) -> None:
+        self.action_reset()
 
     def on_command_started(self, message: CommandStarted) -> None:
         self.lab_view.mark_baseline()
@@ -333,6 +356,9 @@ class TutorApp(App):
         self.push_screen(LessonsScreen(self.lessons, done, self.lesson.id), picked)
 
     def action_reset(self) -> None:
+        if self.lab_down:   # nothing left to lose: no question, and back to where the student was
+            self.prepare(self.step, f"starting a new lab at the start of step {self.step}")
+            return
         question = (f"Reset the lab to the start of {self.lesson.id}? Everything built in the lab "
                     "is replaced (your progress record is kept).")
 

@@ -3,8 +3,8 @@
 The agent gives the app one NETLINK_ROUTE socket per namespace, already bound to the link,
 neighbour, address and route groups (`client.request_fds("netlink", ...)`). `NetlinkReader`
 dumps the namespace's tables over that socket and tells whether change events arrived; the
-messages are parsed with pyroute2's marshal. (pyroute2's `IPRoute(fileno=...)` cannot wrap
-these sockets: they are SOCK_RAW and its asyncio transport insists on SOCK_DGRAM.)
+messages are parsed with pyroute2's marshal, imported on first use: importing pyroute2 costs
+~0.1 s, which the watcher thread pays after the app's first paint, not the app before it.
 
 This module never imports Textual: the app shows these plain dataclasses.
 """
@@ -16,8 +16,6 @@ import os
 import socket
 import struct
 from dataclasses import dataclass, field
-
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
@@ -99,6 +97,7 @@ class NetlinkReader:
         self.sock = socket.socket(fileno=fd)
         self.sock.setblocking(False)
         self._seq = 0
+        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
         self._marshal = MarshalRtnl()
 
     def fileno(self) -> int:

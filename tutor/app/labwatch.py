@@ -2,11 +2,15 @@
 
 `LabWatcher.run()` is a blocking loop for one thread. It holds a netlink socket per namespace
 (the lab host and each of the student's namespaces), learns about new and deleted namespaces
-from inotify on the lab's `/run/netns` (seen through `/proc/AGENT/root`), and notices a reset
+from inotify on the lab's `/run/netns` (seen through `/proc/AGENT/root`), notices a reset
 (the agent swaps the lab host's network namespace) by the inode of `/proc/AGENT/ns/net`, which
-costs one stat per second. iptables rules and `ip_forward` are not netlink state: they are read
-with one `client.run` when asked (`refresh(rules=True)`, after each command) — iptables has no
-change events the lab hands out.
+costs one stat per second, and hears the agent die at once through a pidfd. iptables rules and
+`ip_forward` are not netlink state: they are read with one `client.run` when asked
+(`refresh(rules=True)`, after each command) — iptables has no change events the lab hands out.
+
+The first event after a quiet spell is read at once, so a change shows as soon as it happened;
+during a burst (a reset replaying twenty commands) the tables are re-read at most every
+DEBOUNCE seconds. Netlink tables are published before the slower rules read, not after it.
 
 Never imports Textual: the app passes a callback that posts a message.
 """
@@ -19,7 +23,7 @@ import os
 import select
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from tutor.app.labstate import NetlinkReader, NsState, close_fds
@@ -43,6 +47,7 @@ class LabSnapshot:
     namespaces: dict[str, NsState] = field(default_factory=dict)
     error: str = ""          # a one-sentence problem (the lab stopped), else ""
     generation: int = 0      # grows with every snapshot
+    down: bool = False       # no lab answers: it stopped, or was never started
 
     def names(self) -> list[str]:
         """The lab host first, then the student's namespaces in order."""
@@ -76,6 +81,27 @@ class _Inotify:
         os.close(self.fd)
 
 
+class _PidFd:
+    """A pidfd of the agent: select() finds it readable once the agent has exited."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    @classmethod
+    def open(cls, pid: int) -> "_PidFd | None":
+        """None where pidfds are not available (then the once-a-second check notices)."""
+        try:
+            return cls(os.pidfd_open(pid))
+        except (AttributeError, OSError):
+            return None
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
 class LabWatcher:
     """Keeps a LabSnapshot of the running lab up to date and reports each change."""
 
@@ -85,6 +111,8 @@ class LabWatcher:
         self.snapshot = LabSnapshot()
         self._agent: tuple[int, int] | None = None    # (pid, inode of its netns)
         self._inotify: _Inotify | None = None
+        self._pidfd: _PidFd | None = None            # readable once the agent has exited
+        self._last_pid = 0                            # the agent we last followed
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._lock = threading.Lock()
@@ -109,7 +137,7 @@ class LabWatcher:
     def run(self) -> None:
         """Follow the lab until stop(). Blocking: run it in a thread."""
         dirty: set[str] = set()
-        last_event = 0.0
+        last_read = 0.0
         last_check = 0.0
         try:
             while not self.stopped:
@@ -127,7 +155,9 @@ class LabWatcher:
                 waiting = [*self.readers.values(), self._wake_r]
                 if self._inotify:
                     waiting.append(self._inotify)
-                timeout = DEBOUNCE if dirty else IDLE_CHECK
+                if self._pidfd:
+                    waiting.append(self._pidfd)
+                timeout = max(0.0, last_read + DEBOUNCE - time.monotonic()) if dirty else IDLE_CHECK
                 readable, _, _ = select.select(waiting, [], [], timeout)
                 for item in readable:
                     if item is self._wake_r:
@@ -140,10 +170,14 @@ class LabWatcher:
                         self._inotify.drain()
                         with self._lock:
                             self._want_reconnect = True
+                    elif item is self._pidfd:      # the agent is gone: say so now
+                        self._agent = None
+                        with self._lock:
+                            self._want_reconnect = True
                     elif item.drain():
                         dirty.add(item.name)
-                        last_event = time.monotonic()
-                if dirty and self.readers and time.monotonic() - last_event >= DEBOUNCE:
+                if dirty and self.readers and time.monotonic() - last_read >= DEBOUNCE:
+                    last_read = time.monotonic()
                     dirty = self._read(dirty)
         finally:
             self._disconnect()
@@ -163,11 +197,16 @@ class LabWatcher:
         if info is None:
             self._agent = None
             self._close_inotify()
-            if not self.snapshot.error:
-                self._publish(LabSnapshot(error=f"the lab {client.lab_name()!r} is not running"))
+            if not self.snapshot.down:
+                name = client.lab_name()
+                error = (f"the lab {name!r} stopped (agent pid {self._last_pid} is gone)"
+                         if self._last_pid else f"the lab {name!r} is not running")
+                self._publish(LabSnapshot(error=error, down=True))
             return False
         if self._agent is None or self._agent[0] != info.pid or self._inotify is None:
             self._close_inotify()
+            self._pidfd = _PidFd.open(info.pid)
+            self._last_pid = info.pid
             try:
                 self._inotify = _Inotify(f"/proc/{info.pid}/root/run/netns")
             except OSError:
@@ -207,6 +246,9 @@ class LabWatcher:
         if self._inotify:
             self._inotify.close()
             self._inotify = None
+        if self._pidfd:
+            self._pidfd.close()
+            self._pidfd = None
 
     def _read(self, dirty: set[str]) -> set[str]:
         """Re-dump the dirty namespaces and publish; returns namespaces that changed meanwhile."""
@@ -230,10 +272,13 @@ class LabWatcher:
                 again.add(name)
         with self._lock:
             rules, self._want_rules = self._want_rules, False
-        if rules:
-            _read_rules(namespaces)
         if namespaces != self.snapshot.namespaces or self.snapshot.error:
             self._publish(LabSnapshot(namespaces))
+        if rules:   # one lab command (~30 ms): after the netlink tables are on their way
+            namespaces = {n: replace(s) for n, s in namespaces.items()}
+            _read_rules(namespaces)
+            if namespaces != self.snapshot.namespaces:
+                self._publish(LabSnapshot(namespaces))
         return again
 
     def _publish(self, snapshot: LabSnapshot) -> None:

@@ -16,6 +16,12 @@ def _parser() -> MarkdownIt:
 class LessonView(VerticalScroll):
     """Lesson title, `step k of n`, a progress bar of finished steps, and the step as Markdown."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._text = ""
+        self._text_shown = False    # the first text waits for the app's first frame
+        self._text_due = False
+
     def compose(self) -> ComposeResult:
         yield Static(id="lesson-heading")
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="lesson-progress")
@@ -34,9 +40,20 @@ class LessonView(VerticalScroll):
         text = step.body
         if number == 1 and lesson.intro.strip():   # the intro, then the first step under its title
             text = f"{lesson.intro.strip()}\n\n## {step.title}\n\n{step.body}"
-        self.query_one("#lesson-text", Markdown).update(text)
+        self._text = text
+        if self._text_shown:
+            self.query_one("#lesson-text", Markdown).update(text)
+        elif not self._text_due:
+            # Mounting the Markdown's blocks holds every repaint back (~0.2 s here): the first
+            # frame, with the prompt the student types at, goes out before the step's text.
+            self._text_due = True
+            self.call_after_refresh(self._show_first_text)
         if scroll_home:
             self.scroll_home(animate=False)
+
+    def _show_first_text(self) -> None:
+        self._text_shown = True
+        self.query_one("#lesson-text", Markdown).update(self._text)
 
     def show_done(self, lesson, done: set[int]) -> None:
         """Update only the progress bar (a step was finished)."""
