@@ -83,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tutor: {exc}", file=sys.stderr)
         return USAGE_ERROR
     except Exception as exc:  # the lab and lesson layers raise their own one-sentence errors
+        from tutor.course import CourseError
         from tutor.lab.client import LabError
         from tutor.lesson import LessonError
-        if isinstance(exc, (LabError, LessonError)):
+        if isinstance(exc, (LabError, LessonError, CourseError)):
             print(f"tutor: {exc}", file=sys.stderr)
             return USAGE_ERROR
         raise

@@ -30,6 +30,10 @@ _LOOKING = re.compile(r"^(?:(?:ip\s+netns\s+exec\s+\S+|lan|internet)\s+)?"
 class CourseError(Exception):
     """A lesson's own commands failed in the lab (one sentence, exit 2)."""
 
+    def __init__(self, message: str, command: str = "", output: str = ""):
+        super().__init__(message)
+        self.command, self.output = command, output
+
 
 # Words that make any command a change, whatever it starts with (`ip -d link add …`), and shell
 # syntax that can hide one (`cat > file`, `ping …; ip link del …`).
@@ -40,6 +44,16 @@ def looks_only(command: str) -> bool:
     """True for commands that only read the lab (`ping -c 3 …`, `ip -br link`)."""
     command = command.strip()
     return bool(_LOOKING.match(command)) and not _CHANGING.search(command)
+
+
+_PING = re.compile(r"(^|[\s;&|(])ping(?=\s)")
+
+
+def quick(command: str) -> str:
+    """The command as selftest runs it: pings 100x faster (same count, same checks)."""
+    if re.search(r"\sping\s.*\s-i\s|^ping\s.*\s-i\s", command):
+        return command
+    return _PING.sub(r"\1ping -i 0.01", command)
 
 
 def _lessons_by_id(lessons: list[Lesson] | None) -> dict[str, Lesson]:
@@ -76,12 +90,19 @@ def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
             return
         # Each command in its own group: a redirection after it would override the command's
         # own (`echo … > resolv.conf` must still write the file); the newline ends a `# comment`.
-        script = "\n".join(f"{{ {c}\n}} >/dev/null 2>&1 || {{ echo {shlex.quote(c)}; exit 1; }}" for c in batch)
+        # A failing command prints itself, then what it said on stderr.
+        script = 'e=$(mktemp)\n' + "\n".join(
+            f'{{ {c}\n}} >/dev/null 2>"$e" || {{ echo {shlex.quote(c)}; cat "$e"; rm -f "$e"; exit 1; }}'
+            for c in batch) + '\nrm -f "$e"\n'
+        sent = list(batch)
         result = client.run(script, info=info, timeout=120)
         batch.clear()
         if result.returncode != 0:
-            failed = result.stdout.strip().splitlines()[-1:] or ["?"]
-            raise CourseError(f"{what}: the command `{failed[0]}` failed in the lab")
+            lines = result.stdout.strip().splitlines()
+            failed = next((c for c in lines if c in sent), lines[0] if lines else "?")
+            said = " ".join(lines[lines.index(failed) + 1:] if failed in lines else lines[1:]).strip()
+            raise CourseError(f"{what}: the command `{failed}` failed in the lab"
+                              + (f": {said}" if said else ""), failed, said)
 
     for cmd in commands:
         m = SERVE.match(cmd)
@@ -160,14 +181,18 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
             reset_lesson(lesson, info, everything)
             for step in lesson.steps:
                 before = verify(lesson, step.number, info).steps[0]
-                sink: list[str] = []
-                ran = solve_step(step, sink.append, info)
+                try:
+                    run_script([quick(c) for c in step.commands], info, "its commands")
+                    failure = ""
+                except CourseError as exc:
+                    failure = f"a command failed: {exc.command}" + (f": {exc.output}" if exc.output else "")
+                ran = not failure
                 after = verify(lesson, step.number, info).steps[0]
                 detail = ""
                 if before.passed:
                     detail = "its checks already pass before its commands (they cannot fail)"
                 elif not ran:
-                    detail = "a command failed: " + " | ".join(sink[-3:])
+                    detail = failure
                 elif not after.passed:
                     bad = next(c for c in after.checks if not c.passed)
                     detail = f"after its commands `{bad.name}` still fails: {bad.found}"
