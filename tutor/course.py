@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from tutor.checks.engine import verify
 from tutor.lab import client
 from tutor.lesson import SERVE, Lesson, Step, load_lessons
 
@@ -171,6 +170,7 @@ class SelftestReport:
 def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
              report: Callable[[SelftestLine], None] | None = None) -> SelftestReport:
     """In a throwaway lab: each step's checks fail before its commands and pass after them."""
+    from tutor.checks.engine import verify
     name = f"selftest-{os.getpid()}-{int(time.time() * 1000) % 100000}"
     everything = everything or lessons
     out = SelftestReport()

@@ -217,9 +217,50 @@ def lesson_files(directory: Path | None = None) -> list[Path]:
     return sorted(p for p in directory.glob("*.md") if p.is_file())
 
 
+def _cache_file(files: list[Path]) -> Path | None:
+    """Where parsed lessons are kept, named by the files' paths, sizes and times (and the parser's).
+
+    Parsing needs markdown-it (~50 ms with its import); `tutor verify` should not pay it twice.
+    """
+    import hashlib
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = hashlib.sha256()
+    try:
+        for f in [*files, Path(__file__), Path(__file__).parent / "checks" / "lang.py"]:
+            st = f.stat()
+            key.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    except OSError:
+        return None
+    return Path(base) / "netns-tutor" / f"lessons-{key.hexdigest()[:24]}.pickle"
+
+
+def _parse_all(files: list[Path]) -> list[Lesson]:
+    import pickle
+    cache = _cache_file(files)
+    if cache is not None:
+        try:
+            with open(cache, "rb") as f:
+                return pickle.load(f)
+        except Exception:  # missing, stale or unreadable: parse again
+            pass
+    lessons = [parse_lesson(p) for p in files]
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            for old in cache.parent.glob("lessons-*.pickle"):
+                old.unlink(missing_ok=True)
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                pickle.dump(lessons, f)
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only home only costs the parse next time
+    return lessons
+
+
 def load_lessons(directory: Path | None = None) -> list[Lesson]:
     """Every lesson, ordered; a broken file raises LessonError naming it."""
-    lessons = [parse_lesson(p) for p in lesson_files(directory)]
+    lessons = _parse_all(lesson_files(directory))
     by_id: dict[str, Lesson] = {}
     for lesson in lessons:
         if lesson.id in by_id:

@@ -6,11 +6,8 @@ deleted) and reported once; the student then starts from an empty record instead
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +61,7 @@ class Progress:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"format": FORMAT, "student": self.student or student_name(),
                 "lessons": self.lessons}
+        import tempfile
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".progress-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as f:
@@ -118,6 +116,8 @@ def _aside_name(path: Path) -> Path:
 
 def default_student() -> str:
     """user@host."""
+    import getpass
+    import socket
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
