@@ -19,20 +19,18 @@ MARK = "@@tutor@@"
 WORLD = "/run/tutor/world"
 PROBE_CAP = 1500   # characters of a probe's output kept
 
+# One `ip -batch` per namespace prints three JSON arrays: links with addresses, routes, ids.
+_IP_BATCH = "printf 'addr show\\nroute show table main\\nnetns list-id\\n' | ip -force -j -d"
 STATE_SCRIPT = f"""
 m() {{ echo "{MARK} $*"; }}
 m netns; ls -1 /run/netns 2>/dev/null
-m addr {HOST}; ip -j -d addr show 2>&1
-m route {HOST}; ip -j route show table main 2>&1
-m nsid {HOST}; ip -j netns list-id 2>&1
+m ipbatch {HOST}; {_IP_BATCH} -batch - 2>&1
 for n in $(ls -1 /run/netns 2>/dev/null); do
-  m addr "$n"; ip -n "$n" -j -d addr show 2>&1
-  m route "$n"; ip -n "$n" -j route show table main 2>&1
-  m nsid "$n"; ip -n "$n" -j netns list-id 2>&1
+  m ipbatch "$n"; {_IP_BATCH} -n "$n" -batch - 2>&1
 done
-m iptables; iptables-save 2>&1
-m route node:lan; nsenter --net={WORLD}/lan -- ip -j route show table main 2>&1
 """
+RULES_SCRIPT = "m iptables; iptables-save 2>&1\n"
+LAN_SCRIPT = f"m route node:lan; nsenter --net={WORLD}/lan -- ip -j route show table main 2>&1\n"
 
 
 def _prefix(ns: str, node: bool) -> str:
@@ -42,9 +40,11 @@ def _prefix(ns: str, node: bool) -> str:
     return "" if ns == HOST else f"ip netns exec {shlex.quote(ns)} "
 
 
-def state_script(sysctls: set[tuple[str, str]], resolv: set[str]) -> str:
-    """The observation script for the whole lab plus the named sysctls and resolv.conf files."""
-    parts = [STATE_SCRIPT]
+def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = True,
+                 lan: bool = True) -> str:
+    """The observation script for the whole lab plus the named sysctls and resolv.conf files
+    (and the iptables rules and the LAN machine's routes, unless the checks cannot need them)."""
+    parts = [STATE_SCRIPT + (RULES_SCRIPT if rules else "") + (LAN_SCRIPT if lan else "")]
     for ns, key in sorted(sysctls):
         path = "/proc/sys/" + key.replace(".", "/")
         parts.append(f"m sysctl {shlex.quote(ns)} {shlex.quote(key)}; "
@@ -64,7 +64,10 @@ def read_state(checks: list[Check], info: client.LabInfo | None = None) -> LabSt
     resolv = {c.args["ns"] for c in checks if c.kind == "resolv"}
     resolv |= {c.where.ns for c in checks if c.kind in ("resolve", "fetch")
                and c.where.ns != HOST and not c.where.node}
-    result = client.run(state_script(sysctls, resolv), info=info, timeout=20)
+    behaviour = any(c.behaviour for c in checks)
+    rules = behaviour or any(c.kind in ("forward", "masquerade", "dnat") for c in checks)
+    lan = any(c.behaviour and c.where.node for c in checks)
+    result = client.run(state_script(sysctls, resolv, rules, lan), info=info, timeout=20)
     return parse_state(result.stdout)
 
 
@@ -159,6 +162,34 @@ def parse_iptables(body: str) -> tuple[list[Rule], dict[tuple[str, str], str]]:
     return rules, policies
 
 
+def _json_docs(body: str) -> list[str]:
+    """The JSON arrays `ip -j -batch` prints one after another, each as text."""
+    decoder, docs, i = json.JSONDecoder(), [], 0
+    while True:
+        while i < len(body) and body[i].isspace():
+            i += 1
+        if i >= len(body) or body[i] != "[":
+            return docs
+        try:
+            _, end = decoder.raw_decode(body, i)
+        except ValueError:
+            return docs
+        docs.append(body[i:end])
+        i = end
+
+
+def _fill(state: LabState, what: str, name: str, body: str) -> None:
+    ns = state.ns.setdefault(name, NsState(name))
+    if what == "addr":
+        ns.links = parse_links(name, body)
+        if not ns.links and body.strip():
+            ns.error = body.strip().splitlines()[-1]
+    elif what == "route":
+        ns.routes = parse_routes(body)
+    else:
+        ns.nsids = {int(i["nsid"]): i["name"] for i in _json(body) if isinstance(i, dict) and "name" in i}
+
+
 def parse_state(text: str) -> LabState:
     """The output of `state_script` -> LabState."""
     state = LabState(namespaces=[], ns={HOST: NsState(HOST)})
@@ -168,16 +199,15 @@ def parse_state(text: str) -> LabState:
             state.namespaces = [n for n in body.split() if n]
             for n in state.namespaces:
                 state.ns.setdefault(n, NsState(n))
+        elif what == "ipbatch" and args:
+            docs = _json_docs(body)
+            if len(docs) == 3:
+                for part, doc in zip(("addr", "route", "nsid"), docs):
+                    _fill(state, part, args[0], doc)
+            else:   # the namespace broke between `ls` and `ip` (or is not one): say what ip said
+                state.ns.setdefault(args[0], NsState(args[0])).error = body.strip()[-200:]
         elif what in ("addr", "route", "nsid") and args:
-            ns = state.ns.setdefault(args[0], NsState(args[0]))
-            if what == "addr":
-                ns.links = parse_links(args[0], body)
-                if not ns.links and body.strip():
-                    ns.error = body.strip().splitlines()[-1]
-            elif what == "route":
-                ns.routes = parse_routes(body)
-            else:
-                ns.nsids = {int(i["nsid"]): i["name"] for i in _json(body) if isinstance(i, dict) and "name" in i}
+            _fill(state, what, args[0], body)
         elif what == "iptables":
             state.rules, state.policies = parse_iptables(body)
         elif what == "sysctl" and len(args) == 2:
