@@ -13,22 +13,23 @@ progress record is never written (a demo is not the student's work).
 
 from __future__ import annotations
 
-import shlex
 import sys
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual import work
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Log, Static
+from textual.widgets import Log
 
 from tutor import progress
 from tutor.app.app import TutorApp
+from tutor.app.demo_focus import lab_focus
 from tutor.app.messages import (ChecksUpdated, CommandFinished, LabChanged, LabPrepared,
                                 LineEntered)
+from tutor.app.widgets.checks_strip import ChecksStrip
 from tutor.app.widgets.console import PROMPT, PromptInput
 from tutor.app.widgets.console import _builtin as console_builtin
+from tutor.app.widgets.demo_bar import DemoBar, ending_text
 from tutor.checks import engine
 from tutor.lesson import SERVE
 
@@ -52,58 +53,6 @@ class _Unsaved(progress.Progress):
 
     def save(self) -> None:
         pass
-
-
-_IP_OBJECTS = {"link": "links", "l": "links", "addr": "addresses", "a": "addresses",
-               "address": "addresses", "route": "routes", "r": "routes", "ro": "routes",
-               "neigh": "neighbours", "neighbour": "neighbours", "n": "neighbours"}
-
-
-def lab_focus(cmdline: str) -> tuple[str | None, str | None]:
-    """Where a command's change shows: (namespace, table) of the lab view; None = leave as is.
-
-    The namespace is "" for the lab host; the table is one of `tables.TABLES` or "map".
-    `ip netns exec red ip a add …` → ("red", "addresses"); `iptables …` → ("", "rules").
-    """
-    try:
-        words = shlex.split(cmdline, comments=True)
-    except ValueError:
-        words = cmdline.split()
-    if not words or words[0] in ("lan", "internet"):     # the world: not in the lab view
-        return None, None
-    ns = ""
-    if words[:3] == ["ip", "netns", "exec"] and len(words) > 3:
-        ns, words = words[3], words[4:]
-    if not words:
-        return None, None
-    program = words[0]
-    if program == "ip":
-        args = words[1:]
-        objects = []
-        i = 0
-        while i < len(args):
-            if args[i] == "-n" and i + 1 < len(args):
-                ns, i = args[i + 1], i + 2
-                continue
-            if not args[i].startswith("-"):
-                objects.append(args[i])
-            i += 1
-        if objects[:2] == ["netns", "add"]:
-            return None, "map"
-        if objects and objects[0] in ("link", "l") and "netns" in objects:
-            at = objects.index("netns")
-            if at + 1 < len(objects):
-                return objects[at + 1], "links"
-        return ns, _IP_OBJECTS.get(objects[0]) if objects else None
-    if program in ("iptables", "iptables-save"):
-        return ns, "rules"
-    if program == "sysctl":
-        return ns, "routes"     # the routes pane shows ip_forward
-    if program == "bridge":
-        return ns, "links"
-    if program in ("ping", "arping"):
-        return ns, "neighbours"
-    return None, None
 
 
 def next_speed(speed: float, direction: int) -> float:
@@ -138,6 +87,7 @@ class DemoApp(TutorApp, inherit_bindings=False):
         self.ready = False          # the lab is at the lesson's start
         self.finished = False       # every command ran; the lesson was verified (or is being)
         self.final_passed: bool | None = None
+        self.setup_error = ""       # the lab could not be reset: nothing can be played
         self.rounds = 1
         self.ran: dict[int, int] = {}    # step number -> how many of its commands were entered
         self.typing: str | None = None   # the command being typed
@@ -150,18 +100,19 @@ class DemoApp(TutorApp, inherit_bindings=False):
         self._focus: tuple[str | None, str | None] = (None, None)
 
     def compose(self):
-        yield Static(id="demo-bar")
+        yield DemoBar(id="demo-bar")
         yield from super().compose()
 
     def on_mount(self) -> None:
-        # runs before TutorApp.on_mount (handlers go along the MRO): set up after it
-        self.query_one("#left").mount(Static(id="demo-checks"))
-        self.call_after_refresh(self._begin)
+        # runs before TutorApp.on_mount (handlers go along the MRO): set up right after it,
+        # before the first frame is painted
+        self.query_one("#left").mount(ChecksStrip(id="demo-checks"))
+        self.call_next(self._begin)
 
     def _begin(self) -> None:
         prompt = self.query_one(PromptInput)
         prompt.can_focus = False     # keys are the presenter's; only the demo types here
-        prompt.placeholder = ""
+        self.cmd_console.idle_placeholder = prompt.placeholder = ""
         self.lesson_view.focus()     # ↑/↓/PgUp/PgDn scroll the prose
         self.query_one("#console-log", Log).clear()
         self.query_one("#console").border_subtitle = "Ctrl+C stops a command"
@@ -170,7 +121,10 @@ class DemoApp(TutorApp, inherit_bindings=False):
 
     def _restart(self) -> None:
         """Back to step 1 with the lab reset to the lesson's start."""
+        self._cancel_typing()
+        self._cancel_next()
         self.ran, self.finished, self.final_passed, self.ready = {}, False, None, False
+        self._busy = self._pending = False
         self.progress = _Unsaved(path=self.progress.path)
         self.result = None
         self.summary.hide()
@@ -187,12 +141,14 @@ class DemoApp(TutorApp, inherit_bindings=False):
         """The demo shows its own ending once every command has run."""
 
     def show_step(self, number: int) -> None:
+        """Open step `number`; the checks strip and the status bar follow."""
         super().show_step(number)
         self._show_checks(self.result)
         self._show_bar()
 
     # -- keys ----------------------------------------------------------------------------------
     def action_next(self) -> None:
+        """Space/→: type and run the next command, or open the next step, or finish."""
         if self.finished:
             if not self.auto:
                 self.notify("The lesson is complete: q quits.", timeout=3)
@@ -211,6 +167,7 @@ class DemoApp(TutorApp, inherit_bindings=False):
         self._show_bar()
 
     def action_back(self) -> None:
+        """←: show the previous step again (what ran in the lab stays)."""
         if self.finished and self.auto:
             return
         numbers = [s.number for s in self.lesson.steps]
@@ -229,6 +186,7 @@ class DemoApp(TutorApp, inherit_bindings=False):
             self._schedule(self.delay)
 
     def action_pause(self) -> None:
+        """p: hold the typing and --auto's next move; again to go on."""
         self.paused = not self.paused
         if not self.paused:
             if self.typing is not None and self._type_timer is None:
@@ -239,14 +197,17 @@ class DemoApp(TutorApp, inherit_bindings=False):
         self._show_bar()
 
     def action_speed(self, direction: int) -> None:
+        """+/-: type faster or slower."""
         self.speed = next_speed(self.speed, direction)
         self._show_bar()
 
     def action_stop(self) -> None:
+        """Ctrl+C: stop the running command."""
         if self.cmd_console.running:
             self.cmd_console.interrupt()
 
     def action_quit(self) -> None:
+        """q: leave the demo."""
         # --auto (without --loop) promises exit 0 only for a finished, verified lesson
         failed = self.auto and not self.loop and not self.final_passed
         self.exit(return_code=1 if failed else 0)
@@ -379,7 +340,9 @@ class DemoApp(TutorApp, inherit_bindings=False):
     # -- the lab -----------------------------------------------------------------------------
     def on_lab_prepared(self, message: LabPrepared) -> None:
         # (TutorApp's handler runs too: it says so in the console and re-reads the lab)
+        self.setup_error = message.error
         if message.error:
+            self._show_bar()
             self.notify(f"The demo cannot start: {message.error}", severity="error", timeout=10)
             if self.auto:
                 self.set_timer(EXIT_PAUSE, lambda: self.exit(return_code=1))
@@ -400,6 +363,8 @@ class DemoApp(TutorApp, inherit_bindings=False):
         if namespace is not None and self.lab_view.show_namespace(namespace):
             self._focus = (None, table)
         if table is not None:
+            if table == "map" and self.screen.has_class("-wide"):   # the map has its own column
+                table = "links"
             self.lab_view.show_table(table)
             self._focus = (self._focus[0], None)
 
@@ -427,20 +392,11 @@ class DemoApp(TutorApp, inherit_bindings=False):
             return
         result = message.result
         self.final_passed = bool(result is not None and result.passed)
-        text = Text()
-        if self.final_passed:
-            text.append("Lesson complete! ", style="bold green")
-            text.append(f"{self.lesson.title}: every check of every step passes.")
-        else:
-            text.append("The lesson did not finish: ", style="bold red")
-            failing = [s.number for s in result.steps if not s.passed] if result else []
-            text.append(message.error or f"steps {', '.join(map(str, failing))} still fail.")
         if self.auto and self.loop:
-            text.append(f"\n\nStarting over in {LOOP_PAUSE:g} s (q quits).", style="italic")
-        elif self.auto:
-            text.append(f"\n\nClosing in {EXIT_PAUSE:g} s.", style="italic")
+            after = f"Starting over in {LOOP_PAUSE:g} s (q quits)."
         else:
-            text.append("\n\nq quits.", style="italic")
+            after = f"Closing in {EXIT_PAUSE:g} s." if self.auto else "q quits."
+        text = ending_text(self.lesson.title, result, message.error, after)
         self.summary.update(text)
         self.summary.display = True
         self.cmd_console.echo("[demo] " + text.plain.split("\n")[0])
@@ -458,33 +414,21 @@ class DemoApp(TutorApp, inherit_bindings=False):
 
     # -- what the audience sees --------------------------------------------------------------
     def _show_checks(self, result) -> None:
-        strip = self.query("#demo-checks")
-        if not strip:
-            return
-        strip = strip.first(Static)
-        step = next((s for s in result.steps if s.number == self.step), None) if result else None
-        text = Text()
-        if step is None:
-            checks = self._current().checks
-            text.append("  ".join("· " + c.text for c in checks), style="dim")
-            strip.border_subtitle = ""
-        else:
-            for n, check in enumerate(step.checks):
-                text.append("  " if n else "")
-                text.append("✓ " if check.passed else "✗ ", style="bold green" if check.passed else "bold red")
-                text.append(check.name)
-            strip.border_subtitle = f"{sum(c.passed for c in step.checks)}/{len(step.checks)}"
-        strip.set_class(bool(step and step.passed), "-passed")
-        strip.update(text)
+        strips = self.query(ChecksStrip)
+        if strips:
+            step = next((r for r in result.steps if r.number == self.step), None) if result else None
+            strips.first().show(step, self._current().checks)
 
     def _show_bar(self) -> None:
-        bars = self.query("#demo-bar")
+        bars = self.query(DemoBar)
         if not bars:
             return
         step = self._current()
         total = len(step.commands)
         done = self.ran.get(step.number, 0)
-        if not self.ready:
+        if self.setup_error:
+            state = "the lab could not be set up (see the console)"
+        elif not self.ready:
             state = "setting up the lab…"
         elif self.finished:
             state = {None: "checking the lesson…", True: "lesson complete ✓",
@@ -493,18 +437,18 @@ class DemoApp(TutorApp, inherit_bindings=False):
             state = "typing…"
         elif self._busy:
             state = "running…"
+        elif self.auto:
+            state = "playing"
         elif done < total:
             state = "space: next command"
         else:
             state = "space: next step"
-        if self.paused:
-            state = "⏸ PAUSED · " + state
-        mode = f"auto, {self.delay:g} s between commands" if self.auto else "presenter"
+        mode = f"auto, {self.delay:g} s apart" if self.auto else "presenter"
         if self.loop:
-            mode += f", loop round {self.rounds}"
-        bars.first(Static).update(
-            f" ▶ DEMO  {self.lesson.id} · step {step.number}/{len(self.lesson.steps)} · "
-            f"command {min(done, total)}/{total}   typing {self.speed:g} chars/s   {mode}   {state}")
+            mode += f", round {self.rounds}"
+        bars.first().show(lesson_id=self.lesson.id, step=step.number, steps=len(self.lesson.steps),
+                          ran=done, commands=total, state=state, paused=self.paused,
+                          speed=self.speed, mode=mode)
 
 
 def run_demo(lesson_id: str, auto: bool = False, delay: float = DELAY, loop: bool = False,

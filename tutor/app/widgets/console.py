@@ -108,6 +108,7 @@ class Console(Vertical):
         self._draft = ""
         self.runner: CommandRunner | None = None
         self.queued: list[str] = []
+        self.idle_placeholder = PLACEHOLDER   # what the empty prompt invites (presenter mode: "")
 
     def compose(self) -> ComposeResult:
         log = Log(max_lines=SCROLLBACK, highlight=True, id="console-log")
@@ -115,7 +116,7 @@ class Console(Vertical):
         yield log
         with Horizontal(id="prompt-row"):
             yield Label(PROMPT + " ", id="prompt-label")
-            yield PromptInput(placeholder=PLACEHOLDER, id="prompt")
+            yield PromptInput(placeholder=self.idle_placeholder, id="prompt")
 
     @property
     def running(self) -> bool:
@@ -213,7 +214,7 @@ class Console(Vertical):
         n = len(self.queued)
         self.query_one(PromptInput).placeholder = (
             f"{n} line{'s' * (n != 1)} waiting for the running command (Ctrl+C drops them)" if n
-            else PLACEHOLDER)
+            else self.idle_placeholder)
 
     def interrupt(self) -> None:
         """Ctrl+C: stop the running command, or clear the prompt when none runs."""

@@ -1,0 +1,32 @@
+"""Presenter mode's status line: where the demo is, what it does now, how fast it types."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+class DemoBar(Static):
+    """One line across the top; the most important part first (a narrow terminal cuts the end)."""
+
+    def show(self, *, lesson_id: str, step: int, steps: int, ran: int, commands: int,
+             state: str, paused: bool, speed: float, mode: str) -> None:
+        """Lesson and step, `ran` of `commands` entered, the demo's `state`, typing speed, mode."""
+        if paused:
+            state = "⏸ PAUSED · " + state
+        self.update(f"▶ DEMO  {lesson_id} · step {step}/{steps} · command {min(ran, commands)}/{commands}"
+                    f"  │  {state}  │  typing {speed:g} chars/s  │  {mode}")
+
+
+def ending_text(title: str, result, error: str, after: str) -> Text:
+    """What a played lesson came to: complete, or which steps still fail; then `after`."""
+    text = Text()
+    if result is not None and result.passed:
+        text.append("Lesson complete! ", style="bold green")
+        text.append(f"{title}: every check of every step passes.")
+    else:
+        text.append("The lesson did not finish: ", style="bold red")
+        failing = [str(s.number) for s in result.steps if not s.passed] if result else []
+        text.append(error or f"steps {', '.join(failing)} still fail.")
+    text.append(f"\n\n{after}", style="italic")
+    return text
