@@ -31,6 +31,7 @@ from tutor.lab import client
 
 DEBOUNCE = 0.05
 IDLE_CHECK = 1.0
+RETRY = 0.05        # first wait before opening a namespace that could not be entered, again
 IN_CREATE, IN_DELETE, IN_MOVED_TO, IN_MOVED_FROM = 0x100, 0x200, 0x80, 0x40
 
 RULES_SCRIPT = r"""
@@ -113,6 +114,9 @@ class LabWatcher:
         self._inotify: _Inotify | None = None
         self._pidfd: _PidFd | None = None            # readable once the agent has exited
         self._last_pid = 0                            # the agent we last followed
+        self._unopened: set[str] = set()              # listed, but could not be entered
+        self._retry_at = 0.0                          # when to try those again (0: never)
+        self._retry_wait = RETRY
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._lock = threading.Lock()
@@ -143,6 +147,8 @@ class LabWatcher:
             while not self.stopped:
                 with self._lock:
                     reconnect, self._want_reconnect = self._want_reconnect, False
+                if self._retry_at and time.monotonic() >= self._retry_at:
+                    reconnect = True
                 if (reconnect or self._agent is None
                         or self._agent_changed(time.monotonic() - last_check >= IDLE_CHECK)):
                     last_check = time.monotonic()
@@ -158,6 +164,8 @@ class LabWatcher:
                 if self._pidfd:
                     waiting.append(self._pidfd)
                 timeout = max(0.0, last_read + DEBOUNCE - time.monotonic()) if dirty else IDLE_CHECK
+                if self._retry_at:
+                    timeout = min(timeout, max(0.0, self._retry_at - time.monotonic()))
                 readable, _, _ = select.select(waiting, [], [], timeout)
                 for item in readable:
                     if item is self._wake_r:
@@ -214,24 +222,28 @@ class LabWatcher:
             info = client.status() or info   # listed after the watch began: none slips through
         self._agent = _agent_identity(info.pid)
         names = ["", *info.namespaces]
-        try:
-            _, fds = client.request_fds("netlink", len(names), namespaces=names)
-        except client.LabError as exc:
-            self._publish(LabSnapshot(error=str(exc)))
-            return False
-        # the agent skips namespaces deleted meanwhile; only a full answer can be paired by order
-        if len(fds) != len(names):
-            close_fds(fds)
+        sockets = _open_sockets(names)
+        if "" not in sockets:   # the lab host itself: the agent is busy or going; try again
+            close_fds(list(sockets.values()))
             with self._lock:
                 self._want_reconnect = True
-            return True
-        self.readers = {name: NetlinkReader(fd, name) for name, fd in zip(names, fds)}
+            return False
+        self.readers = {name: NetlinkReader(fd, name) for name, fd in sockets.items()}
+        # `ip netns add` makes the file before it mounts the namespace on it; a student can
+        # make a file there that never is one: look again soon, then less and less often
+        unopened = set(names) - set(sockets)
+        if unopened:
+            self._retry_wait = RETRY if unopened != self._unopened else min(self._retry_wait * 2, IDLE_CHECK)
+            self._retry_at = time.monotonic() + self._retry_wait
+        else:
+            self._retry_at = 0.0
+        self._unopened = unopened
         return True
 
     def _namespaces_changed(self) -> bool:
         """After a command: does the lab list other namespaces than we follow? (belt and braces)"""
         info = client.status()
-        return info is None or set(info.namespaces) != set(self.readers) - {""}
+        return info is None or set(info.namespaces) != set(self.readers) - {""} | self._unopened
 
     def _disconnect(self) -> None:
         self._close_readers()
@@ -285,6 +297,32 @@ class LabWatcher:
         snapshot.generation = self.snapshot.generation + 1
         self.snapshot = snapshot
         self.emit(snapshot)
+
+
+def _open_sockets(names: list[str]) -> dict[str, int]:
+    """A netlink socket per namespace the agent can enter, by name.
+
+    One request for all of them; if that fails (a namespace not mounted yet makes the agent
+    refuse) or comes back short (one deleted meanwhile: the answer can no longer be paired by
+    order), one request per namespace, skipping the ones that fail.
+    """
+    try:
+        _, fds = client.request_fds("netlink", len(names), namespaces=names)
+    except client.LabError:
+        fds = []
+    if len(fds) == len(names):
+        return dict(zip(names, fds))
+    close_fds(fds)
+    sockets = {}
+    for name in names:
+        try:
+            _, fds = client.request_fds("netlink", 1, namespaces=[name])
+        except client.LabError:
+            continue
+        if fds:
+            sockets[name] = fds[0]
+            close_fds(fds[1:])
+    return sockets
 
 
 def _agent_identity(pid: int | None) -> tuple[int, int] | None:

@@ -6,7 +6,11 @@ whose child runs the student's `bash -c` inside the lab's PID namespace. Stoppin
 zombie in the lab's `ps`. So Ctrl+C sends SIGINT to every *other* member of the process group
 (what a terminal's Ctrl+C reaches), escalates to SIGKILL if they ignore it, and only kills
 `nsenter` last. Output is read with select() and handed over at most every FLUSH seconds, and
-the part of a flood (`yes`) that nobody could read is dropped with a note.
+the part of a flood (`yes`) that nobody could read is dropped with a note. A line longer than
+MAX_LINE characters (`cat /dev/zero`, which never ends its line) is cut there with a note: the
+console keeps whole lines, and one that grows forever would take the app's memory with it.
+While it runs, the command's process group is registered with the keeper (`keeper.py`), which
+kills it should the app die first.
 
 Never imports Textual: `CommandRunner.run()` takes plain callbacks.
 """
@@ -22,10 +26,13 @@ import subprocess
 import time
 from typing import Callable
 
+from tutor.app.keeper import keeper
 from tutor.lab import client
 
 FLUSH = 0.05           # seconds between output chunks handed to the UI
 MAX_PENDING = 256_000  # characters kept between two flushes; older ones are dropped
+MAX_LINE = 20_000      # characters of one output line shown (`ip -j link` fits); the rest is cut
+CUT_NOTE = " … [tutor: line cut]"
 KILL_AFTER = 1.0       # seconds a command may ignore SIGINT before SIGKILL
 LINGER = 0.3           # seconds to keep reading after the command ended (backgrounded children)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Za-z0-9]")
@@ -88,6 +95,10 @@ class CommandRunner:
 
         `cancelled()` (the worker's flag) ends the command as Ctrl+C would.
         """
+        if "\0" in self.cmdline:
+            # no argv can carry it; Popen's ValueError would end the worker before it reports
+            output("tutor: a command line cannot contain a NUL character (^@)\n")
+            return 2
         try:
             self.proc = client.popen(self.cmdline, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
@@ -96,9 +107,11 @@ class CommandRunner:
             output(f"tutor: {exc}\n")
             return 127
         proc = self.proc
+        keeper.add(proc.pid)    # its own session: the group's id is its pid
         fd = proc.stdout.fileno()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending, dropped, last_flush, ended = "", 0, time.monotonic(), 0.0
+        column = 0      # characters of the unfinished last line handed over so far
         try:
             while True:
                 if cancelled():
@@ -111,12 +124,14 @@ class CommandRunner:
                         break
                     pending += decoder.decode(data)
                     if len(pending) > MAX_PENDING:
-                        cut = pending.find("\n", len(pending) - MAX_PENDING // 2) + 1
+                        keep = len(pending) - MAX_PENDING // 2
+                        cut = pending.find("\n", keep) + 1 or keep   # no newline: cut anyway
                         dropped += pending[:cut].count("\n")
                         pending = pending[cut:]
                 now = time.monotonic()
                 if pending and now - last_flush >= FLUSH:
-                    output(_with_note(clean(pending), dropped))
+                    text, column = cap_lines(clean(pending), column)
+                    output(_with_note(text, dropped))
                     pending, dropped, last_flush = "", 0, now
                 if proc.poll() is not None:
                     # a backgrounded child (`sleep 9 &`) may hold the pipe open: don't wait for it
@@ -126,9 +141,10 @@ class CommandRunner:
         finally:
             pending += decoder.decode(b"", final=True)
             if pending or dropped:
-                output(_with_note(clean(pending), dropped))
+                output(_with_note(cap_lines(clean(pending), column)[0], dropped))
             proc.stdout.close()
             status = self._wait()
+            keeper.remove(proc.pid)
         return status
 
     def _escalate(self) -> None:
@@ -150,10 +166,27 @@ class CommandRunner:
         deadline = time.monotonic() + 3 * KILL_AFTER
         while proc.poll() is None and time.monotonic() < deadline:
             self._escalate()
-            time.sleep(0.02)
+            try:    # returns within a millisecond of the exit (a fixed sleep cost ~10 ms a command)
+                proc.wait(timeout=0.02)
+            except subprocess.TimeoutExpired:
+                pass
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         return proc.wait()
+
+
+def cap_lines(text: str, column: int, limit: int = MAX_LINE) -> tuple[str, int]:
+    """`text` with every line cut at `limit` characters (once, with CUT_NOTE), and the length of
+    its unfinished last line. `column` is how much of the first line was handed over before."""
+    pieces = text.split("\n")
+    out = []
+    for i, piece in enumerate(pieces):
+        start = column if i == 0 else 0
+        if start + len(piece) > limit:
+            piece = piece[:max(0, limit - start)] + (CUT_NOTE if start <= limit else "")
+        out.append(piece)
+    last_start = column if len(pieces) == 1 else 0
+    return "\n".join(out), last_start + len(pieces[-1])
 
 
 def _with_note(text: str, dropped: int) -> str:
