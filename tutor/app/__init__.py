@@ -14,10 +14,11 @@ def run_app(lesson_id: str | None = None) -> int:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from tutor.lab import client
+    from tutor.lab import client, doctor  # noqa: F401  (what `up` imports, imported here first)
     with ThreadPoolExecutor(1) as pool:
-        # a lab that has to start (~0.3 s, mostly waiting on the agent) starts while Textual
-        # and the app are imported (~0.3 s of this process's CPU)
+        # A lab that has to start (~0.3 s, mostly waiting on the agent) starts while Textual
+        # and the app are imported (~0.3 s of this process's CPU). The thread must import
+        # nothing: two threads importing at once can meet a half-initialised module.
         starting = pool.submit(client.up)
         from tutor.app.app import TutorApp
         try:

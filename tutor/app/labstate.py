@@ -6,6 +6,13 @@ dumps the namespace's tables over that socket and tells whether change events ar
 messages are parsed with pyroute2's marshal, imported on first use: importing pyroute2 costs
 ~0.1 s, which the watcher thread pays after the app's first paint, not the app before it.
 
+Why not pyroute2's `IPRoute(fileno=...)`: it wants SOCK_DGRAM (netlink treats SOCK_RAW alike, so
+the agent could hand those out), but in pyroute2 0.9 every call runs its event loop, which takes
+pending change events off the socket into a queue of its own. select() on the socket then no
+longer says that events arrived, and a dump cannot tell that the lab changed while it ran
+(`read()`'s second value) without reading pyroute2's private queue. The dump below is a few
+dozen lines and keeps both; the parsing, the part worth borrowing, is pyroute2's.
+
 This module never imports Textual: the app shows these plain dataclasses.
 """
 
