@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
+from tmuxterm import Terminal
 from tutor.lab import client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.lab,
@@ -25,42 +24,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.lab,
 def _tutor_argv() -> list[str]:
     script = Path(sys.executable).with_name("tutor")
     return [str(script)] if script.exists() else [sys.executable, "-m", "tutor.cli"]
-
-
-class Terminal:
-    """One tmux server on a private socket, running one command in a 120x40 window."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]):
-        self.socket = f"tutor-e2e-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        command = " ".join(["env", *(f"{k}={v}" for k, v in env.items()), *argv])
-        self.tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "course", command)
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                              check=True, timeout=10).stdout
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", "-t", "course", *keys)
-
-    def type(self, line: str) -> None:
-        self.tmux("send-keys", "-t", "course", "-l", line)
-        self.keys("Enter")
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-t", "course", "-p")
-
-    def wait_for(self, text: str, timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} did not appear within {timeout:g} s; the screen:\n{screen}")
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
 
 @pytest.fixture

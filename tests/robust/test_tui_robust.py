@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
 
 from pilot_helpers import console_text, run, type_command, wait_for  # noqa: E402
 from test_shell_fuzz import generated  # noqa: E402
+from tmuxterm import Terminal, wait_gone  # noqa: E402
 from textual import events  # noqa: E402
 from tutor import progress  # noqa: E402
 from tutor.app import app as app_module  # noqa: E402
@@ -231,62 +232,6 @@ def test_lines_typed_key_by_key(lab, state_home):
 
 # -- more than one front end, and deaths -------------------------------------------------------
 
-class Terminal:
-    """The real `tutor` in a detached tmux pane (120x40) on a private tmux server."""
-
-    def __init__(self, argv: list[str], env: dict[str, str]):
-        self.socket = f"tutor-robust-{os.getpid()}-{random.randrange(1 << 30):x}"
-        # COLUMNS/LINES in this process's environment would pin the app to their size
-        command = " ".join(["exec", "env", "-u", "COLUMNS", "-u", "LINES",
-                            *(f"{k}={v}" for k, v in env.items()), *argv])
-        self.tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
-        self.pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                              timeout=10).stdout
-
-    def type(self, line: str) -> None:
-        self.tmux("send-keys", "-t", "t", "-l", line)
-        self.tmux("send-keys", "-t", "t", "Enter")
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-t", "t", "-p")
-
-    def wait_for(self, text: str, timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} not on the screen after {timeout:g} s:\n{screen}")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        """End the tmux server, and the program in it by its pid if it is still there."""
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
-        _wait_gone(self.pid, 5.0)
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    """True once `pid` has exited (SIGKILL after `timeout`)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return True
-        time.sleep(0.02)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    return False
-
-
 def _env(lab_name: str, state_home: Path) -> dict[str, str]:
     return {"TUTOR_LAB": lab_name, "XDG_STATE_HOME": str(state_home), "TERM": "xterm-256color",
             "LANG": "C.UTF-8", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
@@ -445,7 +390,7 @@ def test_sigkill_of_the_real_tui_leaves_lab_machine_and_progress_consistent(lab,
                     term.wait_for(seen)
                 time.sleep(rnd.uniform(0.0, 0.6))
             os.kill(term.pid, signal.SIGKILL)
-            assert _wait_gone(term.pid, 5.0)
+            assert wait_gone(term.pid, 5.0)
             # nothing the app started goes on without it
             deadline = time.monotonic() + 5
             while _lab_side(lab.pid) and time.monotonic() < deadline:
