@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 TUTOR = str(ROOT / ".venv" / "bin" / "tutor")
 
+from bench.bench_lab import memory_mb  # noqa: E402
 from tutor.course import start_commands  # noqa: E402
 from tutor.lab import client  # noqa: E402
 from tutor.lesson import load_lessons  # noqa: E402
@@ -40,29 +41,6 @@ def timed(argv: list[str], env: dict | None = None, check: bool = True) -> float
 
 def lab_env(name: str) -> dict:
     return dict(os.environ, TUTOR_LAB=name, XDG_STATE_HOME=f"/tmp/netns-tutor-bench-{os.getpid()}")
-
-
-def rss_kib(pid: int) -> int:
-    """VmRSS of a process and every process in its PID namespace (the whole lab)."""
-    try:
-        target = os.readlink(f"/proc/{pid}/ns/pid_for_children")
-    except OSError:
-        return 0
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            same = int(entry) == pid or os.readlink(f"/proc/{entry}/ns/pid") == target
-            if not same:
-                continue
-            with open(f"/proc/{entry}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
 
 
 class Bench:
@@ -95,7 +73,7 @@ def bench_lab(b: Bench) -> None:
     for _ in range(b.runs):
         ups.append(timed([TUTOR, "lab", "up"], env))
         info = client.status(name)
-        mem.append(rss_kib(info.pid) / 1024)
+        mem.append(memory_mb(info.pid)[0])
         downs.append(timed([TUTOR, "lab", "down"], env))
     b.add("lab up (tutor lab up)", ups, note="target <= 300 ms")
     b.add("lab down (tutor lab down)", downs, note="target <= 100 ms")
@@ -171,7 +149,7 @@ def bench_many_labs(b: Bench, count: int = 30) -> None:
             ups.append(timed([TUTOR, "lab", "up"], lab_env(n)))
         for n in names:
             info = client.status(n)
-            mem.append(rss_kib(info.pid) / 1024 if info else 0)
+            mem.append(memory_mb(info.pid)[0] if info else 0)
         alive = sum(1 for n in names if client.status(n))
         ok = sum(client.run("ping -c1 -W1 192.168.1.3", info=client.status(n)).returncode == 0 for n in names)
     finally:
