@@ -67,7 +67,7 @@ def _lesson_order(lesson_id: str) -> tuple[int, str]:
 def render(rows: list[Row], fmt: str) -> str:
     """The table as text, CSV or JSON."""
     if fmt == "json":
-        return json.dumps([{k: v for k, v in asdict(r).items()} for r in rows], indent=1)
+        return json.dumps([asdict(r) for r in rows], indent=1)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from tutor.checks import observe
 from tutor.checks.diagnose import explain
-from tutor.checks.judge import STATE_JUDGES, Verdict
+from tutor.checks.judge import STATE_JUDGES, Verdict, in_ns
 from tutor.checks.lang import HOST, Check
 from tutor.lab import client
 
@@ -114,7 +114,7 @@ def _status_ok(check: Check, seen: str) -> bool:
 def mismatch(check: Check, seen: str) -> Verdict:
     """The probe worked but saw something else than the check expects: a status, an address."""
     where = check.where
-    run = (f"{where.ns} " if where.node else "" if where.ns == HOST else f"ip netns exec {where.ns} ")
+    run = f"{where.ns} " if where.node else in_ns(where.ns, "")
     if check.kind == "fetch":
         return Verdict(False, f"{seen.strip()} (expected HTTP {check.args['status']})",
                        f"The server answers, with another status: look at its answer with "
