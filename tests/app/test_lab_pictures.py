@@ -79,3 +79,40 @@ def test_the_apps_lab_reading_modules_do_not_import_textual():
             "tutor.app.tables, tutor.app.topomap; print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_table_columns_fit_every_name_even_when_fed_faster_than_the_app_goes_idle():
+    """Snapshots arriving back to back (a busy app) still show `brid10@if2` whole, not cut short."""
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import DataTable
+
+    from tutor.app.widgets.lab_view import LabView
+
+    class Bare(App):
+        def compose(self):
+            yield LabView()
+
+    async def body():
+        app = Bare()
+        async with app.run_test(size=(120, 30)) as pilot:
+            view = app.query_one(LabView)
+            view.show(LabSnapshot({"": NsState("", links=[_link(1, "lo", oper="UNKNOWN")])}))
+            view.mark_baseline()
+            view.show(lesson2_snapshot())      # no pause: the table never went idle in between
+            view.show(lesson2_snapshot())
+            table = app.query_one("#table-links", DataTable)
+            for y in range(table.size.height):   # a screen update that comes before the idle
+                table.render_line(y)
+            await pilot.pause()
+            shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
+            assert "+ brid10@if2" in shown and "+ br0 " in shown, shown
+            assert "aa:bb:cc:dd:ee:06" in shown, shown
+            # and a narrower lab afterwards narrows the columns again
+            view.show(LabSnapshot({"": NsState("", links=[_link(1, "lo", oper="UNKNOWN")])}))
+            await pilot.pause()
+            header = table.render_line(0).text
+            assert " interface  state " in header, header
+
+    asyncio.run(body())

@@ -6,6 +6,7 @@ away are shown struck through with `-`, so the student sees exactly what a comma
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -43,9 +44,7 @@ class LabView(Vertical):
                 with TabPane(TAB_TITLES[name], id=f"pane-{name}"):
                     if name == "routes":
                         yield Static(id="forwarding")
-                    table = DataTable(id=f"table-{name}", show_cursor=False, zebra_stripes=True)
-                    table.add_columns(*tables.COLUMNS[name])
-                    yield table
+                    yield DataTable(id=f"table-{name}", show_cursor=False, zebra_stripes=True)
             with TabPane("map", id="pane-map"):
                 yield TopologyMap(id="tab-map")
 
@@ -115,6 +114,20 @@ class LabView(Vertical):
             self.namespace = picked
             self._fill()
 
+    def _set_columns(self, table: DataTable, name: str, rows: list[list[Text]]) -> None:
+        """Give each column the width of its widest cell, set here rather than measured later.
+
+        DataTable measures new rows only when it next goes idle; a busy app could show a
+        table whose rows were never measured, with `veth0@veth1` cut to `veth0@ve`.
+        """
+        labels = tables.COLUMNS[name]
+        widths = [max([cell_len(label), *(row[i].cell_len for row in rows)])
+                  for i, label in enumerate(labels)]
+        if [c.width for c in table.ordered_columns] != widths:
+            table.clear(columns=True)
+            for label, width in zip(labels, widths):
+                table.add_column(label, width=width)
+
     def _fill(self) -> None:
         ns = self.snapshot.namespaces.get(self.namespace)
         before_ns = None if self.baseline is None else self.baseline.get(self.namespace, {})
@@ -122,10 +135,11 @@ class LabView(Vertical):
             table = self.query_one(f"#table-{name}", DataTable)
             before = None if before_ns is None else before_ns.get(name, [])
             marked = tables.diff(before, tables.rows(ns, name))
+            rows = [[Text(MARK[status] + str(row[0]), style=STYLE[status]),
+                     *(Text(str(c), style=STYLE[status]) for c in row[1:])] for row, status in marked]
+            self._set_columns(table, name, rows)
             table.clear()
-            for row, status in marked:
-                cells = [Text(str(c), style=STYLE[status]) for c in row]
-                cells[0] = Text(MARK[status], style=STYLE[status]) + cells[0]
+            for cells in rows:
                 table.add_row(*cells)
             changed = sum(status != tables.SAME for _, status in marked)
             pane = self.query_one(TabbedContent).get_tab(f"pane-{name}")
