@@ -50,7 +50,7 @@ tutor_find_python() {
 
 tutor_ensure_venv() {  # $1: "" for running, "dev" for the tests too
   local extra=${1:-} stamp hash py
-  hash=$(sha256sum < "$ROOT/pyproject.toml" | cut -c1-16)
+  hash=$(cat "$ROOT/pyproject.toml" "$ROOT/bin/_setup.sh" | sha256sum | cut -c1-16)
   stamp="$VENV/.netns-tutor-installed"
   if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ]; then
     # a dev install also has everything a plain run needs
@@ -64,7 +64,12 @@ tutor_ensure_venv() {  # $1: "" for running, "dev" for the tests too
       echo "netns-tutor: python venv failed (sudo apt-get install -y python3-venv)" >&2; return 1; }
   fi
   echo "netns-tutor: installing the project into $VENV" >&2
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT${extra:+[$extra]}" >&2 || {
+  # compat: a plain path in a .pth file; the default import hook costs every `tutor` call ~12 ms
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    --config-settings editable_mode=compat -e "$ROOT${extra:+[$extra]}" >&2 || {
     echo "netns-tutor: pip install failed" >&2; return 1; }
+  # bytecode now: with PYTHONDONTWRITEBYTECODE set, or a read-only checkout, every `tutor`
+  # call (and every lab agent) would otherwise compile the package again
+  "$VENV/bin/python" -m compileall -q "$ROOT/tutor" >/dev/null || true
   echo "$hash-${extra:-run}" > "$stamp"
 }

@@ -98,19 +98,22 @@ def reset(args) -> int:
     """`tutor reset LESSON`: the lab rebuilt to LESSON's start."""
     from tutor.course import reset_lesson
     from tutor.lab import client
-    lesson = find_lesson(args.lesson)
+    lessons = load_lessons()
+    lesson = find_lesson(args.lesson, lessons=lessons)
     info, _ = client.up()
-    reset_lesson(lesson, info)
+    reset_lesson(lesson, info, lessons)
     print(f"lab reset to the start of {lesson.id}: {lesson.title}")
     return 0
 
 
-def selftest(args) -> int:
-    """`tutor selftest [LESSON]`: in a throwaway lab, every step fails before and passes after."""
+def selftest(args, starting=None) -> int:
+    """`tutor selftest [LESSON]`: in a throwaway lab, every step fails before and passes after.
+
+    `starting`: the throwaway lab, already on its way up (`tutor.lab.client.start`)."""
     from tutor.course import selftest as run_selftest
     directory = Path(args.lessons_dir) if getattr(args, "lessons_dir", None) else None
     everything = load_lessons(directory)
-    lessons = [find_lesson(args.lesson, directory)] if args.lesson else everything
+    lessons = [find_lesson(args.lesson, directory, everything)] if args.lesson else everything
 
     def show(line) -> None:
         mark = _c(GREEN, "✓") if line.ok else _c(RED, "✗")
@@ -118,7 +121,7 @@ def selftest(args) -> int:
         print(f"{mark} {line.lesson} {label}: {line.title}"
               + (f"\n    {line.detail}" if line.detail else ""), flush=True)
 
-    report = run_selftest(lessons, everything, show)
+    report = run_selftest(lessons, everything, show, starting)
     bad = sum(not l.ok for l in report.lines)
     print(f"{len(report.lines) - bad} passed, {bad} failed in {report.seconds:.1f} s")
     return 0 if report.ok else 1

@@ -49,10 +49,10 @@ _PING = re.compile(r"(^|[\s;&|(])ping(?=\s)")
 
 
 def quick(command: str) -> str:
-    """The command as selftest runs it: pings 100x faster (same count, same checks)."""
+    """The command as selftest runs it: pings 500x faster (same count, same checks)."""
     if re.search(r"\sping\s.*\s-i\s|^ping\s.*\s-i\s", command):
         return command
-    return _PING.sub(r"\1ping -i 0.01", command)
+    return _PING.sub(r"\1ping -i 0.002", command)
 
 
 def _lessons_by_id(lessons: list[Lesson] | None) -> dict[str, Lesson]:
@@ -80,6 +80,27 @@ def start_commands(lesson: Lesson, lessons: list[Lesson] | None = None) -> list[
     return out
 
 
+def command_script(commands: list[str]) -> str:
+    """The bash script that runs `commands` in order, quietly, and stops at the first failure.
+
+    Each command in its own group: a redirection after it would override the command's own
+    (`echo … > resolv.conf` must still write the file); the newline ends a `# comment`. A
+    failing command prints itself, then what it said on stderr, and the script exits 1.
+    """
+    return 'e=$(mktemp)\n' + "\n".join(
+        f'{{ {c}\n}} >/dev/null 2>"$e" || {{ echo {shlex.quote(c)}; cat "$e"; rm -f "$e"; exit 1; }}'
+        for c in commands) + '\nrm -f "$e"\n'
+
+
+def script_error(output: str, sent: list[str], what: str) -> CourseError:
+    """The CourseError for a `command_script` of `sent` that exited 1 printing `output`."""
+    lines = output.strip().splitlines()
+    failed = next((c for c in lines if c in sent), lines[0] if lines else "?")
+    said = " ".join(lines[lines.index(failed) + 1:] if failed in lines else lines[1:]).strip()
+    return CourseError(f"{what}: the command `{failed}` failed in the lab"
+                       + (f": {said}" if said else ""), failed, said)
+
+
 def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
     """Run commands in the lab in as few processes as possible; `serve` lines go to the agent."""
     batch: list[str] = []
@@ -87,21 +108,10 @@ def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
     def flush() -> None:
         if not batch:
             return
-        # Each command in its own group: a redirection after it would override the command's
-        # own (`echo … > resolv.conf` must still write the file); the newline ends a `# comment`.
-        # A failing command prints itself, then what it said on stderr.
-        script = 'e=$(mktemp)\n' + "\n".join(
-            f'{{ {c}\n}} >/dev/null 2>"$e" || {{ echo {shlex.quote(c)}; cat "$e"; rm -f "$e"; exit 1; }}'
-            for c in batch) + '\nrm -f "$e"\n'
-        sent = list(batch)
-        result = client.run(script, info=info, timeout=120)
-        batch.clear()
+        result = client.run(command_script(batch), info=info, timeout=120)
         if result.returncode != 0:
-            lines = result.stdout.strip().splitlines()
-            failed = next((c for c in lines if c in sent), lines[0] if lines else "?")
-            said = " ".join(lines[lines.index(failed) + 1:] if failed in lines else lines[1:]).strip()
-            raise CourseError(f"{what}: the command `{failed}` failed in the lab"
-                              + (f": {said}" if said else ""), failed, said)
+            raise script_error(result.stdout, batch, what)
+        batch.clear()
 
     for cmd in commands:
         m = SERVE.match(cmd)
@@ -168,48 +178,86 @@ class SelftestReport:
 
 
 def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
-             report: Callable[[SelftestLine], None] | None = None) -> SelftestReport:
-    """In a throwaway lab: each step's checks fail before its commands and pass after them."""
-    from tutor.checks.engine import verify
+             report: Callable[[SelftestLine], None] | None = None,
+             starting: client.Starting | None = None) -> SelftestReport:
+    """In a throwaway lab: each step's checks fail before its commands and pass after them.
+
+    One trip into the lab per step: its commands run, then the same process looks at the lab,
+    and that one look judges this step (after) and the next (before); the last step's look
+    judges the whole lesson. `starting` is a lab the caller already began to start.
+    """
     name = f"selftest-{os.getpid()}-{int(time.time() * 1000) % 100000}"
     everything = everything or lessons
     out = SelftestReport()
     t0 = time.monotonic()
-    info, _ = client.up(name)
+    starting = starting or client.start(name)
+    info = starting.wait()
+    fresh = True
     try:
         for lesson in lessons:
-            reset_lesson(lesson, info, everything)
-            for step in lesson.steps:
-                before = verify(lesson, step.number, info).steps[0]
-                try:
-                    run_script([quick(c) for c in step.commands], info, "its commands")
-                    failure = ""
-                except CourseError as exc:
-                    failure = f"a command failed: {exc.command}" + (f": {exc.output}" if exc.output else "")
-                ran = not failure
-                after = verify(lesson, step.number, info).steps[0]
+            if not lesson.steps:
+                continue
+            if not fresh:
+                client.reset(info.name)
+            fresh = False
+            failure, seen = _run_then_judge(lesson, start_commands(lesson, everything), lesson.steps[:1],
+                                            info, f"rebuilding the start of {lesson.id}")
+            if failure:
+                raise failure
+            before = seen.steps[0]
+            for k, step in enumerate(lesson.steps):
+                last = k == len(lesson.steps) - 1
+                targets = lesson.steps if last else lesson.steps[k:k + 2]
+                failure, seen = _run_then_judge(lesson, [quick(c) for c in step.commands], targets,
+                                                info, "its commands")
+                results = {r.number: r for r in seen.steps}
+                after = results[step.number]
                 detail = ""
                 if before.passed:
                     detail = "its checks already pass before its commands (they cannot fail)"
-                elif not ran:
-                    detail = failure
+                elif failure:
+                    detail = f"a command failed: {failure.command}" + (f": {failure.output}" if failure.output else "")
                 elif not after.passed:
                     bad = next(c for c in after.checks if not c.passed)
                     detail = f"after its commands `{bad.name}` still fails: {bad.found}"
-                line = SelftestLine(lesson.id, step.number, step.title, not before.passed,
-                                    after.passed and ran, detail)
-                out.lines.append(line)
-                if report:
-                    report(line)
-            final = verify(lesson, None, info)
-            broken = [s for s in final.steps if not s.passed]
+                _add(out, report, SelftestLine(lesson.id, step.number, step.title, not before.passed,
+                                               after.passed and not failure, detail))
+                if not last:
+                    before = results[lesson.steps[k + 1].number]
+            broken = [s for s in seen.steps if not s.passed]
             detail = "; ".join(f"step {s.number} fails again ({next(c for c in s.checks if not c.passed).name})"
                                for s in broken)
-            line = SelftestLine(lesson.id, 0, "the finished lesson verifies", True, not broken, detail)
-            out.lines.append(line)
-            if report:
-                report(line)
+            _add(out, report, SelftestLine(lesson.id, 0, "the finished lesson verifies", True, not broken, detail))
     finally:
         client.down(name)
     out.seconds = time.monotonic() - t0
     return out
+
+
+def _add(out: SelftestReport, report: Callable[[SelftestLine], None] | None, line: SelftestLine) -> None:
+    out.lines.append(line)
+    if report:
+        report(line)
+
+
+def _run_then_judge(lesson: Lesson, commands: list[str], steps: list[Step], info: client.LabInfo,
+                    what: str):
+    """Run `commands`, then judge `steps` from the lab they leave: one process in the lab, unless
+    a `serve` line must go to the agent first. Returns (CourseError or None, LessonResult)."""
+    from tutor.checks import observe
+    from tutor.checks.engine import judge_steps
+    checks = [c for s in steps for c in s.checks]
+    failure = None
+    if any(SERVE.match(c) for c in commands):
+        try:
+            run_script(commands, info, what)
+        except CourseError as exc:
+            failure = exc
+        state = observe.read_state(checks, info)
+    else:
+        state = observe.read_state(checks, info, prelude=command_script(commands) if commands else "")
+        if state.prelude is None and commands:
+            failure = CourseError(f"{what}: the lab did not run them", "", "")
+        elif state.prelude and state.prelude[0] != 0:
+            failure = script_error(state.prelude[1], commands, what)
+    return failure, judge_steps(lesson, steps, state, info)

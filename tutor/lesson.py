@@ -300,10 +300,11 @@ def normalize_id(key: str) -> str:
     return f"lesson{int(key)}" if key.isdigit() else key
 
 
-def find_lesson(key: str, directory: Path | None = None) -> Lesson:
-    """The lesson named `key` (`lesson3` or `3`); LessonError lists the known ids otherwise."""
+def find_lesson(key: str, directory: Path | None = None, lessons: list[Lesson] | None = None) -> Lesson:
+    """The lesson named `key` (`lesson3` or `3`) among `lessons` (default: all in `directory`);
+    LessonError lists the known ids otherwise."""
     want = normalize_id(key)
-    lessons = load_lessons(directory)
+    lessons = load_lessons(directory) if lessons is None else lessons
     for lesson in lessons:
         if lesson.id == want:
             return lesson

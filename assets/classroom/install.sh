@@ -200,7 +200,7 @@ make_venv() {
     export PIP_CERT=/etc/ssl/certs/ca-certificates.crt
   fi
   say "venv: installing the project (editable) ${WHEELS:+from $WHEELS, no network}"
-  "$venv/bin/python" -m pip install "${pip_opts[@]}" -e "$PREFIX"
+  "$venv/bin/python" -m pip install "${pip_opts[@]}" --config-settings editable_mode=compat -e "$PREFIX"
   # students cannot write here, so compile now rather than on every start
   "$venv/bin/python" -m compileall -q "$PREFIX/tutor" >/dev/null || true
   chmod -R go+rX,go-w "$venv"

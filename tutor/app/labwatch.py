@@ -18,7 +18,6 @@ Never imports Textual: the app passes a callback that posts a message.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import select
 import threading
@@ -59,7 +58,7 @@ class _Inotify:
     """Just enough inotify (ctypes) to hear namespaces being added to or removed from a folder."""
 
     def __init__(self, path: str):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)   # the interpreter's own libc
         self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1")

@@ -64,8 +64,11 @@ def verify(lesson, step: int | None = None, info: client.LabInfo | None = None) 
     info = info or client.status()
     if info is None:
         raise client.LabError(f"the lab {client.lab_name()!r} is not running (start it with: tutor lab up)")
-    all_checks = [c for s in steps for c in s.checks]
-    state = observe.read_state(all_checks, info)
+    return judge_steps(lesson, steps, observe.read_state([c for s in steps for c in s.checks], info), info)
+
+
+def judge_steps(lesson, steps: list, state: observe.LabState, info: client.LabInfo) -> LessonResult:
+    """Verdicts of `steps` from one observation of the lab, probing behaviour where it can pass."""
     verdicts: dict[tuple[int, int], Verdict] = {}
     to_probe: dict[str, Check] = {}
     for s in steps:
@@ -77,6 +80,9 @@ def verify(lesson, step: int | None = None, info: client.LabInfo | None = None) 
         if state_ok:
             to_probe.update({c.text: c for c in s.checks if c.behaviour})
     probes = observe.run_probes(list(to_probe.values()), info)
+    if not state.for_hints and not all(ok for ok, _ in probes.values()):
+        # a packet did not arrive: read what explains why (rules, forwarding, the LAN's routes)
+        state = observe.read_state([c for s in steps for c in s.checks], info, for_hints=True)
     results = []
     for s in steps:
         checks = []

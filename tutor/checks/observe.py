@@ -21,11 +21,12 @@ PROBE_CAP = 1500   # characters of a probe's output kept
 
 # One `ip -batch` per namespace prints three JSON arrays: links with addresses, routes, ids.
 _IP_BATCH = "printf 'addr show\\nroute show table main\\nnetns list-id\\n' | ip -force -j -d"
-STATE_SCRIPT = f"""
-m() {{ echo "{MARK} $*"; }}
-m netns; ls -1 /run/netns 2>/dev/null
+_M = f'm() {{ echo "{MARK} $*"; }}\n'
+# (globs, not `ls`: each process costs the observation a millisecond or two)
+STATE_SCRIPT = f"""{_M}m netns; for n in /run/netns/*; do [ -e "$n" ] && echo "${{n##*/}}"; done
 m ipbatch {HOST}; {_IP_BATCH} -batch - 2>&1
-for n in $(ls -1 /run/netns 2>/dev/null); do
+for n in /run/netns/*; do
+  [ -e "$n" ] || continue; n=${{n##*/}}
   m ipbatch "$n"; {_IP_BATCH} -n "$n" -batch - 2>&1
 done
 """
@@ -46,9 +47,10 @@ def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = 
     (and the iptables rules and the LAN machine's routes, unless the checks cannot need them)."""
     parts = [STATE_SCRIPT + (RULES_SCRIPT if rules else "") + (LAN_SCRIPT if lan else "")]
     for ns, key in sorted(sysctls):
-        path = "/proc/sys/" + key.replace(".", "/")
-        parts.append(f"m sysctl {shlex.quote(ns)} {shlex.quote(key)}; "
-                     f"{_prefix(ns, False)}cat {shlex.quote(path)} 2>&1")
+        path = shlex.quote("/proc/sys/" + key.replace(".", "/"))
+        read = f"{_prefix(ns, False)}cat {path} 2>&1" if ns != HOST else \
+            f"{{ read -r v < {path} && echo \"$v\"; }} 2>&1"
+        parts.append(f"m sysctl {shlex.quote(ns)} {shlex.quote(key)}; {read}")
     for ns in sorted(resolv):
         path = f"/etc/netns/{ns}/resolv.conf"
         parts.append(f"m resolv {shlex.quote(ns)}; "
@@ -56,19 +58,32 @@ def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = 
     return "\n".join(parts) + "\n"
 
 
-def read_state(checks: list[Check], info: client.LabInfo | None = None) -> LabState:
-    """Observe everything `checks` need (and all links/routes/rules, for hints)."""
+def read_state(checks: list[Check], info: client.LabInfo | None = None, prelude: str = "",
+               for_hints: bool = False) -> LabState:
+    """Observe everything `checks` need (and all links and routes, for hints).
+
+    What only explains a failed behaviour check (iptables rules, ip_forward, the LAN machine's
+    routes) is read `for_hints`; without it `LabState.for_hints` says it was left out.
+    A `prelude` script runs first, in a subshell of the same process (one trip into the lab
+    for commands and the look at what they did); its exit status and output land in
+    `LabState.prelude`."""
+    behaviour = any(c.behaviour for c in checks)
+    hints = for_hints and behaviour
     sysctls = {(c.where.ns, c.args["key"]) for c in checks if c.kind == "sysctl"}
-    if any(c.kind in ("forward", "masquerade") or c.behaviour for c in checks):
+    if hints or any(c.kind in ("forward", "masquerade") for c in checks):
         sysctls.add((HOST, "net.ipv4.ip_forward"))   # diagnose needs it when a packet fails to cross
     resolv = {c.args["ns"] for c in checks if c.kind == "resolv"}
     resolv |= {c.where.ns for c in checks if c.kind in ("resolve", "fetch")
                and c.where.ns != HOST and not c.where.node}
-    behaviour = any(c.behaviour for c in checks)
-    rules = behaviour or any(c.kind in ("forward", "masquerade", "dnat") for c in checks)
-    lan = any(c.behaviour and c.where.node for c in checks)
-    result = client.run(state_script(sysctls, resolv, rules, lan), info=info, timeout=20)
-    return parse_state(result.stdout)
+    rules = hints or any(c.kind in ("forward", "masquerade", "dnat") for c in checks)
+    lan = hints and any(c.behaviour and c.where.node for c in checks)
+    script = state_script(sysctls, resolv, rules, lan)
+    if prelude:
+        script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
+    result = client.run(script, info=info, timeout=120 if prelude else 20)
+    state = parse_state(result.stdout)
+    state.for_hints = hints or not behaviour
+    return state
 
 
 def _sections(text: str) -> list[tuple[list[str], str]]:
@@ -212,6 +227,10 @@ def parse_state(text: str) -> LabState:
             state.rules, state.policies = parse_iptables(body)
         elif what == "sysctl" and len(args) == 2:
             state.sysctls[(args[0], args[1])] = body.strip()
+        elif what == "prelude":
+            state.prelude = (0, body)
+        elif what == "prelude-exit" and args and state.prelude is not None:
+            state.prelude = (int(args[0]) if args[0].isdigit() else 1, state.prelude[1])
         elif what == "resolv" and args:
             state.resolv[args[0]] = None if body.strip() == MARK + "missing" else body
     return state

@@ -67,6 +67,8 @@ class LabState:
     sysctls: dict[tuple[str, str], str] = field(default_factory=dict)   # (ns, key) -> value
     resolv: dict[str, str | None] = field(default_factory=dict)         # ns -> file text / None
     probes: dict[str, tuple[bool, str]] = field(default_factory=dict)   # behaviour key -> (ok, found)
+    prelude: tuple[int, str] | None = None   # (exit status, output) of commands run just before
+    for_hints: bool = True   # False: what only explains a failed behaviour check was not read
 
     def links_named(self, name: str) -> list[Link]:
         """Every interface called `name`, in any namespace."""

@@ -119,33 +119,72 @@ def choose_mode() -> str:
 
 def up(name: str | None = None) -> tuple[LabInfo, bool]:
     """Start the lab if it is not running. Returns (info, started_now)."""
+    starting = start(name)
+    return starting.wait(), starting.started
+
+
+class Starting:
+    """A lab on its way up (see `start`): the caller works on while the agent builds the lab."""
+
+    def __init__(self, name: str, info: LabInfo | None = None,
+                 proc: subprocess.Popen | None = None, ready_fd: int = -1):
+        self.name, self.info, self.proc, self.ready_fd = name, info, proc, ready_fd
+        self.started = proc is not None
+
+    def wait(self) -> LabInfo:
+        """The running lab's info, once the agent says it is ready; LabError if it failed."""
+        if self.info is not None:
+            return self.info
+        if self.proc is None:
+            raise LabError(f"the lab {self.name!r} was stopped")
+        lines = _read_lines(self.ready_fd, START_TIMEOUT)
+        os.close(self.ready_fd)
+        self.proc.wait()
+        self.proc = None
+        for line in lines:
+            if line.startswith("error "):
+                raise LabError(line[6:])
+        if not any(line.startswith("ready") for line in lines):
+            raise LabError("the lab agent did not start (no answer within "
+                           f"{START_TIMEOUT:.0f} s); run `tutor doctor`")
+        self.info = status(self.name)
+        if self.info is None:
+            raise LabError("the lab agent started but does not answer")
+        return self.info
+
+    def stop(self) -> None:
+        """Stop the lab this started (once it is up); nothing if it was running before."""
+        if not self.started:
+            return
+        try:
+            self.wait()
+        except LabError:
+            pass
+        down(self.name)
+
+
+def start(name: str | None = None) -> Starting:
+    """Begin starting the lab (if it is not running) and return at once; `.wait()` for it."""
     name = name or lab_name()
     info = status(name)
     if info:
-        return info, False
+        return Starting(name, info)
     mode = choose_mode()
     read_fd, write_fd = os.pipe()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tutor.lab.agent", name, mode, str(write_fd)],
-        pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True, cwd="/", env=env)
-    os.close(write_fd)
-    lines = _read_lines(read_fd, START_TIMEOUT)
-    os.close(read_fd)
-    proc.wait()
-    for line in lines:
-        if line.startswith("error "):
-            raise LabError(line[6:])
-    if not any(line.startswith("ready") for line in lines):
-        raise LabError("the lab agent did not start (no answer within "
-                       f"{START_TIMEOUT:.0f} s); run `tutor doctor`")
-    info = status(name)
-    if info is None:
-        raise LabError("the lab agent started but does not answer")
-    return info, True
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tutor.lab.agent", name, mode, str(write_fd)],
+            pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True, cwd="/", env=env)
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    return Starting(name, proc=proc, ready_fd=read_fd)
 
 
 def _read_lines(fd: int, timeout: float) -> list[str]:
