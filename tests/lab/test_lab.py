@@ -135,6 +135,38 @@ def test_reset_gives_a_fresh_lab(mlab):
     assert run_ok("dig +short +time=2 +tries=1 @8.8.8.8 google.com", info).strip()
 
 
+def _world_answers(info) -> None:
+    out = run_ok("ping -c 1 -W 1 172.17.0.1 >/dev/null && dig +short +time=2 +tries=1 @8.8.8.8 "
+                 "www.naver.com && curl -sS -o /dev/null -w '%{http_code}\\n' http://www.naver.com/ "
+                 "&& lan ping -c 1 -W 1 192.168.1.2 >/dev/null && echo lan-ok", info)
+    assert out.split()[-2:] == ["302", "lan-ok"], out
+
+
+def test_resets_back_to_back_and_after_a_pause_each_give_a_working_world(mlab):
+    """A reset switches to the network the agent built ahead while idle (or builds one when
+    it comes too soon): either way the world answers and nothing of before is left."""
+    for pause in (0.3, 0.0, 0.0, 0.3):
+        run_ok("ip link add junk0 type bridge && lan ip route add 10.9.0.0/24 via 192.168.1.2", mlab)
+        time.sleep(pause)
+        client.reset()
+        info = client.status()
+        assert "junk0" not in run_ok("ip -o link", info)
+        assert "10.9.0.0" not in run_ok("lan ip route", info)
+        _world_answers(info)
+    assert run_ok("ls /run/tutor/world", info).split() == ["internet", "lan"]
+
+
+def test_commands_entering_while_the_agent_builds_ahead_land_on_the_lab_host(mlab):
+    """The agent builds the next reset's network in a child: a command joining the lab at
+    that moment must still find the lab host (eth0, eth1), never a half-built spare."""
+    for _ in range(2):
+        deadline = time.monotonic() + 0.4
+        while time.monotonic() < deadline:
+            links = run_ok("ip -o link show", mlab)
+            assert "eth0@" in links and "eth1@" in links, links
+        client.reset()
+
+
 def test_kill_all_inside_the_lab_spares_the_agent(mlab):
     client.run("kill -9 -1", info=mlab)
     assert client.status() is not None

@@ -48,21 +48,57 @@ class Agent:
         self.servers: list = []                       # DnsServer / HttpServer of the world
         self.served: dict[tuple[str, int], servers.HttpServer] = {}   # `serve http NS PORT`
         self.running = True
+        # The next reset's network, built while the lab is idle: a lab host namespace (held by
+        # this descriptor), its world nodes under SPARE_DIR, and their servers, not yet serving.
+        self.spare: tuple[int, list] | None = None
+        self.spare_due: float | None = time.monotonic() + 0.05   # when to build it; None: never
 
     # -- building ---------------------------------------------------------------------------
     def build(self) -> None:
         network.build_world()
-        self._start_world_servers()
+        self.servers = _world_servers(_world_sockets(sandbox.WORLD_DIR))
+        self._serve_world()
 
-    def _start_world_servers(self) -> None:
-        with network.in_netns(network.node_path("internet")):
-            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            udp.bind(("8.8.8.8", 53))
-            tcp = _listener("8.8.8.8", 53)
-            web = _listener("0.0.0.0", 80)
-        self.servers = [servers.DnsServer(udp, tcp), servers.HttpServer(web)]
+    def _serve_world(self) -> None:
         for server in self.servers:
             server.register(self.sel)
+
+    def prepare_spare(self) -> None:
+        """Build the next reset's network now, so that a reset only has to switch to it.
+
+        A child builds it: the agent itself never leaves the lab host's namespace, which is
+        the one every command entering the lab joins (via /proc/<agent>/ns/net). The child
+        hands back the namespace and the world's listening sockets, then exits.
+        """
+        if self.spare is not None:
+            return
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                mine.close()
+                ns.unshare(ns.CLONE_NEWNET)
+                network.build_world(sandbox.SPARE_DIR)
+                socks = _world_sockets(sandbox.SPARE_DIR)
+                held = [os.open("/proc/self/ns/net", os.O_RDONLY), *(s.fileno() for s in socks)]
+                socket.send_fds(theirs, [b"spare"], held)
+                code = 0
+            finally:
+                os._exit(code)
+        theirs.close()
+        try:
+            mine.settimeout(10)
+            _, fds, _, _ = socket.recv_fds(mine, 16, 4)
+        finally:
+            mine.close()
+            os.waitpid(pid, 0)
+        if len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            raise OSError("the spare network could not be built")
+        netns, *socks = fds
+        self.spare = (netns, _world_servers([socket.socket(fileno=fd) for fd in socks]))
 
     def reset(self) -> None:
         """Back to a fresh lab: new network namespaces, a fresh /etc, no student processes."""
@@ -75,16 +111,29 @@ class Agent:
         self.sel.register(self.control, selectors.EVENT_READ, self._accept)
         _kill_lab_processes()
         network.drop_student_namespaces()
-        ns.unshare(ns.CLONE_NEWNET)
+        spare, self.spare = self.spare, None
+        if spare is None:
+            ns.unshare(ns.CLONE_NEWNET)
+        else:
+            ns.setns(spare[0], ns.CLONE_NEWNET)
+            os.close(spare[0])
+            network.move_world(sandbox.SPARE_DIR)
         sandbox.reset_etc()
         sandbox.remount_sys()
-        self.build()
+        if spare is None:
+            self.build()
+        else:
+            self.servers = spare[1]
+            self._serve_world()
+        if self.spare_due is not None:
+            self.spare_due = time.monotonic()   # right after this reply
 
     # -- control ----------------------------------------------------------------------------
     def serve_forever(self) -> None:
         self.sel.register(self.control, selectors.EVENT_READ, self._accept)
         while self.running:
-            for key, mask in self.sel.select(timeout=1.0):
+            wait = 1.0 if self.spare_due is None else max(0.0, min(1.0, self.spare_due - time.monotonic()))
+            for key, mask in self.sel.select(timeout=wait):
                 try:
                     servers.dispatch(key, mask)
                 except Exception as exc:  # one bad client must never take the lab down
@@ -92,6 +141,20 @@ class Agent:
             for server in self.servers + list(self.served.values()):
                 server.tick()
             _reap()   # here, not in a SIGCHLD handler: it would steal subprocess.run's child
+            if self.spare_due is not None and time.monotonic() >= self.spare_due and self.running:
+                self._try_prepare_spare()
+
+    def _try_prepare_spare(self) -> None:
+        """Build the spare network when the lab has been quiet a moment, or right after a reset."""
+        if self.spare is not None:
+            self.spare_due = float("inf")
+            return
+        try:
+            self.prepare_spare()
+            self.spare_due = float("inf")   # until a reset uses it
+        except OSError as exc:   # resets then build their network themselves, as before
+            print(f"agent: no spare network: {exc}", file=sys.stderr)
+            self.spare_due = None
 
     def _accept(self, mask: int) -> None:
         try:
@@ -168,6 +231,21 @@ class Agent:
             fds.append(os.dup(s.fileno()))
             s.close()
         return fds
+
+
+def _world_sockets(world_dir: str) -> list[socket.socket]:
+    """The internet node's listening sockets (DNS over UDP and TCP, web), in the node held
+    under `world_dir`."""
+    with network.in_netns(network.node_path("internet", world_dir)):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("8.8.8.8", 53))
+        return [udp, _listener("8.8.8.8", 53), _listener("0.0.0.0", 80)]
+
+
+def _world_servers(socks: list[socket.socket]) -> list:
+    """The world's DNS and web servers on the sockets of `_world_sockets`."""
+    udp, tcp, web = socks
+    return [servers.DnsServer(udp, tcp), servers.HttpServer(web)]
 
 
 def _listener(host: str, port: int) -> socket.socket:

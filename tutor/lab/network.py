@@ -43,9 +43,9 @@ link set eth0 up
 NODES = ("internet", "lan")
 
 
-def node_path(node: str) -> str:
+def node_path(node: str, world_dir: str = WORLD_DIR) -> str:
     """Where the world node's network namespace is bind-mounted inside the lab."""
-    return f"{WORLD_DIR}/{node}"
+    return f"{world_dir}/{node}"
 
 
 def _new_netns_file(path: str) -> None:
@@ -85,21 +85,34 @@ def in_netns(path: str):
         os.close(home)
 
 
-def build_world() -> None:
-    """Create the world nodes and wire them to the lab host (the current network namespace)."""
+def build_world(world_dir: str = WORLD_DIR) -> None:
+    """Create the world nodes (under `world_dir`) and wire them to the lab host (the current
+    network namespace)."""
     for node in NODES:
-        path = node_path(node)
+        path = node_path(node, world_dir)
         if os.path.exists(path):
             with contextlib.suppress(OSError):
                 ns.umount(path)
             os.unlink(path)
         _new_netns_file(path)
-    _ip_batch(HOST_BATCH.format(world=WORLD_DIR))
+    _ip_batch(HOST_BATCH.format(world=world_dir))
     internet = INTERNET_BATCH + "".join(f"addr add {a}/32 dev lo\n" for a in world.WEB_ADDRESSES)
-    with in_netns(node_path("internet")):
+    with in_netns(node_path("internet", world_dir)):
         _ip_batch(internet)
-    with in_netns(node_path("lan")):
+    with in_netns(node_path("lan", world_dir)):
         _ip_batch(LAN_BATCH)
+
+
+def move_world(src_dir: str, dst_dir: str = WORLD_DIR) -> None:
+    """Put the world nodes held under `src_dir` in the place of those under `dst_dir`."""
+    for node in NODES:
+        src, dst = node_path(node, src_dir), node_path(node, dst_dir)
+        with contextlib.suppress(OSError):
+            ns.umount(dst)
+        if not os.path.exists(dst):
+            open(dst, "w").close()
+        ns.mount(src, dst, None, ns.MS_BIND)
+        ns.umount(src)
 
 
 def student_namespaces() -> list[str]:

@@ -28,6 +28,7 @@ from tutor.lab import nsutil as ns
 LAB_HOSTNAME = "lab"
 LAB_RUN = "/run/tutor"            # the agent's own files inside the lab (world nodes, helpers)
 WORLD_DIR = f"{LAB_RUN}/world"
+SPARE_DIR = f"{LAB_RUN}/spare"   # the next reset's world, built ahead (see tutor.lab.agent)
 BIN_DIR = f"{LAB_RUN}/bin"
 # Fully visible copies of the machine's proc and sysfs, under a locked cover. The kernel lets a
 # user namespace mount a new proc or sysfs only while one is fully visible somewhere in its mount
@@ -143,7 +144,7 @@ def build_dev(owner: int) -> None:
 def build_inner(python: str) -> None:
     """Stage 3, in PID 1 of the lab: what the lab itself may change."""
     build_proc_and_sys()
-    for d in ("/run/netns", WORLD_DIR, BIN_DIR, f"{LAB_RUN}/etc-upper", f"{LAB_RUN}/etc-work"):
+    for d in ("/run/netns", WORLD_DIR, SPARE_DIR, BIN_DIR, f"{LAB_RUN}/etc-upper", f"{LAB_RUN}/etc-work"):
         os.makedirs(d, exist_ok=True)
     build_etc()
     write_helpers(python)
