@@ -9,7 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-from tutor import progress
 from tutor.lesson import find_lesson, load_lessons
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
@@ -19,7 +18,8 @@ def _c(code: str, text: str) -> str:
     return f"{code}{text}{RESET}" if sys.stdout.isatty() else text
 
 
-def _progress() -> progress.Progress:
+def _progress():
+    from tutor import progress
     p = progress.load()
     if p.notice:
         print(f"tutor: {p.notice}", file=sys.stderr)
@@ -171,6 +171,7 @@ def report(args) -> int:
 
 def config(args) -> int:
     """`tutor config name [VALUE]`: show or set the name reports use for this student."""
+    from tutor import progress
     if args.value is None:
         print(progress.student_name())
         return 0

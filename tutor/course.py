@@ -10,7 +10,7 @@ import re
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from tutor.lab import client
 from tutor.lesson import SERVE, Lesson, Step, load_lessons

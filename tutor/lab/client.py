@@ -11,10 +11,13 @@ import json
 import os
 import shlex
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # imported where a process starts: `tutor lab status` needs none
+    import subprocess
 
 WORLD_DIR = "/run/tutor/world"
 LAB_PATH = "/run/tutor/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -169,6 +172,7 @@ def start(name: str | None = None) -> Starting:
     info = status(name)
     if info:
         return Starting(name, info)
+    import subprocess
     mode = choose_mode()
     read_fd, write_fd = os.pipe()
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
@@ -348,6 +352,7 @@ def bash_argv(cmdline: str | None) -> list[str]:
 def run(cmdline: str, *, netns: str | None = None, node: str | None = None, timeout: float = 30,
         info: LabInfo | None = None, input: str | None = None) -> subprocess.CompletedProcess:
     """Run one shell command line in the lab and capture its output (text)."""
+    import subprocess
     argv = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
     try:
         # a new session: no controlling terminal for anything in the lab (see `command`)
@@ -370,6 +375,7 @@ def popen(cmdline: str, *, netns: str | None = None, node: str | None = None,
     """Start one command line in the lab without waiting (the TUI console streams it).
 
     In a new session unless the caller says otherwise (see `command` for why)."""
+    import subprocess
     kwargs.setdefault("start_new_session", True)
     argv = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
     return subprocess.Popen(argv, **kwargs)
