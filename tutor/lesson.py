@@ -217,42 +217,46 @@ def lesson_files(directory: Path | None = None) -> list[Path]:
     return sorted(p for p in directory.glob("*.md") if p.is_file())
 
 
-def _cache_file(files: list[Path]) -> Path | None:
-    """Where parsed lessons are kept, named by the files' paths, sizes and times (and the parser's).
+def _cache_key(files: list[Path]) -> tuple[Path, str] | None:
+    """Where parsed lessons are kept, and the key they are kept under: the files' paths, sizes
+    and times (and the parser's). The file holds (key, lessons); another key means parse again.
 
     Parsing needs markdown-it (~50 ms with its import); `tutor verify` should not pay it twice.
     """
-    import hashlib
+    import zlib
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    key = hashlib.sha256()
     try:
-        for f in [*files, Path(__file__), Path(__file__).parent / "checks" / "lang.py"]:
-            st = f.stat()
-            key.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        key = "".join(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n"
+                      for f in [*files, Path(__file__), Path(__file__).parent / "checks" / "lang.py"]
+                      for st in [f.stat()])
     except OSError:
         return None
-    return Path(base) / "netns-tutor" / f"lessons-{key.hexdigest()[:24]}.pickle"
+    name = f"lessons-{zlib.crc32(str(files[0].parent if files else '').encode()):08x}.pickle"
+    return Path(base) / "netns-tutor" / name, key
 
 
 def _parse_all(files: list[Path]) -> list[Lesson]:
     import pickle
-    cache = _cache_file(files)
+    cache = _cache_key(files)
     if cache is not None:
         try:
-            with open(cache, "rb") as f:
-                return pickle.load(f)
+            with open(cache[0], "rb") as f:
+                key, lessons = pickle.load(f)
+            if key == cache[1]:
+                return lessons
         except Exception:  # missing, stale or unreadable: parse again
             pass
     lessons = [parse_lesson(p) for p in files]
     if cache is not None:
+        path, key = cache
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            for old in cache.parent.glob("lessons-*.pickle"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("lessons-*.pickle"):   # one folder's lessons kept at a time
                 old.unlink(missing_ok=True)
-            tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
-                pickle.dump(lessons, f)
-            os.replace(tmp, cache)
+                pickle.dump((key, lessons), f)
+            os.replace(tmp, path)
         except OSError:
             pass  # a read-only home only costs the parse next time
     return lessons

@@ -216,3 +216,30 @@ def test_list_on_a_broken_lesson_set_exits_2(tmp_path):
     result = _tutor("list", lessons=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith(f"tutor: {tmp_path / '02-second.md'}:3: lesson id 'same'")
+
+
+def test_parsed_lessons_come_from_the_cache_until_a_file_changes(tmp_path, monkeypatch):
+    import tutor.lesson as lesson_mod
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    src = tmp_path / "lessons"
+    src.mkdir()
+    for f in lesson_files(BUILTIN_LESSONS)[:2]:
+        (src / f.name).write_text(f.read_text())
+    first = load_lessons(src)
+    cached = list((tmp_path / "cache" / "netns-tutor").glob("lessons-*.pickle"))
+    assert len(cached) == 1
+    parsed = []
+    real = lesson_mod.parse_lesson
+    monkeypatch.setattr(lesson_mod, "parse_lesson", lambda p, *a: parsed.append(p) or real(p, *a))
+    again = load_lessons(src)
+    assert parsed == [] and [l.title for l in again] == [l.title for l in first]
+    # an edited file (same folder, so the same cache file) is parsed again, and only then
+    target = lesson_files(src)[1]
+    target.write_text(target.read_text().replace("title: ", "title: Edited ", 1))
+    edited = load_lessons(src)
+    assert parsed and edited[1].title.startswith("Edited ")
+    parsed.clear()
+    assert load_lessons(src)[1].title.startswith("Edited ") and parsed == []
+    # a cache that is not a pickle of ours is parsed around, not trusted
+    cached[0].write_bytes(b"garbage")
+    assert load_lessons(src)[1].title.startswith("Edited ") and parsed

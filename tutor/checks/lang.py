@@ -6,7 +6,6 @@ See docs/lesson-format.md for the grammar. A Check is plain data; reading the la
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 
@@ -50,6 +49,7 @@ class Check:
 
 
 def _ip(value: str, what: str) -> str:
+    import ipaddress   # here: only parsing needs it, and lessons come parsed from a cache
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -57,6 +57,7 @@ def _ip(value: str, what: str) -> str:
 
 
 def _net(value: str, what: str) -> str:
+    import ipaddress
     try:
         return str(ipaddress.ip_network(value))
     except ValueError:
@@ -163,7 +164,7 @@ def parse_check(line: str) -> Check:
             raise CheckSyntaxError(f"address {cidr!r} needs its prefix, like {cidr}/24")
         ip, prefix = cidr.split("/", 1)
         args["ip"] = _ip(ip, "address")
-        if not prefix.isdigit() or int(prefix) > ipaddress.ip_address(ip).max_prefixlen:
+        if not prefix.isdigit() or int(prefix) > (32 if "." in args["ip"] else 128):
             raise CheckSyntaxError(f"{cidr!r} has no valid prefix length (like /24)")
         args["prefix"] = int(prefix)
         args["dev"] = _iface(w.option("on", "an interface") or _missing("`on DEV`"))
