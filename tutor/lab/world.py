@@ -12,7 +12,7 @@ meet in the wild.
 from __future__ import annotations
 
 import html
-from typing import NamedTuple
+from collections import namedtuple
 
 DNS_SERVER = "8.8.8.8"
 ROUTER = "172.17.0.1"
@@ -22,11 +22,9 @@ ROUTER = "172.17.0.1"
 TTL = 300
 
 
-class Record(NamedTuple):
-    """One resource record: ``rtype`` is "A", "AAAA" or "CNAME"."""
-
-    rtype: str
-    value: str
+class Record(namedtuple("Record", "rtype value")):
+    """One resource record: ``rtype`` is "A", "AAAA" or "CNAME"; ``value`` its data."""
+    __slots__ = ()
 
 
 # Keys are lower-case and have no trailing dot; servers normalise queries to
@@ -53,12 +51,9 @@ WEB_ADDRESSES: frozenset[str] = frozenset(
 )
 
 
-class Site(NamedTuple):
-    """A canned HTTP answer: status line (without version), extra headers, body."""
-
-    status: str
-    headers: dict[str, str]
-    body: str
+class Site(namedtuple("Site", "status headers body")):
+    """A canned HTTP answer: status line (without version), extra headers (a dict), body."""
+    __slots__ = ()
 
 
 def _page(title: str, text: str) -> str:
