@@ -78,8 +78,11 @@ def test_cli_shell_c_passes_status_and_output(lab):
 
 @pytest.mark.parametrize("endless", ["ping 192.168.1.3", "yes", "sleep 1000"])
 def test_endless_commands_stop_on_ctrl_c(lab, endless):
+    # As from a terminal, where Ctrl+C is not ignored: a runner started in the background
+    # (`cmd &` in a script) would hand SIGINT down ignored, and `yes` would then never stop.
     proc = subprocess.Popen([TUTOR, "shell", "-c", endless], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     got = b""
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline and endless != "sleep 1000":
