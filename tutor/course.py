@@ -186,13 +186,13 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
     and that one look judges this step (after) and the next (before); the last step's look
     judges the whole lesson. `starting` is a lab the caller already began to start.
     """
-    name = f"selftest-{os.getpid()}-{int(time.time() * 1000) % 100000}"
     everything = everything or lessons
     out = SelftestReport()
     t0 = time.monotonic()
-    starting = starting or client.start(name)
+    starting = starting or client.start(f"selftest-{os.getpid()}-{int(time.time() * 1000) % 100000}")
+    name = starting.name
     info = starting.wait()
-    fresh = True
+    fresh = starting.started
     try:
         for lesson in lessons:
             if not lesson.steps:
