@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from tutor.lesson import find_lesson, load_lessons
 
@@ -111,7 +110,7 @@ def selftest(args, starting=None) -> int:
 
     `starting`: the throwaway lab, already on its way up (`tutor.lab.client.start`)."""
     from tutor.course import selftest as run_selftest
-    directory = Path(args.lessons_dir) if getattr(args, "lessons_dir", None) else None
+    directory = getattr(args, "lessons_dir", None) or None
     everything = load_lessons(directory)
     lessons = [find_lesson(args.lesson, directory, everything)] if args.lesson else everything
 

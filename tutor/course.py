@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
 
 from tutor.lab import client
@@ -152,29 +151,34 @@ def solve_step(step: Step, echo: Echo = print, info: client.LabInfo | None = Non
     return ok
 
 
-@dataclass
 class SelftestLine:
-    """One step of a selftest: did its checks fail before and pass after its commands?"""
-    lesson: str
-    step: int
-    title: str
-    failed_before: bool
-    passed_after: bool
-    detail: str = ""
+    """One step of a selftest: did its checks fail before and pass after its commands?
+
+    (A plain class: `tutor reset` imports this module, and `dataclasses` costs ~8 ms.)"""
+
+    def __init__(self, lesson: str, step: int, title: str, failed_before: bool, passed_after: bool,
+                 detail: str = ""):
+        self.lesson, self.step, self.title = lesson, step, title
+        self.failed_before, self.passed_after, self.detail = failed_before, passed_after, detail
 
     @property
     def ok(self) -> bool:
         return self.failed_before and self.passed_after
 
+    def __repr__(self) -> str:
+        return f"SelftestLine({self.lesson!r}, {self.step}, ok={self.ok}, {self.detail!r})"
 
-@dataclass
+
 class SelftestReport:
-    lines: list[SelftestLine] = field(default_factory=list)
-    seconds: float = 0.0
+    """Every line of a selftest, and how long it took."""
+
+    def __init__(self) -> None:
+        self.lines: list[SelftestLine] = []
+        self.seconds = 0.0
 
     @property
     def ok(self) -> bool:
-        return bool(self.lines) and all(l.ok for l in self.lines)
+        return bool(self.lines) and all(line.ok for line in self.lines)
 
 
 def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
 
-BUILTIN_LESSONS = Path(__file__).resolve().parent.parent / "lessons"
-LESSONS_DIR = Path(os.environ.get("TUTOR_LESSONS") or BUILTIN_LESSONS)
+# Paths are plain strings here: loading parsed lessons, which nearly every `tutor` call does,
+# stays clear of pathlib's import.
+BUILTIN_LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lessons")
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
 # `serve http NS PORT [BODY…]`: a directive to the lab agent, not a shell command.
 SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
@@ -23,34 +22,45 @@ SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
 class LessonError(Exception):
     """A broken lesson file or an unknown lesson; str() is `path:line: message` when located."""
 
-    def __init__(self, message: str, path: Path | str | None = None, line: int | None = None):
+    def __init__(self, message: str, path: os.PathLike | str | None = None, line: int | None = None):
+        path = os.fspath(path) if path else None
         self.path, self.line, self.message = path, line, message
         where = f"{path}:{line}: " if path and line else f"{path}: " if path else ""
         super().__init__(where + message)
 
 
-@dataclass
 class Step:
     """One step: explanation, the commands the student types, and the checks that verify it."""
-    number: int
-    title: str
-    body: str
-    commands: list[str]
-    checks: list[Check]
-    line: int
+    __slots__ = ("number", "title", "body", "commands", "checks", "line")
+
+    def __init__(self, number: int, title: str, body: str, commands: list[str], checks: list[Check],
+                 line: int):
+        self.number, self.title, self.body = number, title, body
+        self.commands, self.checks, self.line = commands, checks, line
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Step) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"Step({self.number}, {self.title!r}, line={self.line})"
 
 
-@dataclass
 class Lesson:
-    """A parsed lesson file."""
-    id: str
-    title: str
-    path: Path
-    requires: list[str]
-    setup: list[str]
-    intro: str
-    steps: list[Step] = field(default_factory=list)
-    key_lines: dict[str, int] = field(default_factory=dict)   # front-matter key -> file line
+    """A parsed lesson file (`path` a string)."""
+    __slots__ = ("id", "title", "path", "requires", "setup", "intro", "steps", "key_lines")
+
+    def __init__(self, id: str, title: str, path: str, requires: list[str], setup: list[str],  # noqa: A002
+                 intro: str, steps: list[Step] | None = None, key_lines: dict[str, int] | None = None):
+        self.id, self.title, self.path = id, title, path
+        self.requires, self.setup, self.intro = requires, setup, intro
+        self.steps = [] if steps is None else steps
+        self.key_lines = {} if key_lines is None else key_lines   # front-matter key -> file line
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lesson) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"Lesson({self.id!r}, {self.title!r}, {self.path!r}, {len(self.steps)} steps)"
 
     def line_of(self, key: str) -> int:
         """The file line of front-matter `key` (1, the opening `---`, if it is absent)."""
@@ -63,7 +73,7 @@ class Lesson:
         return int(digits) if digits else 0
 
 
-def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, str], dict[str, int], int]:
+def _front_matter(lines: list[str], path: str) -> tuple[dict[str, str], dict[str, int], int]:
     """-> (key: value, key: file line, line of the closing `---`)."""
     if not lines or lines[0].strip() != "---":
         raise LessonError("a lesson must start with front matter (a line `---`)", path, 1)
@@ -87,7 +97,7 @@ def _front_matter(lines: list[str], path: Path) -> tuple[dict[str, str], dict[st
     raise AssertionError("unreachable: a closing `---` was seen above")
 
 
-def _commands(text: str, path: Path, first_line: int) -> list[str]:
+def _commands(text: str, path: str, first_line: int) -> list[str]:
     """Fence content -> command lines (comments and blanks dropped, `\\` continuations joined)."""
     out, pending = [], ""
     for i, raw in enumerate(text.splitlines()):
@@ -107,14 +117,15 @@ def _commands(text: str, path: Path, first_line: int) -> list[str]:
     return out
 
 
-def parse_lesson(path: Path | str, text: str | None = None) -> Lesson:
+def parse_lesson(path: os.PathLike | str, text: str | None = None) -> Lesson:
     """Parse one lesson file; raises LessonError with file:line on any problem."""
     from markdown_it import MarkdownIt
 
-    path = Path(path)
+    path = os.fspath(path)
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise LessonError(f"cannot read the lesson file ({exc})", path) from None
     lines = text.splitlines()
@@ -145,7 +156,7 @@ def parse_lesson(path: Path | str, text: str | None = None) -> Lesson:
 
 
 def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, offset: int,
-                  path: Path, is_intro: bool) -> None:
+                  path: str, is_intro: bool) -> None:
     toks = sec["tokens"]
     title = ""
     if not is_intro:
@@ -191,7 +202,7 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
     lesson.steps.append(Step(len(lesson.steps) + 1, title, body, commands, checks, sec["line"]))
 
 
-def _checks(text: str, path: Path, first_line: int) -> list[Check]:
+def _checks(text: str, path: str, first_line: int) -> list[Check]:
     out = []
     for i, raw in enumerate(text.splitlines()):
         line = raw.split("#", 1)[0].strip()
@@ -204,20 +215,21 @@ def _checks(text: str, path: Path, first_line: int) -> list[Check]:
     return out
 
 
-def lessons_dir() -> Path:
+def lessons_dir() -> str:
     """Where lessons are read from: $TUTOR_LESSONS (read now, not at import), else lessons/."""
-    return Path(os.environ.get("TUTOR_LESSONS") or BUILTIN_LESSONS)
+    return os.environ.get("TUTOR_LESSONS") or BUILTIN_LESSONS
 
 
-def lesson_files(directory: Path | None = None) -> list[Path]:
+def lesson_files(directory: os.PathLike | str | None = None) -> list[str]:
     """The lesson files, in order (`NN-slug.md`)."""
-    directory = Path(directory or lessons_dir())
-    if not directory.is_dir():
+    directory = os.fspath(directory or lessons_dir())
+    if not os.path.isdir(directory):
         raise LessonError("there is no lesson folder here", directory)
-    return sorted(p for p in directory.glob("*.md") if p.is_file())
+    return sorted(f for f in (os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".md"))
+                  if os.path.isfile(f))
 
 
-def _cache_key(files: list[Path]) -> tuple[Path, str] | None:
+def _cache_key(files: list[str]) -> tuple[str, str] | None:
     """Where parsed lessons are kept, and the key they are kept under: the files' paths, sizes
     and times (and the parser's). The file holds (key, lessons); another key means parse again.
 
@@ -225,17 +237,18 @@ def _cache_key(files: list[Path]) -> tuple[Path, str] | None:
     """
     import zlib
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    here = os.path.dirname(os.path.realpath(__file__))
     try:
-        key = "".join(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\n"
-                      for f in [*files, Path(__file__), Path(__file__).parent / "checks" / "lang.py"]
-                      for st in [f.stat()])
+        key = "".join(f"{os.path.realpath(f)}\0{st.st_size}\0{st.st_mtime_ns}\n"
+                      for f in [*files, os.path.join(here, "lesson.py"), os.path.join(here, "checks", "lang.py")]
+                      for st in [os.stat(f)])
     except OSError:
         return None
-    name = f"lessons-{zlib.crc32(str(files[0].parent if files else '').encode()):08x}.pickle"
-    return Path(base) / "netns-tutor" / name, key
+    folder = os.path.dirname(files[0]) if files else ""
+    return os.path.join(base, "netns-tutor", f"lessons-{zlib.crc32(folder.encode()):08x}.pickle"), key
 
 
-def _parse_all(files: list[Path]) -> list[Lesson]:
+def _parse_all(files: list[str]) -> list[Lesson]:
     import pickle
     cache = _cache_key(files)
     if cache is not None:
@@ -249,11 +262,13 @@ def _parse_all(files: list[Path]) -> list[Lesson]:
     lessons = [parse_lesson(p) for p in files]
     if cache is not None:
         path, key = cache
+        folder = os.path.dirname(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for old in path.parent.glob("lessons-*.pickle"):   # one folder's lessons kept at a time
-                old.unlink(missing_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            os.makedirs(folder, exist_ok=True)
+            for old in os.listdir(folder):   # one folder's lessons kept at a time
+                if old.startswith("lessons-") and old.endswith(".pickle"):
+                    os.unlink(os.path.join(folder, old))
+            tmp = f"{path}.{os.getpid()}.tmp"
             with open(tmp, "wb") as f:
                 pickle.dump((key, lessons), f)
             os.replace(tmp, path)
@@ -262,7 +277,7 @@ def _parse_all(files: list[Path]) -> list[Lesson]:
     return lessons
 
 
-def load_lessons(directory: Path | None = None) -> list[Lesson]:
+def load_lessons(directory: os.PathLike | str | None = None) -> list[Lesson]:
     """Every lesson, ordered; a broken file raises LessonError naming it."""
     lessons = _parse_all(lesson_files(directory))
     by_id: dict[str, Lesson] = {}
@@ -304,7 +319,8 @@ def normalize_id(key: str) -> str:
     return f"lesson{int(key)}" if key.isdigit() else key
 
 
-def find_lesson(key: str, directory: Path | None = None, lessons: list[Lesson] | None = None) -> Lesson:
+def find_lesson(key: str, directory: os.PathLike | str | None = None,
+                lessons: list[Lesson] | None = None) -> Lesson:
     """The lesson named `key` (`lesson3` or `3`) among `lessons` (default: all in `directory`);
     LessonError lists the known ids otherwise."""
     want = normalize_id(key)

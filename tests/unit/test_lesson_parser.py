@@ -41,7 +41,7 @@ def test_shipped_lessons_requires_and_setup():
 
 
 def test_step_lines_point_at_their_headings():
-    for path in lesson_files(BUILTIN_LESSONS):
+    for path in map(Path, lesson_files(BUILTIN_LESSONS)):
         lines = path.read_text(encoding="utf-8").splitlines()
         for step in parse_lesson(path).steps:
             assert lines[step.line - 1] == f"## {step.title}"
@@ -134,7 +134,7 @@ def test_broken_file_names_file_and_line(name, line, message):
     path = BROKEN / name
     with pytest.raises(LessonError) as err:
         parse_lesson(path)
-    assert (err.value.path, err.value.line) == (path, line)
+    assert (err.value.path, err.value.line) == (str(path), line)
     assert message in err.value.message
     assert str(err.value) == f"{path}:{line}: {err.value.message}"
 
@@ -147,7 +147,7 @@ def test_duplicate_ids_name_the_second_file_and_its_id_line():
     with pytest.raises(LessonError) as err:
         load_lessons(FIXTURES / "dup-ids")
     second = FIXTURES / "dup-ids" / "02-second.md"
-    assert (err.value.path, err.value.line) == (second, 3)       # `id:` is the third line there
+    assert (err.value.path, err.value.line) == (str(second), 3)   # `id:` is the third line there
     assert "lesson id 'same' is also used by" in err.value.message
     assert "01-first.md" in err.value.message
 
@@ -155,7 +155,7 @@ def test_duplicate_ids_name_the_second_file_and_its_id_line():
 def test_requires_of_an_unknown_lesson_names_the_requires_line():
     with pytest.raises(LessonError) as err:
         load_lessons(FIXTURES / "unknown-requires")
-    assert (err.value.path, err.value.line) == (FIXTURES / "unknown-requires" / "02-second.md", 5)
+    assert (err.value.path, err.value.line) == (str(FIXTURES / "unknown-requires" / "02-second.md"), 5)
     assert err.value.message == "requires unknown lesson 'lesson9' (known: first, second)"
 
 
@@ -223,7 +223,7 @@ def test_parsed_lessons_come_from_the_cache_until_a_file_changes(tmp_path, monke
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     src = tmp_path / "lessons"
     src.mkdir()
-    for f in lesson_files(BUILTIN_LESSONS)[:2]:
+    for f in map(Path, lesson_files(BUILTIN_LESSONS)[:2]):
         (src / f.name).write_text(f.read_text())
     first = load_lessons(src)
     cached = list((tmp_path / "cache" / "netns-tutor").glob("lessons-*.pickle"))
@@ -234,7 +234,7 @@ def test_parsed_lessons_come_from_the_cache_until_a_file_changes(tmp_path, monke
     again = load_lessons(src)
     assert parsed == [] and [l.title for l in again] == [l.title for l in first]
     # an edited file (same folder, so the same cache file) is parsed again, and only then
-    target = lesson_files(src)[1]
+    target = Path(lesson_files(src)[1])
     target.write_text(target.read_text().replace("title: ", "title: Edited ", 1))
     edited = load_lessons(src)
     assert parsed and edited[1].title.startswith("Edited ")

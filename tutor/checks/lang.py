@@ -7,7 +7,6 @@ See docs/lesson-format.md for the grammar. A Check is plain data; reading the la
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 # Layers, lowest first: the first failing check of the lowest layer explains a failing step.
 LAYERS = {"netns": 0, "link": 1, "peer": 1, "master": 1, "addr": 2, "route": 3, "sysctl": 4,
@@ -21,23 +20,49 @@ class CheckSyntaxError(ValueError):
     """A check line that does not follow the grammar."""
 
 
-@dataclass(frozen=True)
+# Where, Check (and tutor.lesson's Step, Lesson) are small hand-written value classes, not
+# dataclasses: they are all `tutor reset` and `tutor list` load, and importing `dataclasses`
+# would cost every such call ~8 ms.
+
 class Where:
     """Where a check looks or runs: the lab host, a student namespace, or a world node."""
-    ns: str = HOST
-    node: bool = False
+    __slots__ = ("ns", "node")
+
+    def __init__(self, ns: str = HOST, node: bool = False):
+        self.ns, self.node = ns, node
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Where) and (self.ns, self.node) == (other.ns, other.node)
+
+    def __hash__(self) -> int:
+        return hash((self.ns, self.node))
+
+    def __repr__(self) -> str:
+        return f"Where({self.ns!r}, node={self.node})"
 
     def __str__(self) -> str:
         return f"node {self.ns}" if self.node else self.ns
 
 
-@dataclass(frozen=True)
 class Check:
-    """One parsed check line."""
-    text: str
-    kind: str
-    args: dict = field(default_factory=dict, hash=False, compare=False)
-    where: Where = Where()
+    """One parsed check line: its text, kind, parsed arguments and where it applies.
+
+    Equal (and hashed) by text, kind and place; `args` follow from the text."""
+    __slots__ = ("text", "kind", "args", "where")
+
+    def __init__(self, text: str, kind: str, args: dict | None = None, where: Where | None = None):
+        self.text, self.kind = text, kind
+        self.args = {} if args is None else args
+        self.where = Where() if where is None else where
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Check) and (self.text, self.kind, self.where) == (other.text, other.kind, other.where)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.kind, self.where))
+
+    def __repr__(self) -> str:
+        return f"Check({self.text!r}, {self.kind!r}, {self.args!r}, {self.where!r})"
 
     @property
     def layer(self) -> int:
