@@ -27,3 +27,28 @@ def test_every_command_is_known_to_the_short_parser():
 ])
 def test_a_command_parses_the_same_alone(argv):
     assert cli._parser(argv[0]).parse_args(argv) == cli._parser().parse_args(argv)
+
+
+def test_help_fits_the_width_the_terminal_gives(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    demo = next(a for a in cli._parser("demo")._actions if isinstance(a, argparse._SubParsersAction))
+    text = cli._parser().format_help() + demo.choices["demo"].format_help()
+    assert max(len(line) for line in text.splitlines()) <= 60, text
+
+
+def test_reset_loads_no_module_it_does_not_need(tmp_path):
+    """`tutor reset` of an empty start is CPython plus this: keep heavy stdlib imports out
+    (dataclasses ~8 ms, pathlib ~5, shutil ~2.5, subprocess ~4) — the bench's reset target
+    rests on it."""
+    import os
+    import subprocess
+    import sys
+    code = ("import sys, tutor.cli, tutor.commands, tutor.course, tutor.lesson\n"
+            "tutor.cli._parser('reset').parse_args(['reset', 'lesson1'])\n"
+            "tutor.course.start_commands(tutor.lesson.find_lesson('lesson1'))\n"
+            "print(sorted(m for m in ('dataclasses', 'pathlib', 'shutil', 'subprocess', 'hashlib', "
+            "'typing', 'markdown_it') if m in sys.modules))")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # parses: fills the cache
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
