@@ -176,3 +176,36 @@ def test_q_before_the_end_of_an_auto_demo_exits_1(lab, state_home):
         assert app.return_code == 1
 
     run(body())
+
+
+@pytest.mark.lab
+def test_f6_after_the_lab_dies_under_the_demo_starts_a_new_one_at_step_one(lab, state_home):
+    """The banner says "F6 starts a new lab": in the demo too, F6 does (and only then)."""
+    import os
+    import signal
+
+    async def body():
+        app = DemoApp("lesson2", speed=200)
+        async with app.run_test(size=SIZE) as pilot:
+            await _ready(pilot)
+            await pilot.press("f6")                    # the lab is fine: F6 changes nothing
+            await pilot.pause(0.3)
+            assert app.ready and not app.preparing
+            await pilot.press("space")
+            await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command")
+            await _idle(pilot)
+            agent = client.status().pid
+            os.kill(agent, signal.SIGKILL)
+            await wait_for(pilot, lambda: app.lab_down, 5, "the demo to notice")
+            assert app.lab_down_banner.display and "F6" in console_text(app)
+            await pilot.press("f6")
+            await wait_for(pilot, lambda: not app.lab_down and app.ready, 30, "a new lab, reset")
+            assert not app.lab_down_banner.display
+            assert client.status().pid != agent
+            assert app.ran == {} and app.step == LESSON.steps[0].number
+            await pilot.press("space")
+            await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command, again")
+            await _idle(pilot)
+        assert "br0" in client.run("ip -br link").stdout
+
+    run(body())

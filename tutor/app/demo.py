@@ -74,6 +74,7 @@ class DemoApp(TutorApp, inherit_bindings=False):
         Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+", priority=True),
         Binding("minus,underscore", "speed(-1)", "Slower", key_display="-", priority=True),
         Binding("ctrl+c", "stop", "Stop command", show=False, priority=True),
+        Binding("f6", "reset", "New lab", show=False, priority=True),
         Binding("q,ctrl+q", "quit", "Quit", key_display="q", priority=True),
     ]
 
@@ -118,6 +119,12 @@ class DemoApp(TutorApp, inherit_bindings=False):
         self.query_one("#console").border_subtitle = "Ctrl+C stops a command"
         self.query_one("#demo-checks").border_title = "Checks"
         self._restart()
+
+    def action_reset(self) -> None:
+        """F6 (or the banner's button) once the lab has gone: a new lab, the lesson from step 1.
+        While the lab runs, F6 does nothing: a presenter's stray key must not restart the show."""
+        if self.lab_down:
+            self._restart()
 
     def _restart(self) -> None:
         """Back to step 1 with the lab reset to the lesson's start."""
