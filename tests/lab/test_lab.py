@@ -156,6 +156,21 @@ def test_resets_back_to_back_and_after_a_pause_each_give_a_working_world(mlab):
     assert run_ok("ls /run/tutor/world", info).split() == ["internet", "lan"]
 
 
+def _spare_ready(info) -> bool:
+    mounts = run_ok("cut -d' ' -f5 /proc/self/mountinfo", info).split()
+    return {"/run/tutor/spare/internet", "/run/tutor/spare/lan"} <= set(mounts)
+
+
+def test_the_agent_builds_the_next_reset_ahead_and_a_reset_uses_it(mlab):
+    """Once the lab is quiet the next reset's world stands ready (held under /run/tutor/spare);
+    a reset takes it, and the agent builds another."""
+    assert wait_until(lambda: _spare_ready(mlab), 10)
+    client.reset()
+    info = client.status()
+    assert wait_until(lambda: _spare_ready(info), 10)
+    _world_answers(info)
+
+
 def test_commands_entering_while_the_agent_builds_ahead_land_on_the_lab_host(mlab):
     """The agent builds the next reset's network in a child: a command joining the lab at
     that moment must still find the lab host (eth0, eth1), never a half-built spare."""

@@ -47,9 +47,18 @@ def generated(n: int, seed: int = 1234) -> list[str]:
 
 
 def _lab_processes(info) -> list[str]:
-    out = client.run("ps -eo pid=,comm=", info=info).stdout.split("\n")
-    return [l.strip() for l in out if l.strip() and not l.strip().startswith("1 ")
-            and not l.strip().endswith(("ps", "bash", "nsenter"))]
+    """What runs in the lab besides the agent (PID 1), its `lab-spare` builder and that one's
+    children (the next reset's network), and this look itself."""
+    rows = [l.split(None, 2) for l in client.run("ps -eo pid=,ppid=,comm=", info=info).stdout.splitlines()]
+    rows = [(int(pid), int(ppid), comm) for pid, ppid, comm in rows]
+    agents = {1} | {pid for pid, _, comm in rows if comm == "lab-spare"}
+    grown = True
+    while grown:
+        more = {pid for pid, ppid, _ in rows if ppid in agents and pid not in agents and ppid != 1}
+        grown = bool(more)
+        agents |= more
+    return [f"{pid} {comm}" for pid, _, comm in rows
+            if pid not in agents and comm not in ("ps", "bash", "nsenter")]
 
 
 def test_thousand_lines_through_the_one_door(lab):

@@ -19,6 +19,7 @@ Control protocol: one JSON object per line, answered by one JSON line (see `_han
 from __future__ import annotations
 
 import array
+import contextlib
 import encodings.idna  # noqa: F401  (dnslib encodes CNAME targets with it, lazily)
 import json
 import os
@@ -52,6 +53,7 @@ class Agent:
         # this descriptor), its world nodes under SPARE_DIR, and their servers, not yet serving.
         self.spare: tuple[int, list] | None = None
         self.spare_due: float | None = time.monotonic() + 0.05   # when to build it; None: never
+        self.builder: tuple[int, socket.socket] | None = None    # (pid, socket) while building
 
     # -- building ---------------------------------------------------------------------------
     def build(self) -> None:
@@ -64,13 +66,15 @@ class Agent:
             server.register(self.sel)
 
     def prepare_spare(self) -> None:
-        """Build the next reset's network now, so that a reset only has to switch to it.
+        """Start building the next reset's network, so that a reset only has to switch to it.
 
-        A child builds it: the agent itself never leaves the lab host's namespace, which is
-        the one every command entering the lab joins (via /proc/<agent>/ns/net). The child
-        hands back the namespace and the world's listening sockets, then exits.
+        A child builds it, named `lab-spare` in the lab's `ps`: the agent itself never leaves
+        the lab host's namespace, which is the one every command entering the lab joins (via
+        /proc/<agent>/ns/net), and it goes on answering while the child works (seconds, when
+        the kernel is busy tearing down other namespaces). The child hands back the namespace
+        and the world's listening sockets, then exits; `_spare_built` takes them.
         """
-        if self.spare is not None:
+        if self.spare is not None or self.builder is not None:
             return
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
@@ -78,6 +82,7 @@ class Agent:
             code = 1
             try:
                 mine.close()
+                ns.set_name("lab-spare")
                 ns.unshare(ns.CLONE_NEWNET)
                 network.build_world(sandbox.SPARE_DIR)
                 socks = _world_sockets(sandbox.SPARE_DIR)
@@ -87,21 +92,48 @@ class Agent:
             finally:
                 os._exit(code)
         theirs.close()
+        mine.setblocking(False)
+        self.builder = (pid, mine)
+        self.sel.register(mine, selectors.EVENT_READ, self._spare_built)
+
+    def _spare_built(self, mask: int) -> None:
+        """The builder answered (or died): keep what it built, or build no more spares."""
+        pid, mine = self._drop_builder(kill=False)
         try:
-            mine.settimeout(10)
             _, fds, _, _ = socket.recv_fds(mine, 16, 4)
+        except OSError:
+            fds = []
         finally:
             mine.close()
-            os.waitpid(pid, 0)
+            _wait_child(pid)
         if len(fds) != 4:
             for fd in fds:
                 os.close(fd)
-            raise OSError("the spare network could not be built")
+            print("agent: the spare network could not be built; resets build their own",
+                  file=sys.stderr)
+            self.spare_due = None
+            return
         netns, *socks = fds
         self.spare = (netns, _world_servers([socket.socket(fileno=fd) for fd in socks]))
 
+    def _drop_builder(self, kill: bool) -> tuple[int, socket.socket]:
+        pid, mine = self.builder
+        self.builder = None
+        try:
+            self.sel.unregister(mine)
+        except (KeyError, ValueError):
+            pass
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            mine.close()
+            _wait_child(pid)
+        return pid, mine
+
     def reset(self) -> None:
         """Back to a fresh lab: new network namespaces, a fresh /etc, no student processes."""
+        if self.builder is not None:   # too soon: its half-built spare goes, a new one is built
+            self._drop_builder(kill=True)
         for server in self.servers + list(self.served.values()):
             server.close()
         self.served.clear()
@@ -146,12 +178,9 @@ class Agent:
 
     def _try_prepare_spare(self) -> None:
         """Build the spare network when the lab has been quiet a moment, or right after a reset."""
-        if self.spare is not None:
-            self.spare_due = float("inf")
-            return
+        self.spare_due = float("inf")   # until a reset uses the spare
         try:
             self.prepare_spare()
-            self.spare_due = float("inf")   # until a reset uses it
         except OSError as exc:   # resets then build their network themselves, as before
             print(f"agent: no spare network: {exc}", file=sys.stderr)
             self.spare_due = None
@@ -264,6 +293,12 @@ def _kill_lab_processes() -> None:
                 os.kill(int(entry), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _wait_child(pid: int) -> None:
+    """Collect child `pid`, unless the loop's `_reap` already has."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _reap(*_: object) -> None:

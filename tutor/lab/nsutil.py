@@ -36,6 +36,7 @@ _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 PR_SET_DUMPABLE = 4
+PR_SET_NAME = 15
 
 
 def _check(result: int, what: str) -> None:
@@ -76,6 +77,12 @@ def sethostname(name: str) -> None:
 def set_dumpable(on: bool) -> None:
     """prctl(PR_SET_DUMPABLE): whether same-uid processes may open our /proc files and fds."""
     _check(_libc.prctl(PR_SET_DUMPABLE, int(on), 0, 0, 0), "prctl")
+
+
+def set_name(name: str) -> None:
+    """prctl(PR_SET_NAME): the process's name in `ps` (15 bytes at most)."""
+    buf = ctypes.create_string_buffer(name.encode()[:15])
+    _check(_libc.prctl(PR_SET_NAME, ctypes.addressof(buf), 0, 0, 0), "prctl")
 
 
 MOUNT_OPTION_FLAGS = {
