@@ -39,8 +39,11 @@ def timed(argv: list[str], env: dict | None = None, check: bool = True) -> float
     return dt
 
 
+STATE_HOME = f"/tmp/netns-tutor-bench-{os.getpid()}"   # progress of the timed runs; removed at the end
+
+
 def lab_env(name: str) -> dict:
-    return dict(os.environ, TUTOR_LAB=name, XDG_STATE_HOME=f"/tmp/netns-tutor-bench-{os.getpid()}")
+    return dict(os.environ, TUTOR_LAB=name, XDG_STATE_HOME=STATE_HOME)
 
 
 class Bench:
@@ -204,20 +207,23 @@ def main() -> int:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "tutor")], stdout=subprocess.DEVNULL)
     lessons = load_lessons()
     print(f"netns-tutor bench: {os.cpu_count()} cores, runs={args.runs}", flush=True)
-    if "lab" in only:
-        bench_lab(b)
-    if "lessons" in only:
-        bench_lessons(b, lessons)
-    if "selftest" in only:
-        bench_selftest_vs_mininet(b, lessons)
-    if "many" in only:
-        bench_many_labs(b)
-    if "tui" in only:
-        try:
-            from bench import bench_tui  # written with the TUI
-            bench_tui.run(b)
-        except ImportError as exc:
-            print(f"tui: skipped ({exc})")
+    try:
+        if "lab" in only:
+            bench_lab(b)
+        if "lessons" in only:
+            bench_lessons(b, lessons)
+        if "selftest" in only:
+            bench_selftest_vs_mininet(b, lessons)
+        if "many" in only:
+            bench_many_labs(b)
+        if "tui" in only:
+            try:
+                from bench import bench_tui  # written with the TUI
+                bench_tui.run(b)
+            except ImportError as exc:
+                print(f"tui: skipped ({exc})")
+    finally:
+        shutil.rmtree(STATE_HOME, ignore_errors=True)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(b.results, indent=1))
