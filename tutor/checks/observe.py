@@ -1,9 +1,11 @@
 """Reading the lab: one shell script per observation, run through the lab's one door.
 
-`read_state` gathers links, addresses, routes, namespace ids, iptables rules, sysctls and
-resolv.conf files of every namespace in one `tutor shell`-like process (each `ip` call is a few
-milliseconds). `run_probes` runs behaviour checks (ping, resolve, fetch, tcp) in parallel, each
-bounded by a timeout. Parsing is pure and lives here too; judging lives in `judge`.
+`read_state` gathers links, addresses, routes and namespace ids of every namespace, plus the
+iptables rules, sysctls, resolv.conf files and LAN routes the checks need (or, `for_hints`,
+that explain a failed probe), in one `tutor shell`-like process (each `ip` call is a few
+milliseconds); commands may run first in the same process (`prelude`). `run_probes` runs
+behaviour checks (ping, resolve, fetch, tcp) in parallel, each bounded by a timeout. Parsing is
+pure and lives here too; judging lives in `judge`.
 """
 
 from __future__ import annotations
