@@ -144,19 +144,17 @@ class Agent:
         _kill_lab_processes()
         network.drop_student_namespaces()
         spare, self.spare = self.spare, None
-        if spare is None:
+        if spare is None:   # none ready: build this one now
             ns.unshare(ns.CLONE_NEWNET)
-        else:
-            ns.setns(spare[0], ns.CLONE_NEWNET)
-            os.close(spare[0])
-            network.move_world(sandbox.SPARE_DIR)
-        sandbox.reset_etc()
-        sandbox.remount_sys()
-        if spare is None:
             self.build()
         else:
-            self.servers = spare[1]
+            netns, self.servers = spare
+            ns.setns(netns, ns.CLONE_NEWNET)
+            os.close(netns)
+            network.move_world(sandbox.SPARE_DIR)
             self._serve_world()
+        sandbox.reset_etc()
+        sandbox.remount_sys()   # sysfs shows the namespace it was mounted in: the new one
         if self.spare_due is not None:
             self.spare_due = time.monotonic()   # right after this reply
 
