@@ -9,7 +9,7 @@ VENV="$ROOT/.venv"
 declare -A TUTOR_TOOLS=(
   [ip]=iproute2 [iptables]=iptables [ping]=iputils-ping [route]=net-tools
   [curl]=curl [dig]=bind9-dnsutils [nsenter]=util-linux [setpriv]=util-linux
-  [script]=bsdutils [sysctl]=procps
+  [script]=bsdutils [sysctl]=procps [brctl]=bridge-utils
 )
 
 tutor_missing_packages() {

@@ -14,7 +14,7 @@ TOOLS = {  # command -> Debian package that provides it
     "ip": "iproute2", "iptables": "iptables", "ping": "iputils-ping", "route": "net-tools",
     "curl": "curl", "dig": "bind9-dnsutils", "nsenter": "util-linux", "bash": "bash",
     "script": "bsdutils", "setpriv": "util-linux",  # the shell's own terminal; root's groups
-    "sysctl": "procps",
+    "sysctl": "procps", "brctl": "bridge-utils",
 }
 KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
     "network namespaces": "/proc/self/ns/net",
