@@ -154,9 +154,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0 if ok else USAGE_ERROR
     if cmd == "selftest":
         # the throwaway lab builds itself while this process imports and reads the lessons
-        import time
         from tutor.lab import client
-        starting = client.start(f"selftest-{os.getpid()}-{int(time.time() * 1000) % 100000}")
+        starting = client.start_throwaway()
         try:
             from tutor import commands
             return commands.selftest(args, starting)
@@ -200,12 +199,14 @@ def _shell(args: argparse.Namespace) -> int:
     # a controlling terminal at all, the lab runs in a session without one.
     has_tty = _has_controlling_terminal()
     terminal = has_tty and sys.stdin.isatty()
-    argv = client.command(client.bash_argv(args.command), netns=args.netns, node=args.node,
-                          info=info, terminal=terminal)
+    cmd = client.command(client.bash_argv(args.command), netns=args.netns, node=args.node,
+                         info=info, terminal=terminal)
+    for fd in cmd.fds:   # the namespaces the argv names, for nsenter to open
+        os.set_inheritable(fd, True)
     sys.stdout.flush()
     if has_tty and not terminal:
-        return _run_in_new_session(argv)
-    os.execvp(argv[0], argv)
+        return _run_in_new_session(cmd.argv)
+    os.execvp(cmd.argv[0], cmd.argv)
     return 0  # not reached
 
 

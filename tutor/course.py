@@ -5,7 +5,6 @@ Shared by the CLI and the TUI. Every command runs through `tutor.lab.client`.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import time
@@ -94,7 +93,9 @@ def command_script(commands: list[str]) -> str:
 def script_error(output: str, sent: list[str], what: str) -> CourseError:
     """The CourseError for a `command_script` of `sent` that exited 1 printing `output`."""
     lines = output.strip().splitlines()
-    failed = next((c for c in lines if c in sent), lines[0] if lines else "?")
+    if not lines:
+        return CourseError(f"{what}: the commands were stopped before they finished", "", "")
+    failed = next((c for c in lines if c in sent), lines[0])
     said = " ".join(lines[lines.index(failed) + 1:] if failed in lines else lines[1:]).strip()
     return CourseError(f"{what}: the command `{failed}` failed in the lab"
                        + (f": {said}" if said else ""), failed, said)
@@ -109,6 +110,8 @@ def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
             return
         result = client.run(command_script(batch), info=info, timeout=120)
         if result.returncode != 0:
+            if result.returncode != 1 and client.status(info.name) is None:
+                raise client.not_running(info.name)   # the lab went away under the commands
             raise script_error(result.stdout, batch, what)
         batch.clear()
 
@@ -126,8 +129,9 @@ def reset_lesson(lesson: Lesson, info: client.LabInfo | None = None,
                  lessons: list[Lesson] | None = None) -> client.LabInfo:
     """Wipe the lab and rebuild `lesson`'s starting state. Returns the lab's info."""
     info = info or client.up()[0]
-    client.reset(info.name)
-    run_script(start_commands(lesson, lessons), info, f"rebuilding the start of {lesson.id}")
+    with client.resetting(info.name):
+        client.reset(info.name)
+        run_script(start_commands(lesson, lessons), info, f"rebuilding the start of {lesson.id}")
     return info
 
 
@@ -193,8 +197,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
     everything = everything or lessons
     out = SelftestReport()
     t0 = time.monotonic()
-    starting = starting or client.start(f"selftest-{os.getpid()}-{int(time.time() * 1000) % 100000}")
-    name = starting.name
+    starting = starting or client.start_throwaway()
     info = starting.wait()
     fresh = starting.started
     try:
@@ -233,7 +236,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
                                for s in broken)
             _add(out, report, SelftestLine(lesson.id, 0, "the finished lesson verifies", True, not broken, detail))
     finally:
-        client.down(name)
+        starting.stop()
     out.seconds = time.monotonic() - t0
     return out
 

@@ -1,4 +1,4 @@
-"""What the lab tests read from the *machine*: namespaces in use, abstract sockets, a snapshot.
+"""What the lab tests read from the *machine*: namespaces in use, listening sockets, a snapshot.
 
 Everything here looks at the machine from outside the lab (the test process lives in the
 machine's namespaces) and only reads: no packet is sent, nothing is written.
@@ -7,9 +7,11 @@ machine's namespaces) and only reads: no packet is sent, nothing is written.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,12 +68,13 @@ def wait_until(predicate, timeout: float = 5.0, step: float = 0.01) -> bool:
         time.sleep(step)
 
 
-def abstract_sockets(prefix: str = "@netns-tutor/") -> list[str]:
-    """Listening abstract Unix sockets of the machine's network namespace under `prefix`."""
+def listening_sockets() -> list[str]:
+    """Paths of the listening Unix sockets in the machine's network namespace."""
     names = []
     for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
         fields = line.split()
-        if len(fields) >= 8 and fields[7].startswith(prefix):
+        # Flags 00010000: __SO_ACCEPTCON, a socket that listens
+        if len(fields) >= 8 and int(fields[3], 16) & 0x10000:
             names.append(fields[7])
     return names
 
@@ -86,8 +89,9 @@ def run_ok(cmdline: str, info, **kw) -> str:
 
 
 def lab_socket(name: str, uid: int | None = None) -> str:
-    """How /proc/net/unix names the control socket of lab `name` started by `uid`."""
-    return f"@netns-tutor/{os.getuid() if uid is None else uid}/{name}"
+    """The control socket of lab `name` started by `uid` (default: this process's)."""
+    from tutor.lab import door
+    return door.socket_path(name, door.folder(uid))
 
 
 KINDS = ("pid", "net", "mnt", "user", "uts", "ipc")
@@ -103,7 +107,7 @@ def assert_no_trace(name: str, pid: int, identity: dict[str, int], uid: int | No
 
     `uid`: the user who started the lab (default: this process's)."""
     assert wait_until(lambda: not alive(pid)), f"agent {pid} still runs"
-    assert lab_socket(name, uid) not in abstract_sockets()
+    assert lab_socket(name, uid) not in listening_sockets()
     for kind, inode in identity.items():
         left = holders(kind, inode)
         assert not left, f"the lab's {kind} namespace is still held by {left}"
@@ -200,3 +204,33 @@ def diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """Keys whose value changed, with both values, for an assertion message."""
     return [f"{key}:\n--- before\n{before[key]}\n--- after\n{after.get(key)}"
             for key in before if before[key] != after.get(key)]
+
+
+def plain_user(skip: tuple[int, ...] = ()) -> tuple[int, list[str], dict[str, str]] | None:
+    """A spare uid (no account has it; not in `skip`) and how to run the project's Python as
+    it (argv prefix, env), or None when we cannot become another user here (not root)."""
+    from tutor.lab.doctor import userns_problem
+    if os.geteuid() != 0 or userns_problem(unprivileged=True):
+        return None
+    uid = next(u for u in range(40000, 41000) if not _known_uid(u) and u not in skip)
+    import dnslib
+    site = os.path.dirname(os.path.dirname(dnslib.__file__))
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/tmp",
+           "PYTHONPATH": f"{REPO}:{site}", "LANG": "C.UTF-8"}
+    for python in (sys.executable, "/usr/bin/python3"):
+        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", python]
+        # the way the client starts the agent (setpriv itself may exec what the user cannot)
+        check = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+                 "'import tutor.cli, tutor.lab.agent'], check=True)")
+        probe = subprocess.run(argv + ["-c", check], env=env, capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return uid, argv, env
+    return None
+
+
+def _known_uid(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True

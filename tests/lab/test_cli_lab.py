@@ -4,17 +4,14 @@ real lab). The lab is the test's own ($TUTOR_LAB from the `lab_name` fixture).""
 from __future__ import annotations
 
 import os
-import pwd
 import re
 import subprocess
-import sys
 
 import pytest
 
-from labkit import (REPO, TUTOR, abstract_sockets, alive, assert_no_trace, lab_identity,
-                    lab_socket, machine_snapshot, run_ok)
+from labkit import (REPO, TUTOR, alive, assert_no_trace, lab_identity, lab_socket,
+                    listening_sockets, machine_snapshot, plain_user, run_ok)
 from tutor.lab import client
-from tutor.lab.doctor import userns_problem
 
 pytestmark = pytest.mark.lab
 
@@ -43,7 +40,7 @@ def test_lab_up_status_down(mode, lab_name):
     assert status.returncode == 0 and _pid(status.stdout) == pid
     assert f"mode {mode}" in status.stdout
     identity = lab_identity(pid)
-    assert lab_socket(lab_name) in abstract_sockets()
+    assert lab_socket(lab_name) in listening_sockets()
 
     down = tutor("lab", "down")
     assert down.returncode == 0 and "stopped" in down.stdout
@@ -106,40 +103,13 @@ def test_doctor(mode):
     assert out.stdout.rstrip().endswith("A lab can run here.")
 
 
-def _plain_user() -> tuple[int, list[str], dict[str, str]] | None:
-    """A spare uid and a Python it can run the project with (argv prefix, env), or None."""
-    if os.geteuid() != 0 or userns_problem(unprivileged=True):
-        return None
-    uid = next(u for u in range(40000, 41000) if not _known_uid(u))
-    import dnslib
-    site = os.path.dirname(os.path.dirname(dnslib.__file__))
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/tmp",
-           "PYTHONPATH": f"{REPO}:{site}", "LANG": "C.UTF-8"}
-    for python in (sys.executable, "/usr/bin/python3"):
-        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", python]
-        # the way the client starts the agent (setpriv itself may exec what the user cannot)
-        check = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
-                 "'import tutor.cli, tutor.lab.agent'], check=True)")
-        probe = subprocess.run(argv + ["-c", check], env=env, capture_output=True, timeout=30)
-        if probe.returncode == 0:
-            return uid, argv + ["-m", "tutor.cli"], env
-    return None
-
-
-def _known_uid(uid: int) -> bool:
-    try:
-        pwd.getpwuid(uid)
-    except KeyError:
-        return False
-    return True
-
-
 def test_as_a_plain_user(lab_name):
     """Rootless as it is meant to be: started, entered and stopped by an unprivileged user."""
-    found = _plain_user()
+    found = plain_user()
     if found is None:
         pytest.skip("needs root (to become a plain user) and a Python a plain user can run")
-    uid, tutor_as, env = found
+    uid, python_as, env = found
+    tutor_as = python_as + ["-m", "tutor.cli"]
     env["TUTOR_LAB"] = lab_name
 
     def as_user(*args: str) -> subprocess.CompletedProcess:

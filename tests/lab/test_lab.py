@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from labkit import (abstract_sockets, alive, assert_no_trace, cmdline, holders, lab_identity,
+from labkit import (listening_sockets, alive, assert_no_trace, cmdline, holders, lab_identity,
                     lab_processes, lab_socket, machine_snapshot, ns_inode, run_ok, wait_until)
 from tutor.lab import client, sandbox
 
@@ -25,7 +25,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(mode, lab_name):
     assert started and not started_again
     assert (again.pid, again.mode) == (info.pid, mode)
     assert client.status(lab_name) == info
-    assert lab_socket(lab_name) in abstract_sockets()
+    assert lab_socket(lab_name) in listening_sockets()
     identity = lab_identity(info.pid)
     # the lab is really elsewhere: none of its namespaces is the test's own
     for kind in ("pid", "net", "mnt", "uts", "ipc"):
@@ -54,7 +54,7 @@ def test_down_does_not_wait_for_the_machines_init(mode, lab_name):
     took = time.monotonic() - start
     assert not alive(sleeper)
     assert lab_processes(identity["pid"]) in ([], [info.pid])   # at most the exiting agent
-    assert lab_socket(lab_name) not in abstract_sockets()
+    assert lab_socket(lab_name) not in listening_sockets()
     assert not holders("net", identity["net"]) and not holders("mnt", identity["mnt"])
     assert took < 1.0, f"down took {took:.2f} s"
 

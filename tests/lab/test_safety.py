@@ -21,7 +21,7 @@ import pytest
 from labkit import (REPO, THP, TUTOR, assert_no_trace, cmdline, diff, lab_identity,
                     lab_processes, machine_snapshot, run_ok, wait_until)
 from tutor.lab import client
-from tutor.lab.agent import LAB_ID
+from tutor.lab.door import LAB_UIDS
 
 pytestmark = pytest.mark.lab
 
@@ -123,13 +123,16 @@ def test_undoing_the_guards_changes_nothing_on_the_machine(mode, mlab, machine):
 
 
 def test_lab_root_is_not_the_machines_root(mlab):
-    """Outside its own namespaces the lab's root is an unprivileged id: nobody when root
-    starts the lab, else the user who did — never uid 0. So are the processes it runs."""
-    expected = str(LAB_ID if os.geteuid() == 0 else os.getuid())
+    """Outside its own namespaces the lab's root is an unprivileged id: one of its own when
+    root starts the lab, else the user who did — never uid 0. So are the processes it runs."""
     shell = client.popen("sleep 30", stdin=subprocess.DEVNULL)
     try:
         pid_ns = lab_identity(mlab.pid)["pid"]
         assert wait_until(lambda: any(cmdline(p) == ["sleep", "30"] for p in lab_processes(pid_ns)))
+        agent_uid = Path(f"/proc/{mlab.pid}/status").read_text().split("Uid:")[1].split()[0]
+        if os.geteuid() == 0:
+            assert int(agent_uid) in LAB_UIDS
+        expected = agent_uid if os.geteuid() == 0 else str(os.getuid())
         for pid in lab_processes(pid_ns):
             status = Path(f"/proc/{pid}/status").read_text().splitlines()
             for key in ("Uid:", "Gid:"):

@@ -218,3 +218,38 @@ peer veth0 with veth1 in red
     assert report.ok and [(l.lesson, l.step) for l in report.lines] == [("next", 1), ("next", 0)]
     assert seen == report.lines and report.seconds > 0
     assert all(l.failed_before and l.passed_after and l.detail == "" for l in report.lines)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_selftest_s_lab_dies_with_it_on_any_signal(sig):
+    """Finding: selftest stopped by SIGTERM, SIGHUP or SIGKILL left its throwaway lab running
+    (only SIGINT cleaned up). Its lab is tied to it: the agent stops when selftest dies."""
+    proc = subprocess.Popen([TUTOR, "selftest", "lesson3"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        agents: list[str] = []
+
+        def lab_up() -> bool:
+            agents[:] = subprocess.run(["pgrep", "-f", f"tutor.lab.agent selftest-{proc.pid}-"],
+                                       capture_output=True, text=True).stdout.split()
+            return bool(agents)
+
+        assert _wait(lab_up, 20), "selftest's lab never started"
+        proc.send_signal(sig)
+        proc.wait(timeout=20)
+        assert _wait(lambda: not lab_up(), 10), f"selftest's lab outlived {sig.name}: {agents}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _stop_labs_of(proc.pid)
+
+
+def _wait(predicate, timeout: float) -> bool:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return bool(predicate())

@@ -2,9 +2,9 @@
 
 `LabWatcher.run()` is a blocking loop for one thread. It holds a netlink socket per namespace
 (the lab host and each of the student's namespaces), learns about new and deleted namespaces
-from inotify on the lab's `/run/netns` (seen through `/proc/AGENT/root`), notices a reset
-(the agent swaps the lab host's network namespace) by the inode of `/proc/AGENT/ns/net`, which
-costs one stat per second, and hears the agent die at once through a pidfd. iptables rules and
+from an inotify descriptor on the lab's `/run/netns` that the agent hands over, notices a reset
+(the agent swaps the lab host's network namespace) by that namespace's inode in the agent's
+status, asked once a second, and hears the agent die at once through a pidfd. iptables rules and
 `ip_forward` are not netlink state: they are read with one `client.run` when asked
 (`refresh(rules=True)`, after each command) — iptables has no change events the lab hands out.
 
@@ -17,7 +17,6 @@ Never imports Textual: the app passes a callback that posts a message.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import select
 import threading
@@ -31,7 +30,6 @@ from tutor.lab import client
 DEBOUNCE = 0.05
 IDLE_CHECK = 1.0
 RETRY = 0.05        # first wait before opening a namespace that could not be entered, again
-IN_CREATE, IN_DELETE, IN_MOVED_TO, IN_MOVED_FROM = 0x100, 0x200, 0x80, 0x40
 
 RULES_SCRIPT = r"""
 dump() { echo "@@ns $1"; echo "@@fwd $(cat /proc/sys/net/ipv4/ip_forward)";
@@ -55,17 +53,16 @@ class LabSnapshot:
 
 
 class _Inotify:
-    """Just enough inotify (ctypes) to hear namespaces being added to or removed from a folder."""
+    """The agent's inotify descriptor on the lab's /run/netns (its `watch` request): readable
+    when a namespace is added or removed."""
 
-    def __init__(self, path: str):
-        libc = ctypes.CDLL(None, use_errno=True)   # the interpreter's own libc
-        self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-        if self.fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1")
-        mask = IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM
-        if libc.inotify_add_watch(self.fd, path.encode(), mask) < 0:
-            os.close(self.fd)
-            raise OSError(ctypes.get_errno(), f"inotify_add_watch {path}")
+    def __init__(self):
+        _, fds = client.request_fds("watch", 1)
+        if len(fds) != 1:
+            close_fds(fds)
+            raise OSError("the lab handed over no watch")
+        self.fd = fds[0]
+        os.set_blocking(self.fd, False)
 
     def fileno(self) -> int:
         return self.fd
@@ -195,7 +192,7 @@ class LabWatcher:
         """True when the lab was reset or restarted under us (checked at most once a second)."""
         if not check:
             return False
-        return self._agent != _agent_identity(self._agent[0] if self._agent else None)
+        return self._agent != client.identity()
 
     def _connect(self) -> bool:
         """(Re)open netlink sockets for the lab host and every namespace; False if no lab runs."""
@@ -215,11 +212,11 @@ class LabWatcher:
             self._pidfd = _PidFd.open(info.pid)
             self._last_pid = info.pid
             try:
-                self._inotify = _Inotify(f"/proc/{info.pid}/root/run/netns")
-            except OSError:
+                self._inotify = _Inotify()
+            except (OSError, client.LabError):
                 self._inotify = None   # then namespaces are found after each command only
             info = client.status() or info   # listed after the watch began: none slips through
-        self._agent = _agent_identity(info.pid)
+        self._agent = client.identity()
         names = ["", *info.namespaces]
         sockets = _open_sockets(names)
         if "" not in sockets:   # the lab host itself: the agent is busy or going; try again
@@ -324,17 +321,6 @@ def _open_sockets(names: list[str]) -> dict[str, int]:
     return sockets
 
 
-def _agent_identity(pid: int | None) -> tuple[int, int] | None:
-    """(pid, netns inode) of the running agent, or None."""
-    if pid is None:
-        info = client.status()
-        if info is None:
-            return None
-        pid = info.pid
-    try:
-        return pid, os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
 
 
 def _read_rules(namespaces: dict[str, NsState]) -> None:

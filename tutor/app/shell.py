@@ -12,7 +12,7 @@ from tutor.lab import client
 def open_lab_shell(app) -> str:
     """Suspend `app`, run the lab's bash until it exits, resume; returns a problem or ""."""
     try:
-        argv = client.command(client.bash_argv(None))
+        cmd = client.command(client.bash_argv(None))
     except client.LabError as exc:
         return str(exc)
     try:
@@ -20,12 +20,14 @@ def open_lab_shell(app) -> str:
             print("A real shell in the lab host. Type `exit` (or Ctrl+D) to return to the course.",
                   flush=True)
             try:
-                subprocess.run(argv)
+                subprocess.run(cmd.argv, pass_fds=cmd.fds)
             finally:
                 _take_terminal_back()
     except Exception as exc:  # SuspendNotSupported under a test driver or a web terminal
         return (f"cannot open a shell here ({exc.__class__.__name__}); "
                 "run `tutor shell` in another terminal")
+    finally:
+        cmd.close()
     return ""
 
 

@@ -1,17 +1,19 @@
 """The lab agent: one long-lived process that holds a lab's namespaces and serves its world.
 
-Started by `tutor.lab.client.up()` as `python -m tutor.lab.agent NAME MODE READY_FD`. It binds
-its control socket (an abstract Unix socket: no file to leave behind), then builds the lab in
-two user namespaces (see `tutor.lab.sandbox` for why two):
+Started by `tutor.lab.client.start()` (see `main` for its arguments). It binds its control
+socket in the owner's private folder (see `tutor.lab.door`), then builds the lab in two user
+namespaces (see `tutor.lab.sandbox` for why two):
 
 - the *outer* one — the invoking user's own in rootless mode, none (real root) in root mode —
   in which it makes the machine read-only and covers its /proc, /sys, /dev, /run, /tmp;
 - the *lab's* one, whose root is an unprivileged id on the machine (the invoking user, or
-  `LAB_ID` when root starts the lab), with new mount, network, UTS, IPC and PID namespaces.
+  an id of its own from `door.LAB_UIDS` when root starts the lab), with new mount, network,
+  UTS, IPC and PID namespaces.
 
 It then forks: the child is PID 1 of the lab, so when it dies for any reason — SIGKILL included
 — the kernel ends every process in the lab and with them every namespace, interface, rule and
-mount. The parent only reports the child's PID and leaves.
+mount. The parent only reports the child's PID and leaves. The child is not dumpable, so
+nothing inside the lab can trace it, open its /proc files or take its descriptors.
 
 Control protocol: one JSON object per line, answered by one JSON line (see `_handle`).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import ctypes
 import encodings.idna  # noqa: F401  (dnslib encodes CNAME targets with it, lazily)
 import json
 import os
@@ -29,8 +32,7 @@ import socket
 import sys
 import time
 
-from tutor.lab import network, nsutil as ns, sandbox, servers
-from tutor.lab.client import control_address
+from tutor.lab import door, network, nsutil as ns, sandbox, servers
 
 # Everything the agent will ever import must be imported above, before it enters the lab: the
 # lab's root is an unprivileged id on the machine that may not read the interpreter's own files
@@ -42,23 +44,39 @@ NETLINK_GROUPS = 0x1 | 0x4 | 0x10 | 0x40 | 0x400   # link, neigh, ipv4 addr, ipv
 class Agent:
     """PID 1 of a lab: answers control requests and serves the simulated world."""
 
-    def __init__(self, name: str, mode: str, control: socket.socket, host_pid: int):
+    def __init__(self, name: str, mode: str, control: socket.socket, host_pid: int,
+                 tether: int = -1):
         self.name, self.mode, self.control, self.host_pid = name, mode, control, host_pid
+        self.tether = tether   # reads end-of-file when the process the lab is tied to dies
+        self.owner_is_root_here = False   # the owner's uid maps to the lab's root (a user's lab)
         self.started = time.time()
         self.sel = selectors.DefaultSelector()
         self.servers: list = []                       # DnsServer / HttpServer of the world
+        self.world: dict[str, int] = {}               # each world node's namespace, held
+        self.own_mounts: set[int] = set()             # mount ids as the lab was built or reset
         self.served: dict[tuple[str, int], servers.HttpServer] = {}   # `serve http NS PORT`
         self.running = True
         # The next reset's network, built while the lab is idle: a lab host namespace (held by
-        # this descriptor), its world nodes under SPARE_DIR, and their servers, not yet serving.
-        self.spare: tuple[int, list] | None = None
+        # this descriptor), its world nodes under SPARE_DIR (and held), and their servers, not
+        # yet serving.
+        self.spare: tuple[int, dict[str, int], list] | None = None
         self.spare_due: float | None = time.monotonic() + 0.05   # when to build it; None: never
         self.builder: tuple[int, socket.socket] | None = None    # (pid, socket) while building
 
     # -- building ---------------------------------------------------------------------------
     def build(self) -> None:
-        network.build_world()
-        self.servers = _world_servers(_world_sockets(sandbox.WORLD_DIR))
+        """The world under WORLD_DIR, wired to the current namespace, its servers serving."""
+        nodes = network.build_world()
+        try:
+            world_servers = _world_servers(_world_sockets(nodes["internet"]))
+        except BaseException:
+            network.close_nodes(nodes)
+            raise
+        self._take_world(nodes, world_servers)
+
+    def _take_world(self, nodes: dict[str, int], world_servers: list) -> None:
+        network.close_nodes(self.world)
+        self.world, self.servers = nodes, world_servers
         self._serve_world()
 
     def _serve_world(self) -> None:
@@ -82,11 +100,13 @@ class Agent:
             code = 1
             try:
                 mine.close()
+                self.control.close()   # only the agent answers the door
                 ns.set_name("lab-spare")
                 ns.unshare(ns.CLONE_NEWNET)
-                network.build_world(sandbox.SPARE_DIR)
-                socks = _world_sockets(sandbox.SPARE_DIR)
-                held = [os.open("/proc/self/ns/net", os.O_RDONLY), *(s.fileno() for s in socks)]
+                nodes = network.build_world(sandbox.SPARE_DIR)
+                socks = _world_sockets(nodes["internet"])
+                held = [ns.open_own_ns("net"), nodes["internet"], nodes["lan"],
+                        *(s.fileno() for s in socks)]
                 socket.send_fds(theirs, [b"spare"], held)
                 code = 0
             finally:
@@ -100,21 +120,22 @@ class Agent:
         """The builder answered (or died): keep what it built, or build no more spares."""
         pid, mine = self._drop_builder(kill=False)
         try:
-            _, fds, _, _ = socket.recv_fds(mine, 16, 4)
+            _, fds, _, _ = socket.recv_fds(mine, 16, 6)
         except OSError:
             fds = []
         finally:
             mine.close()
             _wait_child(pid)
-        if len(fds) != 4:
+        if len(fds) != 6:
             for fd in fds:
                 os.close(fd)
             print("agent: the spare network could not be built; resets build their own",
                   file=sys.stderr)
             self.spare_due = None
             return
-        netns, *socks = fds
-        self.spare = (netns, _world_servers([socket.socket(fileno=fd) for fd in socks]))
+        netns, internet, lan, *socks = fds
+        self.spare = (netns, {"internet": internet, "lan": lan},
+                      _world_servers([socket.socket(fileno=fd) for fd in socks]))
 
     def _drop_builder(self, kill: bool) -> tuple[int, socket.socket]:
         pid, mine = self.builder
@@ -141,26 +162,57 @@ class Agent:
         self.sel.close()
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.control, selectors.EVENT_READ, self._accept)
+        self._watch_tether()
         _kill_lab_processes()
         network.drop_student_namespaces()
+        self._unmount_strangers()
         spare, self.spare = self.spare, None
-        if spare is None:   # none ready: build this one now
+        if spare is not None and not self._use_spare(*spare):
+            print("agent: the spare network was tampered with; building a new one", file=sys.stderr)
+            spare = None
+        if spare is None:   # none ready (or not to be trusted): build this one now
             ns.unshare(ns.CLONE_NEWNET)
             self.build()
-        else:
-            netns, self.servers = spare
-            ns.setns(netns, ns.CLONE_NEWNET)
-            os.close(netns)
-            network.move_world(sandbox.SPARE_DIR)
-            self._serve_world()
+            problem = network.world_problem(self.world)
+            if problem:
+                raise WorldError(problem)
         sandbox.reset_etc()
         sandbox.remount_sys()   # sysfs shows the namespace it was mounted in: the new one
+        self.own_mounts = {mount_id for mount_id, _ in ns.mounts()}
         if self.spare_due is not None:
             self.spare_due = time.monotonic()   # right after this reply
+
+    def _use_spare(self, netns: int, nodes: dict[str, int], world_servers: list) -> bool:
+        """Switch to the spare network if it still is what the builder made; else drop it."""
+        ns.setns(netns, ns.CLONE_NEWNET)
+        os.close(netns)
+        try:
+            network.move_world(sandbox.SPARE_DIR)
+            problem = network.world_problem(nodes)
+        except OSError as exc:
+            problem = str(exc)
+        if problem:
+            for server in world_servers:
+                server.close()
+            network.close_nodes(nodes)
+            return False
+        self._take_world(nodes, world_servers)
+        return True
+
+    def _unmount_strangers(self) -> None:
+        """Undo what the lab mounted since it was built or last reset (over /run/tutor, /etc,
+        /proc ...), deepest first; the spare's nodes stay (they are checked when used)."""
+        strangers = [point for mount_id, point in ns.mounts() if mount_id not in self.own_mounts
+                     and not point.startswith(sandbox.SPARE_DIR + "/")]
+        for point in sorted(strangers, key=lambda p: p.count("/"), reverse=True):
+            with contextlib.suppress(OSError):
+                ns.umount(point)
+        sandbox.restore_proc()
 
     # -- control ----------------------------------------------------------------------------
     def serve_forever(self) -> None:
         self.sel.register(self.control, selectors.EVENT_READ, self._accept)
+        self._watch_tether()
         while self.running:
             wait = 1.0 if self.spare_due is None else max(0.0, min(1.0, self.spare_due - time.monotonic()))
             for key, mask in self.sel.select(timeout=wait):
@@ -173,6 +225,14 @@ class Agent:
             _reap()   # here, not in a SIGCHLD handler: it would steal subprocess.run's child
             if self.spare_due is not None and time.monotonic() >= self.spare_due and self.running:
                 self._try_prepare_spare()
+
+    def _watch_tether(self) -> None:
+        if self.tether >= 0:
+            self.sel.register(self.tether, selectors.EVENT_READ, self._tether_moved)
+
+    def _tether_moved(self, mask: int) -> None:
+        """The process this lab is tied to has died (or wrote, which it never does): stop."""
+        self.running = False
 
     def _try_prepare_spare(self) -> None:
         """Build the spare network when the lab has been quiet a moment, or right after a reset."""
@@ -189,9 +249,16 @@ class Agent:
         except BlockingIOError:
             return
         conn.settimeout(5)
-        # No peer check: inside the lab's user namespace every uid but the lab's own reads as
-        # the overflow uid, root included. A stranger can stop or reset a lab, never reach the
-        # machine through it.
+        # Only the owner's door leads here (a 0700 folder, see tutor.lab.door). Still: a peer
+        # inside the lab (its PID reads as non-zero in the lab's PID namespace) is refused,
+        # and so, when a user (not root) owns the lab, is any uid but theirs (0 in here; every
+        # unmapped uid reads as the overflow uid, root's included, so root's labs cannot ask).
+        pid, uid = door.peer(conn)
+        if pid != 0 or (self.owner_is_root_here and uid != 0):
+            with contextlib.suppress(OSError):
+                conn.sendall(b'{"ok": false, "error": "this lab answers only its owner"}\n')
+            conn.close()
+            return
         try:
             line = conn.makefile("rb").readline(65536)
             request = json.loads(line or b"{}")
@@ -204,31 +271,52 @@ class Agent:
                     os.close(fd)
             else:
                 conn.sendall(data)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
             try:
-                conn.sendall((json.dumps({"ok": False, "error": str(exc)}) + "\n").encode())
+                conn.sendall((json.dumps({"ok": False, "error": f"bad request ({exc})"}) + "\n").encode())
             except OSError:
                 pass
         finally:
             conn.close()
 
     def _handle(self, request: dict, fds: list[int]) -> dict:
+        """One request: {"op": ..., args}. Arguments are checked here; none is ever a path."""
+        if not isinstance(request, dict):
+            raise ValueError("a request is a JSON object")
         op = request.get("op")
         if op == "status":
             return {"ok": True, "pid": self.host_pid, "mode": self.mode, "name": self.name,
-                    "started": self.started, "namespaces": network.student_namespaces()}
+                    "started": self.started, "namespaces": network.student_namespaces(),
+                    "netns": self._netns_inode()}
+        if op == "enter":
+            fds.extend(ns.open_own_ns(kind) for kind in ENTER_NAMESPACES)
+            return {"ok": True}
         if op == "stop":
             self.running = False
             return {"ok": True}
         if op == "reset":
-            self.reset()
+            try:
+                self.reset()
+            except (WorldError, OSError) as exc:
+                return {"ok": False, "error": f"the reset could not rebuild the lab's world ({exc}); "
+                                              "stop the lab (tutor lab down) and start it again"}
             return {"ok": True}
         if op == "serve":
-            return self._serve(str(request["netns"]), int(request["port"]), str(request.get("body", "")))
+            port, body = request.get("port"), request.get("body", "")
+            if type(port) is not int or not 0 < port < 65536 or not isinstance(body, str) \
+                    or len(body) > 4096:
+                raise ValueError("serve needs a port from 1 to 65535 and a short body")
+            return self._serve(_namespace_name(request.get("netns")), port, body)
         if op == "netlink":
-            fds.extend(self._netlink_sockets(request.get("namespaces", [])))
+            names = request.get("namespaces", [])
+            if not isinstance(names, list) or len(names) > 250:
+                raise ValueError("netlink needs a list of at most 250 namespace names")
+            fds.extend(self._netlink_sockets([n if n == "" else _namespace_name(n) for n in names]))
             return {"ok": True, "count": len(fds)}
-        return {"ok": False, "error": f"unknown request {op!r}"}
+        if op == "watch":
+            fds.append(_watch_namespaces())
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown request {str(op)[:40]!r}"}
 
     def _serve(self, netns: str, port: int, body: str) -> dict:
         path = f"/run/netns/{netns}"
@@ -244,13 +332,21 @@ class Agent:
         self.served[(netns, port)] = http
         return {"ok": True}
 
+    @staticmethod
+    def _netns_inode() -> int:
+        fd = ns.open_own_ns("net")
+        try:
+            return os.fstat(fd).st_ino
+        finally:
+            os.close(fd)
+
     def _netlink_sockets(self, namespaces: list[str]) -> list[int]:
         """Netlink sockets subscribed to link/address/route/neighbour events, one per namespace
         ("" is the lab host), handed to the caller over SCM_RIGHTS."""
         fds = []
         for name in namespaces:
-            path = f"/run/netns/{name}" if name else "/proc/self/ns/net"
-            if name and not os.path.exists(path):
+            path = f"/run/netns/{name}" if name else None
+            if path and not os.path.exists(path):
                 continue
             with network.in_netns(path):
                 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
@@ -260,10 +356,39 @@ class Agent:
         return fds
 
 
-def _world_sockets(world_dir: str) -> list[socket.socket]:
-    """The internet node's listening sockets (DNS over UDP and TCP, web), in the node held
-    under `world_dir`."""
-    with network.in_netns(network.node_path("internet", world_dir)):
+ENTER_NAMESPACES = ("user", "mnt", "net", "uts", "ipc", "pid")   # client.NAMESPACES
+
+
+def _namespace_name(name: object) -> str:
+    """`name` if it can be a namespace under /run/netns (a file name there), else ValueError."""
+    if not isinstance(name, str) or not name or len(name) > 255 or "/" in name \
+            or name in (".", "..") or "\0" in name:
+        raise ValueError(f"{str(name)[:40]!r} is not a namespace name")
+    return name
+
+
+def _watch_namespaces() -> int:
+    """An inotify descriptor that reads when a namespace is added to or removed from the lab."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    # IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM
+    if libc.inotify_add_watch(fd, b"/run/netns", 0x100 | 0x200 | 0x80 | 0x40) < 0:
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, "inotify_add_watch /run/netns")
+    return fd
+
+
+class WorldError(Exception):
+    """The world a reset built is not what it should be (the sentence says how)."""
+
+
+def _world_sockets(internet: int) -> list[socket.socket]:
+    """The internet node's listening sockets (DNS over UDP and TCP, web), in the node held by
+    descriptor `internet`."""
+    with network.in_netns_fd(internet):
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.bind(("8.8.8.8", 53))
         return [udp, _listener("8.8.8.8", 53), _listener("0.0.0.0", 80)]
@@ -308,23 +433,22 @@ def _reap(*_: object) -> None:
         pass
 
 
-LAB_ID = 65534   # "nobody": the lab's root on the machine when root starts the lab
-
-
-def _enter_namespaces(mode: str) -> list[str]:
+def _enter_namespaces(mode: str, lab_uid: int) -> list[str]:
     """Everything up to the last unshare; the next fork is PID 1 of the lab.
 
-    Returns the machine's mounts that refused to become read-only and were hidden instead.
+    `lab_uid` is the lab's root on the machine when root starts the lab (its own leased id,
+    see tutor.lab.door). Returns the machine's mounts that refused to become read-only and
+    were hidden instead.
     """
     if mode == "rootless":
         if os.geteuid() == 0:
-            _become(LAB_ID)   # the lab's root must never be the machine's root
+            _become(lab_uid)   # the lab's root must never be the machine's root
         uid, gid = os.getuid(), os.getgid()
         ns.unshare(ns.CLONE_NEWUSER)
         _write_id_maps("/proc", "self", uid, gid)
         owner = 0
     else:
-        owner = LAB_ID
+        owner = lab_uid
     ns.unshare(ns.CLONE_NEWNS)
     procfd, hidden = sandbox.build_outer(owner)
     try:
@@ -332,7 +456,7 @@ def _enter_namespaces(mode: str) -> list[str]:
             ns.unshare(ns.CLONE_NEWUSER)
             _write_id_maps(procfd, "self", 0, 0)
         else:
-            _enter_userns_as(LAB_ID, procfd)
+            _enter_userns_as(lab_uid, procfd)
     finally:
         os.close(procfd)   # the machine's /proc: nothing of the lab may inherit it
     ns.unshare(ns.CLONE_NEWNS | ns.CLONE_NEWNET | ns.CLONE_NEWUTS | ns.CLONE_NEWIPC
@@ -400,18 +524,31 @@ def _report(fd: int, message: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Entry point: `python -m tutor.lab.agent NAME MODE READY_FD`."""
-    name, mode, ready = argv[0], argv[1], int(argv[2])
+    """Entry point: `python -m tutor.lab.agent NAME MODE READY_FD LOCK_FD TETHER_FD`.
+
+    LOCK_FD is the socket folder's start lock, held until the lab listens; TETHER_FD (-1 for
+    none) the pipe whose end-of-file stops the lab (see `tutor.lab.client.start`)."""
+    name, mode, ready, lock, tether = argv[0], argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    for fd in (ready, lock, tether):   # passed to us; nothing we start may inherit them
+        if fd >= 0:
+            os.set_inheritable(fd, False)
+    where = door.checked_folder()
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
     try:
-        control.bind(control_address(name))
+        if where is None:
+            raise OSError("no socket folder")
+        control.bind(door.socket_path(name, where))
     except OSError:
         _report(ready, f"error the lab {name!r} is already running")
         return 3
-    control.listen(16)
-    started_by_root = os.geteuid() == 0
+    finally:
+        os.umask(old_umask)
+    lab_uid = owner = os.getuid()
+    if os.geteuid() == 0:
+        lab_uid, _lease = door.lease_uid(where)   # held for the lab's life (never closed)
     try:
-        hidden = _enter_namespaces(mode)
+        hidden = _enter_namespaces(mode, lab_uid)
     except OSError as exc:
         _report(ready, f"error cannot create the lab's namespaces in {mode} mode "
                        f"({exc.strerror or exc})")
@@ -425,17 +562,23 @@ def main(argv: list[str]) -> int:
     os.close(pid_w)
     host_pid = int(os.read(pid_r, 32))
     os.close(pid_r)
-    if started_by_root:
-        # Lab processes share our uid; keep them out of our /proc entries and descriptors.
-        ns.set_dumpable(False)
-    return _run_child(name, mode, control, ready, host_pid, hidden)
+    # Out of reach from inside: nothing in the lab may open our /proc files, trace us or take
+    # our descriptors (pidfd_getfd), whatever its uid. The kernel records the listener (this
+    # process) for SO_PEERCRED when it listens, so clients learn our real PID from the kernel.
+    ns.set_dumpable(False)
+    control.listen(16)
+    os.close(lock)
+    return _run_child(name, mode, control, ready, host_pid, hidden, tether, lab_uid != owner)
 
 
 def _run_child(name: str, mode: str, control: socket.socket, ready: int, host_pid: int,
-               hidden: list[str]) -> int:
+               hidden: list[str], tether: int, started_by_root: bool) -> int:
     try:
         sandbox.build_inner(sys.executable)
-        agent = Agent(name, mode, control, host_pid)
+        ns.hold_proc()
+        agent = Agent(name, mode, control, host_pid, tether)
+        agent.owner_is_root_here = not started_by_root
+        agent.own_mounts = {mount_id for mount_id, _ in ns.mounts()}
         agent.build()
     except Exception as exc:  # report set-up failures in one line to whoever started us
         _report(ready, f"error setting up the lab failed: {exc}")

@@ -7,13 +7,18 @@ Every process that runs in the lab is started here (`command` builds its argv, `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import socket
 import sys
 import time
 from collections import namedtuple
+
+from tutor.lab import door
+from tutor.lab.door import LabError  # re-exported: the one lab error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # imported where a process starts: `tutor lab status` needs none
@@ -24,27 +29,30 @@ LAB_PATH = "/run/tutor/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 START_TIMEOUT = 10.0
 
 
-class LabError(Exception):
-    """A lab problem worth one clear sentence to the user (exit code 2)."""
+
 
 
 class LabInfo(namedtuple("LabInfo", "name pid mode namespaces")):
     """What a running agent says about itself: name, pid, mode, namespaces (a tuple).
 
+    `pid` is what the kernel says of the socket's listener, never what the reply claims.
     (A named tuple, not a dataclass: the lab agent imports this module, and `dataclasses`
     would cost every lab ~8 ms to start.)"""
     __slots__ = ()
 
 
-def control_address(name: str, uid: int | None = None) -> str:
-    """The abstract socket name of lab `name` for user `uid` (the agent binds it)."""
-    uid = os.getuid() if uid is None else uid
-    return f"\0netns-tutor/{uid}/{name}"
-
-
 def lab_name() -> str:
     """The lab this process talks to: $TUTOR_LAB, or `default`."""
     return os.environ.get("TUTOR_LAB") or "default"
+
+
+class NotRunning(LabError):
+    """No lab of that name answers."""
+
+
+def not_running(name: str) -> NotRunning:
+    """The one sentence for a lab that does not answer."""
+    return NotRunning(f"the lab {name!r} is not running (start it with: tutor lab up)")
 
 
 def request(op: str, name: str | None = None, timeout: float = 30.0, **args) -> dict:
@@ -58,22 +66,40 @@ def request_fds(op: str, count: int, name: str | None = None, **args) -> tuple[d
     return _request(op, name, 10.0, count, **args)
 
 
-def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) -> tuple[dict, list[int]]:
-    name = name or lab_name()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+def _connect(name: str, timeout: float) -> tuple[socket.socket, int]:
+    """A connection to lab `name`'s agent and the agent's PID, both checked (see door)."""
+    where = door.checked_folder()
+    if where is None:
+        raise not_running(name)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     sock.settimeout(timeout)
     try:
-        sock.connect(control_address(name))
+        sock.connect(door.socket_path(name, where))
     except (ConnectionRefusedError, FileNotFoundError):
         sock.close()
-        raise LabError(f"the lab {name!r} is not running (start it with: tutor lab up)") from None
+        raise not_running(name) from None
+    except OSError as exc:
+        sock.close()
+        raise LabError(f"cannot reach the lab {name!r} ({exc.strerror or exc})") from None
+    pid, uid = door.peer(sock)
+    if not door.is_agent_uid(uid) or pid <= 0:
+        sock.close()
+        raise LabError(f"the lab {name!r} is answered by a process of uid {uid}, not by a lab "
+                       f"of yours; stop it and remove {door.socket_path(name, where)}")
+    return sock, pid
+
+
+def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) -> tuple[dict, list[int]]:
+    name = name or lab_name()
+    sock, pid = _connect(name, timeout)
     fds: list[int] = []
     try:
         sock.sendall((json.dumps({"op": op, **args}) + "\n").encode())
         data = b""
         while not data.endswith(b"\n"):
             if max_fds and not fds:
-                chunk, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(4 * max_fds))
+                chunk, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(4 * max_fds),
+                                                socket.MSG_CMSG_CLOEXEC)
                 for level, kind, payload in anc:
                     if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                         fds += [int.from_bytes(payload[i:i + 4], sys.byteorder)
@@ -83,26 +109,61 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
             if not chunk:
                 break
             data += chunk
+            if len(data) > 1 << 24:
+                raise OSError("the answer is too long")
+    except (ConnectionResetError, BrokenPipeError):
+        _close_all(fds)
+        # The agent closed without a word: it was exiting (it answers refusals in words).
+        raise not_running(name) from None
     except OSError as exc:
+        _close_all(fds)
         raise LabError(f"the lab {name!r} did not answer ({exc})") from None
     finally:
         sock.close()
     try:
         reply = json.loads(data)
-    except ValueError:
+        if not isinstance(reply, dict):
+            raise ValueError
+    except (ValueError, RecursionError):
+        _close_all(fds)
         raise LabError(f"the lab {name!r} stopped while answering") from None
     if not reply.get("ok"):
-        raise LabError(reply.get("error", "the lab refused the request"))
+        _close_all(fds)
+        raise LabError(str(reply.get("error", "the lab refused the request")))
+    reply["agent_pid"] = pid
     return reply, fds
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def status(name: str | None = None) -> LabInfo | None:
     """The running lab, or None."""
+    name = name or lab_name()
     try:
         reply = request("status", name, timeout=5)
-    except LabError:
+    except NotRunning:
         return None
-    return LabInfo(reply["name"], reply["pid"], reply["mode"], tuple(reply["namespaces"]))
+    try:
+        if reply["pid"] != reply["agent_pid"]:
+            raise LabError(f"the lab {name!r} names another process as its own "
+                           f"(pid {reply['pid']}, not {reply['agent_pid']}); stop it")
+        return LabInfo(str(reply["name"]), reply["agent_pid"], str(reply["mode"]),
+                       tuple(str(n) for n in reply["namespaces"]))
+    except (KeyError, TypeError):
+        raise LabError(f"the lab {name!r} answered nonsense; stop it") from None
+
+
+def identity(name: str | None = None) -> tuple[int, int] | None:
+    """(agent PID, inode of the lab host's network namespace) of the running lab, or None: it
+    changes when the lab is restarted or reset (a reset gives the lab host a new namespace)."""
+    try:
+        reply = request("status", name, timeout=5)
+        return reply["agent_pid"], int(reply["netns"])
+    except (LabError, KeyError, TypeError, ValueError):
+        return None
 
 
 def choose_mode() -> str:
@@ -129,8 +190,9 @@ class Starting:
     """A lab on its way up (see `start`): the caller works on while the agent builds the lab."""
 
     def __init__(self, name: str, info: LabInfo | None = None,
-                 proc: subprocess.Popen | None = None, ready_fd: int = -1):
+                 proc: subprocess.Popen | None = None, ready_fd: int = -1, tether_fd: int = -1):
         self.name, self.info, self.proc, self.ready_fd = name, info, proc, ready_fd
+        self.tether_fd = tether_fd   # our end of the tether (see `start`), -1 if none
         self.started = proc is not None
 
     def wait(self) -> LabInfo:
@@ -163,31 +225,75 @@ class Starting:
         except LabError:
             pass
         down(self.name)
+        if self.tether_fd >= 0:
+            os.close(self.tether_fd)
+            self.tether_fd = -1
 
 
-def start(name: str | None = None) -> Starting:
-    """Begin starting the lab (if it is not running) and return at once; `.wait()` for it."""
-    name = name or lab_name()
+def start(name: str | None = None, tether: bool = False) -> Starting:
+    """Begin starting the lab (if it is not running) and return at once; `.wait()` for it.
+
+    With `tether`, the lab lives only as long as this process: the agent stops when the pipe
+    it holds from us reads end-of-file, which the kernel makes happen on any death (selftest's
+    throwaway lab goes with it, SIGKILL included)."""
+    name = door.check_name(name or lab_name())
     info = status(name)
     if info:
         return Starting(name, info)
     import subprocess
-    mode = choose_mode()
-    read_fd, write_fd = os.pipe()
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    where = door.checked_folder(create=True)
+    lock = _start_lock(where, name)
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tutor.lab.agent", name, mode, str(write_fd)],
-            pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True, cwd="/", env=env)
-    except BaseException:
-        os.close(read_fd)
-        raise
+        info = status(name)   # started by someone else while we waited for the lock
+        if info:
+            return Starting(name, info)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(door.socket_path(name, where))   # left by a lab that was killed
+        mode = choose_mode()
+        read_fd, write_fd = os.pipe()
+        tether_r, tether_w = os.pipe() if tether else (-1, -1)
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        passed = (write_fd, lock) + ((tether_r,) if tether else ())
+        try:
+            # The agent inherits the start lock and holds it until it listens.
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tutor.lab.agent", name, mode, str(write_fd), str(lock),
+                 str(tether_r)],
+                pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True, cwd="/", env=env)
+        except BaseException:
+            _close_all([read_fd, tether_w] if tether else [read_fd])
+            raise
+        finally:
+            _close_all([write_fd, tether_r] if tether else [write_fd])
     finally:
-        os.close(write_fd)
-    return Starting(name, proc=proc, ready_fd=read_fd)
+        os.close(lock)
+    return Starting(name, proc=proc, ready_fd=read_fd, tether_fd=tether_w)
+
+
+def start_throwaway(purpose: str = "selftest") -> Starting:
+    """Start a lab of its own for one run of this process (selftest's), tied to it: it stops
+    when this process dies, however it dies."""
+    return start(f"{purpose}-{os.getpid()}-{int(time.time() * 1000) % 100000}", tether=True)
+
+
+def _start_lock(where: str, name: str) -> int:
+    """The folder's start lock, taken: one lab starts (or a stale socket goes) at a time."""
+    import fcntl
+    fd = os.open(f"{where}/.start.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise LabError(f"another lab is starting and holds {where}/.start.lock; "
+                               "try again") from None
+            time.sleep(0.005)
 
 
 def _read_lines(fd: int, timeout: float) -> list[str]:
@@ -210,34 +316,83 @@ def _read_lines(fd: int, timeout: float) -> list[str]:
 
 def down(name: str | None = None, timeout: float = 5.0) -> bool:
     """Stop the lab; True if one was running. Waits until every trace of it is gone."""
-    info = status(name)
-    if info is None:
+    name = name or lab_name()
+    held = _hold(name)
+    if held is None:
+        _forget(name)
         return False
+    info, pidfd = held
     try:
-        request("stop", name, timeout=5)
-    except LabError:
-        pass
-    _wait_gone(info.pid, timeout)
+        try:
+            request("stop", name, timeout=5)
+        except LabError:
+            pass
+        _wait_gone(info.pid, pidfd, timeout)
+    finally:
+        os.close(pidfd)
+    _forget(name)
     return True
 
 
 def kill(name: str | None = None) -> None:
     """SIGKILL the agent (what a crash looks like); the kernel tears the lab down."""
-    info = status(name)
-    if info:
-        os.kill(info.pid, 9)
-        _wait_gone(info.pid, 5.0)
+    name = name or lab_name()
+    held = _hold(name)
+    if held:
+        info, pidfd = held
+        try:
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            _wait_gone(info.pid, pidfd, 5.0)
+        finally:
+            os.close(pidfd)
+    _forget(name)
 
 
-def _wait_gone(pid: int, timeout: float) -> None:
+def _hold(name: str) -> tuple[LabInfo, int] | None:
+    """The running lab and a pidfd of its agent, or None. The agent answers again after the
+    pidfd is open, so the pidfd is the agent's and not a process that reused its PID."""
+    for _ in range(3):
+        info = status(name)
+        if info is None:
+            return None
+        try:
+            pidfd = os.pidfd_open(info.pid)
+        except ProcessLookupError:
+            continue
+        again = status(name)
+        if again is not None and again.pid == info.pid:
+            return info, pidfd
+        os.close(pidfd)
+    return None
+
+
+def _forget(name: str) -> None:
+    """Remove the socket file a stopped or killed lab left (the agent cannot: it lives in a
+    mount namespace that hides the folder)."""
+    where = door.checked_folder()
+    if where is None:
+        return
+    lock = _start_lock(where, name)
+    try:
+        if status(name) is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(door.socket_path(name, where))
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{where}/{name}.reset")
+    finally:
+        os.close(lock)
+
+
+def _wait_gone(pid: int, pidfd: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not _ended(pid):
+    while time.monotonic() < deadline and not _ended(pid, pidfd):
         time.sleep(0.002)
-    if not _ended(pid):
-        os.kill(pid, 9)
+    if not _ended(pid, pidfd):
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 
-def _ended(pid: int) -> bool:
+def _ended(pid: int, pidfd: int) -> bool:
     """True once the lab whose PID 1 is `pid` has ended.
 
     That is when the agent has exited (a zombie waiting for the machine's init to reap it has
@@ -245,7 +400,12 @@ def _ended(pid: int) -> bool:
     processes of the lab that were orphaned outside it (a killed nsenter's child is reparented
     to the machine's init, not the lab's). By then it has closed its socket and dropped its
     namespaces, and no process of the lab is alive; a lazy init can take seconds.
+    The pidfd tells first: once it reads as ready the agent has exited, and `pid` may even
+    belong to another process by now.
     """
+    import select
+    if select.select([pidfd], [], [], 0)[0]:
+        return True
     state = _state(pid)
     if state is None or state == "Z":
         return True
@@ -279,6 +439,31 @@ def _state(pid: int) -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def resetting(name: str | None = None, timeout: float = 120.0):
+    """Hold lab `name`'s reset lock for the body: a reset and the commands that rebuild a
+    lesson's start are one change. Another reset (a second TUI, the CLI) waits its turn, so
+    the lab ends as one of them left it, never a mix of both."""
+    import fcntl
+    name = door.check_name(name or lab_name())
+    where = door.checked_folder(create=True)
+    fd = os.open(f"{where}/{name}.reset", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise LabError(f"another reset of the lab {name!r} is still running; "
+                                   "try again when it is done") from None
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)
+
+
 def reset(name: str | None = None) -> None:
     """Wipe the lab back to a fresh one (new namespaces, fresh /etc, no student processes)."""
     request("reset", name)
@@ -289,22 +474,33 @@ def serve(netns: str, port: int, body: str, name: str | None = None) -> None:
     request("serve", name, netns=netns, port=port, body=body)
 
 
-def _in_userns(pid: int) -> bool:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
-    except OSError:
-        return False
-
-
 def shell_env(term: str | None = None) -> dict[str, str]:
     """The environment of every command in the lab: clean, predictable, the lab's helpers first."""
     return {"PATH": LAB_PATH, "HOME": "/root", "TERM": term or os.environ.get("TERM", "xterm"),
             "LANG": "C.UTF-8", "SHELL": "/bin/bash", "USER": "root", "LOGNAME": "root"}
 
 
+class LabCommand(namedtuple("LabCommand", "argv fds")):
+    """An argv that enters the lab, and the namespace descriptors it names (`/proc/self/fd/N`):
+    the child must inherit `fds` (subprocess's `pass_fds`), and the caller closes them after
+    starting it (`close`)."""
+    __slots__ = ()
+
+    def close(self) -> None:
+        """Close the namespace descriptors (the started process keeps its own copies)."""
+        _close_all(list(self.fds))
+
+
+NAMESPACES = ("user", "mnt", "net", "uts", "ipc", "pid")   # as the agent's `enter` hands them
+_NSENTER = {"mnt": "mount"}   # nsenter's names where they differ
+
+
 def command(argv: list[str], *, netns: str | None = None, node: str | None = None,
-            info: LabInfo | None = None, terminal: bool | None = None) -> list[str]:
-    """argv that runs `argv` in the lab host, in namespace `netns` or on world node `node`.
+            info: LabInfo | None = None, terminal: bool | None = None) -> LabCommand:
+    """A command that runs `argv` in the lab host, in namespace `netns` or on world node `node`.
+
+    The agent hands over its namespaces as descriptors, so a command enters the lab that
+    answered now — never a process that took an old PID of the agent.
 
     `terminal` says the command will run on the user's terminal (by default: when `argv` is the
     interactive shell of `bash_argv(None)`). It then gets a terminal of its own, relayed to the
@@ -312,21 +508,22 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
     lab could type into it (TIOCSTI) and the user's own shell would run that after the lab's
     exits. Without `terminal`, start the argv in a new session (`run` and `popen` do).
     """
-    info = info or status()
-    if info is None:
-        raise LabError(f"the lab {lab_name()!r} is not running (start it with: tutor lab up)")
-    enter = ["nsenter", "--target", str(info.pid)]
+    name = info.name if info else lab_name()
+    _, fds = request_fds("enter", len(NAMESPACES), name)
+    if len(fds) != len(NAMESPACES):
+        _close_all(fds)
+        raise LabError(f"the lab {name!r} did not hand over its namespaces")
+    enter = ["nsenter"]
     if os.geteuid() == 0 and os.getgroups():
         # nsenter cannot drop supplementary groups inside the lab (setgroups is denied there):
         # drop them before, or the lab's processes would keep root's groups on the machine.
         enter = ["setpriv", "--clear-groups", "--"] + enter
-    if _in_userns(info.pid):
-        enter.append("--user")
-        if os.geteuid() != 0:
-            # The lab's root already is this user's uid. nsenter would otherwise switch to
-            # uid 0 and first drop supplementary groups, which only root may do here.
-            enter.append("--preserve-credentials")
-    enter += ["--mount", "--net", "--uts", "--ipc", "--pid", "--wd=/", "--"]
+    enter += [f"--{_NSENTER.get(kind, kind)}=/proc/self/fd/{fd}" for kind, fd in zip(NAMESPACES, fds)]
+    if os.geteuid() != 0:
+        # The lab's root already is this user's uid. nsenter would otherwise switch to uid 0
+        # and first drop supplementary groups, which only root may do here.
+        enter.append("--preserve-credentials")
+    enter += ["--wd=/", "--"]
     env = ["env", "-i", *(f"{k}={v}" for k, v in shell_env().items())]
     if netns:
         full = enter + env + ["ip", "netns", "exec", netns, *argv]
@@ -337,9 +534,9 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
     if terminal is None:
         terminal = argv == bash_argv(None)
     if terminal:
-        return ["env", "SHELL=/bin/sh", "script", "--quiet", "--return", "--command",
+        full = ["env", "SHELL=/bin/sh", "script", "--quiet", "--return", "--command",
                 shlex.join(full), "/dev/null"]
-    return full
+    return LabCommand(full, tuple(fds))
 
 
 def bash_argv(cmdline: str | None) -> list[str]:
@@ -352,15 +549,17 @@ def run(cmdline: str, *, netns: str | None = None, node: str | None = None, time
         info: LabInfo | None = None, input: str | None = None) -> subprocess.CompletedProcess:
     """Run one shell command line in the lab and capture its output (text)."""
     import subprocess
-    argv = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
+    cmd = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
     try:
         # a new session: no controlling terminal for anything in the lab (see `command`)
-        return subprocess.run(argv, capture_output=True, text=True, errors="replace",
+        return subprocess.run(cmd.argv, capture_output=True, text=True, errors="replace",
                               timeout=timeout, input=input, start_new_session=True,
-                              stdin=None if input else subprocess.DEVNULL)
+                              stdin=None if input else subprocess.DEVNULL, pass_fds=cmd.fds)
     except subprocess.TimeoutExpired as exc:
-        return subprocess.CompletedProcess(argv, 124, _text(exc.stdout), _text(exc.stderr) +
+        return subprocess.CompletedProcess(cmd.argv, 124, _text(exc.stdout), _text(exc.stderr) +
                                            f"\n(stopped after {timeout:g} s)")
+    finally:
+        cmd.close()
 
 
 def _text(data: bytes | str | None) -> str:
@@ -376,8 +575,11 @@ def popen(cmdline: str, *, netns: str | None = None, node: str | None = None,
     In a new session unless the caller says otherwise (see `command` for why)."""
     import subprocess
     kwargs.setdefault("start_new_session", True)
-    argv = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
-    return subprocess.Popen(argv, **kwargs)
+    cmd = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
+    try:
+        return subprocess.Popen(cmd.argv, pass_fds=cmd.fds, **kwargs)
+    finally:
+        cmd.close()
 
 
 def quote(argv: list[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 
 from tutor.lab import nsutil as ns
@@ -18,8 +19,8 @@ from tutor.lab.sandbox import WORLD_DIR
 # Lab host side: what `ip addr` and `route` show before the student types anything.
 HOST_BATCH = """\
 link set lo up
-link add eth0 type veth peer name eth0 netns {world}/internet
-link add eth1 type veth peer name eth0 netns {world}/lan
+link add eth0 type veth peer name eth0 netns {internet}
+link add eth1 type veth peer name eth0 netns {lan}
 addr add 172.17.0.3/16 dev eth0
 addr add 192.168.1.2/24 dev eth1
 link set eth0 up
@@ -64,43 +65,101 @@ def _new_netns_file(path: str) -> None:
         raise OSError(f"could not create the world node namespace {path}")
 
 
-def _ip_batch(batch: str) -> None:
-    proc = subprocess.run(["ip", "-batch", "-"], input=batch, text=True,
+def _ip_batch(batch: str, fds: tuple[int, ...] = ()) -> None:
+    proc = subprocess.run(["ip", "-batch", "-"], input=batch, text=True, pass_fds=fds,
                           capture_output=True, check=False)
     if proc.returncode != 0:
         raise OSError(f"building the lab network failed: {proc.stderr.strip()}")
 
 
 @contextlib.contextmanager
-def in_netns(path: str):
-    """Run the body (and the processes it starts) in another network namespace of the lab."""
-    home = os.open("/proc/self/ns/net", os.O_RDONLY)
-    target = os.open(path, os.O_RDONLY)
+def in_netns(path: str | None):
+    """Run the body (and the processes it starts) in another network namespace of the lab
+    (None: the current one, for code that takes a path or nothing)."""
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC) if path else ns.open_own_ns("net")
+    try:
+        with in_netns_fd(target):
+            yield
+    finally:
+        os.close(target)
+
+
+@contextlib.contextmanager
+def in_netns_fd(target: int):
+    """Like `in_netns`, for a namespace held by descriptor `target`."""
+    home = ns.open_own_ns("net")
     try:
         ns.setns(target, ns.CLONE_NEWNET)
         yield
     finally:
         ns.setns(home, ns.CLONE_NEWNET)
-        os.close(target)
         os.close(home)
 
 
-def build_world(world_dir: str = WORLD_DIR) -> None:
+def build_world(world_dir: str = WORLD_DIR) -> dict[str, int]:
     """Create the world nodes (under `world_dir`) and wire them to the lab host (the current
-    network namespace)."""
-    for node in NODES:
+    network namespace). Returns a descriptor of each node's namespace, by node.
+
+    Past the moment each node is made, it is reached by its descriptor, never by its path: a
+    process in the lab may swap what the path holds while a spare world is built."""
+    nodes: dict[str, int] = {}
+    try:
+        for node in NODES:
+            path = node_path(node, world_dir)
+            if os.path.lexists(path):
+                with contextlib.suppress(OSError):
+                    ns.umount(path)
+                os.unlink(path)
+            _new_netns_file(path)
+            nodes[node] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        # `ip` opens `netns self/fd/N` relative to its working directory: the lab's own /proc,
+        # whatever the lab has mounted on /proc since.
+        with ns.in_proc():
+            _ip_batch(HOST_BATCH.format(**{n: f"self/fd/{fd}" for n, fd in nodes.items()}),
+                      tuple(nodes.values()))
+        internet = INTERNET_BATCH + "".join(f"addr add {a}/32 dev lo\n" for a in world.WEB_ADDRESSES)
+        with in_netns_fd(nodes["internet"]):
+            _ip_batch(internet)
+        with in_netns_fd(nodes["lan"]):
+            _ip_batch(LAN_BATCH)
+    except BaseException:
+        close_nodes(nodes)
+        raise
+    return nodes
+
+
+def close_nodes(nodes: dict[str, int]) -> None:
+    """Close the descriptors `build_world` returned."""
+    for fd in nodes.values():
+        os.close(fd)
+
+
+# Addresses each machine must hold, as built: (node or "" for the lab host, address).
+_HELD = (("", "172.17.0.3"), ("", "192.168.1.2"), ("internet", "172.17.0.1"),
+         ("internet", "8.8.8.8"), ("lan", "192.168.1.3"))
+
+
+def world_problem(nodes: dict[str, int], world_dir: str = WORLD_DIR) -> str | None:
+    """Why the world under `world_dir` is not the one held by `nodes` as built, or None.
+
+    Checks that each node's path holds that node's namespace and that each machine (the lab
+    host is the current namespace) holds its addresses on an eth0."""
+    for node, fd in nodes.items():
         path = node_path(node, world_dir)
-        if os.path.exists(path):
-            with contextlib.suppress(OSError):
-                ns.umount(path)
-            os.unlink(path)
-        _new_netns_file(path)
-    _ip_batch(HOST_BATCH.format(world=world_dir))
-    internet = INTERNET_BATCH + "".join(f"addr add {a}/32 dev lo\n" for a in world.WEB_ADDRESSES)
-    with in_netns(node_path("internet", world_dir)):
-        _ip_batch(internet)
-    with in_netns(node_path("lan", world_dir)):
-        _ip_batch(LAN_BATCH)
+        try:
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                return f"{path} no longer holds the {node} machine"
+        except OSError:
+            return f"{path} is gone"
+    for node, address in _HELD:
+        with (in_netns_fd(nodes[node]) if node else contextlib.nullcontext()):
+            try:
+                socket.if_nametoindex("eth0")
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                    probe.bind((address, 0))
+            except OSError:
+                return f"the {node or 'lab host'} machine lost {address} or its eth0"
+    return None
 
 
 def move_world(src_dir: str, dst_dir: str = WORLD_DIR) -> None:

@@ -5,6 +5,7 @@ Only the lab agent uses these; everything else reaches the lab through `tutor.la
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import re
@@ -37,6 +38,55 @@ _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_u
 
 PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
+
+
+_proc = -1   # a descriptor of the lab's /proc, once the agent holds one (see hold_proc)
+
+
+def hold_proc() -> None:
+    """Keep a descriptor of the current /proc: the lab's root may unmount or cover /proc, and
+    the agent must still find its own namespaces."""
+    global _proc
+    old, _proc = _proc, os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    if old >= 0:
+        os.close(old)
+
+
+def open_own_ns(kind: str) -> int:
+    """A descriptor of the calling process's namespace `kind` (net, mnt, user, ...)."""
+    if _proc >= 0:
+        return os.open(f"self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC, dir_fd=_proc)
+    return os.open(f"/proc/self/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+
+
+@contextlib.contextmanager
+def in_proc():
+    """The body runs with the lab's own /proc (held by `hold_proc`) as working directory."""
+    if _proc < 0:
+        yield
+        return
+    os.fchdir(_proc)
+    try:
+        yield
+    finally:
+        os.chdir("/")
+
+
+def proc_is_mounted() -> bool:
+    """Is the /proc we hold (see hold_proc) the one mounted at /proc?"""
+    try:
+        return _proc < 0 or os.stat("/proc").st_dev == os.fstat(_proc).st_dev
+    except OSError:
+        return False
+
+
+def mounts() -> list[tuple[int, str]]:
+    """(mount id, mount point) of every mount this process sees, from the lab's own /proc."""
+    fd = os.open("self/mountinfo", os.O_RDONLY | os.O_CLOEXEC, dir_fd=_proc) if _proc >= 0 \
+        else os.open("/proc/self/mountinfo", os.O_RDONLY | os.O_CLOEXEC)
+    with os.fdopen(fd) as f:
+        return [(int(fields[0]), _ESCAPE.sub(lambda m: chr(int(m.group(1), 8)), fields[4]))
+                for fields in (line.split() for line in f)]
 
 
 def _check(result: int, what: str) -> None:

@@ -20,6 +20,7 @@ The namespaces are private, so every mount below vanishes with the lab.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 
@@ -143,7 +144,8 @@ def build_dev(owner: int) -> None:
 
 def build_inner(python: str) -> None:
     """Stage 3, in PID 1 of the lab: what the lab itself may change."""
-    build_proc_and_sys()
+    build_proc()
+    remount_sys(first=True)
     for d in ("/run/netns", WORLD_DIR, SPARE_DIR, BIN_DIR, f"{LAB_RUN}/etc-upper", f"{LAB_RUN}/etc-work"):
         os.makedirs(d, exist_ok=True)
     build_etc()
@@ -165,7 +167,8 @@ def build_etc() -> None:
 
 def reset_etc() -> None:
     """Throw away everything the lab wrote into /etc and start from the machine's again."""
-    ns.umount("/etc")
+    with contextlib.suppress(OSError):   # the overlay, unless the lab unmounted it itself
+        ns.umount("/etc")
     for d in ("etc-upper", "etc-work"):
         path = f"{LAB_RUN}/{d}"
         _rmtree(path)
@@ -177,8 +180,8 @@ def _rmtree(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def build_proc_and_sys() -> None:
-    """Fresh /proc for the lab's PID namespace and /sys for its network namespace.
+def build_proc() -> None:
+    """Fresh /proc for the lab's PID namespace (`remount_sys` does /sys).
 
     Only /proc/sys/net stays writable: sysctls outside it are the machine's, not the lab's.
     (Were these binds undone, the lab's root is still an unprivileged id on the machine, which
@@ -193,7 +196,14 @@ def build_proc_and_sys() -> None:
     ns.mount("/proc/sys/net", "/proc/sys/net", None, ns.MS_BIND)
     ns.mount(None, "/proc/sys/net", None, ns.MS_REMOUNT | ns.MS_BIND
              | ns.MS_NOSUID | ns.MS_NODEV | ns.MS_NOEXEC)
-    remount_sys(first=True)
+
+
+def restore_proc() -> None:
+    """Mount the lab's /proc again if the lab unmounted or covered it (a reset undoes that)."""
+    if ns.proc_is_mounted():
+        return
+    build_proc()
+    ns.hold_proc()
 
 
 def remount_sys(first: bool = False) -> None:

@@ -1,0 +1,65 @@
+"""A reset is the student's way back, whatever they did to the lab: it yields a world that
+answers DNS and HTTP or says why, and two resets at once end as one of them, never a mix."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from labkit import TUTOR, run_ok, wait_until
+from tutor.lab import client
+
+pytestmark = pytest.mark.lab
+
+WORLD_WORKS = "dig +short +time=2 +tries=1 @8.8.8.8 www.naver.com && curl -s -o /dev/null -w '%{http_code}' -m 5 http://www.naver.com/"
+
+TAMPERING = [
+    # the world's nodes swapped for namespaces of the student's
+    "ip netns add fake; mount --bind /run/netns/fake /run/tutor/world/internet; "
+    "mount --bind /run/netns/fake /run/tutor/world/lan",
+    # the spare, built ahead for the next reset, swapped the same way
+    "ip netns add fake; for n in internet lan; do mount --bind /run/netns/fake /run/tutor/spare/$n; done",
+    # the agent's whole folder covered, and /proc with it
+    "mount -t tmpfs x /run/tutor; umount -l /proc; mount -t tmpfs y /proc",
+    # the world's files removed
+    "umount -l /run/tutor/world/internet /run/tutor/spare/internet; rm -f /run/tutor/world/* /run/tutor/spare/*",
+]
+
+
+@pytest.mark.parametrize("tamper", TAMPERING, ids=["world", "spare", "covered", "removed"])
+def test_a_reset_after_tampering_brings_the_world_back(mode, mlab, tamper):
+    assert wait_until(lambda: "internet" in run_ok("ls /run/tutor/spare", mlab), timeout=20)
+    client.run(tamper, info=mlab, timeout=10)
+    client.reset()
+    out = run_ok(WORLD_WORKS, mlab)
+    assert out.split() == ["203.0.113.10", "302"], out
+    assert run_ok("internet ip -br addr show eth0", mlab).split()[2] == "172.17.0.1/16"
+    # and again, with the spare the agent builds next
+    assert wait_until(lambda: "internet" in run_ok("ls /run/tutor/spare", mlab), timeout=20)
+    client.reset()
+    assert run_ok(WORLD_WORKS, mlab).split() == ["203.0.113.10", "302"]
+
+
+def _state(info) -> str:
+    """What a lesson's start is made of, without what differs between two builds (MACs, ids)."""
+    return run_ok("ip netns | cut -d' ' -f1; ip -br link | cut -d' ' -f1 | sort; "
+                  "ip -br -4 addr | sort; iptables-save | grep -v '^[#:]' || true", info)
+
+
+def test_resets_at_once_end_as_one_of_them(lab):
+    """Finding: resets from two TUIs and the CLI at once all reported success with a mixed
+    end state. Each reset now holds the lab's reset lock for its reset and its commands."""
+    references = {}
+    for lesson in ("lesson2", "lesson4"):
+        subprocess.run([TUTOR, "reset", lesson], check=True, capture_output=True, timeout=60)
+        references[lesson] = _state(lab)
+    assert references["lesson2"] != references["lesson4"]
+    for _ in range(3):
+        procs = [subprocess.Popen([TUTOR, "reset", lesson], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for lesson in ("lesson2", "lesson4", "lesson2", "lesson4")]
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        assert _state(lab) in references.values()
