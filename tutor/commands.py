@@ -11,7 +11,7 @@ import json
 import sys
 
 from tutor.lesson import find_lesson, load_lessons
-from tutor.sanitize import cell, clean
+from tutor.sanitize import cell, clean, json_text
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -66,7 +66,8 @@ def verify(args) -> int:
     except OSError as exc:
         print(f"tutor: progress not saved ({exc.strerror})", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
+        # the exact names, parsed back; only C1 and bidi characters written as \uXXXX escapes
+        print(json_text(json.dumps(result.as_json(), ensure_ascii=False, indent=1)))
         return 0 if result.passed else 1
     print(_c(BOLD, f"{cell(lesson.id)}: {cell(lesson.title)}"))
     for s in result.steps:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tutor import progress
-from tutor.sanitize import cell
+from tutor.sanitize import cell, json_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # OWASP's list for CSV injection
 
@@ -75,7 +75,7 @@ def _lesson_order(lesson_id: str) -> tuple[int, str]:
 def render(rows: list[Row], fmt: str) -> str:
     """The table as text, CSV or JSON."""
     if fmt == "json":
-        return json.dumps([asdict(r) for r in rows], indent=1)
+        return json_text(json.dumps([asdict(r) for r in rows], indent=1))
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)

@@ -19,6 +19,10 @@ Replacing the introducer is enough to defuse a whole escape sequence: what follo
 `[2J`, `#8`, `c`) is printable text, shown as it is, so `ESC ] 0 ; pwned BEL` reads
 `^[]0;pwned^G`. Every character outside these sets (Hangul, emoji, box drawing) is untouched.
 One compiled regex makes one pass over the text, so long console output stays cheap.
+
+`json_text()` is for `--json`: it keeps the exact value and only writes C1, bidi and DEL as
+JSON's own `\\uXXXX` escapes (json.dumps escapes C0 itself), so a terminal showing the JSON
+acts on nothing while a parser reads the same string; ordinary JSON is left byte for byte.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ _SGR = r"\x1b\[[0-9;:]*m|"
 _CELL = re.compile(_CONTROLS_CELL)
 _TEXT = re.compile(_CONTROLS_TEXT)
 _TEXT_NO_SGR = re.compile(_SGR + _CONTROLS_TEXT)
+# json.dumps leaves these raw (with ensure_ascii=False); each is only ever inside a JSON string
+_JSON = re.compile("[\x7f" + re.escape(_OTHER) + "]")
 
 
 def _shown(match: re.Match[str]) -> str:
@@ -62,3 +68,9 @@ def clean(text: str, *, newlines: bool = True, drop_colors: bool = False) -> str
 def cell(text: str) -> str:
     """`text` for one line of a table or a title: every control, newline and tab made visible."""
     return _CELL.sub(_shown, text)
+
+
+def json_text(dumped: str) -> str:
+    """JSON text from `json.dumps` with C1, bidi and DEL written as `\\uXXXX` escapes: it
+    parses to exactly the same value, and a terminal it is printed on acts on none of it."""
+    return _JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)

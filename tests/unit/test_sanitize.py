@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tutor.sanitize import cell, clean
+from tutor.sanitize import cell, clean, json_text
 
 ESC, BEL, ST = "\x1b", "\x07", "\x1b\\"
 # what a terminal acts on: C0 (but newline/tab in running text), DEL, C1, bidi controls
@@ -89,3 +89,16 @@ def test_import_is_cheap_and_standalone():
             "print(sorted(m for m in sys.modules if m.startswith(('tutor.', 'textual', 'rich'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['tutor.sanitize']"
+
+
+def test_json_text_parses_back_exactly_and_is_inert():
+    import json
+    value = {"found": "there is no namespace red (the lab has: x\x1b]0;pwned\x07, \x9b2J, "
+                      "\u202eevil, del\x7f, 김민지 ✓)"}
+    dumped = json.dumps(value, ensure_ascii=False, indent=1)
+    out = json_text(dumped)
+    assert json.loads(out) == value
+    assert inert(out, keep="\n") and "\x7f" not in out
+    assert "김민지 ✓" in out                                # ordinary text stays as it was
+    plain = json.dumps({"a": "veth0 in red is DOWN", "b": ["네임스페이스"]}, ensure_ascii=False)
+    assert json_text(plain) == plain
