@@ -3,7 +3,6 @@ made visible, and a `[` never read as Textual markup. (Pure, and Pilot without a
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import Tabs
 
@@ -22,7 +21,7 @@ RAW = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
 def _link(index, name, kind="", master=0, peer=0, elsewhere=False):
-    return Link(index, name, kind, True, "UP", "aa:bb:cc:dd:ee:%02x" % index, master, peer, elsewhere)
+    return Link(index, name, kind, True, "UP", f"aa:bb:cc:dd:ee:{index:02x}", master, peer, elsewhere)
 
 
 def hostile_snapshot() -> LabSnapshot:

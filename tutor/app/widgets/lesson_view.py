@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, ProgressBar, Static
 
-from tutor.sanitize import cell
+from tutor.sanitize import cell, clean
 
 
 def _parser() -> MarkdownIt:
@@ -44,7 +44,7 @@ class LessonView(VerticalScroll):
         text = step.body
         if number == 1 and lesson.intro.strip():   # the intro, then the first step under its title
             text = f"{lesson.intro.strip()}\n\n## {step.title}\n\n{step.body}"
-        self._text = text
+        self._text = clean(text)   # the lesson file's text: its controls shown, never sent
         if self._text_shown:
             self.query_one("#lesson-text", Markdown).update(text)
         elif not self._text_due:
