@@ -102,3 +102,10 @@ def test_json_text_parses_back_exactly_and_is_inert():
     assert "김민지 ✓" in out                                # ordinary text stays as it was
     plain = json.dumps({"a": "veth0 in red is DOWN", "b": ["네임스페이스"]}, ensure_ascii=False)
     assert json_text(plain) == plain
+
+
+def test_sanitizing_twice_changes_nothing():
+    """The shown forms hold no control, so a second pass cannot escape an escape."""
+    raw = "x\x1b]0;t\x07\x9b\u202e\t\n\r" + "\\u009b ^[ 김"
+    assert clean(clean(raw)) == clean(raw) and cell(cell(raw)) == cell(raw)
+    assert cell(clean(raw)) == cell(raw)      # only newline and tab were left to show
