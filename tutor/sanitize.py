@@ -59,9 +59,10 @@ def clean(text: str, *, newlines: bool = True, drop_colors: bool = False) -> str
     `newlines=False` shows newline and tab too (what `cell` does). `drop_colors=True` removes
     colour and style sequences (`ESC [ … m`) instead of showing them: the console's choice, so
     that `ip -c addr` or `grep --color=always` stay readable there; they only paint text.
+    (A cell shows everything: `drop_colors` applies to running text only.)
     """
     if not newlines:
-        return _CELL.sub(_shown, text)
+        return cell(text)
     return (_TEXT_NO_SGR if drop_colors else _TEXT).sub(_shown, text)
 
 
