@@ -129,16 +129,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except CliError as exc:
-        print(f"tutor: {exc}", file=sys.stderr)
+        _error(exc)
         return USAGE_ERROR
     except Exception as exc:  # the lab and lesson layers raise their own one-sentence errors
         from tutor.course import CourseError
         from tutor.lab.client import LabError
         from tutor.lesson import LessonError
         if isinstance(exc, (LabError, LessonError, CourseError)):
-            print(f"tutor: {exc}", file=sys.stderr)
+            _error(exc)
             return USAGE_ERROR
         raise
+
+
+def _error(exc: Exception) -> None:
+    """The one sentence on stderr. It may quote a lesson file's line, a namespace's name or
+    the agent's reply: sanitized, so their controls cannot act on the terminal."""
+    from tutor.sanitize import clean
+    print(f"tutor: {clean(str(exc))}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -170,21 +177,24 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _lab(action: str) -> int:
     from tutor.lab import client
+    from tutor.sanitize import cell
     if action == "up":
         info, started = client.up()
-        print(f"lab {info.name} {'started' if started else 'already running'}: "
-              f"mode {info.mode}, pid {info.pid}")
+        print(f"lab {cell(info.name)} {'started' if started else 'already running'}: "
+              f"mode {cell(info.mode)}, pid {info.pid}")
         return 0
     if action == "status":
         info = client.status()
         if info is None:
-            print(f"lab {client.lab_name()} is not running")
+            print(f"lab {cell(client.lab_name())} is not running")
             return 1
-        ns = ", ".join(info.namespaces) or "none"
-        print(f"lab {info.name} is running: mode {info.mode}, pid {info.pid}, namespaces: {ns}")
+        # namespace names are whatever was typed in the lab (`ip netns add $'\e]0;x\a'`)
+        ns = ", ".join(map(cell, info.namespaces)) or "none"
+        print(f"lab {cell(info.name)} is running: mode {cell(info.mode)}, pid {info.pid}, "
+              f"namespaces: {ns}")
         return 0
     stopped = client.down()
-    print(f"lab {client.lab_name()} {'stopped' if stopped else 'was not running'}")
+    print(f"lab {cell(client.lab_name())} {'stopped' if stopped else 'was not running'}")
     return 0
 
 

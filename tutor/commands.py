@@ -1,6 +1,8 @@
 """The lesson commands of the CLI: list, verify, solve, reset, selftest, start, demo.
 
 Output is for people (✓/✗ with hints) unless `--json`; exit codes are the CLI's contract.
+Every text from the lab or a file (names, titles, check findings, command output) goes through
+`tutor.sanitize` just before it is printed for people; `--json` prints the exact text.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import json
 import sys
 
 from tutor.lesson import find_lesson, load_lessons
+from tutor.sanitize import cell, clean, json_text
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -21,7 +24,7 @@ def _progress():
     from tutor import progress
     p = progress.load()
     if p.notice:
-        print(f"tutor: {p.notice}", file=sys.stderr)
+        print(f"tutor: {clean(p.notice)}", file=sys.stderr)
     return p
 
 
@@ -41,7 +44,7 @@ def list(args) -> int:  # noqa: A001 - the subcommand's name
         done = len(p.done(lesson.id) & {s.number for s in lesson.steps})
         total = len(lesson.steps)
         mark = _c(GREEN, "✓") if done == total else " "
-        print(f"{mark} {lesson.id:<9} {done}/{total}  {lesson.title}")
+        print(f"{mark} {cell(lesson.id):<9} {done}/{total}  {cell(lesson.title)}")
     return 0
 
 
@@ -63,16 +66,18 @@ def verify(args) -> int:
     except OSError as exc:
         print(f"tutor: progress not saved ({exc.strerror})", file=sys.stderr)
     if args.json:
-        print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
+        # the exact names, parsed back; only C1 and bidi characters written as \uXXXX escapes
+        print(json_text(json.dumps(result.as_json(), ensure_ascii=False, indent=1)))
         return 0 if result.passed else 1
-    print(_c(BOLD, f"{lesson.id}: {lesson.title}"))
+    print(_c(BOLD, f"{cell(lesson.id)}: {cell(lesson.title)}"))
     for s in result.steps:
-        print(f"{_c(GREEN, '✓') if s.passed else _c(RED, '✗')} step {s.number}: {s.title}")
+        print(f"{_c(GREEN, '✓') if s.passed else _c(RED, '✗')} step {s.number}: {cell(s.title)}")
         for c in s.checks:
             mark = _c(GREEN, "✓") if c.passed else _c(RED, "✗")
-            print(f"    {mark} {c.name}  {_c(DIM, '— ' + c.found)}")
+            # what was found quotes the lab's own names: sanitized before our colours go on
+            print(f"    {mark} {cell(c.name)}  {_c(DIM, '— ' + cell(c.found))}")
         if not s.passed and s.hint:
-            print(f"    hint: {s.hint}")
+            print(f"    hint: {clean(s.hint)}")
     done = sum(s.passed for s in result.steps)
     print(f"{done}/{len(result.steps)} steps pass" + (" — lesson complete!" if result.passed else ""))
     return 0 if result.passed else 1
@@ -88,8 +93,8 @@ def solve(args) -> int:
     ok = True
     for step in lesson.steps:
         if args.step is None or step.number == args.step:
-            print(_c(BOLD, f"# step {step.number}: {step.title}"), flush=True)
-            ok &= solve_step(step, lambda line: print(line, flush=True), info)
+            print(_c(BOLD, f"# step {step.number}: {cell(step.title)}"), flush=True)
+            ok &= solve_step(step, lambda line: print(clean(line), flush=True), info)
     return 0 if ok else 1
 
 
@@ -101,7 +106,7 @@ def reset(args) -> int:
     lesson = find_lesson(args.lesson, lessons=lessons)
     info, _ = client.up()
     reset_lesson(lesson, info, lessons)
-    print(f"lab reset to the start of {lesson.id}: {lesson.title}")
+    print(f"lab reset to the start of {cell(lesson.id)}: {cell(lesson.title)}")
     return 0
 
 
@@ -117,8 +122,8 @@ def selftest(args, starting=None) -> int:
     def show(line) -> None:
         mark = _c(GREEN, "✓") if line.ok else _c(RED, "✗")
         label = f"step {line.step}" if line.step else "end"
-        print(f"{mark} {line.lesson} {label}: {line.title}"
-              + (f"\n    {line.detail}" if line.detail else ""), flush=True)
+        print(f"{mark} {cell(line.lesson)} {label}: {cell(line.title)}"
+              + (f"\n    {clean(line.detail)}" if line.detail else ""), flush=True)
 
     report = run_selftest(lessons, everything, show, starting)
     bad = sum(not l.ok for l in report.lines)
@@ -160,7 +165,7 @@ def report(args) -> int:
         pass
     rows, skipped = rep.read_rows(files, totals)
     for line in problems + skipped:
-        print(f"tutor: {line}", file=sys.stderr)
+        print(f"tutor: {clean(line)}", file=sys.stderr)   # file names and what they held
     if not files:
         from tutor.cli import CliError
         raise CliError("no progress files found in " + ", ".join(args.paths))
@@ -172,7 +177,7 @@ def config(args) -> int:
     """`tutor config name [VALUE]`: show or set the name reports use for this student."""
     from tutor import progress
     if args.value is None:
-        print(progress.student_name())
+        print(cell(progress.student_name()))
         return 0
     name = " ".join(args.value.split())
     if not name or len(name) > 80:

@@ -2,6 +2,11 @@
 
 Reads every `*.json` under the given paths, skips (and reports) files that are not progress
 records, and prints one row per student and lesson: steps done/total and last activity.
+
+Everything in a row comes from files other people wrote (a student's name can be an OSC 52
+sequence that writes the instructor's clipboard, or `=HYPERLINK(…)`): the text table and the
+CSV show it through `tutor.sanitize`, and a CSV cell that a spreadsheet would read as a formula
+gets a leading `'`, as OWASP advises. `--json` keeps the exact text (JSON escapes controls).
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tutor import progress
+from tutor.sanitize import cell, json_text
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # OWASP's list for CSV injection
 
 
 @dataclass
@@ -67,19 +75,28 @@ def _lesson_order(lesson_id: str) -> tuple[int, str]:
 def render(rows: list[Row], fmt: str) -> str:
     """The table as text, CSV or JSON."""
     if fmt == "json":
-        return json.dumps([asdict(r) for r in rows], indent=1)
+        return json_text(json.dumps([asdict(r) for r in rows], indent=1))
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["student", "lesson", "done", "total", "last_activity"])
         for r in rows:
-            w.writerow([r.student, r.lesson, r.done, r.total, r.last_activity])
+            w.writerow([csv_cell(r.student), csv_cell(r.lesson), r.done, r.total,
+                        csv_cell(r.last_activity)])
         return buf.getvalue().rstrip("\n")
     if not rows:
         return "no progress recorded"
-    width = max(7, *(len(r.student) for r in rows))
+    shown = [(cell(r.student), cell(r.lesson), cell(r.last_activity)) for r in rows]
+    width = max(7, *(len(student) for student, _, _ in shown))
     lines = [f"{'student':<{width}}  {'lesson':<9} {'steps':>7}  last activity"]
-    for r in rows:
+    for r, (student, lesson, last) in zip(rows, shown):
         steps = f"{r.done}/{r.total}" if r.total else str(r.done)
-        lines.append(f"{r.student:<{width}}  {r.lesson:<9} {steps:>7}  {r.last_activity or '-'}")
+        lines.append(f"{student:<{width}}  {lesson:<9} {steps:>7}  {last or '-'}")
     return "\n".join(lines)
+
+
+def csv_cell(text: str) -> str:
+    """A text cell for the CSV: controls made visible, and a leading `'` where a spreadsheet
+    would otherwise run the cell as a formula (`=`, `+`, `-`, `@`, tab or CR first)."""
+    text = cell(text)
+    return "'" + text if text.startswith(FORMULA_START) else text

@@ -30,6 +30,7 @@ from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
 from tutor.lesson import load_lessons, normalize_id
+from tutor.sanitize import clean
 
 CHECK_DEBOUNCE = 0.15   # seconds of quiet in the lab before the checks run again
 ADVANCE_DELAY = 1.0     # seconds a finished step stays on screen, green, before the next opens
@@ -88,6 +89,13 @@ class TutorApp(App):
         self._check_again = False
         self.preparing = False
         self.lab_down = ""      # the watcher's sentence while no lab answers, else ""
+
+    def notify(self, message: str, *, title: str = "", severity="information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast, always as plain sanitized text: the sentences quote lab names and the
+        agent's replies, where `[b]` must not be markup nor an ESC a control."""
+        super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout,
+                       markup=False)
 
     def compose(self) -> ComposeResult:
         yield LabDownBanner(id="lab-down")

@@ -9,6 +9,8 @@ zombie in the lab's `ps`. So Ctrl+C sends SIGINT to every *other* member of the 
 the part of a flood (`yes`) that nobody could read is dropped with a note. A line longer than
 MAX_LINE characters (`cat /dev/zero`, which never ends its line) is cut there with a note: the
 console keeps whole lines, and one that grows forever would take the app's memory with it.
+Terminal controls in the output are left to the console, which shows everything it is handed
+through `tutor.sanitize` (once, at the one place text enters its scrollback).
 While it runs, the command's process group is registered with the keeper (`keeper.py`), which
 kills it should the app die first.
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import re
 import select
 import signal
 import subprocess
@@ -35,12 +36,12 @@ MAX_LINE = 20_000      # characters of one output line shown (`ip -j link` fits)
 CUT_NOTE = " … [tutor: line cut]"
 KILL_AFTER = 1.0       # seconds a command may ignore SIGINT before SIGKILL
 LINGER = 0.3           # seconds to keep reading after the command ended (backgrounded children)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[()][A-Za-z0-9]")
 
 
-def clean(text: str) -> str:
-    """Terminal escapes removed; a line rewritten with \\r keeps its last version."""
-    text = _ANSI.sub("", text.replace("\r\n", "\n"))
+def settle_returns(text: str) -> str:
+    """A line rewritten with \\r (a progress counter) keeps its last version, as a terminal
+    would show it; \\r\\n is a plain newline."""
+    text = text.replace("\r\n", "\n")
     if "\r" in text:
         text = "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
     return text
@@ -130,7 +131,7 @@ class CommandRunner:
                         pending = pending[cut:]
                 now = time.monotonic()
                 if pending and now - last_flush >= FLUSH:
-                    text, column = cap_lines(clean(pending), column)
+                    text, column = cap_lines(settle_returns(pending), column)
                     output(_with_note(text, dropped))
                     pending, dropped, last_flush = "", 0, now
                 if proc.poll() is not None:
@@ -141,7 +142,7 @@ class CommandRunner:
         finally:
             pending += decoder.decode(b"", final=True)
             if pending or dropped:
-                output(_with_note(cap_lines(clean(pending), column)[0], dropped))
+                output(_with_note(cap_lines(settle_returns(pending), column)[0], dropped))
             proc.stdout.close()
             status = self._wait()
             keeper.remove(proc.pid)

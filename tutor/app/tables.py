@@ -1,12 +1,15 @@
 """The lab view's tables as plain rows, and what changed since a baseline (pure functions).
 
 Rows read like `ip -br link`, `ip -br addr`, `ip route`, `ip neigh` and `iptables -S`, so what
-the student sees in the tables matches what the same commands print in the console.
+the student sees in the tables matches what the same commands print in the console. Names and
+rules are whatever was typed in the lab: every cell is shown through `tutor.sanitize.cell`, here,
+so the view, its diff and its widths all see the same safe text.
 """
 
 from __future__ import annotations
 
 from tutor.app.labstate import NsState
+from tutor.sanitize import cell
 
 TABLES = ("links", "addresses", "routes", "neighbours", "rules")
 COLUMNS = {
@@ -31,7 +34,11 @@ def link_label(ns: NsState, index: int) -> str:
 
 
 def rows(ns: NsState | None, table: str) -> list[tuple[str, ...]]:
-    """The rows of one table for one namespace."""
+    """The rows of one table for one namespace, every cell sanitized for the screen."""
+    return [tuple(cell(str(c)) for c in row) for row in _raw_rows(ns, table)]
+
+
+def _raw_rows(ns: NsState | None, table: str) -> list[tuple[str, ...]]:
     if ns is None:
         return []
     if table == "links":
@@ -74,5 +81,5 @@ def diff(before: list[tuple[str, ...]] | None, after: list[tuple[str, ...]]) -> 
 
 
 def namespace_label(name: str) -> str:
-    """How a namespace is named in the view: the lab host is `host`."""
-    return name or "host"
+    """How a namespace is named in the view (sanitized): the lab host is `host`."""
+    return cell(name) if name else "host"

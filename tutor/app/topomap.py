@@ -4,6 +4,8 @@
 veth pairs matched by their peer index, bridge ports by their master, the world by the lab
 host's eth0/eth1). `draw(topology, width)` lays it out: the world on top, the lab host below
 it, the student's namespaces underneath, with a line wherever a cable joins two boxes.
+A `Topology` is already what the screen shows: `describe` passes every name from the lab
+through `tutor.sanitize.cell`, so the layout measures the same text that is drawn.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from rich.text import Text
 
 from tutor.app.labstate import Link, NsState
 from tutor.app.labwatch import LabSnapshot
+from tutor.sanitize import cell
 
 # The world the lab host is wired to (tutor/lab/network.py builds it; shown, not read).
 WORLD = {"eth0": ("internet", "172.17.0.1 · dns 8.8.8.8"), "eth1": ("LAN", "192.168.1.3")}
@@ -60,20 +63,20 @@ def _peer(snapshot: LabSnapshot, ns_name: str, link: Link) -> str:
     if link.kind != "veth" or not link.peer_index:
         return ""
     if not link.peer_elsewhere:
-        return f"{_label(ns_name)}:{ns.name_of(link.peer_index)}"
+        return f"{_label(ns_name)}:{cell(ns.name_of(link.peer_index))}"
     for other_name, other in snapshot.namespaces.items():
         if other_name == ns_name:
             continue
         peer = other.link(link.peer_index)
         if peer and peer.kind == "veth" and peer.peer_index == link.index and peer.peer_elsewhere:
-            return f"{_label(other_name)}:{peer.name}"
+            return f"{_label(other_name)}:{cell(peer.name)}"
     if ns_name == "" and link.name in WORLD:
         return WORLD[link.name][0]
     return "?"
 
 
 def _label(name: str) -> str:
-    return name or "host"
+    return cell(name) if name else "host"
 
 
 def describe(snapshot: LabSnapshot) -> Topology | None:
@@ -89,14 +92,14 @@ def describe(snapshot: LabSnapshot) -> Topology | None:
         for link in ns.links:
             if link.name == "lo" and name == "":
                 continue
-            ifaces.append(Iface(link.name, _state(link), addrs.get(link.name, []), link.kind,
-                                _peer(snapshot, name, link),
-                                port_of=ns.name_of(link.master) if link.master else ""))
+            ifaces.append(Iface(cell(link.name), _state(link), addrs.get(link.name, []),
+                                cell(link.kind), _peer(snapshot, name, link),
+                                port_of=cell(ns.name_of(link.master)) if link.master else ""))
         by_name = {i.name: i for i in ifaces}
         for i in ifaces:
             if i.port_of in by_name:
                 by_name[i.port_of].ports.append(i.name)
-        boxes[name] = Box(name, ifaces)
+        boxes[name] = Box(cell(name), ifaces)
     host = boxes.pop("")
     for box in boxes.values():
         box.to_host = any(i.peer.startswith("host:") for i in box.ifaces)

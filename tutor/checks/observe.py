@@ -100,7 +100,7 @@ def _sections(text: str) -> list[tuple[list[str], str]]:
 
 def _json(body: str) -> list:
     try:
-        data = json.loads(body or "[]")
+        data = json.loads(body or "[]", strict=False)   # see _json_docs
     except ValueError:
         return []
     return data if isinstance(data, list) else []
@@ -181,7 +181,9 @@ def parse_iptables(body: str) -> tuple[list[Rule], dict[tuple[str, str], str]]:
 
 def _json_docs(body: str) -> list[str]:
     """The JSON arrays `ip -j -batch` prints one after another, each as text."""
-    decoder, docs, i = json.JSONDecoder(), [], 0
+    # strict=False: `ip -j` writes an ESC or BEL in a name (`ip link add $'a\eb' ...`) raw,
+    # which strict JSON refuses; one such name would hide every link of the namespace
+    decoder, docs, i = json.JSONDecoder(strict=False), [], 0
     while True:
         while i < len(body) and body[i].isspace():
             i += 1

@@ -10,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from tutor.sanitize import cell
+
 
 class LessonsScreen(ModalScreen[str | None]):
     """Pick a lesson; dismisses with its id, or None."""
@@ -30,7 +32,7 @@ class LessonsScreen(ModalScreen[str | None]):
                         style="bold green" if n == total else "bold")
             line.append(f"{n}/{total}  ", style="green" if n == total else "dim")
             line.append(f"{lesson.id:<9}", style="bold")
-            line.append(f" {lesson.title}")
+            line.append(f" {cell(lesson.title)}")   # a lesson file's title: shown, not acted on
             options.append(Option(line, id=lesson.id))
         with Vertical(id="lessons-box"):
             yield Static("[b]Lessons[/b] — Enter opens one, Escape goes back", id="lessons-title")

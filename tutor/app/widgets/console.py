@@ -3,7 +3,10 @@
 Output streams in as the command prints it (a thread worker posts `CommandOutput` chunks), the
 scrollback is capped, ↑/↓ walk the history, Ctrl+C stops the running command, and a command
 that never ends (`ping` without `-c`) never blocks the app: the UI thread only ever appends
-text it is handed.
+text it is handed. Everything that enters the scrollback goes through `_write`, the console's one
+door to its Log: command output can carry any terminal control (`printf '\\033c'` would reset
+the real terminal under the app, OSC 52 would write the clipboard), so `tutor.sanitize` shows
+them as text there; only colours are dropped, so `ip -c addr` reads as it does without `-c`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from textual.widgets import Input, Label, Log
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, LineEntered
 from tutor.app.runner import CommandRunner
+from tutor.sanitize import clean
 
 PROMPT = "root@lab:/#"
 PLACEHOLDER = "type a command, e.g. ip -br link"
@@ -139,7 +143,11 @@ class Console(Vertical):
         log = self.query_one(Log)
         if log.lines and log.lines[-1] != "":
             log.write("\n")
-        log.write(text.rstrip("\n") + "\n")
+        self._write(text.rstrip("\n") + "\n")
+
+    def _write(self, text: str) -> None:
+        """The one way text enters the scrollback: terminal controls made visible."""
+        self.query_one(Log).write(clean(text, drop_colors=True))
 
     # -- running -----------------------------------------------------------------------------
     def on_line_entered(self, event: LineEntered) -> None:
@@ -193,7 +201,7 @@ class Console(Vertical):
         lines = text.split("\n")
         if len(lines) > SCROLLBACK:   # a flood: keep only what the scrollback can hold
             text = "[tutor] … earlier lines skipped\n" + "\n".join(lines[-SCROLLBACK:])
-        self.query_one(Log).write(text)
+        self._write(text)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         # not stopped: the app also wants to hear that a command ended

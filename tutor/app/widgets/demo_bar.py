@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.sanitize import cell, clean
+
 
 class DemoBar(Static):
     """One line across the top; the most important part first (a narrow terminal cuts the end)."""
@@ -23,10 +25,10 @@ def ending_text(title: str, result, error: str, after: str) -> Text:
     text = Text()
     if result is not None and result.passed:
         text.append("Lesson complete! ", style="bold green")
-        text.append(f"{title}: every check of every step passes.")
+        text.append(f"{cell(title)}: every check of every step passes.")
     else:
         text.append("The lesson did not finish: ", style="bold red")
         failing = [str(s.number) for s in result.steps if not s.passed] if result else []
-        text.append(error or f"steps {', '.join(failing)} still fail.")
+        text.append(clean(error) if error else f"steps {', '.join(failing)} still fail.")
     text.append(f"\n\n{after}", style="italic")
     return text

@@ -13,6 +13,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from tutor.sanitize import clean
+
 
 class LabDownBanner(Horizontal):
     """Hidden until `show_down()`; its button (or F6) asks the app for a new lab."""
@@ -27,7 +29,7 @@ class LabDownBanner(Horizontal):
     def show_down(self, problem: str, step: int) -> None:
         """`problem` is the watcher's sentence, e.g. "the lab 'default' stopped (agent pid 4242
         is gone)"; `step` is where a new lab will be rebuilt to."""
-        sentence = problem[:1].upper() + problem[1:]
+        sentence = clean(problem[:1].upper() + problem[1:])   # it quotes the lab's name
         self.query_one("#lab-down-text", Static).update(Text.assemble(
             (f"{sentence}.", "bold"), " Everything in it is gone. F6 starts a new lab and "
             f"rebuilds it to the start of step {step}."))

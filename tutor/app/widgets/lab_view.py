@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tab, Tabs
 from tutor.app import tables
 from tutor.app.labwatch import LabSnapshot
 from tutor.app.widgets.topology import TopologyMap
+from tutor.sanitize import clean
 
 STYLE = {tables.NEW: "bold yellow", tables.GONE: "dim strike", tables.SAME: ""}
 MARK = {tables.NEW: "+ ", tables.GONE: "- ", tables.SAME: "  "}
@@ -104,7 +105,8 @@ class LabView(Vertical):
             if name not in self._tab_ids:
                 self._next_tab += 1
                 tab_id = self._tab_ids[name] = f"ns-{self._next_tab}"
-                tabs.add_tab(Tab(tables.namespace_label(name), id=tab_id))
+                # a Text, not a str: Textual reads a str label as markup (`[@click=…]`)
+                tabs.add_tab(Tab(Text(tables.namespace_label(name)), id=tab_id))
 
     @on(Tabs.TabActivated, "#ns-tabs")
     def _namespace_picked(self, event: Tabs.TabActivated) -> None:
@@ -135,8 +137,8 @@ class LabView(Vertical):
             table = self.query_one(f"#table-{name}", DataTable)
             before = None if before_ns is None else before_ns.get(name, [])
             marked = tables.diff(before, tables.rows(ns, name))
-            rows = [[Text(MARK[status] + str(row[0]), style=STYLE[status]),
-                     *(Text(str(c), style=STYLE[status]) for c in row[1:])] for row, status in marked]
+            rows = [[Text(MARK[status] + row[0], style=STYLE[status]),
+                     *(Text(c, style=STYLE[status]) for c in row[1:])] for row, status in marked]
             self._set_columns(table, name, rows)
             table.clear()
             for cells in rows:
@@ -147,7 +149,8 @@ class LabView(Vertical):
         fwd = ns.ip_forward if ns else ""
         self.query_one("#forwarding", Static).update(
             f"ip_forward = {fwd or '?'}" + ("  (this namespace routes packets between interfaces)" if fwd == "1" else ""))
+        # border titles read a str as markup: Text keeps a `[` in a name a `[`
         if self.snapshot.error:
-            self.border_subtitle = self.snapshot.error
+            self.border_subtitle = Text(clean(self.snapshot.error))
         else:
-            self.border_subtitle = f"{tables.namespace_label(self.namespace)} · live"
+            self.border_subtitle = Text(f"{tables.namespace_label(self.namespace)} · live")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.sanitize import cell
+
 
 class LessonSummary(Static):
     """Hidden until `show_finished()`; `hide()` when another lesson opens."""
@@ -18,12 +20,12 @@ class LessonSummary(Static):
         """What was built, and how to go on."""
         text = Text()
         text.append("Lesson complete! ", style="bold green")
-        text.append(lesson.title)
+        text.append(cell(lesson.title))   # titles come from lesson files
         for step in lesson.steps:
-            text.append(f"\n  ✓ {step.number}. {step.title}", style="green")
+            text.append(f"\n  ✓ {step.number}. {cell(step.title)}", style="green")
         if next_lesson:
             text.append("\n\nF8", style="bold")
-            text.append(f" goes on to {next_lesson.id}: {next_lesson.title} (the lab is set up for it). "
+            text.append(f" goes on to {next_lesson.id}: {cell(next_lesson.title)} (the lab is set up for it). "
                         "Or keep exploring this lab.")
         else:
             text.append("\n\nThat was the last lesson: the whole course is done. Well done!", style="bold")

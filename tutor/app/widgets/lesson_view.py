@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from markdown_it import MarkdownIt
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, ProgressBar, Static
+
+from tutor.sanitize import cell, clean
 
 
 def _parser() -> MarkdownIt:
@@ -31,16 +34,17 @@ class LessonView(VerticalScroll):
         """Show step `number` of `lesson`; `done` is what the progress record holds."""
         step = next(s for s in lesson.steps if s.number == number)
         total = len(lesson.steps)
-        self.border_title = f"{lesson.id} · {lesson.title}"
+        # Text, not markup: a lesson file's `[` in a title stays a `[`
+        self.border_title = Text(cell(f"{lesson.id} · {lesson.title}"))
         mark = "✓ " if number in done else ""
-        self.query_one("#lesson-heading", Static).update(
-            f"[b]Step {number} of {total}[/b] · {mark}{step.title}")
+        self.query_one("#lesson-heading", Static).update(Text.assemble(
+            (f"Step {number} of {total}", "bold"), f" · {mark}{cell(step.title)}"))
         bar = self.query_one("#lesson-progress", ProgressBar)
         bar.update(total=total, progress=len(done & {s.number for s in lesson.steps}))
         text = step.body
         if number == 1 and lesson.intro.strip():   # the intro, then the first step under its title
             text = f"{lesson.intro.strip()}\n\n## {step.title}\n\n{step.body}"
-        self._text = text
+        self._text = clean(text)   # the lesson file's text: its controls shown, never sent
         if self._text_shown:
             self.query_one("#lesson-text", Markdown).update(text)
         elif not self._text_due:

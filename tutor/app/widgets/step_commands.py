@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.sanitize import cell
+
 
 def _same(a: str, b: str) -> bool:
     return " ".join(a.split()) == " ".join(b.split())
@@ -49,9 +51,9 @@ class StepCommands(Static):
             if i:
                 text.append("\n")
             if i < self.next_index:
-                text.append("  " + command, style="dim")
+                text.append("  " + cell(command), style="dim")
             elif i == self.next_index:
-                text.append("› " + command, style="bold")
+                text.append("› " + cell(command), style="bold")
             else:
-                text.append("  " + command)
+                text.append("  " + cell(command))   # a lesson file's line: shown inert
         self.update(text)

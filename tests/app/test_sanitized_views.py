@@ -1,0 +1,94 @@
+"""The lab view, the map and the checks show names made in the lab as inert text: controls
+made visible, and a `[` never read as Textual markup. (Pure, and Pilot without a lab.)"""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Tabs
+
+from pilot_helpers import run, wait_for
+from tutor.app import tables, topomap
+from tutor.app.labstate import Addr, Link, NsState
+from tutor.app.labwatch import LabSnapshot
+from tutor.app.widgets.checks_list import ChecksList
+from tutor.app.widgets.lab_view import LabView
+from tutor.checks.engine import CheckResult, StepResult
+
+NS = "x\x1b]0;pwned\x07"
+MARKUP = "[@click=app.quit]q"     # as markup: a link that quits the app; shown: these 17 characters
+VETH, PEER = "v\x1b#8", "w\x9b2J\u202e"
+RAW = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+def _link(index, name, kind="", master=0, peer=0, elsewhere=False):
+    return Link(index, name, kind, True, "UP", f"aa:bb:cc:dd:ee:{index:02x}", master, peer, elsewhere)
+
+
+def hostile_snapshot() -> LabSnapshot:
+    host = NsState("", links=[_link(1, "lo"), _link(2, "eth0", "veth", peer=2, elsewhere=True),
+                              _link(3, "br\x1bc", "bridge"),
+                              _link(4, VETH, "veth", master=3, peer=2, elsewhere=True)],
+                   addrs=[Addr("eth0", "172.17.0.3", 16), Addr(VETH, "10.0.0.1", 24)],
+                   rules="*filter\n-A INPUT -m comment --comment \"\x1b]52;c;SGVsbG8=\x07\" -j ACCEPT")
+    ns = NsState(NS, links=[_link(1, "lo"), _link(2, PEER, "veth", peer=4, elsewhere=True)])
+    other = NsState(MARKUP, links=[_link(1, "lo")])
+    return LabSnapshot({"": host, NS: ns, MARKUP: other})
+
+
+def _inert(text: str) -> bool:
+    return not any(ch in text for ch in RAW)
+
+
+def test_table_cells_are_sanitized():
+    snap = hostile_snapshot()
+    cells = [c for t in tables.TABLES for name in snap.names()
+             for row in tables.rows(snap.namespaces[name], t) for c in row]
+    assert all(_inert(c) for c in cells)
+    assert "v^[#8@if2" in cells and "br^[c" in cells and "w\\u009b2J\\u202e@if4" in cells
+    assert "-A INPUT -m comment --comment \"^[]52;c;SGVsbG8=^G\" -j ACCEPT" in cells
+    assert tables.namespace_label(NS) == "x^[]0;pwned^G" and tables.namespace_label("") == "host"
+
+
+def test_map_draws_names_sanitized():
+    snap = hostile_snapshot()
+    topo = topomap.describe(snap)
+    plain = topomap.draw(topo, 120).plain
+    assert _inert(plain)
+    assert "x^[]0;pwned^G" in plain and "br^[c" in plain and MARKUP in plain
+    host = {i.name: i for i in topo.host.ifaces}
+    assert host["br^[c"].ports == ["v^[#8"]                  # cabling still found by name
+    assert host["v^[#8"].peer == "x^[]0;pwned^G:w\\u009b2J\\u202e"
+
+
+class _ViewApp(App):
+    def compose(self) -> ComposeResult:
+        yield LabView(id="lab")
+        yield ChecksList(id="checks")
+
+
+def test_tabs_titles_and_checks_show_names_literally():
+    async def body():
+        app = _ViewApp()
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = app.query_one(LabView)
+            view.show(hostile_snapshot())
+            tabs = app.query_one("#ns-tabs", Tabs)
+            await wait_for(pilot, lambda: len(tabs.query("Tab")) == 3, 5, "three namespace tabs")
+            labels = [t.label.plain for t in tabs.query("Tab")]
+            assert labels == ["host", MARKUP, "x^[]0;pwned^G"]
+            view.show_namespace(MARKUP)
+            await wait_for(pilot, lambda: view.namespace == MARKUP, 5, "the markup-named tab")
+            await pilot.pause()
+            assert MARKUP in view.border_subtitle.replace("\\[", "[")   # getter escapes `[`
+            checks = app.query_one(ChecksList)
+            found = f"there is no namespace red (the lab has: {NS}, {MARKUP})"
+            checks.show_result(StepResult(1, "t", False, [CheckResult("netns red", False, found, "")],
+                                          hint=f"Create it; not {NS}"))
+            await pilot.pause()
+            shown = str(checks.render())
+            assert _inert(shown)
+            assert "(the lab has: x^[]0;pwned^G, [@click=app.quit]q)" in shown
+            assert "Hint: Create it; not x^[]0;pwned^G" in shown
+            assert app.is_running                              # no markup link ran app.quit
+
+    run(body())
