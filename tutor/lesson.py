@@ -124,8 +124,8 @@ def parse_lesson(path: os.PathLike | str, text: str | None = None) -> Lesson:
     path = os.fspath(path)
     if text is None:
         from tutor import safefile
-        try:   # lesson folders may be shared: any owner, but a small regular file (1 MiB)
-            text = safefile.read_bytes(path, trusted=False).decode("utf-8")
+        try:   # lesson folders may be shared (and linked): any owner, but a small regular file
+            text = safefile.read_bytes(path, trusted=False, follow=True).decode("utf-8")
         except safefile.UnsafeFile as exc:
             raise LessonError(f"cannot read the lesson file: it {exc.why}", path) from None
         except (OSError, UnicodeDecodeError) as exc:

@@ -46,7 +46,7 @@ def read_rows(files: list[Path], totals: dict[str, int]) -> tuple[list[Row], lis
     """Rows from every readable progress file; a sentence per skipped file."""
     rows, skipped = [], []
     for f in files:
-        try:   # collected from students' machines: any owner, but small regular files
+        try:   # collected from students: any owner, but small regular files, links not followed
             lessons, student = progress.parse(safefile.read_json(f, trusted=False))
         except (OSError, ValueError) as exc:   # UnicodeDecodeError is a ValueError
             skipped.append(f"skipped {f}: not a readable progress file ({exc})")

@@ -4,7 +4,7 @@ The files: progress and config (the student's), the parsed-lesson cache, `tutor 
 inputs, lesson files. Any of them may be a FIFO (open would block), a link to /dev/zero
 (read would fill memory), huge, or placed by another account in a folder it can write (see
 DESIGN.md, "Threat model"). So a read opens without blocking, takes only a regular file, and
-reads at most `limit` bytes; with `trusted=True` the file and every folder above it must be
+reads at most `limit` bytes; it follows no symlink unless asked; with `trusted=True` the file and every folder above it must be
 the user's own (a folder may also be root's), and none may be writable by others unless it is
 sticky (as /tmp is: then only a name's owner can replace it). A write is atomic and private:
 a 0600 file in a 0700 folder, renamed over the old one.
@@ -59,22 +59,24 @@ def _trust_folders(path: str) -> None:
             start, own = os.path.dirname(start), False
 
 
-def read_bytes(path: str | os.PathLike[str], limit: int = SMALL, *, trusted: bool = True) -> bytes:
+def read_bytes(path: str | os.PathLike[str], limit: int = SMALL, *, trusted: bool = True,
+               follow: bool = False) -> bytes:
     """The contents of the regular file `path`, at most `limit` bytes.
 
     FileNotFoundError if it is missing; UnsafeFile if it is not a regular file, is larger than
-    `limit`, or (`trusted`) is a symlink or not the user's own in folders that are (Untrusted);
-    other OSErrors as they come.
+    `limit`, is a symlink (unless `follow`), or (`trusted`) is not the user's own in folders
+    that are (Untrusted); other OSErrors as they come.
     """
     path = os.fspath(path)
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
     if trusted:
         _trust_folders(path)
-        flags |= os.O_NOFOLLOW        # a link could point anywhere, so state files are never links
+    if not follow:    # a link could point anywhere (/etc/shadow, read as root): not followed
+        flags |= os.O_NOFOLLOW
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        if trusted and exc.errno == errno.ELOOP:   # what O_NOFOLLOW says of a symlink
+        if not follow and exc.errno == errno.ELOOP:   # what O_NOFOLLOW says of a symlink
             raise UnsafeFile(path, "is a symbolic link, not a file") from None
         raise
     try:
@@ -112,9 +114,10 @@ def loads_json(data: bytes) -> object:
         raise ValueError("it is nested too deeply to be a tutor file") from None
 
 
-def read_json(path: str | os.PathLike[str], limit: int = SMALL, *, trusted: bool = True) -> object:
+def read_json(path: str | os.PathLike[str], limit: int = SMALL, *, trusted: bool = True,
+              follow: bool = False) -> object:
     """`read_bytes` then `loads_json`: OSError (UnsafeFile…) to read, ValueError to parse."""
-    return loads_json(read_bytes(path, limit, trusted=trusted))
+    return loads_json(read_bytes(path, limit, trusted=trusted, follow=follow))
 
 
 def write_private(path: str | os.PathLike[str], data: bytes) -> None:

@@ -128,16 +128,45 @@ def test_report_skips_nested_fifo_and_huge_inputs(tmp_path, homes):
     (folder / "zero.json").symlink_to("/dev/zero")
     with open(folder / "huge.json", "wb") as f:
         f.truncate(64 << 20)
-    (folder / "ada.json").write_text(json.dumps({"format": 1, "student": "Ada", "lessons": {
-        "lesson1": {"done": [1, 2], "total": 5, "updated": "2026-01-01T10:00:00"}}}))
+    record = {"format": 1, "student": "Ada", "lessons": {
+        "lesson1": {"done": [1, 2], "total": 5, "updated": "2026-01-01T10:00:00"}}}
+    (folder / "ada.json").write_text(json.dumps(record))
+    (tmp_path / "root-only").write_text(json.dumps({**record, "student": "Secret"}))
+    (folder / "link.json").symlink_to(tmp_path / "root-only")   # a student's link, read as root
     result = tutor("report", str(folder), str(folder / "fifo.json"), timeout=20, mem=1 << 30)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
-    assert "Ada" in result.stdout and "2/5" in result.stdout
+    assert "Ada" in result.stdout and "2/5" in result.stdout and "Secret" not in result.stdout
     problems = result.stderr.splitlines()
     assert any("nested.json" in l and "nested too deeply" in l for l in problems), problems
     assert any("huge.json" in l and "larger than 1 MiB" in l for l in problems), problems
     assert any("fifo.json" in l and "not a file or folder" in l for l in problems), problems
+    assert any("link.json" in l and "symbolic link" in l for l in problems), problems
     assert all(l.startswith("tutor: ") for l in problems)
+
+
+# -- lesson files ($TUTOR_LESSONS) -------------------------------------------------------------
+
+def test_lesson_folder_with_a_huge_or_deeply_nested_file(tmp_path, homes):
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    first = sorted(Path(BUILTIN_LESSONS).glob("*.md"))[0]
+    (lessons / first.name).write_text(first.read_text())
+    with open(lessons / "02-huge.md", "wb") as f:
+        f.truncate(1 << 30)                       # sparse: 1 GiB that must not be read
+    result = tutor("list", timeout=20, mem=512 << 20, TUTOR_LESSONS=str(lessons))
+    one_sentence(result, 2, "02-huge.md", "larger than 1 MiB")
+    os.unlink(lessons / "02-huge.md")
+    (lessons / "02-deep.md").write_text("---\nid: deep\ntitle: Deep\n---\n\n## Step\n\n"
+                                        + ">" * 100_000 + " x\n" + "[" * 100_000 + "\n"
+                                        + "- " * 50_000 + "x\n\n```check\nnetns red\n```\n")
+    result = tutor("list", timeout=60, TUTOR_LESSONS=str(lessons))
+    assert "Traceback" not in result.stderr and result.returncode in (0, 2), result.stderr
+    if result.returncode == 2:
+        one_sentence(result, 2, "02-deep.md")
+    os.unlink(lessons / "02-deep.md")
+    os.mkfifo(lessons / "02-fifo.md")               # not a lesson file: passed over, no hang
+    result = tutor("list", timeout=20, TUTOR_LESSONS=str(lessons))
+    assert result.returncode == 0 and "lesson1" in result.stdout
 
 
 # -- the parsed-lesson cache -------------------------------------------------------------------

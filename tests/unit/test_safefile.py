@@ -50,8 +50,10 @@ def test_a_link_to_dev_zero(home):
     (home / "f").symlink_to("/dev/zero")
     with pytest.raises(safefile.UnsafeFile, match="symbolic link"):
         safefile.read_bytes(home / "f")                       # state files are never links
+    with pytest.raises(safefile.UnsafeFile, match="symbolic link"):
+        safefile.read_bytes(home / "f", trusted=False)
     with pytest.raises(safefile.UnsafeFile, match="not a regular file"):
-        safefile.read_bytes(home / "f", trusted=False)       # followed, then refused
+        safefile.read_bytes(home / "f", trusted=False, follow=True)   # followed, then refused
 
 
 def test_missing_is_file_not_found(home):
