@@ -149,7 +149,7 @@ def test_report_skips_nested_fifo_and_huge_inputs(tmp_path, homes):
 def test_lesson_folder_with_a_huge_or_deeply_nested_file(tmp_path, homes):
     lessons = tmp_path / "lessons"
     lessons.mkdir()
-    first = sorted(Path(BUILTIN_LESSONS).glob("*.md"))[0]
+    first = min(Path(BUILTIN_LESSONS).glob("*.md"))
     (lessons / first.name).write_text(first.read_text())
     with open(lessons / "02-huge.md", "wb") as f:
         f.truncate(1 << 30)                       # sparse: 1 GiB that must not be read
