@@ -38,16 +38,17 @@ class Untrusted(UnsafeFile):
     """The file, or a folder above it, could have been placed by another account."""
 
 
-def _trust_folders(path: str) -> None:
+def _trust_folders(path: str, folder: str | None = None) -> None:
     """Raise Untrusted unless the folders holding `path` are the user's (or root's) alone.
 
+    `folder`: check from there up instead (an ancestor, before folders are made in it).
     Both the path as written and as resolved are walked: an account that can write a folder
     on either could swap in a file (or a link) of its own."""
     me = os.geteuid()
-    folder = os.path.dirname(os.path.abspath(path))
+    first = folder or os.path.dirname(os.path.abspath(path))
     seen = set()
-    for start in (folder, os.path.realpath(folder)):
-        own = True
+    for start in (first, os.path.realpath(first)):
+        own = folder is None
         while start not in seen:
             seen.add(start)
             st = os.stat(start)
@@ -125,7 +126,14 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> None:
     0700 if missing), synced, then renamed. Untrusted if the folder is not the user's own."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, mode=0o700, exist_ok=True)
+    if not os.path.isdir(folder):
+        # Make nothing in a folder that is not ours: root (sudo -E) would leave a root-owned
+        # folder in the student's home that the student's own runs then refuse.
+        existing = folder
+        while not os.path.isdir(existing):
+            existing = os.path.dirname(existing)
+        _trust_folders(path, existing)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
     _trust_folders(path)
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -135,3 +135,14 @@ def test_write_private_replaces_a_link_not_its_target(home, tmp_path):
     (home / "f").symlink_to(victim)
     safefile.write_private(home / "f", b"new")
     assert victim.read_text() == "keep" and (home / "f").read_bytes() == b"new"
+
+
+@root_only
+def test_write_private_makes_no_folder_in_another_accounts_folder(tmp_path):
+    """Root with a student's HOME (sudo -E) must not leave a root-owned folder in it."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(safefile.Untrusted):
+        safefile.write_private(theirs / "netns-tutor" / "f", b"x")
+    assert os.listdir(theirs) == []
