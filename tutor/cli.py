@@ -125,7 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()   # here, not at exit: a closed pipe must reach the handler below
+        return code
+    except BrokenPipeError:
+        return _reader_went_away()
     except KeyboardInterrupt:
         return 130
     except CliError as exc:
@@ -146,6 +150,16 @@ def _error(exc: Exception) -> None:
     the agent's reply: sanitized, so their controls cannot act on the terminal."""
     from tutor.sanitize import clean
     print(f"tutor: {clean(str(exc))}", file=sys.stderr)
+
+
+def _reader_went_away() -> int:
+    """`tutor verify --json | head -c 600`: the reader has what it wanted. Exit quietly, as
+    a command killed by SIGPIPE does in a shell (128 + 13), with stdout pointed at /dev/null so
+    the interpreter's own flush at exit cannot raise again (Python docs, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -248,12 +262,23 @@ def _run_in_new_session(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, forward)
     _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):   # die of the same signal, as exec would have
-        sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
-        os.kill(os.getpid(), sig)
-    return os.waitstatus_to_exitcode(status)
+    if not os.WIFSIGNALED(status):
+        return os.waitstatus_to_exitcode(status)
+    # Die of the same signal, as exec would have. SIGKILL's handler cannot be set (EINVAL), only
+    # sent; a signal whose default is to be ignored (SIGWINCH…) leaves us alive: then end the way
+    # a shell reports a command killed by it, 128 + signal.
+    died_of = os.WTERMSIG(status)
+    try:
+        signal.signal(died_of, signal.SIG_DFL)
+    except (OSError, ValueError):
+        pass
+    sys.stdout.flush()
+    os.kill(os.getpid(), died_of)
+    return 128 + died_of
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m tutor.cli` (as a plain user's tests run it): main() of the importable module,
+    # whose CliError is the one the commands raise, not this __main__ copy's
+    from tutor.cli import main as _main
+    sys.exit(_main())

@@ -174,18 +174,40 @@ def report(args) -> int:
 
 
 def config(args) -> int:
-    """`tutor config name [VALUE]`: show or set the name reports use for this student."""
+    """`tutor config name [VALUE]`: show or set the name reports use for this student.
+
+    A config.json that cannot be used is one sentence and exit 2, and is never written over."""
     from tutor import progress
+    from tutor.cli import CliError
     if args.value is None:
+        try:
+            progress.read_config()
+        except (OSError, ValueError) as exc:
+            raise CliError(_config_problem(progress.config_path(), exc)) from None
         print(cell(progress.student_name()))
         return 0
     name = " ".join(args.value.split())
     if not name or len(name) > 80:
-        from tutor.cli import CliError
         raise CliError("a name is 1 to 80 characters")
-    progress.set_student_name(name)
+    try:
+        progress.set_student_name(name)
+    except (OSError, ValueError) as exc:
+        raise CliError(_config_problem(progress.config_path(), exc) + "; the name was not saved") from None
     p = _progress()
     p.student = name
-    p.save()
+    try:
+        p.save()
+    except OSError as exc:
+        print(f"tutor: progress not saved ({exc.strerror})", file=sys.stderr)
     print(f"reports will call you {name!r}")
     return 0
+
+
+def _config_problem(path, exc: Exception) -> str:
+    """One sentence for a config.json that cannot be read or written."""
+    from tutor.safefile import UnsafeFile
+    if isinstance(exc, UnsafeFile):
+        return f"the settings file {exc}"
+    if isinstance(exc, OSError):
+        return f"cannot use the settings file {path} ({exc.strerror})"
+    return f"the settings file {path} is not valid ({exc})"

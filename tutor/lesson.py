@@ -123,9 +123,11 @@ def parse_lesson(path: os.PathLike | str, text: str | None = None) -> Lesson:
 
     path = os.fspath(path)
     if text is None:
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
+        from tutor import safefile
+        try:   # lesson folders may be shared (and linked): any owner, but a small regular file
+            text = safefile.read_bytes(path, trusted=False, follow=True).decode("utf-8")
+        except safefile.UnsafeFile as exc:
+            raise LessonError(f"cannot read the lesson file: it {exc.why}", path) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise LessonError(f"cannot read the lesson file ({exc})", path) from None
     lines = text.splitlines()
@@ -229,51 +231,12 @@ def lesson_files(directory: os.PathLike | str | None = None) -> list[str]:
                   if os.path.isfile(f))
 
 
-def _cache_key(files: list[str]) -> tuple[str, str] | None:
-    """Where parsed lessons are kept, and the key they are kept under: the files' paths, sizes
-    and times (and the parser's). The file holds (key, lessons); another key means parse again.
-
-    Parsing needs markdown-it (~50 ms with its import); `tutor verify` should not pay it twice.
-    """
-    import zlib
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    here = os.path.dirname(os.path.realpath(__file__))
-    try:
-        key = "".join(f"{os.path.realpath(f)}\0{st.st_size}\0{st.st_mtime_ns}\n"
-                      for f in [*files, os.path.join(here, "lesson.py"), os.path.join(here, "checks", "lang.py")]
-                      for st in [os.stat(f)])
-    except OSError:
-        return None
-    folder = os.path.dirname(files[0]) if files else ""
-    return os.path.join(base, "netns-tutor", f"lessons-{zlib.crc32(folder.encode()):08x}.pickle"), key
-
-
 def _parse_all(files: list[str]) -> list[Lesson]:
-    import pickle
-    cache = _cache_key(files)
-    if cache is not None:
-        try:
-            with open(cache[0], "rb") as f:
-                key, lessons = pickle.load(f)
-            if key == cache[1]:
-                return lessons
-        except Exception:  # missing, stale or unreadable: parse again
-            pass
-    lessons = [parse_lesson(p) for p in files]
-    if cache is not None:
-        path, key = cache
-        folder = os.path.dirname(path)
-        try:
-            os.makedirs(folder, exist_ok=True)
-            for old in os.listdir(folder):   # one folder's lessons kept at a time
-                if old.startswith("lessons-") and old.endswith(".pickle"):
-                    os.unlink(os.path.join(folder, old))
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                pickle.dump((key, lessons), f)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home only costs the parse next time
+    from tutor import lesson_cache
+    lessons = lesson_cache.load(files)
+    if lessons is None:
+        lessons = [parse_lesson(p) for p in files]
+        lesson_cache.save(files, lessons)
     return lessons
 
 

@@ -1,7 +1,11 @@
 """The student's progress: steps passed per lesson, in the XDG state directory.
 
-Writes are atomic (temp file + rename). A file that cannot be read is moved aside (never
-deleted) and reported once; the student then starts from an empty record instead of a crash.
+Files are read and written through `tutor.safefile`: atomic private writes; reads only of a
+small regular file in folders that are the student's own. A file whose contents are not a
+progress record is moved aside (never deleted) and reported; anything that cannot be read as
+such a file (a folder, a FIFO, a link, too big, in someone else's folder) is left where it is,
+reported, and not written over: the student goes on from an empty record, unsaved, instead of
+a crash or a loss.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tutor import safefile
 
 FORMAT = 1
 
@@ -31,7 +37,8 @@ class Progress:
     path: Path
     lessons: dict[str, dict] = field(default_factory=dict)
     student: str = ""
-    notice: str = ""     # set when a corrupt file was moved aside
+    notice: str = ""     # set when a corrupt file was moved aside, or the file is left alone
+    saves: bool = True   # False when the file there could not be read: never write over it
 
     def done(self, lesson_id: str) -> set[int]:
         return set(self.lessons.get(lesson_id, {}).get("done", []))
@@ -58,23 +65,12 @@ class Progress:
         return lessons[-1], lessons[-1].steps[-1].number
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the record (atomically, 0600); does nothing if the file could not be read."""
+        if not self.saves:
+            return
         data = {"format": FORMAT, "student": self.student or student_name(),
                 "lessons": self.lessons}
-        import tempfile
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".progress-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        safefile.write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 def config_path() -> Path:
@@ -83,24 +79,36 @@ def config_path() -> Path:
     return Path(base) / "netns-tutor" / "config.json"
 
 
-def student_name() -> str:
-    """The name set with `tutor config name`, else user@host."""
+def read_config() -> dict:
+    """The settings saved by `tutor config`; {} if there are none. OSError (UnsafeFile…) or
+    ValueError, each with a sentence, if config.json is there but cannot be used."""
     try:
-        name = json.loads(config_path().read_text(encoding="utf-8")).get("name")
-        if isinstance(name, str) and name.strip():
-            return name.strip()
-    except (OSError, ValueError, AttributeError):
-        pass
+        data = safefile.read_json(config_path())
+    except FileNotFoundError:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError("it is not a JSON object")  # noqa: TRY004 - bad contents, one kind of error
+    return data
+
+
+def student_name() -> str:
+    """The name set with `tutor config name`, else user@host (also when config.json is unusable:
+    `tutor config name` says why)."""
+    try:
+        name = read_config().get("name")
+    except (OSError, ValueError):
+        name = None
+    if isinstance(name, str) and name.strip():
+        return name.strip()
     return default_student()
 
 
 def set_student_name(name: str) -> None:
-    """Save the student's name for reports (atomically)."""
-    path = config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"name": name}) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Save the student's name for reports (atomically; other settings kept). OSError or
+    ValueError if config.json cannot be read (so it is not written over) or written."""
+    config = read_config()
+    config["name"] = name
+    safefile.write_private(config_path(), (json.dumps(config) + "\n").encode())
 
 
 def _aside_name(path: Path) -> Path:
@@ -153,13 +161,15 @@ def load(path: Path | None = None) -> Progress:
     """The saved progress, or an empty record (a corrupt file is kept aside with a notice)."""
     path = path or progress_path()
     try:
-        raw = path.read_bytes()
+        raw = safefile.read_bytes(path)
     except FileNotFoundError:
         return Progress(path)
     except OSError as exc:
-        return Progress(path, notice=f"could not read {path} ({exc.strerror}); progress is not saved")
+        why = str(exc) if isinstance(exc, safefile.UnsafeFile) else f"{path}: {exc.strerror}"
+        return Progress(path, notice=f"could not read your progress file ({why}); "
+                        "it was left as it is and progress is not saved", saves=False)
     try:
-        lessons, student = parse(json.loads(raw.decode("utf-8")))
+        lessons, student = parse(safefile.loads_json(raw))
         return Progress(path, lessons, student)
     except ValueError as exc:   # UnicodeDecodeError and JSONDecodeError are ValueErrors too
         aside = _aside_name(path)
@@ -167,5 +177,6 @@ def load(path: Path | None = None) -> Progress:
             os.replace(path, aside)
             note = f"your progress file was unreadable ({exc}); it was kept as {aside} and a new one started"
         except OSError:
-            note = f"your progress file {path} is unreadable ({exc})"
+            return Progress(path, notice=f"your progress file {path} is unreadable ({exc}); "
+                            "progress is not saved", saves=False)
         return Progress(path, notice=note)

@@ -1,7 +1,8 @@
 """`tutor report`: a class table from progress files collected from students' machines.
 
 Reads every `*.json` under the given paths, skips (and reports) files that are not progress
-records, and prints one row per student and lesson: steps done/total and last activity.
+records (nor regular files of at most 1 MiB: `tutor.safefile`), and prints one row per student
+and lesson: steps done/total and last activity.
 
 Everything in a row comes from files other people wrote (a student's name can be an OSC 52
 sequence that writes the instructor's clipboard, or `=HYPERLINK(…)`): the text table and the
@@ -17,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tutor import progress
+from tutor import progress, safefile
 from tutor.sanitize import cell, json_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # OWASP's list for CSV injection
@@ -43,6 +44,8 @@ def collect(paths: list[str]) -> tuple[list[Path], list[str]]:
             files += sorted(q for q in p.rglob("*.json") if q.is_file())
         elif p.is_file():
             files.append(p)
+        elif p.exists():
+            problems.append(f"{raw}: not a file or folder (a FIFO or a device?)")
         else:
             problems.append(f"{raw}: no such file or folder")
     return files, problems
@@ -52,9 +55,9 @@ def read_rows(files: list[Path], totals: dict[str, int]) -> tuple[list[Row], lis
     """Rows from every readable progress file; a sentence per skipped file."""
     rows, skipped = [], []
     for f in files:
-        try:
-            lessons, student = progress.parse(json.loads(f.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        try:   # collected from students: any owner, but small regular files, links not followed
+            lessons, student = progress.parse(safefile.read_json(f, trusted=False))
+        except (OSError, ValueError) as exc:   # UnicodeDecodeError is a ValueError
             skipped.append(f"skipped {f}: not a readable progress file ({exc})")
             continue
         student = student or f.stem

@@ -226,7 +226,7 @@ def test_parsed_lessons_come_from_the_cache_until_a_file_changes(tmp_path, monke
     for f in map(Path, lesson_files(BUILTIN_LESSONS)[:2]):
         (src / f.name).write_text(f.read_text())
     first = load_lessons(src)
-    cached = list((tmp_path / "cache" / "netns-tutor").glob("lessons-*.pickle"))
+    cached = list((tmp_path / "cache" / "netns-tutor").glob("lessons-*.json"))
     assert len(cached) == 1
     parsed = []
     real = lesson_mod.parse_lesson
@@ -240,6 +240,7 @@ def test_parsed_lessons_come_from_the_cache_until_a_file_changes(tmp_path, monke
     assert parsed and edited[1].title.startswith("Edited ")
     parsed.clear()
     assert load_lessons(src)[1].title.startswith("Edited ") and parsed == []
-    # a cache that is not a pickle of ours is parsed around, not trusted
+    # a cache that is not JSON of ours is parsed around, not trusted
     cached[0].write_bytes(b"garbage")
     assert load_lessons(src)[1].title.startswith("Edited ") and parsed
+    assert load_lessons(src) == edited                 # what the cache gives equals the parse

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tutor import progress
+from tutor import progress, safefile
 
 
 @pytest.fixture
@@ -70,11 +70,11 @@ def test_writes_are_atomic(home, monkeypatch):
     p.mark("lesson1", {1}, total=5)
     good = (home / "progress.json").read_bytes()
 
-    def broken_dump(data, f, **kw):
-        f.write('{"format": 1, "lessons": {"lesso')     # half a document...
-        raise OSError(28, "No space left on device")     # ...then the disk is full
+    def broken_write(fd, data):
+        os.write(fd, b'{"format": 1, "lessons": {"lesso')    # half a document...
+        raise OSError(28, "No space left on device")           # ...then the disk is full
 
-    monkeypatch.setattr(progress.json, "dump", broken_dump)
+    monkeypatch.setattr(safefile, "_write_all", broken_write)
     with pytest.raises(OSError):
         p.mark("lesson1", {2}, total=5)
     assert (home / "progress.json").read_bytes() == good
@@ -87,7 +87,7 @@ def test_save_goes_through_a_rename(home, monkeypatch):
     monkeypatch.setattr(progress.os, "replace", lambda a, b: (renames.append((a, b)), real(a, b)))
     progress.load().mark("lesson3", {1}, total=5)
     (tmp, final), = renames
-    assert os.path.dirname(tmp) == str(home) and final == home / "progress.json"
+    assert os.path.dirname(tmp) == str(home) and final == str(home / "progress.json")
 
 
 CORRUPT = [
@@ -143,3 +143,30 @@ def test_parse_accepts_what_save_writes(home):
     lessons, student = progress.parse(json.loads((home / "progress.json").read_text()))
     assert lessons["lesson5"]["done"] == [1, 2, 3]
     assert student == progress.default_student() and "@" in student
+
+
+def test_deeply_nested_file_is_kept_aside(home):
+    home.mkdir(parents=True)
+    (home / "progress.json").write_bytes(b"[" * 100_000)
+    p = progress.load()                                   # no RecursionError
+    assert "nested too deeply" in p.notice and "it was kept as" in p.notice
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, lambda p: os.symlink("/dev/zero", p)], ids=["fifo", "link"])
+def test_what_is_not_a_file_is_left_alone_and_not_written_over(home, make):
+    home.mkdir(parents=True)
+    make(home / "progress.json")
+    p = progress.load()
+    assert "left as it is and progress is not saved" in p.notice and not p.saves
+    p.mark("lesson1", {1}, total=5)
+    assert os.listdir(home) == ["progress.json"] and not (home / "progress.json").is_file()
+
+
+def test_a_folder_others_can_write_is_neither_read_nor_written(home):
+    home.mkdir(parents=True)
+    (home / "progress.json").write_text('{"lessons": {"lesson1": {"done": [1]}}}')
+    os.chmod(home, 0o777)
+    p = progress.load()
+    assert p.lessons == {} and "other accounts can write" in p.notice and not p.saves
+    p.mark("lesson1", {1, 2}, total=5)
+    assert json.loads((home / "progress.json").read_text())["lessons"]["lesson1"]["done"] == [1]
