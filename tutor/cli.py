@@ -104,8 +104,10 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         fmt.add_argument("--json", action="store_const", dest="format", const="json", help="JSON output")
         rep.add_argument("paths", nargs="+", metavar="PATH", help="progress files or folders of them")
     if want("config"):
-        cfg = sub.add_parser("config", help="settings: `tutor config name \"Ada L.\"` names you in reports")
-        cfg.add_argument("key", choices=["name"], help="the setting")
+        cfg = sub.add_parser("config", help="settings: `tutor config name \"Ada L.\"` names you in "
+                             "reports; lab-memory (default 1G) and lab-processes (default 1024) "
+                             "cap each lab started after")
+        cfg.add_argument("key", choices=["name", "lab-memory", "lab-processes"], help="the setting")
         cfg.add_argument("value", nargs="?", help="new value (omit to show it)")
     if want("demo"):
         d = sub.add_parser("demo", help="presenter mode: the course types and runs LESSON's commands for a class")

@@ -179,6 +179,8 @@ def config(args) -> int:
     A config.json that cannot be used is one sentence and exit 2, and is never written over."""
     from tutor import progress
     from tutor.cli import CliError
+    if args.key != "name":
+        return _config_limit(args)
     if args.value is None:
         try:
             progress.read_config()
@@ -200,6 +202,34 @@ def config(args) -> int:
     except OSError as exc:
         print(f"tutor: progress not saved ({exc.strerror})", file=sys.stderr)
     print(f"reports will call you {name!r}")
+    return 0
+
+
+def _config_limit(args) -> int:
+    """`tutor config lab-memory|lab-processes [VALUE]`: show or set a lab limit."""
+    from tutor import settings
+    from tutor.cli import CliError
+    from tutor.lab import limits
+    if args.value is None:
+        try:
+            settings.read_config()
+        except (OSError, ValueError) as exc:
+            raise CliError(_config_problem(settings.config_path(), exc)) from None
+        now = limits.configured()
+        print(limits.show_memory(now.memory) if args.key == "lab-memory" else now.processes)
+        return 0
+    try:
+        if args.key == "lab-memory":
+            value: object = limits.show_memory(limits.parse_memory(args.value))
+        else:
+            value = limits.parse_processes(args.value)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    try:
+        settings.save_setting(args.key, value)
+    except (OSError, ValueError) as exc:
+        raise CliError(_config_problem(settings.config_path(), exc) + "; nothing was saved") from None
+    print(f"{args.key} is {value} for labs started from now on (`tutor lab down` stops a running one)")
     return 0
 
 

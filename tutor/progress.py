@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor import safefile
+from tutor.settings import config_path, read_config, save_setting  # noqa: F401  (re-exported)
 
 FORMAT = 1
 
@@ -73,24 +74,6 @@ class Progress:
         safefile.write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
-def config_path() -> Path:
-    """$XDG_CONFIG_HOME/netns-tutor/config.json."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "netns-tutor" / "config.json"
-
-
-def read_config() -> dict:
-    """The settings saved by `tutor config`; {} if there are none. OSError (UnsafeFile…) or
-    ValueError, each with a sentence, if config.json is there but cannot be used."""
-    try:
-        data = safefile.read_json(config_path())
-    except FileNotFoundError:
-        return {}
-    if not isinstance(data, dict):
-        raise ValueError("it is not a JSON object")  # noqa: TRY004 - bad contents, one kind of error
-    return data
-
-
 def student_name() -> str:
     """The name set with `tutor config name`, else user@host (also when config.json is unusable:
     `tutor config name` says why)."""
@@ -106,9 +89,7 @@ def student_name() -> str:
 def set_student_name(name: str) -> None:
     """Save the student's name for reports (atomically; other settings kept). OSError or
     ValueError if config.json cannot be read (so it is not written over) or written."""
-    config = read_config()
-    config["name"] = name
-    safefile.write_private(config_path(), (json.dumps(config) + "\n").encode())
+    save_setting("name", name)
 
 
 def _aside_name(path: Path) -> Path:

@@ -27,16 +27,20 @@ def ns_inode(pid: int, kind: str) -> int:
     return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
 
 
-def holders(kind: str, inode: int) -> list[str]:
+def holders(kind: str, inode: int, started_before: int | None = None) -> list[str]:
     """Every process on the machine in namespace `kind:[inode]`, and every open descriptor of one.
 
     Zombies do not count: they have ended, even if a lazy init has not reaped them yet (a
-    zombie still names its PID namespace).
+    zombie still names its PID namespace). With `started_before` (see `boot_ticks`), neither do
+    processes started later: the kernel reuses a freed namespace's inode number, and on a busy
+    machine a new process can be in a new namespace that has the old one's number.
     """
     found = []
     target = f"{kind}:[{inode}]"
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or not alive(int(pid)):
+            continue
+        if started_before is not None and _start_ticks(int(pid)) > started_before:
             continue
         try:
             if os.readlink(f"/proc/{pid}/ns/{kind}") == target:
@@ -47,6 +51,18 @@ def holders(kind: str, inode: int) -> list[str]:
         except OSError:
             continue
     return found
+
+
+def boot_ticks() -> int:
+    """Now, in the clock ticks since boot that /proc/PID/stat counts a start time in."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+
+
+def _start_ticks(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def alive(pid: int) -> bool:
@@ -106,10 +122,11 @@ def assert_no_trace(name: str, pid: int, identity: dict[str, int], uid: int | No
     """Nothing of the lab left on the machine: process, control socket, any of its namespaces.
 
     `uid`: the user who started the lab (default: this process's)."""
+    now = boot_ticks()
     assert wait_until(lambda: not alive(pid)), f"agent {pid} still runs"
     assert lab_socket(name, uid) not in listening_sockets()
     for kind, inode in identity.items():
-        left = holders(kind, inode)
+        left = holders(kind, inode, started_before=now)
         assert not left, f"the lab's {kind} namespace is still held by {left}"
 
 

@@ -32,7 +32,7 @@ import socket
 import sys
 import time
 
-from tutor.lab import door, network, nsutil as ns, sandbox, servers
+from tutor.lab import door, limits, network, nsutil as ns, sandbox, servers
 
 # Everything the agent will ever import must be imported above, before it enters the lab: the
 # lab's root is an unprivileged id on the machine that may not read the interpreter's own files
@@ -49,6 +49,7 @@ class Agent:
         self.name, self.mode, self.control, self.host_pid = name, mode, control, host_pid
         self.tether = tether   # reads end-of-file when the process the lab is tied to dies
         self.owner_is_root_here = False   # the owner's uid maps to the lab's root (a user's lab)
+        self.cgroups: list[str] = []      # the lab's cgroup folders on the machine (root's labs)
         self.started = time.time()
         self.sel = selectors.DefaultSelector()
         self.servers: list = []                       # DnsServer / HttpServer of the world
@@ -287,10 +288,10 @@ class Agent:
         if op == "status":
             return {"ok": True, "pid": self.host_pid, "mode": self.mode, "name": self.name,
                     "started": self.started, "namespaces": network.student_namespaces(),
-                    "netns": self._netns_inode()}
+                    "netns": self._netns_inode(), "cgroups": self.cgroups}
         if op == "enter":
             fds.extend(ns.open_own_ns(kind) for kind in ENTER_NAMESPACES)
-            return {"ok": True}
+            return {"ok": True, "cgroups": self.cgroups}
         if op == "stop":
             self.running = False
             return {"ok": True}
@@ -433,11 +434,13 @@ def _reap(*_: object) -> None:
         pass
 
 
-def _enter_namespaces(mode: str, lab_uid: int) -> list[str]:
+def _enter_namespaces(mode: str, lab_uid: int, processes: int) -> list[str]:
     """Everything up to the last unshare; the next fork is PID 1 of the lab.
 
     `lab_uid` is the lab's root on the machine when root starts the lab (its own leased id,
-    see tutor.lab.door). Returns the machine's mounts that refused to become read-only and
+    see tutor.lab.door); it also owns the lab's user namespace, so the kernel's per-user
+    counts (processes, inotify instances ...) are the lab's alone. `processes` caps the lab
+    (see tutor.lab.limits). Returns the machine's mounts that refused to become read-only and
     were hidden instead.
     """
     if mode == "rootless":
@@ -452,6 +455,7 @@ def _enter_namespaces(mode: str, lab_uid: int) -> list[str]:
     ns.unshare(ns.CLONE_NEWNS)
     procfd, hidden = sandbox.build_outer(owner)
     try:
+        limits.cap_processes(processes)
         if mode == "rootless":
             ns.unshare(ns.CLONE_NEWUSER)
             _write_id_maps(procfd, "self", 0, 0)
@@ -486,10 +490,12 @@ def _write_id_maps(proc: str | int, pid: str, uid: int, gid: int) -> None:
 
 
 def _enter_userns_as(ident: int, procfd: int) -> None:
-    """Root mode: a new user namespace whose root is `ident` on the machine.
+    """Root mode: a new user namespace whose root is `ident` on the machine, owned by `ident`.
 
     Only a process still outside it may write a mapping to an id other than its own, so a
-    helper forked before the unshare writes ours.
+    helper forked before the unshare writes ours. The namespace's owner is the creator's
+    effective uid: we switch to `ident` for the unshare, keeping our capabilities
+    (SECBIT_NO_SETUID_FIXUP), which a machine that forbids unprivileged user namespaces needs.
     """
     os.setgroups([])
     go_r, go_w = os.pipe()
@@ -505,6 +511,8 @@ def _enter_userns_as(ident: int, procfd: int) -> None:
             os._exit(code)
     os.close(go_r)
     try:
+        ns.set_securebits(ns.SECBIT_NO_SETUID_FIXUP)
+        os.setresuid(0, ident, 0)
         ns.unshare(ns.CLONE_NEWUSER)
         os.write(go_w, b"x")
     finally:
@@ -514,6 +522,7 @@ def _enter_userns_as(ident: int, procfd: int) -> None:
         raise OSError(1, "could not map the lab's root to an unprivileged id")
     os.setresgid(0, 0, 0)
     os.setresuid(0, 0, 0)
+    ns.set_securebits(0)
 
 
 def _report(fd: int, message: str) -> None:
@@ -529,6 +538,7 @@ def main(argv: list[str]) -> int:
     LOCK_FD is the socket folder's start lock, held until the lab listens; TETHER_FD (-1 for
     none) the pipe whose end-of-file stops the lab (see `tutor.lab.client.start`)."""
     name, mode, ready, lock, tether = argv[0], argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    caps = limits.Limits.decode(argv[5]) if len(argv) > 5 else limits.configured()
     for fd in (ready, lock, tether):   # passed to us; nothing we start may inherit them
         if fd >= 0:
             os.set_inheritable(fd, False)
@@ -545,10 +555,12 @@ def main(argv: list[str]) -> int:
     finally:
         os.umask(old_umask)
     lab_uid = owner = os.getuid()
+    cgroups: list[str] = []
     if os.geteuid() == 0:
         lab_uid, _lease = door.lease_uid(where)   # held for the lab's life (never closed)
+        cgroups = limits.make_cgroups(name, caps)
     try:
-        hidden = _enter_namespaces(mode, lab_uid)
+        hidden = _enter_namespaces(mode, lab_uid, caps.processes)
     except OSError as exc:
         _report(ready, f"error cannot create the lab's namespaces in {mode} mode "
                        f"({exc.strerror or exc})")
@@ -568,16 +580,17 @@ def main(argv: list[str]) -> int:
     ns.set_dumpable(False)
     control.listen(16)
     os.close(lock)
-    return _run_child(name, mode, control, ready, host_pid, hidden, tether, lab_uid != owner)
+    return _run_child(name, mode, control, ready, host_pid, hidden, tether, lab_uid != owner, cgroups)
 
 
 def _run_child(name: str, mode: str, control: socket.socket, ready: int, host_pid: int,
-               hidden: list[str], tether: int, started_by_root: bool) -> int:
+               hidden: list[str], tether: int, started_by_root: bool, cgroups: list[str]) -> int:
     try:
         sandbox.build_inner(sys.executable)
         ns.hold_proc()
         agent = Agent(name, mode, control, host_pid, tether)
         agent.owner_is_root_here = not started_by_root
+        agent.cgroups = cgroups
         agent.own_mounts = {mount_id for mount_id, _ in ns.mounts()}
         agent.build()
     except Exception as exc:  # report set-up failures in one line to whoever started us

@@ -17,7 +17,7 @@ import sys
 import time
 from collections import namedtuple
 
-from tutor.lab import door
+from tutor.lab import door, limits
 from tutor.lab.door import LabError  # re-exported: the one lab error
 
 TYPE_CHECKING = False
@@ -256,11 +256,12 @@ def start(name: str | None = None, tether: bool = False) -> Starting:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         passed = (write_fd, lock) + ((tether_r,) if tether else ())
+        caps = limits.configured()
         try:
             # The agent inherits the start lock and holds it until it listens.
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tutor.lab.agent", name, mode, str(write_fd), str(lock),
-                 str(tether_r)],
+                 str(tether_r), caps.encode()],
                 pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, start_new_session=True, cwd="/", env=env)
         except BaseException:
@@ -367,14 +368,15 @@ def _hold(name: str) -> tuple[LabInfo, int] | None:
 
 
 def _forget(name: str) -> None:
-    """Remove the socket file a stopped or killed lab left (the agent cannot: it lives in a
-    mount namespace that hides the folder)."""
+    """Remove the socket file and cgroups a stopped or killed lab left (the agent cannot: it
+    lives in a mount namespace that hides the folder, as an id that may not touch them)."""
     where = door.checked_folder()
     if where is None:
         return
     lock = _start_lock(where, name)
     try:
         if status(name) is None:
+            limits.remove_for(name)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(door.socket_path(name, where))
             with contextlib.suppress(FileNotFoundError):
@@ -509,7 +511,7 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
     exits. Without `terminal`, start the argv in a new session (`run` and `popen` do).
     """
     name = info.name if info else lab_name()
-    _, fds = request_fds("enter", len(NAMESPACES), name)
+    reply, fds = request_fds("enter", len(NAMESPACES), name)
     if len(fds) != len(NAMESPACES):
         _close_all(fds)
         raise LabError(f"the lab {name!r} did not hand over its namespaces")
@@ -531,6 +533,10 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
         full = enter + env + ["nsenter", f"--net={WORLD_DIR}/{node}", "--", *argv]
     else:
         full = enter + env + argv
+    cgroups = reply.get("cgroups") or []
+    if cgroups and os.geteuid() == 0 and all(isinstance(c, str) and c.startswith(limits.CGROUP + "/")
+                                             and "/../" not in c for c in cgroups):
+        full = limits.join_argv(cgroups, full)   # the lab's memory and process caps
     if terminal is None:
         terminal = argv == bash_argv(None)
     if terminal:

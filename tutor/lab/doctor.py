@@ -83,6 +83,11 @@ def findings() -> list[Finding]:
                            "sudo apt-get install -y " + " ".join(missing), fatal=False))
     out.append(_mode_finding())
     out.append(Finding("iptables backend", True, iptables_backend()))
+    from tutor.lab import limits
+    for line in limits.in_force(limits.configured()):
+        what, _, detail = line.partition(": ")
+        out.append(Finding(f"limit: {what}", "not capped" not in detail, detail, fatal=False,
+                           fix="start labs as root (sudo) to cap their memory too"))
     return out
 
 
@@ -105,13 +110,13 @@ def _mode_finding() -> Finding:
         return Finding("lab mode", False, "root (forced by TUTOR_LAB_MODE=root), but you are "
                        "not root", "unset TUTOR_LAB_MODE or run tutor with sudo")
     if forced == "rootless" or (forced != "root" and unprivileged is None):
-        who = "the user nobody" if root else "you"
+        who = "an id of its own" if root else "you"
         return Finding("lab mode", unprivileged is None, f"rootless{how}: the lab is built in a "
                        f"user namespace owned by {who}, with root powers over the lab only",
                        f"{unprivileged}: {enable}" if unprivileged else "")
     why = f" ({unprivileged})" if unprivileged else ""
     return Finding("lab mode", True, f"root{how}: the lab is built by real root{why}; inside "
-                   "it, its root is the unprivileged user nobody and the machine is read-only")
+                   "it, its root is an unprivileged id of its own and the machine is read-only")
 
 
 def _sbin_path() -> str:

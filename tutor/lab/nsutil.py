@@ -38,6 +38,8 @@ _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_u
 
 PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
+PR_SET_SECUREBITS = 28
+SECBIT_NO_SETUID_FIXUP = 1 << 2
 
 
 _proc = -1   # a descriptor of the lab's /proc, once the agent holds one (see hold_proc)
@@ -127,6 +129,11 @@ def sethostname(name: str) -> None:
 def set_dumpable(on: bool) -> None:
     """prctl(PR_SET_DUMPABLE): whether same-uid processes may open our /proc files and fds."""
     _check(_libc.prctl(PR_SET_DUMPABLE, int(on), 0, 0, 0), "prctl")
+
+
+def set_securebits(bits: int) -> None:
+    """prctl(PR_SET_SECUREBITS): e.g. keep capabilities across a change of uid."""
+    _check(_libc.prctl(PR_SET_SECUREBITS, bits, 0, 0, 0), "prctl")
 
 
 def set_name(name: str) -> None:
