@@ -110,7 +110,7 @@ def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
             return
         result = client.run(command_script(batch), info=info, timeout=120)
         if result.returncode != 0:
-            if result.returncode != 1 and client.status(info.name) is None:
+            if client.status(info.name) is None:
                 raise client.not_running(info.name)   # the lab went away under the commands
             raise script_error(result.stdout, batch, what)
         batch.clear()
@@ -146,6 +146,8 @@ def solve_step(step: Step, echo: Echo = print, info: client.LabInfo | None = Non
             client.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
             continue
         result = client.run(cmd, info=info, timeout=60)
+        if result.returncode != 0 and client.status(info.name) is None:
+            raise client.not_running(info.name)   # it died under the command: say so, once
         out = (result.stdout + result.stderr).rstrip("\n")
         if out:
             echo(out)

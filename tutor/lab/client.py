@@ -120,6 +120,9 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
         raise LabError(f"the lab {name!r} did not answer ({exc})") from None
     finally:
         sock.close()
+    if not data:   # closed without a word: it died, or is going (it answers refusals in words)
+        _close_all(fds)
+        raise not_running(name)
     try:
         reply = json.loads(data)
         if not isinstance(reply, dict):
