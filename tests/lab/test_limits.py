@@ -134,7 +134,8 @@ def test_doctor_says_which_limits_hold(config_home):
 
 
 def test_bad_limits_are_one_sentence(config_home):
-    for key, value in (("lab-memory", "lots"), ("lab-memory", "1K"), ("lab-processes", "-3"),
+    for key, value in (("lab-memory", "lots"), ("lab-memory", "1K"), ("lab-memory", "inf"),
+                       ("lab-memory", "nan"), ("lab-processes", "-3"),
                        ("lab-processes", "9999999999")):
         out = tutor("config", key, value)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr

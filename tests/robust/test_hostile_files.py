@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import pwd
 import resource
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
+from accounts import plain_user
 from tutor.lesson import BUILTIN_LESSONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -260,27 +259,12 @@ def test_files_in_folders_others_control_are_ignored(homes, how):
 
 def _plain_user(tmp_root: Path) -> tuple[list[str], dict[str, str]] | None:
     """argv prefix and env to run `python -m tutor.cli` as a spare uid owning `tmp_root`."""
-    if os.geteuid() != 0:
+    found = plain_user()
+    if found is None:
         return None
-    uid = next(u for u in range(40000, 41000) if not _known(u))
+    uid, python_as, env = found
     os.chown(tmp_root, uid, uid)
-    site = os.path.dirname(os.path.dirname(pytest.__file__))
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_root), "LANG": "C.UTF-8",
-           "PYTHONPATH": f"{REPO}:{site}"}
-    for python in (sys.executable, "/usr/bin/python3"):
-        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", python]
-        if subprocess.run(argv + ["-c", "import tutor.cli, markdown_it"], env=env, check=False,
-                          capture_output=True, timeout=30).returncode == 0:
-            return argv + ["-m", "tutor.cli"], env
-    return None
-
-
-def _known(uid: int) -> bool:
-    try:
-        pwd.getpwuid(uid)
-    except KeyError:
-        return False
-    return True
+    return python_as + ["-m", "tutor.cli"], dict(env, HOME=str(tmp_root))
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def parse_memory(text: str) -> int:
     unit = raw[-1:] if raw[-1:] in _UNITS and raw[-1:] else ""
     try:
         value = int(float(raw[:-1] if unit else raw) * _UNITS[unit])
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not an amount of memory (say 512M or 2G)") from None
     if not MIN_MEMORY <= value <= MAX_MEMORY:
         raise ValueError(f"a lab's memory is from {show_memory(MIN_MEMORY)} to {show_memory(MAX_MEMORY)}")
@@ -74,6 +74,7 @@ def parse_processes(text: str) -> int:
 
 
 def show_memory(value: int) -> str:
+    """Bytes in the largest unit that divides them: 1073741824 → `1G`."""
     for unit in ("T", "G", "M", "K"):
         if value >= _UNITS[unit] and value % _UNITS[unit] == 0:
             return f"{value // _UNITS[unit]}{unit}"
