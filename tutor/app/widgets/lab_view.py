@@ -150,4 +150,5 @@ class LabView(Vertical):
         if self.snapshot.error:
             self.border_subtitle = self.snapshot.error
         else:
-            self.border_subtitle = f"{tables.namespace_label(self.namespace)} · live"
+            live = f"{tables.namespace_label(self.namespace)} · live"
+            self.border_subtitle = f"{live} · {self.snapshot.note}" if self.snapshot.note else live
