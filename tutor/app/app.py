@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from tutor import course, progress
+from tutor.app.keyflow import bounded
 from tutor.app.labwatch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.screens.confirm import ConfirmScreen
@@ -88,6 +89,10 @@ class TutorApp(App):
         self._check_again = False
         self.preparing = False
         self.lab_down = ""      # the watcher's sentence while no lab answers, else ""
+
+    def get_driver_class(self):
+        """The platform's driver, with backpressure on keys (see `keyflow`)."""
+        return bounded(super().get_driver_class())
 
     def compose(self) -> ComposeResult:
         yield LabDownBanner(id="lab-down")
