@@ -98,9 +98,12 @@ def _sections(text: str) -> list[tuple[list[str], str]]:
     return [(head, "\n".join(body)) for head, body in out]
 
 
+# `ip -j` writes names as it finds them: a control character in an interface name (the kernel
+# and iproute2 allow \x01..\x1f) lands raw inside a JSON string, which strict JSON refuses, and
+# the whole namespace's links would vanish with it. strict=False takes them as they are.
 def _json(body: str) -> list:
     try:
-        data = json.loads(body or "[]")
+        data = json.loads(body or "[]", strict=False)
     except ValueError:
         return []
     return data if isinstance(data, list) else []
@@ -181,7 +184,7 @@ def parse_iptables(body: str) -> tuple[list[Rule], dict[tuple[str, str], str]]:
 
 def _json_docs(body: str) -> list[str]:
     """The JSON arrays `ip -j -batch` prints one after another, each as text."""
-    decoder, docs, i = json.JSONDecoder(), [], 0
+    decoder, docs, i = json.JSONDecoder(strict=False), [], 0   # (see `_json`)
     while True:
         while i < len(body) and body[i].isspace():
             i += 1
