@@ -311,7 +311,8 @@ class LabWatcher:
     def _namespaces_changed(self) -> bool:
         """After a command: does the lab list other namespaces than we follow? (belt and braces)"""
         info = client.status()
-        return info is None or set(info.namespaces) != (set(self.readers) - {""}) | self._unopened | self._skipped
+        followed = (set(self.readers) - {""}) | self._unopened | self._skipped
+        return info is None or set(info.namespaces) != followed
 
     def _disconnect(self) -> None:
         self._close_readers()
