@@ -36,6 +36,13 @@ class Terminal:
         self.tmux("send-keys", "-t", "t", "-l", line)
         self.tmux("send-keys", "-t", "t", "Enter")
 
+    def paste(self, text: str, bracketed: bool = True) -> None:
+        """Paste `text` as a terminal does: bracketed (one paste event, when the program asked
+        for it), or not (every character arrives as a keystroke)."""
+        subprocess.run(["tmux", "-L", self.socket, "load-buffer", "-"], input=text, text=True,
+                       capture_output=True, timeout=10, check=False)
+        self.tmux("paste-buffer", *(["-p"] if bracketed else []), "-t", "t")
+
     def screen(self) -> str:
         return self.tmux("capture-pane", "-t", "t", "-p")
 

@@ -190,6 +190,40 @@ def test_pasted_lines_run_one_after_another(lab, state_home):
     run(body())
 
 
+def test_an_overlong_line_or_paste_is_refused_and_nothing_runs(lab, state_home):
+    """Past MAX_LINE characters in a line or MAX_PASTE_LINES lines in a paste, the console
+    refuses with one sentence and runs nothing; the next line runs as usual."""
+    from textual import events
+
+    from tutor.app.widgets.console import MAX_LINE, MAX_PASTE_LINES
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            prompt = app.query_one("#prompt")
+            console = app.cmd_console
+            prompt.post_message(events.Paste("ip netns add one\nip netns add big" + "x" * MAX_LINE + "\n"))
+            await wait_for(pilot, lambda: "paste refused" in console_text(app), 5, "the refusal")
+            assert f"a line of {MAX_LINE + 16:,} characters" in console_text(app)
+            prompt.post_message(events.Paste("ip netns add two\n" * (MAX_PASTE_LINES + 1)))
+            await wait_for(pilot, lambda: f"{MAX_PASTE_LINES + 1} lines" in console_text(app), 5,
+                           "the refusal of too many lines")
+            console.insert("ip netns add big" + "x" * (MAX_LINE - 16))
+            await pilot.press("y", "z")                   # one past the limit, then another
+            await pilot.pause(0.1)
+            assert len(prompt.value) == MAX_LINE
+            assert console_text(app).count(f"at most {MAX_LINE:,} characters") == 1
+            await pilot.press("enter")                    # the cut line is dropped, not run
+            await pilot.pause(0.3)
+            assert prompt.value == "" and not console.running and console.history == []
+            await type_command(pilot, "ip netns add red")
+            await type_command(pilot, "ip netns", keys=False)
+            assert console.history == ["ip netns add red", "ip netns"]
+        assert client.run("ip netns").stdout.split() == ["red"]
+
+    run(body())
+
+
 def test_help_and_the_lesson_list_jump_between_lessons(lab, state_home):
     """F1 shows the keys; F4 lists the lessons and opens another, keeping the lab if asked to."""
     from tutor.app.screens.help import HelpScreen

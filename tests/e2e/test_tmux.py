@@ -57,3 +57,43 @@ def test_tutor_in_a_terminal_runs_commands_and_turns_a_step_green(terminal, lab_
     terminal.wait_for("^C")
     terminal.type("echo after-sleep")
     terminal.wait_for("after-sleep")
+
+
+def _rss_mb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
+
+
+@pytest.mark.timeout(150)
+def test_a_huge_paste_as_keystrokes_is_refused_with_memory_bounded(terminal, lab_name):
+    """100 kB pasted without bracketed paste arrives as 100,000 keystrokes: the line is
+    refused with one sentence, nothing runs, the app's memory stays bounded (each key used to
+    queue a copy of the whole line: gigabytes), and the keys typed after it still work."""
+    terminal.wait_for("Step 1 of 5")
+    time.sleep(0.5)                                  # the first verification has settled
+    before = _rss_mb(terminal.pid)
+    terminal.paste("ip netns add big" + "x" * 100_000, bracketed=False)
+    terminal.keys("Enter")                           # the refused line: not run
+    terminal.type("ip netns add after")              # queued behind the paste, as in a terminal
+    deadline, peak = time.monotonic() + 120, before
+    while "after" not in client.run("ip netns").stdout:
+        peak = max(peak, _rss_mb(terminal.pid))
+        assert peak - before < 60, f"RSS grew {peak - before} MB during the paste"
+        assert time.monotonic() < deadline, "the keys after the paste were never handled"
+        time.sleep(0.2)
+    screen = terminal.wait_for("at most 4,096 characters")
+    assert screen.count("at most 4,096") == 1         # one sentence, not one per key
+    assert client.run("ip netns").stdout.split() == ["after"]
+
+
+def test_a_bracketed_paste_over_the_limits_is_refused_at_once(terminal, lab_name):
+    """A pasted megabyte (one paste event) is refused whole with one sentence; nothing runs."""
+    terminal.wait_for("Step 1 of 5")
+    terminal.paste("ip netns add one\nip netns add big" + "x" * 1_000_000 + "\n")
+    terminal.wait_for("paste refused")
+    terminal.type("ip netns add after")
+    terminal.wait_for("Step 1 of 5")
+    deadline = time.monotonic() + 15
+    while "after" not in client.run("ip netns").stdout and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.run("ip netns").stdout.split() == ["after"]

@@ -3,11 +3,16 @@ different ways of typing the same change pass the same check."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tutor.checks.engine import NOT_TRIED, CheckResult, verify
+from tutor.checks.observe import read_state
+from tutor.checks.state import HOST
 from tutor.lab import client
 from tutor.lesson import parse_lesson
 
@@ -304,3 +309,20 @@ def test_verify_one_step_and_the_lab_must_run(lab):
     client.down(lab.name)
     with pytest.raises(client.LabError, match="is not running"):
         verify(lesson)
+
+
+def test_a_control_character_in_a_name_hides_no_other_interface(lab):
+    """`ip -j` prints a name with a control character raw, which strict JSON refuses: every
+    other interface of that namespace then seemed gone ("there is no interface veth0")."""
+    sh(lab, "ip netns add red\nip link add veth0 type veth peer name veth1\n"
+            "ip link add $'a\\x01b' type bridge\nip link add $'c\\x1bd' type bridge\n"
+            "ip -n red link add $'e\\x7f\\x02f' type bridge\nip link set veth1 netns red")
+    passes(lab, "link veth0 type veth", "link veth1 in red", "peer veth0 with veth1 in red")
+    state = read_state([])
+    assert {"veth0", "a\x01b", "c\x1bd"} <= set(state.ns[HOST].links)
+    assert {"lo", "veth1", "e\x7f\x02f"} <= set(state.ns["red"].links)
+    assert state.ns[HOST].error == state.ns["red"].error == ""
+    r = subprocess.run([sys.executable, "-m", "tutor.cli", "verify", "lesson1", "--json"],
+                       capture_output=True, text=True, timeout=60, check=False)
+    checks = {c["name"]: c for s in json.loads(r.stdout)["steps"] for c in s["checks"]}
+    assert checks["link veth0 type veth"]["passed"], checks["link veth0 type veth"]

@@ -36,7 +36,7 @@ from tmuxterm import Terminal, wait_gone  # noqa: E402
 from textual import events  # noqa: E402
 from tutor import progress  # noqa: E402
 from tutor.app import app as app_module  # noqa: E402
-from tutor.app.widgets.console import PROMPT, _builtin  # noqa: E402
+from tutor.app.widgets.console import MAX_LINE, PROMPT, TOO_LONG, _builtin  # noqa: E402
 from tutor.lab import client  # noqa: E402
 
 pytestmark = pytest.mark.lab
@@ -119,6 +119,10 @@ async def _submit(pilot, app, line: str, endless: bool) -> None:
     prompt.value = line
     _key(app, "enter", "\r")
     cmdline = line.strip()
+    if len(line) > MAX_LINE:                     # refused by the console: nothing runs
+        app.query_one("#console-log").clear()    # (so that this refusal is the one seen)
+        await _until(pilot, lambda: _last_line(app) == TOO_LONG, 5, f"{line[:40]!r} to be refused")
+        return
     if not cmdline or _builtin(cmdline) != "":   # answered by the console itself
         await _until(pilot, lambda: app.entered > entered, 5, f"{line[:40]!r} to be answered")
         return
@@ -130,10 +134,17 @@ async def _submit(pilot, app, line: str, endless: bool) -> None:
                  15, f"{line[:40]!r} to end")
 
 
+def _last_line(app) -> str:
+    return ([l for l in app.query_one("#console-log").lines[-4:] if l] or [""])[-1]
+
+
 def _check_result(app, line: str, endless: bool) -> None:
     """The console shows what became of `line`."""
     cmdline = line.strip()
     tail = [l for l in app.query_one("#console-log").lines[-4:] if l]
+    if len(line) > MAX_LINE:
+        assert tail[-1] == TOO_LONG and cmdline not in app.started[-3:], tail
+        return
     if not cmdline:
         assert tail[-1] == PROMPT.rstrip() or tail[-1].startswith(PROMPT), tail
         return

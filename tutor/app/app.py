@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from tutor import course, progress
+from tutor.app.keyflow import bounded
 from tutor.app.labwatch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.screens.confirm import ConfirmScreen
@@ -96,6 +97,10 @@ class TutorApp(App):
         agent's replies, where `[b]` must not be markup nor an ESC a control."""
         super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout,
                        markup=False)
+
+    def get_driver_class(self):
+        """The platform's driver, with backpressure on keys (see `keyflow`)."""
+        return bounded(super().get_driver_class())
 
     def compose(self) -> ComposeResult:
         yield LabDownBanner(id="lab-down")

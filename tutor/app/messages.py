@@ -16,6 +16,12 @@ class LineEntered(Message):
 
 
 @dataclass
+class InputRefused(Message):
+    """A paste or a line over the console's limits was refused: `sentence` says so."""
+    sentence: str
+
+
+@dataclass
 class CommandStarted(Message):
     """The student pressed Enter on a command line; it now runs in the lab host."""
     cmdline: str

@@ -5,12 +5,14 @@ whose child runs the student's `bash -c` inside the lab's PID namespace. Stoppin
 `nsenter` first: its orphaned child would be re-parented to this machine's init and linger as a
 zombie in the lab's `ps`. So Ctrl+C sends SIGINT to every *other* member of the process group
 (what a terminal's Ctrl+C reaches), escalates to SIGKILL if they ignore it, and only kills
-`nsenter` last. Output is read with select() and handed over at most every FLUSH seconds, and
-the part of a flood (`yes`) that nobody could read is dropped with a note. A line longer than
-MAX_LINE characters (`cat /dev/zero`, which never ends its line) is cut there with a note: the
-console keeps whole lines, and one that grows forever would take the app's memory with it.
-Terminal controls in the output are left to the console, which shows everything it is handed
-through `tutor.sanitize` (once, at the one place text enters its scrollback).
+`nsenter` last. Output is read with poll() (select() refuses a descriptor numbered past
+1023, which an app holding a socket per namespace can reach) and handed over at most every
+FLUSH seconds, and the part of a flood (`yes`) that nobody could read is dropped with a
+note. A line longer than MAX_LINE characters (`cat /dev/zero`, which never ends its line) is
+cut there with a note: the console keeps whole lines, and one that grows forever would take
+the app's memory with it. Terminal controls in the output are left to the console, which
+shows everything it is handed through `tutor.sanitize` (once, at the one place text enters
+its scrollback).
 While it runs, the command's process group is registered with the keeper (`keeper.py`), which
 kills it should the app die first.
 
@@ -113,13 +115,14 @@ class CommandRunner:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending, dropped, last_flush, ended = "", 0, time.monotonic(), 0.0
         column = 0      # characters of the unfinished last line handed over so far
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
         try:
             while True:
                 if cancelled():
                     self.stop()
                 self._escalate()
-                readable, _, _ = select.select([fd], [], [], FLUSH)
-                if readable:
+                if poller.poll(FLUSH * 1000):
                     data = os.read(fd, 65536)
                     if not data:
                         break

@@ -98,6 +98,9 @@ def _sections(text: str) -> list[tuple[list[str], str]]:
     return [(head, "\n".join(body)) for head, body in out]
 
 
+# `ip -j` writes names as it finds them: a control character in an interface name (the kernel
+# and iproute2 allow \x01..\x1f) lands raw inside a JSON string, which strict JSON refuses, and
+# the whole namespace's links would vanish with it. strict=False takes them as they are.
 def _json(body: str) -> list:
     try:
         data = json.loads(body or "[]", strict=False)   # see _json_docs

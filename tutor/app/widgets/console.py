@@ -7,6 +7,13 @@ text it is handed. Everything that enters the scrollback goes through `_write`, 
 door to its Log: command output can carry any terminal control (`printf '\\033c'` would reset
 the real terminal under the app, OSC 52 would write the clipboard), so `tutor.sanitize` shows
 them as text there; only colours are dropped, so `ip -c addr` reads as it does without `-c`.
+
+Input is bounded: a command line holds at most MAX_LINE characters, and a paste runs at most
+MAX_PASTE_LINES lines. Past either, the line or the whole paste is refused with one sentence
+and nothing runs. Why: every keystroke in a Textual Input re-measures the whole line and posts
+an `Input.Changed` carrying a copy of it, queued behind the keys still waiting. A paste that
+arrives as keystrokes (a terminal without bracketed paste) left all those copies alive at once:
+n²/2 characters, 200 MB for 20 kB, gigabytes for 1 MB. Capped at MAX_LINE that is 8 MB at most.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log
 
-from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, LineEntered
+from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
 from tutor.app.runner import CommandRunner
 from tutor.sanitize import clean
 
@@ -29,6 +36,11 @@ PROMPT = "root@lab:/#"
 PLACEHOLDER = "type a command, e.g. ip -br link"
 SCROLLBACK = 3000
 HISTORY = 500
+MAX_LINE = 4096        # characters in one command line (the lessons' longest is ~120)
+MAX_PASTE_LINES = 200  # lines one paste may run (a whole lesson's commands are ~30)
+TOO_LONG = f"[tutor] a command line holds at most {MAX_LINE:,} characters: this one was not run"
+CUT_OFF = (f"[tutor] a command line holds at most {MAX_LINE:,} characters: this one will not run "
+           "(Ctrl+C clears it)")
 # programs that want a terminal: point at the real shell instead of hanging on them
 INTERACTIVE = re.compile(r"^(?:ip\s+netns\s+exec\s+\S+\s+)?(?:bash|sh|vi|vim|nano|less|more|top|htop|man|tmux|screen)\s*$")
 
@@ -74,23 +86,48 @@ class PromptInput(Input):
         Binding("ctrl+l", "clear_log", "Clear", show=False),
     ]
 
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_LINE, **kwargs)
+        self.overflowed = False   # a key was refused at MAX_LINE: this line is not to run
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
             event.stop()
             event.prevent_default()
             line, self.value = self.value, ""
+            if self.overflowed:    # cut at MAX_LINE: running what is left could do anything
+                self.overflowed = False
+                return
             self.post_message(LineEntered(line))
+        elif event.is_printable and len(self.value) >= MAX_LINE and self.selection.is_empty:
+            event.stop()           # cheaper than Input's own refusal, which copies the line
+            event.prevent_default()
+            if not self.overflowed:
+                self.overflowed = True
+                self.post_message(InputRefused(CUT_OFF))
         # other keys: Textual goes on to Input._on_key (handlers run along the MRO)
 
     def _on_paste(self, event: events.Paste) -> None:
-        """A pasted block runs line by line, like in a terminal; an unfinished last line stays."""
+        """A pasted block runs line by line, like in a terminal; an unfinished last line stays.
+        A paste over the limits is refused whole: a script cut short can do harm."""
         event.stop()
         event.prevent_default()   # not Input._on_paste, which keeps only the first line
         lines = (self.value + event.text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+        longest = max(len(line) for line in lines)
+        if longest > MAX_LINE or len(lines) - 1 > MAX_PASTE_LINES:
+            why = (f"a line of {longest:,} characters (at most {MAX_LINE:,})" if longest > MAX_LINE
+                   else f"{len(lines) - 1:,} lines (at most {MAX_PASTE_LINES} at once)")
+            self.post_message(InputRefused(f"[tutor] paste refused, nothing was run: {why}"))
+            return
         for line in lines[:-1]:
             self.post_message(LineEntered(line))
         self.value = lines[-1]
         self.cursor_position = len(self.value)
+
+    def clear(self) -> None:
+        """Empty the prompt (Ctrl+C): a refused line is gone with it."""
+        super().clear()
+        self.overflowed = False
 
     def action_history(self, delta: int) -> None:
         self.parent.parent.history_step(delta)
@@ -150,8 +187,15 @@ class Console(Vertical):
         self.query_one(Log).write(clean(text, drop_colors=True))
 
     # -- running -----------------------------------------------------------------------------
+    def on_input_refused(self, event: InputRefused) -> None:
+        event.stop()
+        self.echo(event.sentence)
+
     def on_line_entered(self, event: LineEntered) -> None:
         event.stop()
+        if len(event.line) > MAX_LINE:    # (the prompt stops at MAX_LINE; other senders may not)
+            self.echo(TOO_LONG)
+            return
         # typed ahead while a command runs: it waits its turn (Ctrl+C drops it, as a tty does)
         self.queued.append(event.line)
         self._run_queued()
@@ -229,7 +273,7 @@ class Console(Vertical):
         if self.runner is not None:
             self.runner.stop()
         else:
-            self.query_one(PromptInput).value = ""
+            self.query_one(PromptInput).clear()
 
     def history_step(self, delta: int) -> None:
         """↑ (-1) / ↓ (+1) through earlier commands; past the newest comes the draft back."""

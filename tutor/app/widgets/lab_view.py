@@ -153,4 +153,5 @@ class LabView(Vertical):
         if self.snapshot.error:
             self.border_subtitle = Text(clean(self.snapshot.error))
         else:
-            self.border_subtitle = Text(f"{tables.namespace_label(self.namespace)} · live")
+            live = f"{tables.namespace_label(self.namespace)} · live"
+            self.border_subtitle = Text(f"{live} · {clean(self.snapshot.note)}" if self.snapshot.note else live)
