@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def test_shell_from_a_terminal_ends_as_its_command_was_killed(lab, sig, code):
     """With a controlling terminal but stdin not one, `tutor shell` runs the lab command in a
     session of its own and must end as it ended (SIGKILL's handler cannot even be set)."""
     line = f"{TUTOR} shell -c 'kill -{sig} $$' </dev/null; echo rc=$?"
+    # SIGINT as a terminal gives it: a runner started in the background hands down SIG_IGN,
+    # and bash cannot then be killed by `kill -INT $$` at all
     out = subprocess.run(["script", "-qec", line, "/dev/null"], capture_output=True, text=True,
-                         timeout=60, stdin=subprocess.DEVNULL, env=dict(os.environ), check=False)
+                         timeout=60, stdin=subprocess.DEVNULL, env=dict(os.environ), check=False,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert "Traceback" not in out.stdout + out.stderr, out.stdout
     assert f"rc={code}" in out.stdout, out.stdout

@@ -78,7 +78,7 @@ def test_two_labs_are_separate(mode, lab_name):
         run_ok("ip netns add only-in-one", one)
         assert client.status(lab_name).namespaces == ("only-in-one",)
         assert client.status(other).namespaces == ()
-        assert lab_identity(one.pid)["net"] != lab_identity(two.pid)["net"]
+        assert lab_identity(one.pid, lab_name)["net"] != lab_identity(two.pid, other)["net"]
     finally:
         client.down(other)
 
