@@ -355,9 +355,11 @@ def _machine_network() -> dict[str, str]:
 
 
 def _lab_side(agent: int) -> list[str]:
-    """What runs for the lab besides its agent: processes in its PID namespace, and nsenter
-    (or setpriv) processes on the machine entering it."""
+    """What runs for the lab besides its agent: processes in its PID namespace, and the
+    nsenter processes on the machine entering it (they join its mount namespace, and fork
+    their child into its PID namespace)."""
     target = os.readlink(f"/proc/{agent}/ns/pid")
+    mounts = os.readlink(f"/proc/{agent}/ns/mnt")
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == agent:
@@ -365,8 +367,8 @@ def _lab_side(agent: int) -> list[str]:
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
-            if os.readlink(f"/proc/{entry}/ns/pid") == target or (
-                    b"--target" in argv and str(agent).encode() in argv):
+            if os.readlink(f"/proc/{entry}/ns/pid") == target or \
+                    os.readlink(f"/proc/{entry}/ns/mnt") == mounts:
                 with open(f"/proc/{entry}/stat") as f:
                     if f.read().rsplit(")", 1)[1].split()[0] != "Z":
                         found.append(f"{entry}: {b' '.join(argv).decode(errors='replace')[:120]}")

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from tutor import course, progress
+from tutor.app.keeper import keeper
 from tutor.app.keyflow import bounded
 from tutor.app.labwatch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
@@ -30,6 +31,7 @@ from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
+from tutor.lab import client
 from tutor.lesson import load_lessons, normalize_id
 from tutor.sanitize import clean
 
@@ -72,6 +74,8 @@ class TutorApp(App):
 
     def __init__(self, lesson_id: str | None = None, fresh_lab: bool = False):
         super().__init__()
+        # checks, rule reads and resets run lab commands from workers: none outlives the app
+        client.track_with(keeper.add, keeper.remove)
         self.lessons = load_lessons()
         self.progress = progress.load()
         if lesson_id:

@@ -167,6 +167,15 @@ class LabWatcher:
                     if exc.errno not in OUT_OF_FDS:
                         raise
                     dirty = self._out_of_fds()
+                except client.Busy:      # slow, not gone: keep what is shown, ask again soon
+                    with self._lock:
+                        self._want_reconnect = True
+                    time.sleep(0.2)
+                except client.LabError as exc:   # a door that is not the lab's: say so, retry
+                    self._agent = None
+                    if self.snapshot.error != str(exc):
+                        self._publish(LabSnapshot(error=str(exc), down=True))
+                    time.sleep(0.5)
         finally:
             self._disconnect()
             self._ended = True

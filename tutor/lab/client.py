@@ -1,8 +1,9 @@
 """The one door to the lab: start, find, stop and reset the agent, and run commands inside it.
 
 Every process that runs in the lab is started here (`command` builds its argv, `run` and
-`popen` start it). Nothing in this module imports more than the standard library, so
-`tutor verify` and `tutor shell` stay fast.
+`popen` start it), through the namespaces the agent hands over at its door (`tutor.lab.door`
+says where the door is and how each end checks the other). Nothing in this module imports more
+than the standard library, so `tutor verify` and `tutor shell` stay fast.
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ LAB_PATH = "/run/tutor/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 START_TIMEOUT = 10.0
 
 
-
-
-
 class LabInfo(namedtuple("LabInfo", "name pid mode namespaces")):
     """What a running agent says about itself: name, pid, mode, namespaces (a tuple).
 
@@ -48,6 +46,10 @@ def lab_name() -> str:
 
 class NotRunning(LabError):
     """No lab of that name answers."""
+
+
+class Busy(LabError):
+    """The lab is there but did not answer in time (a loaded machine, a long reset)."""
 
 
 def not_running(name: str) -> NotRunning:
@@ -115,6 +117,9 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
         _close_all(fds)
         # The agent closed without a word: it was exiting (it answers refusals in words).
         raise not_running(name) from None
+    except TimeoutError:
+        _close_all(fds)
+        raise Busy(f"the lab {name!r} did not answer within {timeout:g} s") from None
     except OSError as exc:
         _close_all(fds)
         raise LabError(f"the lab {name!r} did not answer ({exc})") from None
@@ -556,25 +561,50 @@ def bash_argv(cmdline: str | None) -> list[str]:
 
 def run(cmdline: str, *, netns: str | None = None, node: str | None = None, timeout: float = 30,
         info: LabInfo | None = None, input: str | None = None) -> subprocess.CompletedProcess:
-    """Run one shell command line in the lab and capture its output (text)."""
+    """Run one shell command line in the lab and capture its output (text).
+
+    Past `timeout` its whole process group is killed (exit status 124). While it runs, its
+    group is registered with the tracker a long-lived caller set (`track_with`)."""
     import subprocess
     cmd = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
     try:
         # a new session: no controlling terminal for anything in the lab (see `command`)
-        return subprocess.run(cmd.argv, capture_output=True, text=True, errors="replace",
-                              timeout=timeout, input=input, start_new_session=True,
-                              stdin=None if input else subprocess.DEVNULL, pass_fds=cmd.fds)
-    except subprocess.TimeoutExpired as exc:
-        return subprocess.CompletedProcess(cmd.argv, 124, _text(exc.stdout), _text(exc.stderr) +
-                                           f"\n(stopped after {timeout:g} s)")
+        proc = subprocess.Popen(cmd.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.PIPE if input else subprocess.DEVNULL,
+                                text=True, errors="replace", start_new_session=True,
+                                pass_fds=cmd.fds)
     finally:
         cmd.close()
+    if _tracker:
+        _tracker[0](proc.pid)   # its own session: the group's id is its pid
+    try:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            return subprocess.CompletedProcess(cmd.argv, 124, out or "", (err or "") +
+                                               f"\n(stopped after {timeout:g} s)")
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        if _tracker:
+            _tracker[1](proc.pid)
+    return subprocess.CompletedProcess(cmd.argv, proc.returncode, out, err)
 
 
-def _text(data: bytes | str | None) -> str:
-    if data is None:
-        return ""
-    return data if isinstance(data, str) else data.decode(errors="replace")
+_tracker: tuple | None = None   # (add, remove) of process group ids, see `track_with`
+
+
+def track_with(add, remove) -> None:
+    """Have every `run` register its process group while it runs (the TUI's keeper kills them
+    if the app dies first; a verification's probes would otherwise go on without it)."""
+    global _tracker
+    _tracker = (add, remove)
 
 
 def popen(cmdline: str, *, netns: str | None = None, node: str | None = None,
