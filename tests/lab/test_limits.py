@@ -30,9 +30,9 @@ def tutor(*args: str) -> subprocess.CompletedProcess:
 SPAWN = "for i in $(seq {count}); do sleep 60 >/dev/null 2>&1 & done 2>/dev/null; true"
 
 
-def sleeps_in(agent_pid: int, kill: bool = False) -> int:
-    """Sleeping processes in the lab, counted (and killed) from the machine: the lab is full."""
-    pid_ns = lab_identity(agent_pid)["pid"]
+def sleeps_in(pid_ns: int, kill: bool = False) -> int:
+    """Sleeping processes in the lab (PID namespace inode `pid_ns`), counted (and killed) from
+    the machine: the lab is full, nothing more runs in it."""
     sleeps = [p for p in lab_processes(pid_ns) if cmdline(p)[:1] == ["sleep"]]
     for pid in sleeps if kill else []:
         os.kill(pid, 9)
@@ -43,10 +43,11 @@ def test_a_lab_cannot_take_more_processes_than_its_limit(mode, config_home, lab_
     """Finding 7: `ulimit -u` in a lab was 96365, above the machine's pid_max."""
     assert tutor("config", "lab-processes", "100").returncode == 0
     info, _ = client.up(lab_name)
+    pid_ns = lab_identity(info.pid)["pid"]
     client.run(SPAWN.format(count=300), info=info, timeout=60)
-    running = sleeps_in(info.pid, kill=True)
+    running = sleeps_in(pid_ns, kill=True)
     assert 50 < running < 100, running
-    assert wait_until(lambda: sleeps_in(info.pid) == 0)
+    assert wait_until(lambda: sleeps_in(pid_ns) == 0)
     assert run_ok("echo in", info).strip() == "in"   # and the lab works again
 
 
@@ -63,9 +64,9 @@ def test_a_users_lab_is_capped_too(config_home, lab_name):
         assert as_user("config", "lab-processes", "100").returncode == 0
         up = as_user("lab", "up")
         assert up.returncode == 0, up.stderr
-        agent = int(up.stdout.split("pid ")[1].split()[0].rstrip(","))
+        pid_ns = int(as_user("shell", "-c", "stat -L -c %i /proc/self/ns/pid").stdout)
         as_user("shell", "-c", SPAWN.format(count=300))
-        assert 50 < sleeps_in(agent, kill=True) < 100
+        assert 50 < sleeps_in(pid_ns, kill=True) < 100
     finally:
         as_user("lab", "down")
         subprocess.run(["rm", "-rf", f"/tmp/cfg-{lab_name}"])

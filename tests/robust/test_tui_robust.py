@@ -354,12 +354,18 @@ def _machine_network() -> dict[str, str]:
     return out
 
 
-def _lab_side(agent: int) -> list[str]:
+def _lab_namespaces() -> tuple[str, str]:
+    """The lab's PID and mount namespaces, read inside it (its owner may not read the agent's:
+    it is not dumpable)."""
+    target, mounts = client.run("readlink /proc/self/ns/pid /proc/self/ns/mnt").stdout.split()
+    return target, mounts
+
+
+def _lab_side(agent: int, namespaces: tuple[str, str]) -> list[str]:
     """What runs for the lab besides its agent: processes in its PID namespace, and the
     nsenter processes on the machine entering it (they join its mount namespace, and fork
     their child into its PID namespace)."""
-    target = os.readlink(f"/proc/{agent}/ns/pid")
-    mounts = os.readlink(f"/proc/{agent}/ns/mnt")
+    target, mounts = namespaces
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == agent:
@@ -384,6 +390,7 @@ def test_sigkill_of_the_real_tui_leaves_lab_machine_and_progress_consistent(lab,
     """`tutor start lesson1` killed with SIGKILL at random moments — starting up, while a command
     runs, while a flood streams, right after a change — again and again."""
     before = _machine_network()
+    namespaces = _lab_namespaces()
     rnd = random.Random(20261128)
     # (what to type, and what to wait for before the random delay and the kill)
     moments = [(None, None), ("sleep 100", None), ("ping 192.168.1.3", None), ("yes", None),
@@ -406,9 +413,9 @@ def test_sigkill_of_the_real_tui_leaves_lab_machine_and_progress_consistent(lab,
             assert wait_gone(term.pid, 5.0)
             # nothing the app started goes on without it
             deadline = time.monotonic() + 5
-            while _lab_side(lab.pid) and time.monotonic() < deadline:
+            while _lab_side(lab.pid, namespaces) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert _lab_side(lab.pid) == [], (command, _lab_side(lab.pid))
+            assert _lab_side(lab.pid, namespaces) == [], (command, _lab_side(lab.pid, namespaces))
             # the lab still answers, and the progress record is whole
             r = _tutor("verify", "lesson1", "--json")
             assert r.returncode in (0, 1), (command, r.stderr)

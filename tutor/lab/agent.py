@@ -50,6 +50,7 @@ class Agent:
         self.tether = tether   # reads end-of-file when the process the lab is tied to dies
         self.owner_is_root_here = False   # the owner's uid maps to the lab's root (a user's lab)
         self.cgroups: list[str] = []      # the lab's cgroup folders on the machine (root's labs)
+        self._pidns = os.stat("/proc/self/ns/pid").st_ino   # the lab's PID namespace
         self.started = time.time()
         self.sel = selectors.DefaultSelector()
         self.servers: list = []                       # DnsServer / HttpServer of the world
@@ -288,7 +289,8 @@ class Agent:
         if op == "status":
             return {"ok": True, "pid": self.host_pid, "mode": self.mode, "name": self.name,
                     "started": self.started, "namespaces": network.student_namespaces(),
-                    "netns": self._netns_inode(), "cgroups": self.cgroups}
+                    "netns": self._netns_inode(), "pidns": self._pidns,
+                    "cgroups": self.cgroups}
         if op == "enter":
             fds.extend(ns.open_own_ns(kind) for kind in ENTER_NAMESPACES)
             return {"ok": True, "cgroups": self.cgroups}

@@ -9,6 +9,7 @@ than the standard library, so `tutor verify` and `tutor shell` stay fast.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shlex
@@ -100,12 +101,14 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
         data = b""
         while not data.endswith(b"\n"):
             if max_fds and not fds:
-                chunk, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(4 * max_fds),
-                                                socket.MSG_CMSG_CLOEXEC)
+                chunk, anc, flags, _ = sock.recvmsg(65536, socket.CMSG_SPACE(4 * max_fds),
+                                                    socket.MSG_CMSG_CLOEXEC)
                 for level, kind, payload in anc:
                     if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                         fds += [int.from_bytes(payload[i:i + 4], sys.byteorder)
                                 for i in range(0, len(payload) - len(payload) % 4, 4)]
+                if flags & socket.MSG_CTRUNC:   # the kernel had no room for them all
+                    raise OSError(errno.EMFILE, "no free file descriptor for the lab's answer")
             else:
                 chunk = sock.recv(65536)
             if not chunk:
@@ -122,6 +125,8 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
         raise Busy(f"the lab {name!r} did not answer within {timeout:g} s") from None
     except OSError as exc:
         _close_all(fds)
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise   # ours, not the lab's: the caller may follow fewer namespaces
         raise LabError(f"the lab {name!r} did not answer ({exc})") from None
     finally:
         sock.close()
@@ -330,13 +335,13 @@ def down(name: str | None = None, timeout: float = 5.0) -> bool:
     if held is None:
         _forget(name)
         return False
-    info, pidfd = held
+    info, pidfd, pid_ns = held
     try:
         try:
             request("stop", name, timeout=5)
         except LabError:
             pass
-        _wait_gone(info.pid, pidfd, timeout)
+        _wait_gone(info.pid, pidfd, pid_ns, timeout)
     finally:
         os.close(pidfd)
     _forget(name)
@@ -348,18 +353,19 @@ def kill(name: str | None = None) -> None:
     name = name or lab_name()
     held = _hold(name)
     if held:
-        info, pidfd = held
+        info, pidfd, pid_ns = held
         try:
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            _wait_gone(info.pid, pidfd, 5.0)
+            _wait_gone(info.pid, pidfd, pid_ns, 5.0)
         finally:
             os.close(pidfd)
     _forget(name)
 
 
-def _hold(name: str) -> tuple[LabInfo, int] | None:
-    """The running lab and a pidfd of its agent, or None. The agent answers again after the
-    pidfd is open, so the pidfd is the agent's and not a process that reused its PID."""
+def _hold(name: str) -> tuple[LabInfo, int, int] | None:
+    """The running lab, a pidfd of its agent and its PID namespace's inode, or None. The agent
+    answers again after the pidfd is open, so the pidfd is the agent's and not a process that
+    reused its PID."""
     for _ in range(3):
         info = status(name)
         if info is None:
@@ -368,9 +374,12 @@ def _hold(name: str) -> tuple[LabInfo, int] | None:
             pidfd = os.pidfd_open(info.pid)
         except ProcessLookupError:
             continue
-        again = status(name)
-        if again is not None and again.pid == info.pid:
-            return info, pidfd
+        try:
+            again = request("status", name, timeout=5)
+        except NotRunning:
+            again = {}
+        if again.get("agent_pid") == info.pid and isinstance(again.get("pidns"), int):
+            return info, pidfd, again["pidns"]
         os.close(pidfd)
     return None
 
@@ -393,17 +402,17 @@ def _forget(name: str) -> None:
         os.close(lock)
 
 
-def _wait_gone(pid: int, pidfd: int, timeout: float) -> None:
+def _wait_gone(pid: int, pidfd: int, pid_ns: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not _ended(pid, pidfd):
+    while time.monotonic() < deadline and not _ended(pid, pidfd, pid_ns):
         time.sleep(0.002)
-    if not _ended(pid, pidfd):
+    if not _ended(pid, pidfd, pid_ns):
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 
-def _ended(pid: int, pidfd: int) -> bool:
-    """True once the lab whose PID 1 is `pid` has ended.
+def _ended(pid: int, pidfd: int, pid_ns: int) -> bool:
+    """True once the lab whose PID 1 is `pid` (PID namespace inode `pid_ns`) has ended.
 
     That is when the agent has exited (a zombie waiting for the machine's init to reap it has
     ended), or when it is exiting and only waits in the kernel for the machine's init to reap
@@ -411,13 +420,14 @@ def _ended(pid: int, pidfd: int) -> bool:
     to the machine's init, not the lab's). By then it has closed its socket and dropped its
     namespaces, and no process of the lab is alive; a lazy init can take seconds.
     The pidfd tells first: once it reads as ready the agent has exited, and `pid` may even
-    belong to another process by now.
+    belong to another process by now. The agent is not dumpable, so its owner (unlike root)
+    cannot read its namespaces: then its exiting flag in /proc/PID/stat tells.
     """
     import select
     if select.select([pidfd], [], [], 0)[0]:
         return True
-    state = _state(pid)
-    if state is None or state == "Z":
+    stat = _stat(pid)
+    if stat is None or stat[0] == "Z":
         return True
     try:
         os.readlink(f"/proc/{pid}/ns/net")
@@ -425,28 +435,35 @@ def _ended(pid: int, pidfd: int) -> bool:
     except FileNotFoundError:
         pass                              # exiting: its namespaces are released
     except OSError:
-        return False
-    try:
-        pid_ns = os.readlink(f"/proc/{pid}/ns/pid")
-    except OSError:
-        return True
+        if not int(stat[6]) & PF_EXITING:
+            return False
+    target = f"pid:[{pid_ns}]"
     for entry in os.listdir("/proc"):
         if entry.isdigit() and entry != str(pid):
             try:
-                if os.readlink(f"/proc/{entry}/ns/pid") == pid_ns and _state(int(entry)) != "Z":
+                if os.readlink(f"/proc/{entry}/ns/pid") == target and _state(int(entry)) != "Z":
                     return False
             except OSError:
                 continue
     return True
 
 
-def _state(pid: int) -> str | None:
-    """The process state letter of `pid` (R, S, Z, ...), or None when there is no such process."""
+PF_EXITING = 0x4   # /proc/PID/stat's flags: the task is on its way out
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the name (state first), or None: no such process."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
+            return f.read().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return None
+
+
+def _state(pid: int) -> str | None:
+    """The process state letter of `pid` (R, S, Z, ...), or None when there is no such process."""
+    stat = _stat(pid)
+    return stat[0] if stat else None
 
 
 @contextlib.contextmanager
