@@ -195,3 +195,22 @@ def test_lab_sees_only_its_own_processes(mlab):
     assert 1 in pids and len(pids) < 10, out
     assert "pytest" not in out
     assert "tutor.lab.agent" in run_ok("tr '\\0' ' ' < /proc/1/cmdline", mlab)
+
+
+def test_what_a_killed_lab_left_goes_when_the_next_starts(mode, lab_name):
+    """A lab killed outright (or tethered to a selftest that died) cannot clean up after
+    itself: its socket file, reset lock and cgroups go when the next lab of the user starts."""
+    info, _ = client.up(lab_name)
+    run_ok("true", info)                         # (root: its commands made its cgroups)
+    os.kill(info.pid, 9)
+    assert wait_until(lambda: not alive(info.pid))
+    assert os.path.exists(lab_socket(lab_name))
+    other = lab_name + "-next"
+    try:
+        client.up(other)
+        assert not os.path.exists(lab_socket(lab_name))
+        from tutor.lab.limits import _own_cgroup
+        bases = [b for b in (_own_cgroup(c) for c in ("", "memory", "pids")) if b]
+        assert not [b for b in bases if os.path.exists(f"{b}/netns-tutor-{lab_name}")]
+    finally:
+        client.down(other)

@@ -260,8 +260,7 @@ def start(name: str | None = None, tether: bool = False) -> Starting:
         info = status(name)   # started by someone else while we waited for the lock
         if info:
             return Starting(name, info)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(door.socket_path(name, where))   # left by a lab that was killed
+        _sweep(where)   # what labs that were killed left: this one's socket among them
         mode = choose_mode()
         read_fd, write_fd = os.pipe()
         tether_r, tether_w = os.pipe() if tether else (-1, -1)
@@ -291,6 +290,36 @@ def start_throwaway(purpose: str = "selftest") -> Starting:
     """Start a lab of its own for one run of this process (selftest's), tied to it: it stops
     when this process dies, however it dies."""
     return start(f"{purpose}-{os.getpid()}-{int(time.time() * 1000) % 100000}", tether=True)
+
+
+def _sweep(where: str) -> None:
+    """Remove what labs that ended without `down` left (killed, or tethered to a selftest
+    that died): a socket no one listens on, its reset lock, its cgroups. Under the start lock."""
+    try:
+        entries = os.listdir(where)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.endswith(".reset") and entry[:-6] + ".sock" not in entries:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{where}/{entry}")
+        if not entry.endswith(".sock"):
+            continue
+        name, path = entry[:-5], f"{where}/{entry}"
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            probe.connect(path)
+            continue   # a lab answers there
+        except (ConnectionRefusedError, FileNotFoundError):
+            pass
+        except OSError:
+            continue
+        finally:
+            probe.close()
+        for stale in (path, f"{where}/{name}.reset"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
+        limits.remove_for(name)
 
 
 def _start_lock(where: str, name: str) -> int:
