@@ -12,11 +12,9 @@ import argparse
 import os
 import sys
 
+from tutor.errors import CliError
+
 USAGE_ERROR = 2
-
-
-class CliError(Exception):
-    """One sentence for the user; exit code 2."""
 
 
 class _Formatter(argparse.HelpFormatter):

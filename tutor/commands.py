@@ -32,8 +32,7 @@ def _lab():
     from tutor.lab import client
     info = client.status()
     if info is None:
-        raise client.LabError(f"the lab {client.lab_name()!r} is not running "
-                              "(start it with `tutor lab up`, or open the course with `tutor`)")
+        raise client.not_running()
     return info
 
 
@@ -50,7 +49,7 @@ def list(args) -> int:  # noqa: A001 - the subcommand's name
 
 def _step_or_die(lesson, step: int | None) -> None:
     if step is not None and not 1 <= step <= len(lesson.steps):
-        from tutor.cli import CliError
+        from tutor.errors import CliError
         raise CliError(f"{lesson.id} has steps 1 to {len(lesson.steps)}, not {step}")
 
 
@@ -142,7 +141,7 @@ def start(args) -> int:
 
 def demo(args) -> int:
     """`tutor demo LESSON [--auto [--delay S] [--loop]] [--speed CPS]`: the presenter mode."""
-    from tutor.cli import CliError
+    from tutor.errors import CliError
     lesson = find_lesson(args.lesson)
     if args.loop and not args.auto:
         raise CliError("--loop plays the lesson over and over by itself, so it needs --auto")
@@ -167,7 +166,7 @@ def report(args) -> int:
     for line in problems + skipped:
         print(f"tutor: {clean(line)}", file=sys.stderr)   # file names and what they held
     if not files:
-        from tutor.cli import CliError
+        from tutor.errors import CliError
         raise CliError("no progress files found in " + ", ".join(args.paths))
     print(rep.render(rows, args.format or "text"))
     return 0
@@ -178,7 +177,7 @@ def config(args) -> int:
 
     A config.json that cannot be used is one sentence and exit 2, and is never written over."""
     from tutor import progress
-    from tutor.cli import CliError
+    from tutor.errors import CliError
     if args.key != "name":
         return _config_limit(args)
     if args.value is None:
@@ -208,7 +207,7 @@ def config(args) -> int:
 def _config_limit(args) -> int:
     """`tutor config lab-memory|lab-processes [VALUE]`: show or set a lab limit."""
     from tutor import settings
-    from tutor.cli import CliError
+    from tutor.errors import CliError
     from tutor.lab import limits
     if args.value is None:
         try:

@@ -63,7 +63,7 @@ def verify(lesson, step: int | None = None, info: client.LabInfo | None = None) 
     steps = lesson.steps if step is None else [s for s in lesson.steps if s.number == step]
     info = info or client.status()
     if info is None:
-        raise client.LabError(f"the lab {client.lab_name()!r} is not running (start it with: tutor lab up)")
+        raise client.not_running()
     return judge_steps(lesson, steps, observe.read_state([c for s in steps for c in s.checks], info), info)
 
 

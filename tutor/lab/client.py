@@ -53,9 +53,10 @@ class Busy(LabError):
     """The lab is there but did not answer in time (a loaded machine, a long reset)."""
 
 
-def not_running(name: str) -> NotRunning:
+def not_running(name: str | None = None) -> NotRunning:
     """The one sentence for a lab that does not answer."""
-    return NotRunning(f"the lab {name!r} is not running (start it with: tutor lab up)")
+    return NotRunning(f"the lab {name or lab_name()!r} is not running (start it with "
+                      "`tutor lab up`, or open the course with `tutor`)")
 
 
 def request(op: str, name: str | None = None, timeout: float = 30.0, **args) -> dict:
