@@ -101,6 +101,13 @@ def script_error(output: str, sent: list[str], what: str) -> CourseError:
                        + (f": {said}" if said else ""), failed, said)
 
 
+def _still_there(info: client.LabInfo) -> None:
+    """After a command failed: if the lab itself went away under it, say that, once, instead
+    of what the dying command printed."""
+    if client.status(info.name) is None:
+        raise client.not_running(info.name)
+
+
 def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
     """Run commands in the lab in as few processes as possible; `serve` lines go to the agent."""
     batch: list[str] = []
@@ -110,8 +117,7 @@ def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
             return
         result = client.run(command_script(batch), info=info, timeout=120)
         if result.returncode != 0:
-            if client.status(info.name) is None:
-                raise client.not_running(info.name)   # the lab went away under the commands
+            _still_there(info)
             raise script_error(result.stdout, batch, what)
         batch.clear()
 
@@ -146,8 +152,8 @@ def solve_step(step: Step, echo: Echo = print, info: client.LabInfo | None = Non
             client.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
             continue
         result = client.run(cmd, info=info, timeout=60)
-        if result.returncode != 0 and client.status(info.name) is None:
-            raise client.not_running(info.name)   # it died under the command: say so, once
+        if result.returncode != 0:
+            _still_there(info)
         out = (result.stdout + result.stderr).rstrip("\n")
         if out:
             echo(out)

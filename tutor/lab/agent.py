@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import array
 import contextlib
-import ctypes
 import encodings.idna  # noqa: F401  (dnslib encodes CNAME targets with it, lazily)
 import json
 import os
@@ -50,7 +49,7 @@ class Agent:
         self.tether = tether   # reads end-of-file when the process the lab is tied to dies
         self.owner_is_root_here = False   # the owner's uid maps to the lab's root (a user's lab)
         self.cgroups: list[str] = []      # the lab's cgroup folders on the machine (root's labs)
-        self._pidns = os.stat("/proc/self/ns/pid").st_ino   # the lab's PID namespace
+        self._pidns = ns.own_ns_inode("pid")   # the lab's PID namespace
         self.started = time.time()
         self.sel = selectors.DefaultSelector()
         self.servers: list = []                       # DnsServer / HttpServer of the world
@@ -180,7 +179,7 @@ class Agent:
                 raise WorldError(problem)
         sandbox.reset_etc()
         sandbox.remount_sys()   # sysfs shows the namespace it was mounted in: the new one
-        self.own_mounts = {mount_id for mount_id, _ in ns.mounts()}
+        self.own_mounts = ns.mount_ids()
         if self.spare_due is not None:
             self.spare_due = time.monotonic()   # right after this reply
 
@@ -289,10 +288,10 @@ class Agent:
         if op == "status":
             return {"ok": True, "pid": self.host_pid, "mode": self.mode, "name": self.name,
                     "started": self.started, "namespaces": network.student_namespaces(),
-                    "netns": self._netns_inode(), "pidns": self._pidns,
+                    "netns": ns.own_ns_inode("net"), "pidns": self._pidns,
                     "cgroups": self.cgroups}
         if op == "enter":
-            fds.extend(ns.open_own_ns(kind) for kind in ENTER_NAMESPACES)
+            fds.extend(ns.open_own_ns(kind) for kind in door.NAMESPACES)
             return {"ok": True, "cgroups": self.cgroups}
         if op == "stop":
             self.running = False
@@ -317,7 +316,7 @@ class Agent:
             fds.extend(self._netlink_sockets([n if n == "" else _namespace_name(n) for n in names]))
             return {"ok": True, "count": len(fds)}
         if op == "watch":
-            fds.append(_watch_namespaces())
+            fds.append(ns.watch_entries("/run/netns"))
             return {"ok": True}
         return {"ok": False, "error": f"unknown request {str(op)[:40]!r}"}
 
@@ -335,14 +334,6 @@ class Agent:
         self.served[(netns, port)] = http
         return {"ok": True}
 
-    @staticmethod
-    def _netns_inode() -> int:
-        fd = ns.open_own_ns("net")
-        try:
-            return os.fstat(fd).st_ino
-        finally:
-            os.close(fd)
-
     def _netlink_sockets(self, namespaces: list[str]) -> list[int]:
         """Netlink sockets subscribed to link/address/route/neighbour events, one per namespace
         ("" is the lab host), handed to the caller over SCM_RIGHTS."""
@@ -359,29 +350,12 @@ class Agent:
         return fds
 
 
-ENTER_NAMESPACES = ("user", "mnt", "net", "uts", "ipc", "pid")   # client.NAMESPACES
-
-
 def _namespace_name(name: object) -> str:
     """`name` if it can be a namespace under /run/netns (a file name there), else ValueError."""
     if not isinstance(name, str) or not name or len(name) > 255 or "/" in name \
             or name in (".", "..") or "\0" in name:
         raise ValueError(f"{str(name)[:40]!r} is not a namespace name")
     return name
-
-
-def _watch_namespaces() -> int:
-    """An inotify descriptor that reads when a namespace is added to or removed from the lab."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-    if fd < 0:
-        raise OSError(ctypes.get_errno(), "inotify_init1")
-    # IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM
-    if libc.inotify_add_watch(fd, b"/run/netns", 0x100 | 0x200 | 0x80 | 0x40) < 0:
-        err = ctypes.get_errno()
-        os.close(fd)
-        raise OSError(err, "inotify_add_watch /run/netns")
-    return fd
 
 
 class WorldError(Exception):
@@ -582,18 +556,18 @@ def main(argv: list[str]) -> int:
     ns.set_dumpable(False)
     control.listen(16)
     os.close(lock)
-    return _run_child(name, mode, control, ready, host_pid, hidden, tether, lab_uid != owner, cgroups)
+    return _run_child(name, mode, control, ready, host_pid, hidden, tether, lab_uid == owner, cgroups)
 
 
 def _run_child(name: str, mode: str, control: socket.socket, ready: int, host_pid: int,
-               hidden: list[str], tether: int, started_by_root: bool, cgroups: list[str]) -> int:
+               hidden: list[str], tether: int, owner_is_root_here: bool, cgroups: list[str]) -> int:
     try:
         sandbox.build_inner(sys.executable)
         ns.hold_proc()
         agent = Agent(name, mode, control, host_pid, tether)
-        agent.owner_is_root_here = not started_by_root
+        agent.owner_is_root_here = owner_is_root_here
         agent.cgroups = cgroups
-        agent.own_mounts = {mount_id for mount_id, _ in ns.mounts()}
+        agent.own_mounts = ns.mount_ids()
         agent.build()
     except Exception as exc:  # report set-up failures in one line to whoever started us
         _report(ready, f"error setting up the lab failed: {exc}")

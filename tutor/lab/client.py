@@ -256,7 +256,7 @@ def start(name: str | None = None, tether: bool = False) -> Starting:
         return Starting(name, info)
     import subprocess
     where = door.checked_folder(create=True)
-    lock = _start_lock(where, name)
+    lock = _start_lock(where)
     try:
         info = status(name)   # started by someone else while we waited for the lock
         if info:
@@ -317,17 +317,24 @@ def _sweep(where: str) -> None:
             continue
         finally:
             probe.close()
-        for stale in (path, f"{where}/{name}.reset"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(stale)
-        limits.remove_for(name)
+        _remove_leftovers(where, name)
 
 
-def _start_lock(where: str, name: str) -> int:
-    """The folder's start lock, taken: one lab starts (or a stale socket goes) at a time."""
+def _remove_leftovers(where: str, name: str) -> None:
+    """What lab `name` leaves once it has ended: its socket file, reset lock and cgroups."""
+    # (the socket as door.socket_path names it, without refusing a name found in the folder)
+    for stale in (f"{where}/{name}.sock", f"{where}/{name}.reset"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(stale)
+    limits.remove_for(name)
+
+
+def _locked(path: str, timeout: float, busy: str) -> int:
+    """`path` (made 0600 if need be) opened and locked for us alone, waiting up to `timeout`
+    seconds for whoever holds it; LabError `busy` after that. Closing the descriptor frees it."""
     import fcntl
-    fd = os.open(f"{where}/.start.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    deadline = time.monotonic() + START_TIMEOUT
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + timeout
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -335,9 +342,14 @@ def _start_lock(where: str, name: str) -> int:
         except BlockingIOError:
             if time.monotonic() > deadline:
                 os.close(fd)
-                raise LabError(f"another lab is starting and holds {where}/.start.lock; "
-                               "try again") from None
+                raise LabError(busy) from None
             time.sleep(0.005)
+
+
+def _start_lock(where: str) -> int:
+    """The folder's start lock, taken: one lab starts (or a stale socket goes) at a time."""
+    return _locked(f"{where}/.start.lock", START_TIMEOUT,
+                   f"another lab is starting and holds {where}/.start.lock; try again")
 
 
 def _read_lines(fd: int, timeout: float) -> list[str]:
@@ -420,14 +432,10 @@ def _forget(name: str) -> None:
     where = door.checked_folder()
     if where is None:
         return
-    lock = _start_lock(where, name)
+    lock = _start_lock(where)
     try:
         if status(name) is None:
-            limits.remove_for(name)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(door.socket_path(name, where))
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{where}/{name}.reset")
+            _remove_leftovers(where, name)
     finally:
         os.close(lock)
 
@@ -501,21 +509,11 @@ def resetting(name: str | None = None, timeout: float = 120.0):
     """Hold lab `name`'s reset lock for the body: a reset and the commands that rebuild a
     lesson's start are one change. Another reset (a second TUI, the CLI) waits its turn, so
     the lab ends as one of them left it, never a mix of both."""
-    import fcntl
     name = door.check_name(name or lab_name())
     where = door.checked_folder(create=True)
-    fd = os.open(f"{where}/{name}.reset", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = _locked(f"{where}/{name}.reset", timeout, f"another reset of the lab {name!r} is "
+                 "still running; try again when it is done")
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise LabError(f"another reset of the lab {name!r} is still running; "
-                                   "try again when it is done") from None
-                time.sleep(0.01)
         yield
     finally:
         os.close(fd)
@@ -548,7 +546,7 @@ class LabCommand(namedtuple("LabCommand", "argv fds")):
         _close_all(list(self.fds))
 
 
-NAMESPACES = ("user", "mnt", "net", "uts", "ipc", "pid")   # as the agent's `enter` hands them
+NAMESPACES = door.NAMESPACES
 _NSENTER = {"mnt": "mount"}   # nsenter's names where they differ
 
 

@@ -34,6 +34,11 @@ MAX_NAME = 64
 LAB_UIDS = range(2_000_000_000, 2_000_000_000 + 65536)
 
 
+# The namespaces the agent hands over for `enter`, in this order (nsenter's option names but
+# for "mnt", which it calls --mount).
+NAMESPACES = ("user", "mnt", "net", "uts", "ipc", "pid")
+
+
 class LabError(Exception):
     """A lab problem worth one clear sentence to the user (exit code 2)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 
@@ -134,9 +135,11 @@ def close_nodes(nodes: dict[str, int]) -> None:
         os.close(fd)
 
 
-# Addresses each machine must hold, as built: (node or "" for the lab host, address).
-_HELD = (("", "172.17.0.3"), ("", "192.168.1.2"), ("internet", "172.17.0.1"),
-         ("internet", "8.8.8.8"), ("lan", "192.168.1.3"))
+# Addresses each machine must hold, as built: (node or "" for the lab host, address), read off
+# the batches above so the world's addresses stay written once.
+_HELD = tuple((node, address) for node, batch in (("", HOST_BATCH), ("internet", INTERNET_BATCH),
+                                                  ("lan", LAN_BATCH))
+              for address in re.findall(r"^addr add ([\d.]+)/", batch, re.M))
 
 
 def world_problem(nodes: dict[str, int], world_dir: str = WORLD_DIR) -> str | None:

@@ -91,6 +91,36 @@ def mounts() -> list[tuple[int, str]]:
                 for fields in (line.split() for line in f)]
 
 
+def own_ns_inode(kind: str) -> int:
+    """The inode that names the calling process's namespace `kind`."""
+    fd = open_own_ns(kind)
+    try:
+        return os.fstat(fd).st_ino
+    finally:
+        os.close(fd)
+
+
+IN_CREATE, IN_DELETE, IN_MOVED_TO, IN_MOVED_FROM = 0x100, 0x200, 0x80, 0x40
+
+
+def watch_entries(path: str) -> int:
+    """A non-blocking inotify descriptor that reads when an entry is added to or removed
+    from folder `path`."""
+    fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1")
+    if _libc.inotify_add_watch(fd, path.encode(), IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM) < 0:
+        err = ctypes.get_errno()
+        os.close(fd)
+        raise OSError(err, f"inotify_add_watch {path}")
+    return fd
+
+
+def mount_ids() -> set[int]:
+    """The ids of every mount this process sees."""
+    return {mount_id for mount_id, _ in mounts()}
+
+
 def _check(result: int, what: str) -> None:
     if result != 0:
         err = ctypes.get_errno()
