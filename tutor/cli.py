@@ -13,6 +13,7 @@ import os
 import sys
 
 from tutor.errors import CliError
+from tutor.lab.world import NODE_NAMES
 
 USAGE_ERROR = 2
 
@@ -71,7 +72,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         sh = sub.add_parser("shell", help="a root shell in the lab (starts the lab if needed)")
         where = sh.add_mutually_exclusive_group()
         where.add_argument("-n", "--netns", metavar="NS", help="inside network namespace NS, as `ip netns exec NS` sees it")
-        where.add_argument("--node", choices=["internet", "lan"], help="on a machine of the simulated world")
+        where.add_argument("--node", choices=NODE_NAMES, help="on a machine of the simulated world")
         sh.add_argument("-c", dest="command", metavar="'COMMAND LINE'", help="run one command line and exit with its status")
 
     if want("doctor"):

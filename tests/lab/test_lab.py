@@ -14,7 +14,7 @@ import pytest
 
 from labkit import (listening_sockets, alive, assert_no_trace, cmdline, holders, lab_identity,
                     lab_processes, lab_socket, machine_snapshot, ns_inode, run_ok, wait_until)
-from tutor.lab import client, sandbox
+from tutor.lab import client, sandbox, world
 
 pytestmark = pytest.mark.lab
 
@@ -84,7 +84,7 @@ def test_two_labs_are_separate(mode, lab_name):
 
 
 def test_lab_host_looks_like_the_notes(mlab):
-    assert run_ok("hostname", mlab).strip() == sandbox.LAB_HOSTNAME == "lab"
+    assert run_ok("hostname", mlab).strip() == world.LAB_HOSTNAME == "lab"
     lo = run_ok("ip -o link show lo", mlab)
     assert "<LOOPBACK,UP,LOWER_UP>" in lo
     eth0 = run_ok("ip -o -4 addr show dev eth0", mlab)

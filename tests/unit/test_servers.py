@@ -139,7 +139,7 @@ def test_world_addresses_are_documentation_ranges():
     assert world.WEB_ADDRESSES == {
         "203.0.113.10", "203.0.113.20", "203.0.113.21", "203.0.113.30", "203.0.113.31",
     }
-    assert world.DNS_SERVER == "8.8.8.8" and world.ROUTER == "172.17.0.1"
+    assert world.DNS_SERVER == "8.8.8.8" and world.gateway().ip == "172.17.0.1"
 
 
 @pytest.mark.parametrize("raw, expected", [

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shlex
 
+from tutor.lab.world import NODE_NAMES
+
 _IP_OBJECTS = {"link": "links", "l": "links", "addr": "addresses", "a": "addresses",
                "address": "addresses", "route": "routes", "r": "routes", "ro": "routes",
                "neigh": "neighbours", "neighbour": "neighbours", "n": "neighbours"}
@@ -22,7 +24,7 @@ def lab_focus(cmdline: str) -> tuple[str | None, str | None]:
         words = shlex.split(cmdline, comments=True)
     except ValueError:
         words = cmdline.split()
-    if not words or words[0] in ("lan", "internet"):     # the world: not in the lab view
+    if not words or words[0] in NODE_NAMES:     # the world: not in the lab view
         return None, None
     ns = ""
     if words[:3] == ["ip", "netns", "exec"] and len(words) > 3:

@@ -16,10 +16,14 @@ from rich.text import Text
 
 from tutor.app.labstate import Link, NsState
 from tutor.app.labwatch import LabSnapshot
+from tutor.lab.world import NODES as WORLD_NODES
 from tutor.sanitize import cell
 
 # The world the lab host is wired to (tutor/lab/network.py builds it; shown, not read).
-WORLD = {"eth0": ("internet", "172.17.0.1 · dns 8.8.8.8"), "eth1": ("LAN", "192.168.1.3")}
+# The lab host's cables to the world: device -> (machine, what the map says of it).
+WORLD = {n.host_dev: (n.label, " · ".join([n.ip, *(f"{s.kind} {s.address}" for s in n.services
+                                                   if s.kind == "dns")]))
+         for n in WORLD_NODES}
 MAX_BOX = 60
 
 

@@ -11,12 +11,13 @@ import ipaddress
 from tutor.checks.judge import Verdict, forward_verdict, ip_cmd, masquerade_verdict, place, who
 from tutor.checks.lang import Check
 from tutor.checks.state import HOST, LabState, Link, Route, Rule, covers, in_subnet
+from tutor.lab import world
 from tutor.lab.world import DNS_SERVER
 
-# The lab host's own cables to the simulated world (eth0: internet, eth1: the LAN). They are
-# the lab's, not the student's: every lesson finds them already there.
-INTERNET_LINK, LAN_LINK = "eth0", "eth1"
-LAN_NODE = "node:lan"      # how observe files the LAN machine's routes
+# The lab host's own cables to the simulated world are the lab's, not the student's: every
+# lesson finds them already there. The LAN machine is the one checks reach the lab host from.
+LAN = world.node("lan")
+LAN_NODE = f"node:{LAN.name}"      # how observe files the LAN machine's routes
 
 
 def _best_route(routes: list[Route], ip: str) -> Route | None:
@@ -43,8 +44,8 @@ def _subnets(state: LabState, ns: str, skip: tuple[str, ...] = ("lo",)) -> list[
 
 
 def _lan_address(state: LabState) -> tuple[str, str] | None:
-    """(the lab host's address on the LAN, the LAN's subnet), from eth1."""
-    link = state.link(LAN_LINK, HOST)
+    """(the lab host's address on the LAN, the LAN's subnet), from its cable to the LAN."""
+    link = state.link(LAN.host_dev, HOST)
     if not link or not link.addrs:
         return None
     a, p = link.addrs[0]
@@ -55,7 +56,7 @@ def _outside(ip: str, state: LabState) -> bool:
     """True for addresses of the simulated world beyond the lab host (internet, LAN)."""
     if state.owners_of(ip):
         return False
-    built = _subnets(state, HOST, skip=("lo", INTERNET_LINK, LAN_LINK))
+    built = _subnets(state, HOST, skip=("lo", *world.WORLD_LINKS))
     return not any(in_subnet(ip, sub) for sub in built)
 
 
@@ -335,7 +336,7 @@ def _node_problem(check: Check, state: LabState) -> Verdict | None:
     """A check from the LAN machine into the lab: a route on the LAN machine, or a DNAT rule."""
     ip, port = _target(check)
     lan = _lan_address(state)
-    if check.where.ns != "lan" or not _is_ip(ip) or lan is None:
+    if check.where.ns != LAN.name or not _is_ip(ip) or lan is None:
         return None
     host_ip, lan_net = lan
     if _host_owns(state, ip):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tutor.checks.lang import Check
+from tutor.lab import world
 from tutor.checks.state import HOST, LabState, Link, covers, in_subnet
 
 
@@ -285,7 +286,9 @@ def _nat_covers(rule_opts: dict[str, str], subnet: str) -> bool:
     src = rule_opts.get("-s")
     if "!-s" in rule_opts or "-p" in rule_opts:
         return False
-    if rule_opts.get("-o") and rule_opts["-o"] not in ("eth0", "eth1", "eth+"):
+    out = rule_opts.get("-o")
+    if out and not any(dev == out or (out.endswith("+") and dev.startswith(out[:-1]))
+                       for dev in world.WORLD_LINKS):
         return False
     return src is None or covers(src, subnet)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from tutor.lab.world import NODE_NAMES
+
 # Layers, lowest first: the first failing check of the lowest layer explains a failing step.
 LAYERS = {"netns": 0, "link": 1, "peer": 1, "master": 1, "addr": 2, "route": 3, "sysctl": 4,
           "forward": 4, "masquerade": 5, "dnat": 5, "resolv": 6,
@@ -139,8 +141,8 @@ class _Words:
             if keyword != "from":
                 raise CheckSyntaxError("state checks look in a namespace or on the host; "
                                        "`node` is only for behaviour checks (`from node lan`)")
-            if len(rest) < 2 or rest[1] not in ("internet", "lan"):
-                raise CheckSyntaxError("`node` must be followed by `internet` or `lan`")
+            if len(rest) < 2 or rest[1] not in NODE_NAMES:
+                raise CheckSyntaxError(f"`node` must be followed by {' or '.join(f'`{n}`' for n in NODE_NAMES)}")
             del self.words[i:i + 3]
             return Where(rest[1], node=True)
         del self.words[i:i + 2]
@@ -255,7 +257,7 @@ def parse_check(line: str) -> Check:
         args["ip"], args["port"] = _ip(ip, "address"), _port(port)
         where = w.where("from")
     if kind in BEHAVIOUR and "from" not in text.split():
-        raise CheckSyntaxError(f"`{kind}` needs `from X` (host, a namespace, or node internet|lan)")
+        raise CheckSyntaxError(f"`{kind}` needs `from X` (host, a namespace, or node {'|'.join(NODE_NAMES)})")
     w.done()
     return Check(text, kind, args, where)
 

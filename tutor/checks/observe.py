@@ -16,9 +16,9 @@ import shlex
 from tutor.checks.lang import Check
 from tutor.checks.state import HOST, LabState, Link, NsState, Route, Rule
 from tutor.lab import client
+from tutor.lab.world import WORLD_DIR as WORLD
 
 MARK = "@@tutor@@"
-WORLD = "/run/tutor/world"
 PROBE_CAP = 1500   # characters of a probe's output kept
 
 # One `ip -batch` per namespace prints three JSON arrays: links with addresses, routes, ids.

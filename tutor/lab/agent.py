@@ -31,7 +31,7 @@ import socket
 import sys
 import time
 
-from tutor.lab import door, limits, network, nsutil as ns, sandbox, servers
+from tutor.lab import door, limits, network, nsutil as ns, sandbox, servers, world
 
 # Everything the agent will ever import must be imported above, before it enters the lab: the
 # lab's root is an unprivileged id on the machine that may not read the interpreter's own files
@@ -69,7 +69,7 @@ class Agent:
         """The world under WORLD_DIR, wired to the current namespace, its servers serving."""
         nodes = network.build_world()
         try:
-            world_servers = _world_servers(_world_sockets(nodes["internet"]))
+            world_servers = _world_servers(_world_sockets(nodes))
         except BaseException:
             network.close_nodes(nodes)
             raise
@@ -105,8 +105,8 @@ class Agent:
                 ns.set_name("lab-spare")
                 ns.unshare(ns.CLONE_NEWNET)
                 nodes = network.build_world(sandbox.SPARE_DIR)
-                socks = _world_sockets(nodes["internet"])
-                held = [ns.open_own_ns("net"), nodes["internet"], nodes["lan"],
+                socks = _world_sockets(nodes)
+                held = [ns.open_own_ns("net"), *(nodes[n] for n in world.NODE_NAMES),
                         *(s.fileno() for s in socks)]
                 socket.send_fds(theirs, [b"spare"], held)
                 code = 0
@@ -121,21 +121,21 @@ class Agent:
         """The builder answered (or died): keep what it built, or build no more spares."""
         pid, mine = self._drop_builder(kill=False)
         try:
-            _, fds, _, _ = socket.recv_fds(mine, 16, 6)
+            _, fds, _, _ = socket.recv_fds(mine, 16, _SPARE_FDS)
         except OSError:
             fds = []
         finally:
             mine.close()
             _wait_child(pid)
-        if len(fds) != 6:
+        if len(fds) != _SPARE_FDS:
             for fd in fds:
                 os.close(fd)
             print("agent: the spare network could not be built; resets build their own",
                   file=sys.stderr)
             self.spare_due = None
             return
-        netns, internet, lan, *socks = fds
-        self.spare = (netns, {"internet": internet, "lan": lan},
+        netns, socks = fds[0], fds[1 + len(world.NODES):]
+        self.spare = (netns, dict(zip(world.NODE_NAMES, fds[1:1 + len(world.NODES)])),
                       _world_servers([socket.socket(fileno=fd) for fd in socks]))
 
     def _drop_builder(self, kill: bool) -> tuple[int, socket.socket]:
@@ -362,19 +362,36 @@ class WorldError(Exception):
     """The world a reset built is not what it should be (the sentence says how)."""
 
 
-def _world_sockets(internet: int) -> list[socket.socket]:
-    """The internet node's listening sockets (DNS over UDP and TCP, web), in the node held by
-    descriptor `internet`."""
-    with network.in_netns_fd(internet):
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        udp.bind(("8.8.8.8", 53))
-        return [udp, _listener("8.8.8.8", 53), _listener("0.0.0.0", 80)]
+# Listening sockets per service kind: DNS answers over UDP and TCP, the web over TCP.
+_SOCKETS_PER = {"dns": 2, "http": 1}
+_SPARE_FDS = 1 + len(world.NODES) + sum(_SOCKETS_PER[s.kind] for n in world.NODES for s in n.services)
+
+
+def _world_sockets(nodes: dict[str, int]) -> list[socket.socket]:
+    """The listening sockets of every world machine's services (as `tutor.lab.world` declares
+    them), each made in its machine's namespace (held by descriptor `nodes[name]`)."""
+    socks: list[socket.socket] = []
+    for node in world.NODES:
+        with network.in_netns_fd(nodes[node.name]):
+            for service in node.services:
+                if service.kind == "dns":
+                    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    udp.bind((service.address, service.port))
+                    socks += [udp, _listener(service.address, service.port)]
+                else:
+                    socks.append(_listener(service.address, service.port))
+    return socks
 
 
 def _world_servers(socks: list[socket.socket]) -> list:
-    """The world's DNS and web servers on the sockets of `_world_sockets`."""
-    udp, tcp, web = socks
-    return [servers.DnsServer(udp, tcp), servers.HttpServer(web)]
+    """The world's servers on the sockets of `_world_sockets` (in the same order)."""
+    out, rest = [], list(socks)
+    for service in (s for n in world.NODES for s in n.services):
+        if service.kind == "dns":
+            out.append(servers.DnsServer(rest.pop(0), rest.pop(0)))
+        else:
+            out.append(servers.HttpServer(rest.pop(0)))
+    return out
 
 
 def _listener(host: str, port: int) -> socket.socket:

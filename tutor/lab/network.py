@@ -1,7 +1,7 @@
 """The lab's network: the lab host (the agent's own network namespace) and the world nodes.
 
-A pure description (`HOST`, `NODES`) and one function that builds it with `ip -batch`, so a
-fresh lab costs three `ip` processes. World nodes live in network namespaces bind-mounted under
+The world is declared in `tutor.lab.world`; `build_world` builds it with one `ip -batch` per
+machine (three `ip` processes for a fresh lab). World nodes live in network namespaces bind-mounted under
 `/run/tutor/world`, not `/run/netns`, so `ip netns` in the lab lists only the student's own.
 """
 
@@ -9,40 +9,35 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import socket
 import subprocess
 
 from tutor.lab import nsutil as ns
 from tutor.lab import world
-from tutor.lab.sandbox import WORLD_DIR
+from tutor.lab.world import WORLD_DIR
 
-# Lab host side: what `ip addr` and `route` show before the student types anything.
-HOST_BATCH = """\
-link set lo up
-link add eth0 type veth peer name eth0 netns {internet}
-link add eth1 type veth peer name eth0 netns {lan}
-addr add 172.17.0.3/16 dev eth0
-addr add 192.168.1.2/24 dev eth1
-link set eth0 up
-link set eth1 up
-route add default via 172.17.0.1
-"""
 
-INTERNET_BATCH = """\
-link set lo up
-addr add 172.17.0.1/16 dev eth0
-link set eth0 up
-addr add 8.8.8.8/32 dev lo
-"""
+def host_batch(node_paths: dict[str, str]) -> str:
+    """`ip -batch` for the lab host: a cable to each world machine (its end in the namespace at
+    `node_paths[name]`), the host's addresses and its default route: what
+    `ip addr` and `route` show before the student types anything."""
+    lines = ["link set lo up"]
+    for n in world.NODES:
+        lines.append(f"link add {n.host_dev} type veth peer name {n.dev} netns {node_paths[n.name]}")
+    for n in world.NODES:
+        lines += [f"addr add {n.host_address} dev {n.host_dev}", f"link set {n.host_dev} up"]
+    lines.append(f"route add default via {world.gateway().ip}")
+    return "\n".join(lines) + "\n"
 
-LAN_BATCH = """\
-link set lo up
-addr add 192.168.1.3/24 dev eth0
-link set eth0 up
-"""
 
-NODES = ("internet", "lan")
+def node_batch(node: world.Node) -> str:
+    """`ip -batch` inside world machine `node`: its cable's address, and the rest on lo."""
+    lines = ["link set lo up", f"addr add {node.address} dev {node.dev}", f"link set {node.dev} up"]
+    lines += [f"addr add {a}/32 dev lo" for a in node.extra]
+    return "\n".join(lines) + "\n"
+
+
+NODES = world.NODE_NAMES
 
 
 def node_path(node: str, world_dir: str = WORLD_DIR) -> str:
@@ -116,13 +111,10 @@ def build_world(world_dir: str = WORLD_DIR) -> dict[str, int]:
         # `ip` opens `netns self/fd/N` relative to its working directory: the lab's own /proc,
         # whatever the lab has mounted on /proc since.
         with ns.in_proc():
-            _ip_batch(HOST_BATCH.format(**{n: f"self/fd/{fd}" for n, fd in nodes.items()}),
-                      tuple(nodes.values()))
-        internet = INTERNET_BATCH + "".join(f"addr add {a}/32 dev lo\n" for a in world.WEB_ADDRESSES)
-        with in_netns_fd(nodes["internet"]):
-            _ip_batch(internet)
-        with in_netns_fd(nodes["lan"]):
-            _ip_batch(LAN_BATCH)
+            _ip_batch(host_batch({n: f"self/fd/{fd}" for n, fd in nodes.items()}), tuple(nodes.values()))
+        for n in world.NODES:
+            with in_netns_fd(nodes[n.name]):
+                _ip_batch(node_batch(n))
     except BaseException:
         close_nodes(nodes)
         raise
@@ -135,18 +127,16 @@ def close_nodes(nodes: dict[str, int]) -> None:
         os.close(fd)
 
 
-# Addresses each machine must hold, as built: (node or "" for the lab host, address), read off
-# the batches above so the world's addresses stay written once.
-_HELD = tuple((node, address) for node, batch in (("", HOST_BATCH), ("internet", INTERNET_BATCH),
-                                                  ("lan", LAN_BATCH))
-              for address in re.findall(r"^addr add ([\d.]+)/", batch, re.M))
+# What each machine must hold: (node name, or "" for the lab host, its cable's end, address).
+_HELD = tuple([("", n.host_dev, n.host_ip) for n in world.NODES]
+              + [(n.name, n.dev, a) for n in world.NODES for a in (n.ip, *n.extra)])
 
 
 def world_problem(nodes: dict[str, int], world_dir: str = WORLD_DIR) -> str | None:
     """Why the world under `world_dir` is not the one held by `nodes` as built, or None.
 
     Checks that each node's path holds that node's namespace and that each machine (the lab
-    host is the current namespace) holds its addresses on an eth0."""
+    host is the current namespace) holds its addresses and its cable's end."""
     for node, fd in nodes.items():
         path = node_path(node, world_dir)
         try:
@@ -154,14 +144,14 @@ def world_problem(nodes: dict[str, int], world_dir: str = WORLD_DIR) -> str | No
                 return f"{path} no longer holds the {node} machine"
         except OSError:
             return f"{path} is gone"
-    for node, address in _HELD:
+    for node, dev, address in _HELD:
         with (in_netns_fd(nodes[node]) if node else contextlib.nullcontext()):
             try:
-                socket.if_nametoindex("eth0")
+                socket.if_nametoindex(dev)
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
                     probe.bind((address, 0))
             except OSError:
-                return f"the {node or 'lab host'} machine lost {address} or its eth0"
+                return f"the {node or 'lab host'} machine lost {address} or its {dev}"
     return None
 
 

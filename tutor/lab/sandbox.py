@@ -25,10 +25,9 @@ import os
 import shutil
 
 from tutor.lab import nsutil as ns
+from tutor.lab import world
+from tutor.lab.world import LAB_HOSTNAME, LAB_RUN, WORLD_DIR
 
-LAB_HOSTNAME = "lab"
-LAB_RUN = "/run/tutor"            # the agent's own files inside the lab (world nodes, helpers)
-WORLD_DIR = f"{LAB_RUN}/world"
 SPARE_DIR = f"{LAB_RUN}/spare"   # the next reset's world, built ahead (see tutor.lab.agent)
 BIN_DIR = f"{LAB_RUN}/bin"
 # Fully visible copies of the machine's proc and sysfs, under a locked cover. The kernel lets a
@@ -36,11 +35,9 @@ BIN_DIR = f"{LAB_RUN}/bin"
 # namespace (mount_too_revealing); these satisfy that without the lab ever reaching them.
 HIDDEN = "/run/.host"
 
-HOSTS = """127.0.0.1\tlocalhost
-::1\tlocalhost ip6-localhost ip6-loopback
-172.17.0.3\tlab
-"""
-RESOLV = "nameserver 8.8.8.8\n"
+HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+         f"{world.gateway().host_ip}\t{LAB_HOSTNAME}\n")
+RESOLV = f"nameserver {world.DNS_SERVER}\n"
 
 # Covered in stage 1 by the lab's own file systems; the machine's are never made writable to it.
 _COVERED = ("/proc", "/sys", "/dev", "/run", "/tmp", "/root")
@@ -223,9 +220,9 @@ alias ls='ls --color=auto'
 
 
 def write_helpers(python: str) -> None:
-    """`lan` and `internet` on the lab host run a command line on that world node."""
+    """`lan`, `internet` (each world machine's name) on the lab host run a command line there."""
     _write(f"{LAB_RUN}/bashrc", BASHRC)
-    for node in ("lan", "internet"):
+    for node in world.NODE_NAMES:
         _write(f"{BIN_DIR}/{node}",
                "#!/bin/sh\n"
                f"# Run a command on the simulated {node} machine of the lab.\n"

@@ -1,21 +1,28 @@
-"""What the lab's simulated internet answers: DNS zone data and web sites.
+"""The lab's simulated world, declared once: its machines, their cables to the lab host, their
+addresses and services, the DNS zone and the web sites.
 
-This module is pure data plus two tiny lookup helpers; the servers that speak
-the wire protocols live in ``tutor.lab.servers``.  Everything is deterministic
-and offline.  Web servers use the documentation ranges 203.0.113.0/24
-(RFC 5737) and 2001:db8::/32 (RFC 3849) so that nothing a student does in the
-lab can ever be confused with, or leak towards, a real host.  The only real
-address is 8.8.8.8, because "the DNS server is 8.8.8.8" is what students will
-meet in the wild.
+Everything that builds, checks, explains or draws the world reads it from here: the builder
+(`tutor.lab.network`), the agent's servers, the checks' hints, the TUI's map and docs/world.md
+(generated: `python -m tutor.lab.world`). Adding a machine is one more `Node` in `NODES`.
+
+Pure data plus small lookups; the servers that speak the wire protocols live in
+``tutor.lab.servers``. Everything is deterministic and offline. Web servers use the
+documentation ranges 203.0.113.0/24 (RFC 5737) and 2001:db8::/32 (RFC 3849) so that nothing a
+student does in the lab can ever be confused with, or leak towards, a real host. The only real
+address is 8.8.8.8, because "the DNS server is 8.8.8.8" is what students will meet in the wild.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 from collections import namedtuple
+from dataclasses import dataclass
 
 DNS_SERVER = "8.8.8.8"
-ROUTER = "172.17.0.1"
+LAB_HOSTNAME = "lab"
+LAB_RUN = "/run/tutor"            # the agent's own files inside the lab (world nodes, helpers)
+WORLD_DIR = f"{LAB_RUN}/world"    # each node's network namespace, bind-mounted as WORLD_DIR/NAME
 
 # Short enough that students re-running dig see it count down, long enough
 # that it looks like a normal public record.
@@ -42,13 +49,96 @@ ZONE: dict[str, list[Record]] = {
 }
 
 # The internet node must own every web address or the students' curl would
-# time out after DNS succeeded; 8.8.8.8 is placed separately by the agent.
+# time out after DNS succeeded.
 WEB_ADDRESSES: frozenset[str] = frozenset(
     r.value
     for records in ZONE.values()
     for r in records
     if r.rtype == "A" and r.value != DNS_SERVER
 )
+
+
+@dataclass(frozen=True)
+class Service:
+    """A server a world machine runs: `kind` "dns" (UDP and TCP) or "http", on address:port."""
+    kind: str
+    address: str                  # "0.0.0.0": every address of the machine
+    port: int
+
+
+@dataclass(frozen=True)
+class Node:
+    """A machine of the simulated world, cabled to the lab host by a veth pair.
+
+    The lab host's end is `host_dev` with `host_address`; the machine's end is `dev` with
+    `address`. `extra` are further addresses it answers for (held on its loopback, as /32)."""
+    name: str                     # its file under WORLD_DIR, `from node NAME`, the `NAME` helper
+    label: str                    # what the map calls it
+    host_dev: str
+    host_address: str             # CIDR
+    address: str                  # CIDR
+    extra: tuple[str, ...] = ()
+    services: tuple[Service, ...] = ()
+    gateway: bool = False         # the lab host's default route goes through this machine
+    dev: str = "eth0"
+
+    @property
+    def ip(self) -> str:
+        """Its address on the cable, without the prefix."""
+        return self.address.split("/")[0]
+
+    @property
+    def host_ip(self) -> str:
+        """The lab host's address on the cable, without the prefix."""
+        return self.host_address.split("/")[0]
+
+    @property
+    def subnet(self) -> str:
+        """The cable's network ("172.17.0.0/16")."""
+        return str(ipaddress.ip_network(self.address, strict=False))
+
+
+NODES: tuple[Node, ...] = (
+    # The internet: the lab host's upstream router (like a container host's docker0 gateway),
+    # the DNS server and every web site of the zone.
+    Node("internet", "internet", "eth0", "172.17.0.3/16", "172.17.0.1/16",
+         extra=(DNS_SERVER, *sorted(WEB_ADDRESSES)),
+         services=(Service("dns", DNS_SERVER, 53), Service("http", "0.0.0.0", 80)),
+         gateway=True),
+    # A machine on the lab host's LAN, for lesson 5's port forwarding from outside.
+    Node("lan", "LAN", "eth1", "192.168.1.2/24", "192.168.1.3/24"),
+)
+NODE_NAMES: tuple[str, ...] = tuple(n.name for n in NODES)
+WORLD_LINKS: tuple[str, ...] = tuple(n.host_dev for n in NODES)   # the lab host's cables out
+
+
+def node(name: str) -> Node:
+    """The world machine called `name` (KeyError for none)."""
+    for n in NODES:
+        if n.name == name:
+            return n
+    raise KeyError(name)
+
+
+def gateway() -> Node:
+    """The machine the lab host's default route goes through."""
+    return next(n for n in NODES if n.gateway)
+
+
+def taken_subnets() -> list[str]:
+    """The networks the world's cables use on the lab host."""
+    return [n.subnet for n in NODES]
+
+
+def free_bridge_subnet() -> str:
+    """The first of 172.17.0.0/16 … 172.31.0.0/16 that no world cable overlaps: the range Docker
+    would give a new bridge network on the lab host (172.18.0.0/16, as eth0 holds 172.17/16)."""
+    taken = [ipaddress.ip_network(s) for s in taken_subnets()]
+    for second in range(17, 32):
+        candidate = ipaddress.ip_network(f"172.{second}.0.0/16")
+        if not any(candidate.overlaps(t) for t in taken):
+            return str(candidate)
+    raise LookupError("no free 172.16.0.0/12 range")
 
 
 class Site(namedtuple("Site", "status headers body")):
@@ -136,3 +226,37 @@ def site_for(host: str | None, sites: dict[str, Site] | None = None) -> Site:
         # Escaped because the Host header is whatever the student typed.
         _page("netns-tutor", f"netns-tutor simulated internet: {html.escape(shown)}"),
     )
+
+
+def inventory() -> str:
+    """docs/world.md: the world as declared here, in Markdown."""
+    gw = gateway()
+    lines = ["# The lab's world", "",
+             "Generated from `tutor/lab/world.py` by `python -m tutor.lab.world > docs/world.md`;",
+             "a test holds the two equal. Lessons and checks may use every name and address below.",
+             "", "## Machines", "",
+             "| machine | its address | the lab host's end | also answers for | services |",
+             "|---|---|---|---|---|"]
+    for n in NODES:
+        services = ", ".join(f"{s.kind} {s.address}:{s.port}" for s in n.services) or "–"
+        lines.append(f"| `{n.name}` ({n.label}) | {n.address} on {n.dev} | {n.host_dev} {n.host_address} | "
+                     f"{', '.join(n.extra) or '–'} | {services} |")
+    lines += ["", f"The lab host (hostname `{LAB_HOSTNAME}`) routes `default via {gw.ip}` "
+              f"(the {gw.name} machine) and resolves names with `nameserver {DNS_SERVER}`.",
+              f"Each machine's network namespace is `{WORLD_DIR}/NAME` inside the lab; the `NAME` "
+              "command on the lab host runs a command there (`lan ip addr`).",
+              f"A new bridge network on the lab host takes {free_bridge_subnet()}, the first "
+              "172.16.0.0/12 range no cable uses, as Docker would.",
+              "", "## DNS zone", "", f"Served at {DNS_SERVER}:53 (UDP and TCP), TTL {TTL}.", "",
+              "| name | type | value |", "|---|---|---|"]
+    for name, records in ZONE.items():
+        lines += [f"| {name} | {r.rtype} | {r.value} |" for r in records]
+    lines += ["", "## Web sites", "", "Every address of the internet machine answers HTTP on port 80; "
+              "the Host header picks the page.", "", "| Host | answer |", "|---|---|"]
+    lines += [f"| {name} | {site.status} |" for name, site in SITES.items()]
+    lines += ["| anything else | 200 OK, a page naming the host |", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(inventory(), end="")
