@@ -52,7 +52,7 @@ def test_tutor_in_a_terminal_runs_commands_and_turns_a_step_green(terminal, lab_
     screen = terminal.wait_for("✓ netns red")
     assert "✓ netns blue" in screen
     terminal.type("sleep 100")
-    info, deadline = client.status(lab_name), time.monotonic() + 15
+    info, deadline = control.status(lab_name), time.monotonic() + 15
     while client.run("pgrep -x sleep", info=info).returncode != 0:   # it runs: now stop it
         assert time.monotonic() < deadline, "the console never started sleep 100 in the lab"
     terminal.keys("C-c")                          # the real terminal's Ctrl+C stops it
