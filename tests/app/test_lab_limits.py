@@ -15,7 +15,7 @@ import pytest
 from pilot_helpers import console_text, run, type_command, wait_for
 
 from tutor.app.app import TutorApp
-from tutor.app.labwatch import MAX_FOLLOWED
+from tutor.lab.watch import MAX_FOLLOWED
 from tutor.lab import client
 
 pytestmark = pytest.mark.lab

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 from tutor.app import tables, topomap
-from tutor.app.labstate import Addr, Link, NsState, Route
-from tutor.app.labwatch import LabSnapshot
+from tutor.lab.netlink import Addr, Link, NsState, Route
+from tutor.lab.watch import LabSnapshot
 
 
 def _link(index, name, kind="", up=True, oper="UP", master=0, peer=0, elsewhere=False):
@@ -75,7 +75,7 @@ def test_map_fits_narrow_widths_and_an_unread_lab():
 
 def test_the_apps_lab_reading_modules_do_not_import_textual():
     """Like the core, the reading and drawing half of the app stays free of Textual."""
-    code = ("import sys; import tutor.app, tutor.app.labstate, tutor.app.labwatch, tutor.app.runner, "
+    code = ("import sys; import tutor.app, tutor.lab.netlink, tutor.lab.watch, tutor.lab.runner, "
             "tutor.app.tables, tutor.app.topomap; print('textual' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -8,8 +8,8 @@ from textual.widgets import Tabs
 
 from pilot_helpers import run, wait_for
 from tutor.app import tables, topomap
-from tutor.app.labstate import Addr, Link, NsState
-from tutor.app.labwatch import LabSnapshot
+from tutor.lab.netlink import Addr, Link, NsState
+from tutor.lab.watch import LabSnapshot
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.lab_view import LabView
 from tutor.checks.engine import CheckResult, StepResult

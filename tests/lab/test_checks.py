@@ -12,7 +12,7 @@ import pytest
 
 from tutor.checks.engine import NOT_TRIED, CheckResult, verify
 from tutor.checks.observe import read_state
-from tutor.checks.state import HOST
+from tutor.lab.state import HOST
 from tutor.lab import client
 from tutor.lesson import parse_lesson
 

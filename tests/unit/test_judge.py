@@ -15,7 +15,7 @@ from tutor.checks.engine import judge_state, mismatch
 from tutor.checks.judge import Verdict
 from tutor.checks.lang import parse_check
 from tutor.checks.observe import MARK, parse_iptables, parse_links, parse_routes, parse_state
-from tutor.checks.state import HOST, LabState
+from tutor.lab.state import HOST, LabState
 from tutor.lesson import BUILTIN_LESSONS, load_lessons
 
 STATES = Path(__file__).resolve().parent / "fixtures" / "state"

@@ -14,14 +14,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from tutor import course, progress
-from tutor.app.keeper import keeper
+from tutor.lab.keeper import keeper
 from tutor.app.keyflow import bounded
-from tutor.app.labwatch import LabSnapshot, LabWatcher
+from tutor.lab.watch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
-from tutor.app.shell import open_lab_shell
+from tutor.lab.shell import open_lab_shell
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_down import LabDownBanner

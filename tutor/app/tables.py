@@ -8,7 +8,7 @@ so the view, its diff and its widths all see the same safe text.
 
 from __future__ import annotations
 
-from tutor.app.labstate import NsState
+from tutor.lab.netlink import NsState
 from tutor.sanitize import cell
 
 TABLES = ("links", "addresses", "routes", "neighbours", "rules")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from tutor.app.labstate import Link, NsState
-from tutor.app.labwatch import LabSnapshot
+from tutor.lab.netlink import Link, NsState
+from tutor.lab.watch import LabSnapshot
 from tutor.sanitize import cell
 
 # The world the lab host is wired to (tutor/lab/network.py builds it; shown, not read).

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tutor.checks.lang import Check
-from tutor.checks.state import HOST, LabState, Link, covers, in_subnet
+from tutor.lab.state import HOST, LabState, Link, covers, in_subnet
 
 
 @dataclass

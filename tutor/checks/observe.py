@@ -14,7 +14,7 @@ import json
 import shlex
 
 from tutor.checks.lang import Check
-from tutor.checks.state import HOST, LabState, Link, NsState, Route, Rule
+from tutor.lab.state import HOST, LabState, Link, NsState, Route, Rule
 from tutor.lab import client
 
 MARK = "@@tutor@@"

@@ -14,7 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tab, Tabs
 
 from tutor.app import tables
-from tutor.app.labwatch import LabSnapshot
+from tutor.lab.watch import LabSnapshot
 from tutor.app.widgets.topology import TopologyMap
 from tutor.sanitize import clean
 

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from tutor.app.labstate import NetlinkReader, NsState, close_fds
+from tutor.lab.netlink import NetlinkReader, NsState, close_fds
 from tutor.lab import client
 
 DEBOUNCE = 0.05

@@ -29,7 +29,7 @@ import subprocess
 import time
 from typing import Callable
 
-from tutor.app.keeper import keeper
+from tutor.lab.keeper import keeper
 from tutor.lab import client
 
 FLUSH = 0.05           # seconds between output chunks handed to the UI
