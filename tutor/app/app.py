@@ -16,6 +16,7 @@ from textual.widgets import Footer
 from tutor import course, progress
 from tutor.lab.keeper import keeper
 from tutor.app.keyflow import bounded
+from tutor.lab.state import IP_FORWARD
 from tutor.lab.watch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.screens.confirm import ConfirmScreen
@@ -46,8 +47,9 @@ def _step_result(result, number: int):
 
 def _lab_key(snapshot: LabSnapshot) -> tuple:
     """What checks can depend on (neighbour tables churn with every ping: left out)."""
-    return tuple((n, tuple(s.links), tuple(s.addrs), tuple(s.routes), s.rules, s.ip_forward)
-                 for n, s in sorted(snapshot.namespaces.items()))
+    lab = snapshot.state
+    return tuple((n, s.links, s.routes, s.iptables, lab.sysctls.get((n, IP_FORWARD)))
+                 for n, s in sorted(lab.ns.items()))
 
 
 class TutorApp(App):

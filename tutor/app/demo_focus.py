@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shlex
 
+from tutor.lab.state import HOST
+
 _IP_OBJECTS = {"link": "links", "l": "links", "addr": "addresses", "a": "addresses",
                "address": "addresses", "route": "routes", "r": "routes", "ro": "routes",
                "neigh": "neighbours", "neighbour": "neighbours", "n": "neighbours"}
@@ -15,8 +17,8 @@ _IP_OBJECTS = {"link": "links", "l": "links", "addr": "addresses", "a": "address
 def lab_focus(cmdline: str) -> tuple[str | None, str | None]:
     """Where a command's change shows: (namespace, table) of the lab view; None = leave as is.
 
-    The namespace is "" for the lab host; the table is one of `tables.TABLES` or "map".
-    `ip netns exec red ip a add …` → ("red", "addresses"); `iptables …` → ("", "rules").
+    The namespace is HOST ("host") for the lab host; the table is one of `tables.TABLES` or "map".
+    `ip netns exec red ip a add …` → ("red", "addresses"); `iptables …` → (HOST, "rules").
     """
     try:
         words = shlex.split(cmdline, comments=True)
@@ -24,7 +26,7 @@ def lab_focus(cmdline: str) -> tuple[str | None, str | None]:
         words = cmdline.split()
     if not words or words[0] in ("lan", "internet"):     # the world: not in the lab view
         return None, None
-    ns = ""
+    ns = HOST
     if words[:3] == ["ip", "netns", "exec"] and len(words) > 3:
         ns, words = words[3], words[4:]
     if not words:

@@ -7,6 +7,7 @@ from an inotify descriptor on the lab's `/run/netns` that the agent hands over, 
 status, asked once a second, and hears the agent die at once through a pidfd. iptables rules and
 `ip_forward` are not netlink state: they are read with one `client.run` when asked
 (`refresh(rules=True)`, after each command) — iptables has no change events the lab hands out.
+What it publishes is the lab's one model (`tutor.lab.state.LabState`), the one the checks judge.
 
 The first event after a quiet spell is read at once, so a change shows as soon as it happened;
 during a burst (a reset replaying twenty commands) the tables are re-read at most every
@@ -34,7 +35,9 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from tutor.lab.netlink import NetlinkReader, NsState, close_fds
+from tutor.lab import iptables
+from tutor.lab.netlink import NetlinkReader, close_fds
+from tutor.lab.state import HOST, IP_FORWARD, LabState, NsState
 from tutor.lab import client
 
 DEBOUNCE = 0.05
@@ -45,18 +48,19 @@ FD_RESERVE = 64     # descriptors left to the rest of the app when sockets are h
 CHUNK = 200         # sockets per request: one SCM_RIGHTS message carries at most 253 (SCM_MAX_FD)
 OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 
-RULES_SCRIPT = r"""
-dump() { echo "@@ns $1"; echo "@@fwd $(cat /proc/sys/net/ipv4/ip_forward)";
-         echo '*nat'; iptables -t nat -S 2>&1; echo '*filter'; iptables -S 2>&1; }
-dump ''
-for n in $(ip netns list | cut -d' ' -f1); do ip netns exec "$n" bash -c "$(declare -f dump); dump $n"; done
+RULES_SCRIPT = f"""
+dump() {{ echo "@@ns $1"; echo "@@fwd $(cat /proc/sys/net/ipv4/ip_forward)"; iptables-save 2>&1; }}
+dump {HOST}
+for n in $(ip netns list | cut -d' ' -f1); do
+  [ "$n" = {HOST} ] || ip netns exec "$n" bash -c "$(declare -f dump); dump $n"
+done
 """
 
 
 @dataclass
 class LabSnapshot:
-    """The whole lab as last read: namespaces by name ("" = the lab host)."""
-    namespaces: dict[str, NsState] = field(default_factory=dict)
+    """The whole lab as last read, and what the watcher has to say about following it."""
+    state: LabState = field(default_factory=LabState)
     error: str = ""          # a one-sentence problem (the lab stopped), else ""
     generation: int = 0      # grows with every snapshot
     down: bool = False       # no lab answers: it stopped, or was never started
@@ -64,7 +68,7 @@ class LabSnapshot:
 
     def names(self) -> list[str]:
         """The lab host first, then the student's namespaces in order."""
-        return sorted(self.namespaces, key=lambda n: (n != "", n))
+        return sorted(self.state.ns, key=lambda n: (n != HOST, n))
 
 
 class _Inotify:
@@ -131,6 +135,7 @@ class LabWatcher:
         self._skipped: set[str] = set()               # listed, but more than we may follow
         self._fd_cap: int | None = None               # at most this many, just after running out
         self._following = 0                           # namespaces we last tried to follow
+        self._listed: list[str] = []                  # the student's namespaces the lab lists
         self._note = ""
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -295,9 +300,11 @@ class LabWatcher:
                 self._inotify = None   # then namespaces are found after each command only
             info = client.status() or info   # listed after the watch began: none slips through
         self._agent = client.identity()
-        names = self._followable(["", *info.namespaces])
+        self._listed = [n for n in info.namespaces if n != HOST]
+        names = self._followable([HOST, *self._listed])
+        self._skipped |= set(info.namespaces) - set(self._listed)   # `host`: the lab host's name
         sockets = _open_sockets(names)
-        if "" not in sockets:   # the lab host itself: the agent is busy or going; try again
+        if HOST not in sockets:   # the lab host itself: the agent is busy or going; try again
             close_fds(list(sockets.values()))
             with self._lock:
                 self._want_reconnect = True
@@ -317,7 +324,7 @@ class LabWatcher:
     def _namespaces_changed(self) -> bool:
         """After a command: does the lab list other namespaces than we follow? (belt and braces)"""
         info = client.status()
-        followed = (set(self.readers) - {""}) | self._unopened | self._skipped
+        followed = (set(self.readers) - {HOST}) | self._unopened | self._skipped
         return info is None or set(info.namespaces) != followed
 
     def _disconnect(self) -> None:
@@ -340,7 +347,8 @@ class LabWatcher:
     def _read(self, dirty: set[str]) -> set[str]:
         """Re-dump the dirty namespaces and publish; returns namespaces that changed meanwhile."""
         again: set[str] = set()
-        namespaces = {n: s for n, s in self.snapshot.namespaces.items() if n in self.readers}
+        old_state = self.snapshot.state
+        namespaces = {n: s for n, s in old_state.ns.items() if n in self.readers}
         for name in dirty:
             reader = self.readers.get(name)
             if reader is None:
@@ -353,19 +361,21 @@ class LabWatcher:
                 continue
             old = namespaces.get(name)
             if old:
-                state.rules, state.ip_forward = old.rules, old.ip_forward
+                state.iptables = old.iptables
             namespaces[name] = state
             if events:
                 again.add(name)
         with self._lock:
             rules, self._want_rules = self._want_rules, False
-        if namespaces != self.snapshot.namespaces or self.snapshot.error:
-            self._publish(LabSnapshot(namespaces))
+        lab = LabState(list(self._listed), namespaces,
+                       sysctls={k: v for k, v in old_state.sysctls.items() if k[0] in namespaces})
+        if lab != old_state or self.snapshot.error:
+            self._publish(LabSnapshot(lab))
         if rules:   # one lab command (~30 ms): after the netlink tables are on their way
-            namespaces = {n: replace(s) for n, s in namespaces.items()}
-            _read_rules(namespaces)
-            if namespaces != self.snapshot.namespaces:
-                self._publish(LabSnapshot(namespaces))
+            lab = replace(lab, ns={n: replace(s) for n, s in namespaces.items()}, sysctls=dict(lab.sysctls))
+            _read_rules(lab)
+            if lab != self.snapshot.state:
+                self._publish(LabSnapshot(lab))
         return again
 
     def _publish(self, snapshot: LabSnapshot) -> None:
@@ -374,6 +384,11 @@ class LabWatcher:
         snapshot.generation = self.snapshot.generation + 1
         self.snapshot = snapshot
         self.emit(snapshot)
+
+
+def _agents(name: str) -> str:
+    """The agent's name for a namespace: it calls the lab host ""."""
+    return "" if name == HOST else name
 
 
 def _open_sockets(names: list[str]) -> dict[str, int]:
@@ -393,7 +408,7 @@ def _open_chunk(names: list[str]) -> dict[str, int]:
     agent refuse) or comes back short (one deleted meanwhile: the answer can no longer be paired
     by order), one request per namespace, skipping the ones that fail."""
     try:
-        _, fds = client.request_fds("netlink", len(names), namespaces=names)
+        _, fds = client.request_fds("netlink", len(names), namespaces=[_agents(n) for n in names])
     except client.LabError:
         fds = []
     if len(fds) == len(names):
@@ -402,7 +417,7 @@ def _open_chunk(names: list[str]) -> dict[str, int]:
     sockets: dict[str, int] = {}
     for name in names:
         try:
-            _, fds = client.request_fds("netlink", 1, namespaces=[name])
+            _, fds = client.request_fds("netlink", 1, namespaces=[_agents(name)])
         except client.LabError:
             continue
         except OSError:    # out of descriptors: give back what this chunk holds
@@ -416,7 +431,7 @@ def _open_chunk(names: list[str]) -> dict[str, int]:
 
 
 
-def _read_rules(namespaces: dict[str, NsState]) -> None:
+def _read_rules(lab: LabState) -> None:
     """Fill in iptables rules and ip_forward for every namespace, with one lab command."""
     try:
         out = client.run(RULES_SCRIPT, timeout=10).stdout
@@ -427,10 +442,10 @@ def _read_rules(namespaces: dict[str, NsState]) -> None:
     for line in out.splitlines() + ["@@ns \0end"]:
         if line.startswith("@@ns "):
             if current is not None:
-                current.rules = "\n".join(lines)
-            current, lines = namespaces.get(line[5:]), []
+                current.iptables = iptables.parse("\n".join(lines))
+            current, lines = lab.ns.get(line[5:]), []
         elif line.startswith("@@fwd ") and current is not None:
-            current.ip_forward = line[6:].strip()
+            lab.sysctls[(current.name, IP_FORWARD)] = line[6:].strip()
         else:
             lines.append(line)
 
