@@ -7,9 +7,9 @@ a private progress record (`state_home`). The pure helpers are tested without a 
 from __future__ import annotations
 
 import pytest
+from pilot_helpers import console_text, run, wait_for
 from textual.widgets import DataTable
 
-from pilot_helpers import console_text, run, wait_for
 from tutor import progress
 from tutor.app.demo import DemoApp, next_speed
 from tutor.app.demo_focus import lab_focus

@@ -15,8 +15,8 @@ import pytest
 from pilot_helpers import console_text, run, type_command, wait_for
 
 from tutor.app.app import TutorApp
-from tutor.lab.watch import MAX_FOLLOWED
 from tutor.lab import client
+from tutor.lab.watch import MAX_FOLLOWED
 
 pytestmark = pytest.mark.lab
 SIZE = (120, 40)

@@ -3,10 +3,10 @@ made visible, and a `[` never read as Textual markup. (Pure, and Pilot without a
 
 from __future__ import annotations
 
+from pilot_helpers import run, wait_for
 from textual.app import App, ComposeResult
 from textual.widgets import Tabs
 
-from pilot_helpers import run, wait_for
 from tutor.app import tables, topomap
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.lab_view import LabView

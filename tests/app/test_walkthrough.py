@@ -7,8 +7,8 @@ and a private progress record (`state_home`).
 from __future__ import annotations
 
 import pytest
-
 from pilot_helpers import console_text, run, type_command, wait_for
+
 from tutor import progress
 from tutor.app.app import TutorApp
 from tutor.lab import HOST, client

@@ -12,7 +12,7 @@ from tutor.checks.observe import read_state
 from tutor.lab import HOST, client
 from tutor.lab.netlink import NetlinkReader, close_fds
 from tutor.lab.state import IP_FORWARD, LabState
-from tutor.lab.watch import _read_rules
+from tutor.lab.watch import read_rules
 
 pytestmark = pytest.mark.lab
 
@@ -94,7 +94,7 @@ def test_netlink_and_ip_j_fill_the_same_model(lab):
     assert [(n.address, n.lladdr) for n in watched.ns[HOST].neighs
             if n.dev == "veth0"] == [("10.200.0.3", "02:00:00:00:00:03")]
     # the watcher's iptables-save read equals the checks' on the lab host
-    _read_rules(watched)
+    read_rules(watched)
     assert watched.ns[HOST].iptables == seen.ns[HOST].iptables
     assert watched.sysctls[(HOST, IP_FORWARD)] == seen.sysctls[(HOST, IP_FORWARD)] == "1"
     assert [r.text for r in seen.nat_rules("POSTROUTING")] == [

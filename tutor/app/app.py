@@ -14,15 +14,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from tutor import course, progress
-from tutor.lab.keeper import keeper
 from tutor.app.keyflow import bounded
-from tutor.lab.state import IP_FORWARD
-from tutor.lab.watch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
-from tutor.lab.shell import open_lab_shell
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_down import LabDownBanner
@@ -33,6 +29,10 @@ from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
 from tutor.lab import client
+from tutor.lab.keeper import keeper
+from tutor.lab.shell import open_lab_shell
+from tutor.lab.state import IP_FORWARD
+from tutor.lab.watch import LabSnapshot, LabWatcher
 from tutor.lesson import load_lessons, normalize_id
 from tutor.sanitize import clean
 

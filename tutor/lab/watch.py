@@ -19,7 +19,8 @@ any descriptor number (select() stops at 1023), and follows at most MAX_FOLLOWED
 fewer when the descriptors this process may open run short (`ulimit -n`): FD_RESERVE of them
 stay free for the rest of the app (a command's pipes, a verification). Should the process run
 out all the same (EMFILE), the watcher follows half as many and says so (until it next
-connects, and counts the free descriptors again); it never stops.
+connects, and counts the free descriptors again); it never stops. The descriptors it waits on,
+and how the agent hands them over, are in `watchfds`.
 
 Never imports Textual: the app passes a callback that posts a message.
 """
@@ -29,23 +30,21 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import select
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from tutor.lab import iptables
+from tutor.lab import client, iptables
 from tutor.lab.netlink import NetlinkReader, close_fds
 from tutor.lab.state import HOST, IP_FORWARD, LabState, NsState
-from tutor.lab import client
+from tutor.lab.watchfds import Inotify, PidFd, drain_pipe, open_sockets, readable
 
 DEBOUNCE = 0.05
 IDLE_CHECK = 1.0
 RETRY = 0.05        # first wait before opening a namespace that could not be entered, again
 MAX_FOLLOWED = 200  # namespaces given live tables; a lesson uses a handful, a tab bar shows ~10
 FD_RESERVE = 64     # descriptors left to the rest of the app when sockets are handed out
-CHUNK = 200         # sockets per request: one SCM_RIGHTS message carries at most 253 (SCM_MAX_FD)
 OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 
 RULES_SCRIPT = f"""
@@ -71,53 +70,6 @@ class LabSnapshot:
         return sorted(self.state.ns, key=lambda n: (n != HOST, n))
 
 
-class _Inotify:
-    """The agent's inotify descriptor on the lab's /run/netns (its `watch` request): readable
-    when a namespace is added or removed."""
-
-    def __init__(self):
-        _, fds = client.request_fds("watch", 1)
-        if len(fds) != 1:
-            close_fds(fds)
-            raise OSError("the lab handed over no watch")
-        self.fd = fds[0]
-        os.set_blocking(self.fd, False)
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def drain(self) -> None:
-        try:
-            while os.read(self.fd, 4096):
-                pass
-        except BlockingIOError:
-            pass
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class _PidFd:
-    """A pidfd of the agent: select() finds it readable once the agent has exited."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    @classmethod
-    def open(cls, pid: int) -> "_PidFd | None":
-        """None where pidfds are not available (then the once-a-second check notices)."""
-        try:
-            return cls(os.pidfd_open(pid))
-        except (AttributeError, OSError):
-            return None
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 class LabWatcher:
     """Keeps a LabSnapshot of the running lab up to date and reports each change."""
 
@@ -126,8 +78,8 @@ class LabWatcher:
         self.readers: dict[str, NetlinkReader] = {}
         self.snapshot = LabSnapshot()
         self._agent: tuple[int, int] | None = None    # (pid, inode of its netns)
-        self._inotify: _Inotify | None = None
-        self._pidfd: _PidFd | None = None            # readable once the agent has exited
+        self._inotify: Inotify | None = None
+        self._pidfd: PidFd | None = None            # readable once the agent has exited
         self._last_pid = 0                            # the agent we last followed
         self._unopened: set[str] = set()              # listed, but could not be entered
         self._retry_at = 0.0                          # when to try those again (0: never)
@@ -219,9 +171,9 @@ class LabWatcher:
         timeout = max(0.0, last_read + DEBOUNCE - time.monotonic()) if dirty else IDLE_CHECK
         if self._retry_at:
             timeout = min(timeout, max(0.0, self._retry_at - time.monotonic()))
-        for item in _readable(waiting, timeout):
+        for item in readable(waiting, timeout):
             if item is self._wake_r:
-                _drain_pipe(self._wake_r)
+                drain_pipe(self._wake_r)
                 dirty = set(self.readers)
                 if not self.stopped and self._namespaces_changed():
                     with self._lock:
@@ -292,10 +244,10 @@ class LabWatcher:
             return False
         if self._agent is None or self._agent[0] != info.pid or self._inotify is None:
             self._close_inotify()
-            self._pidfd = _PidFd.open(info.pid)
+            self._pidfd = PidFd.open(info.pid)
             self._last_pid = info.pid
             try:
-                self._inotify = _Inotify()
+                self._inotify = Inotify()
             except (OSError, client.LabError):
                 self._inotify = None   # then namespaces are found after each command only
             info = client.status() or info   # listed after the watch began: none slips through
@@ -303,7 +255,7 @@ class LabWatcher:
         self._listed = [n for n in info.namespaces if n != HOST]
         names = self._followable([HOST, *self._listed])
         self._skipped |= set(info.namespaces) - set(self._listed)   # `host`: the lab host's name
-        sockets = _open_sockets(names)
+        sockets = open_sockets(names)
         if HOST not in sockets:   # the lab host itself: the agent is busy or going; try again
             close_fds(list(sockets.values()))
             with self._lock:
@@ -373,7 +325,7 @@ class LabWatcher:
             self._publish(LabSnapshot(lab))
         if rules:   # one lab command (~30 ms): after the netlink tables are on their way
             lab = replace(lab, ns={n: replace(s) for n, s in namespaces.items()}, sysctls=dict(lab.sysctls))
-            _read_rules(lab)
+            read_rules(lab)
             if lab != self.snapshot.state:
                 self._publish(LabSnapshot(lab))
         return again
@@ -386,52 +338,7 @@ class LabWatcher:
         self.emit(snapshot)
 
 
-def _agents(name: str) -> str:
-    """The agent's name for a namespace: it calls the lab host ""."""
-    return "" if name == HOST else name
-
-
-def _open_sockets(names: list[str]) -> dict[str, int]:
-    """A netlink socket per namespace the agent can enter, by name (CHUNK at a time)."""
-    sockets: dict[str, int] = {}
-    try:
-        for i in range(0, len(names), CHUNK):
-            sockets.update(_open_chunk(names[i:i + CHUNK]))
-    except OSError:    # out of descriptors: none of these is half-held
-        close_fds(list(sockets.values()))
-        raise
-    return sockets
-
-
-def _open_chunk(names: list[str]) -> dict[str, int]:
-    """One request for all of `names`; if that fails (a namespace not mounted yet makes the
-    agent refuse) or comes back short (one deleted meanwhile: the answer can no longer be paired
-    by order), one request per namespace, skipping the ones that fail."""
-    try:
-        _, fds = client.request_fds("netlink", len(names), namespaces=[_agents(n) for n in names])
-    except client.LabError:
-        fds = []
-    if len(fds) == len(names):
-        return dict(zip(names, fds))
-    close_fds(fds)
-    sockets: dict[str, int] = {}
-    for name in names:
-        try:
-            _, fds = client.request_fds("netlink", 1, namespaces=[_agents(name)])
-        except client.LabError:
-            continue
-        except OSError:    # out of descriptors: give back what this chunk holds
-            close_fds(list(sockets.values()))
-            raise
-        if fds:
-            sockets[name] = fds[0]
-            close_fds(fds[1:])
-    return sockets
-
-
-
-
-def _read_rules(lab: LabState) -> None:
+def read_rules(lab: LabState) -> None:
     """Fill in iptables rules and ip_forward for every namespace, with one lab command."""
     try:
         out = client.run(RULES_SCRIPT, timeout=10).stdout
@@ -448,23 +355,3 @@ def _read_rules(lab: LabState) -> None:
             lab.sysctls[(current.name, IP_FORWARD)] = line[6:].strip()
         else:
             lines.append(line)
-
-
-def _readable(items: list, timeout: float) -> list:
-    """Those of `items` (descriptors, or objects with fileno()) that are readable, or closed,
-    within `timeout` seconds. poll(), not select(): select() refuses descriptors past 1023."""
-    poller = select.poll()
-    by_fd = {}
-    for item in items:
-        fd = item if isinstance(item, int) else item.fileno()
-        by_fd[fd] = item
-        poller.register(fd, select.POLLIN)
-    return [by_fd[fd] for fd, _ in poller.poll(timeout * 1000)]
-
-
-def _drain_pipe(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass

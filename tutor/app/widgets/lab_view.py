@@ -11,12 +11,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tab, Tabs
+from textual.widgets import DataTable, Static, Tab, TabbedContent, TabPane, Tabs
 
 from tutor.app import tables
+from tutor.app.widgets.topology import TopologyMap
 from tutor.lab.state import HOST, IP_FORWARD
 from tutor.lab.watch import LabSnapshot
-from tutor.app.widgets.topology import TopologyMap
 from tutor.sanitize import clean
 
 STYLE = {tables.NEW: "bold yellow", tables.GONE: "dim strike", tables.SAME: ""}
