@@ -89,6 +89,16 @@ def test_the_apps_lab_reading_modules_do_not_import_textual():
     assert out.stdout.strip() == "False"
 
 
+def test_what_moved_below_the_app_imports_no_ui_and_pyroute2_only_when_reading():
+    """The watcher, the netlink reader, the runner, the keeper and the F2 shell live in tutor.lab:
+    no Textual, no Rich; pyroute2 (~0.1 s) comes with the first NetlinkReader, not the import."""
+    code = ("import sys; import tutor.lab.netlink, tutor.lab.watch, tutor.lab.watchfds, tutor.lab.runner, "
+            "tutor.lab.keeper, tutor.lab.shell, tutor.lab.state, tutor.lab.iptables; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich', 'pyroute2'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_table_columns_fit_every_name_even_when_fed_faster_than_the_app_goes_idle():
     """Snapshots arriving back to back (a busy app) still show `brid10@if2` whole, not cut short."""
     import asyncio
