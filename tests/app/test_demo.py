@@ -7,13 +7,13 @@ a private progress record (`state_home`). The pure helpers are tested without a 
 from __future__ import annotations
 
 import pytest
+from pilot_helpers import console_text, run, wait_for
 from textual.widgets import DataTable
 
-from pilot_helpers import console_text, run, wait_for
 from tutor import progress
 from tutor.app.demo import DemoApp, next_speed
 from tutor.app.demo_focus import lab_focus
-from tutor.lab import client, control
+from tutor.lab import client, control, HOST
 from tutor.lesson import find_lesson
 
 SIZE = (120, 40)
@@ -41,16 +41,16 @@ async def _idle(pilot, timeout: float = 30) -> None:
 
 # -- pure helpers -----------------------------------------------------------------------------
 @pytest.mark.parametrize("cmdline, focus", [
-    ("ip link add br0 type bridge", ("", "links")),
+    ("ip link add br0 type bridge", (HOST, "links")),
     ("ip netns add container10", (None, "map")),
     ("ip link set veth10 netns container10", ("container10", "links")),
     ("ip netns exec container10 ip a add 10.201.0.4/24 dev veth10", ("container10", "addresses")),
     ("ip -n red addr add 10.200.0.3/24 dev veth1", ("red", "addresses")),
     ("ip netns exec blue ip route add default via 10.201.0.1", ("blue", "routes")),
-    ("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE", ("", "rules")),
-    ("sysctl -w net.ipv4.ip_forward=1", ("", "routes")),
+    ("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE", (HOST, "rules")),
+    ("sysctl -w net.ipv4.ip_forward=1", (HOST, "routes")),
     ("ip netns exec container10 ping -c 3 10.201.0.5", ("container10", "neighbours")),
-    ("bridge link", ("", "links")),
+    ("bridge link", (HOST, "links")),
     ("lan ip route add 10.201.0.0/24 via 192.168.1.2", (None, None)),
     ("echo 'nameserver 8.8.8.8' > /etc/netns/container10/resolv.conf", (None, None)),
 ])

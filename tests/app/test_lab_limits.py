@@ -15,8 +15,8 @@ import pytest
 from pilot_helpers import console_text, run, type_command, wait_for
 
 from tutor.app.app import TutorApp
-from tutor.app.labwatch import MAX_FOLLOWED
 from tutor.lab import client
+from tutor.lab.watch import MAX_FOLLOWED
 
 pytestmark = pytest.mark.lab
 SIZE = (120, 40)
@@ -57,7 +57,7 @@ def test_a_thousand_namespaces_neither_crash_nor_stall_the_app(lab, state_home):
                            "the view to say it follows fewer")
             snapshot = app.lab_view.snapshot
             assert f"following {MAX_FOLLOWED} of 1100" in snapshot.note
-            assert len(snapshot.namespaces) == MAX_FOLLOWED + 1            # and the lab host
+            assert len(snapshot.state.ns) == MAX_FOLLOWED + 1            # and the lab host
             assert snapshot.note in str(app.lab_view.border_subtitle)
             await type_command(pilot, "ip netns | wc -l", keys=False)
             assert "\n1100\n" in console_text(app) + "\n"
@@ -75,7 +75,7 @@ def test_a_low_ulimit_means_fewer_namespaces_followed_not_a_crash(lab, state_hom
             await wait_for(pilot, lambda: "of 300 namespaces" in app.lab_view.snapshot.note, 30,
                            "the view to say it follows fewer")
             assert "ulimit -n" in app.lab_view.snapshot.note
-            followed = len(app.lab_view.snapshot.namespaces) - 1
+            followed = len(app.lab_view.snapshot.state.ns) - 1
             assert 0 < followed < 256
             await type_command(pilot, "ip netns add red", keys=False)
             await wait_for(pilot, lambda: app.result is not None and app.result.steps[0].checks[0].passed,
@@ -93,7 +93,7 @@ def test_running_out_of_descriptors_meanwhile_is_said_and_survived(lab, state_ho
     async def body():
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
-            await wait_for(pilot, lambda: len(app.lab_view.snapshot.namespaces) == 21, 15,
+            await wait_for(pilot, lambda: len(app.lab_view.snapshot.state.ns) == 21, 15,
                            "every namespace followed")
             hogs = []
             try:
@@ -111,7 +111,7 @@ def test_running_out_of_descriptors_meanwhile_is_said_and_survived(lab, state_ho
                 for fd in hogs:
                     os.close(fd)
             client.run("ip netns add red")    # the watcher connects again: with every one
-            await wait_for(pilot, lambda: "red" in app.lab_view.snapshot.namespaces, 15,
+            await wait_for(pilot, lambda: "red" in app.lab_view.snapshot.state.ns, 15,
                            "the watcher to follow the whole lab again")
             assert app.lab_view.snapshot.note == "" and _watching(app)
             await type_command(pilot, "ip netns | wc -l", keys=False)

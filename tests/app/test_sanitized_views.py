@@ -3,16 +3,17 @@ made visible, and a `[` never read as Textual markup. (Pure, and Pilot without a
 
 from __future__ import annotations
 
+from pilot_helpers import run, wait_for
 from textual.app import App, ComposeResult
 from textual.widgets import Tabs
 
-from pilot_helpers import run, wait_for
 from tutor.app import tables, topomap
-from tutor.app.labstate import Addr, Link, NsState
-from tutor.app.labwatch import LabSnapshot
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.lab_view import LabView
 from tutor.checks.engine import CheckResult, StepResult
+from tutor.lab import iptables
+from tutor.lab.state import HOST, LabState, Link, NsState
+from tutor.lab.watch import LabSnapshot
 
 NS = "x\x1b]0;pwned\x07"
 MARKUP = "[@click=app.quit]q"     # as markup: a link that quits the app; shown: these 17 characters
@@ -20,19 +21,24 @@ VETH, PEER = "v\x1b#8", "w\x9b2J\u202e"
 RAW = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
-def _link(index, name, kind="", master=0, peer=0, elsewhere=False):
-    return Link(index, name, kind, True, "UP", f"aa:bb:cc:dd:ee:{index:02x}", master, peer, elsewhere)
+def _link(ns, index, name, kind="", master=None, peer=None, elsewhere=False, addrs=()):
+    return Link(name, ns, index, kind, True, "UP", master, peer, 0 if elsewhere else None, list(addrs),
+                f"aa:bb:cc:dd:ee:{index:02x}")
+
+
+def _ns(name, *links, **rest):
+    return NsState(name, links={l.name: l for l in links}, **rest)
 
 
 def hostile_snapshot() -> LabSnapshot:
-    host = NsState("", links=[_link(1, "lo"), _link(2, "eth0", "veth", peer=2, elsewhere=True),
-                              _link(3, "br\x1bc", "bridge"),
-                              _link(4, VETH, "veth", master=3, peer=2, elsewhere=True)],
-                   addrs=[Addr("eth0", "172.17.0.3", 16), Addr(VETH, "10.0.0.1", 24)],
-                   rules="*filter\n-A INPUT -m comment --comment \"\x1b]52;c;SGVsbG8=\x07\" -j ACCEPT")
-    ns = NsState(NS, links=[_link(1, "lo"), _link(2, PEER, "veth", peer=4, elsewhere=True)])
-    other = NsState(MARKUP, links=[_link(1, "lo")])
-    return LabSnapshot({"": host, NS: ns, MARKUP: other})
+    host = _ns(HOST, _link(HOST, 1, "lo"),
+               _link(HOST, 2, "eth0", "veth", peer=2, elsewhere=True, addrs=[("172.17.0.3", 16)]),
+               _link(HOST, 3, "br\x1bc", "bridge"),
+               _link(HOST, 4, VETH, "veth", master="br\x1bc", peer=2, elsewhere=True, addrs=[("10.0.0.1", 24)]),
+               iptables=iptables.parse("*filter\n-A INPUT -m comment --comment \"\x1b]52;c;SGVsbG8=\x07\" -j ACCEPT"))
+    ns = _ns(NS, _link(NS, 1, "lo"), _link(NS, 2, PEER, "veth", peer=4, elsewhere=True))
+    other = _ns(MARKUP, _link(MARKUP, 1, "lo"))
+    return LabSnapshot(LabState([NS, MARKUP], {HOST: host, NS: ns, MARKUP: other}))
 
 
 def _inert(text: str) -> bool:
@@ -42,11 +48,11 @@ def _inert(text: str) -> bool:
 def test_table_cells_are_sanitized():
     snap = hostile_snapshot()
     cells = [c for t in tables.TABLES for name in snap.names()
-             for row in tables.rows(snap.namespaces[name], t) for c in row]
+             for row in tables.rows(snap.state.ns[name], t) for c in row]
     assert all(_inert(c) for c in cells)
     assert "v^[#8@if2" in cells and "br^[c" in cells and "w\\u009b2J\\u202e@if4" in cells
     assert "-A INPUT -m comment --comment \"^[]52;c;SGVsbG8=^G\" -j ACCEPT" in cells
-    assert tables.namespace_label(NS) == "x^[]0;pwned^G" and tables.namespace_label("") == "host"
+    assert tables.namespace_label(NS) == "x^[]0;pwned^G" and tables.namespace_label(HOST) == "host"
 
 
 def test_map_draws_names_sanitized():

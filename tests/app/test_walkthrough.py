@@ -7,11 +7,11 @@ and a private progress record (`state_home`).
 from __future__ import annotations
 
 import pytest
-
 from pilot_helpers import console_text, run, type_command, wait_for
+
 from tutor import progress
 from tutor.app.app import TutorApp
-from tutor.lab import client, control, lifecycle
+from tutor.lab import client, control, HOST, lifecycle
 from tutor.lesson import find_lesson
 
 pytestmark = pytest.mark.lab
@@ -58,7 +58,7 @@ def test_checks_flip_to_passed_when_the_lab_changes_elsewhere(lab, state_home):
             assert "✗" in str(app.checks.render())
             client.run("ip netns add red; ip netns add blue")      # as `tutor shell` would
             await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open by itself")
-            assert {"", "red", "blue"} <= set(app.lab_view.snapshot.namespaces)
+            assert {HOST, "red", "blue"} <= set(app.lab_view.snapshot.state.ns)
             assert app.progress.done("lesson1") == {1}
 
     run(body())
@@ -162,7 +162,7 @@ def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
             await wait_for(pilot, lambda: not app.preparing, 15, "the reset")
             assert control.status().namespaces == ()
             assert app.step == 1
-            await wait_for(pilot, lambda: app.result is not None and "red" not in app.lab_view.snapshot.namespaces,
+            await wait_for(pilot, lambda: app.result is not None and "red" not in app.lab_view.snapshot.state.ns,
                            10, "the lab view to follow the reset")
             assert not app.result.steps[0].passed
             assert app.progress.done("lesson1") == {1}    # the record of what was done stays

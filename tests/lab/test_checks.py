@@ -12,8 +12,8 @@ import pytest
 
 from tutor.checks.engine import NOT_TRIED, CheckResult, verify
 from tutor.checks.observe import read_state
-from tutor.checks.state import HOST
 from tutor.lab import client, control, lifecycle
+from tutor.lab.state import HOST
 from tutor.lesson import parse_lesson
 
 pytestmark = pytest.mark.lab

@@ -37,7 +37,7 @@ from textual import events  # noqa: E402
 from tutor import progress  # noqa: E402
 from tutor.app import app as app_module  # noqa: E402
 from tutor.app.widgets.console import MAX_LINE, PROMPT, TOO_LONG, _builtin  # noqa: E402
-from tutor.lab import client, control  # noqa: E402
+from tutor.lab import client, control, HOST  # noqa: E402
 
 pytestmark = pytest.mark.lab
 SIZE = (120, 40)
@@ -274,7 +274,7 @@ def test_two_apps_and_the_cli_on_one_lab_see_each_others_changes(lab, lab_name, 
             term.wait_for("✓ netns red")
             # the terminal makes blue: the Pilot app's lab view gets a tab, step 1 passes there
             term.type("ip netns add blue")
-            await wait_for(pilot, lambda: "blue" in app.lab_view.snapshot.namespaces, 10, "blue in the app")
+            await wait_for(pilot, lambda: "blue" in app.lab_view.snapshot.state.ns, 10, "blue in the app")
             await wait_for(pilot, lambda: app.step == 2, 10, "step 2 in the app")
             term.wait_for("Step 2 of 5")
             # the CLI does step 2 and makes the cable of step 3: both apps follow
@@ -330,7 +330,7 @@ def test_the_agent_killed_under_an_open_app_is_said_and_f6_brings_a_new_lab(lab,
             assert not app.lab_down_banner.display
             info = control.status()
             assert info.pid != agent and set(info.namespaces) == {"red", "blue"}
-            await wait_for(pilot, lambda: {"", "red", "blue"} <= set(app.lab_view.snapshot.namespaces)
+            await wait_for(pilot, lambda: {HOST, "red", "blue"} <= set(app.lab_view.snapshot.state.ns)
                            and "eth0@if2" in " ".join(_links(app)), 10, "the tables to fill again")
             await type_command(pilot, "ip netns", keys=False)
             assert "blue\nred" in console_text(app).split("root@lab:/# ip netns")[-1]
@@ -440,12 +440,12 @@ def test_the_lab_view_follows_other_terminals_even_past_a_file_that_is_no_namesp
             assert client.run("touch /run/netns/junk").returncode == 0
             for name in ("red", "blue", "green"):
                 client.run(f"ip netns add {name}")
-                await wait_for(pilot, lambda: name in app.lab_view.snapshot.namespaces, 5, f"{name}")
+                await wait_for(pilot, lambda: name in app.lab_view.snapshot.state.ns, 5, f"{name}")
             client.run("ip -n green link set lo up; ip link add veth0 type veth peer name veth1")
             await wait_for(pilot, lambda: "veth0@veth1" in _links(app), 5, "veth0 in the table")
-            await wait_for(pilot, lambda: app.lab_view.snapshot.namespaces["green"].links[0].admin_up,
+            await wait_for(pilot, lambda: app.lab_view.snapshot.state.ns["green"].links["lo"].admin_up,
                            5, "lo up in green")
-            assert "junk" not in app.lab_view.snapshot.namespaces
+            assert "junk" not in app.lab_view.snapshot.state.ns
             await type_command(pilot, "ip netns", keys=False)
             assert "junk" in console_text(app)
 

@@ -1,5 +1,5 @@
 """The Textual app (the course's face). Importing this package does not import Textual:
-`run_app` does, so `tutor.app.labstate` and friends stay usable without it."""
+`run_app` does, so `tutor.app.tables` and `tutor.app.topomap` stay usable without it."""
 
 from __future__ import annotations
 

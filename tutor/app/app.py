@@ -15,14 +15,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from tutor import course, progress
-from tutor.app.keeper import keeper
 from tutor.app.keyflow import bounded
-from tutor.app.labwatch import LabSnapshot, LabWatcher
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
-from tutor.app.shell import open_lab_shell
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_down import LabDownBanner
@@ -33,6 +30,10 @@ from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
 from tutor.lab import client
+from tutor.lab.keeper import keeper
+from tutor.lab.shell import open_lab_shell
+from tutor.lab.state import IP_FORWARD
+from tutor.lab.watch import LabSnapshot, LabWatcher
 from tutor.lesson import load_lessons, normalize_id
 from tutor.sanitize import clean
 
@@ -47,8 +48,9 @@ def _step_result(result, number: int):
 
 def _lab_key(snapshot: LabSnapshot) -> tuple:
     """What checks can depend on (neighbour tables churn with every ping: left out)."""
-    return tuple((n, tuple(s.links), tuple(s.addrs), tuple(s.routes), s.rules, s.ip_forward)
-                 for n, s in sorted(snapshot.namespaces.items()))
+    lab = snapshot.state
+    return tuple((n, s.links, s.routes, s.iptables, lab.sysctls.get((n, IP_FORWARD)))
+                 for n, s in sorted(lab.ns.items()))
 
 
 class TutorApp(App):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 
+from tutor.lab.state import HOST
 from tutor.lab.world import NODE_NAMES
 
 _IP_OBJECTS = {"link": "links", "l": "links", "addr": "addresses", "a": "addresses",
@@ -17,8 +18,8 @@ _IP_OBJECTS = {"link": "links", "l": "links", "addr": "addresses", "a": "address
 def lab_focus(cmdline: str) -> tuple[str | None, str | None]:
     """Where a command's change shows: (namespace, table) of the lab view; None = leave as is.
 
-    The namespace is "" for the lab host; the table is one of `tables.TABLES` or "map".
-    `ip netns exec red ip a add …` → ("red", "addresses"); `iptables …` → ("", "rules").
+    The namespace is HOST ("host") for the lab host; the table is one of `tables.TABLES` or "map".
+    `ip netns exec red ip a add …` → ("red", "addresses"); `iptables …` → (HOST, "rules").
     """
     try:
         words = shlex.split(cmdline, comments=True)
@@ -26,7 +27,7 @@ def lab_focus(cmdline: str) -> tuple[str | None, str | None]:
         words = cmdline.split()
     if not words or words[0] in NODE_NAMES:     # the world: not in the lab view
         return None, None
-    ns = ""
+    ns = HOST
     if words[:3] == ["ip", "netns", "exec"] and len(words) > 3:
         ns, words = words[3], words[4:]
     if not words:

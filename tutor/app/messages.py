@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from tutor.app.labwatch import LabSnapshot
+from tutor.lab.watch import LabSnapshot
 
 
 @dataclass

@@ -33,7 +33,7 @@ async def _shoot(lesson, path: Path) -> None:
     app = TutorApp(lesson.id)
     async with app.run_test(size=SIZE) as pilot:
         last = lesson.steps[-1]
-        await _wait(pilot, lambda: app.result is not None and app.lab_view.snapshot.namespaces, 20)
+        await _wait(pilot, lambda: app.result is not None and app.lab_view.snapshot.state.ns, 20)
         if last.commands:
             app.cmd_console.insert(last.commands[-1])
             await pilot.press("enter")

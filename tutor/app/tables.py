@@ -8,7 +8,8 @@ so the view, its diff and its widths all see the same safe text.
 
 from __future__ import annotations
 
-from tutor.app.labstate import NsState
+from tutor.lab import iptables
+from tutor.lab.state import HOST, Link, NsState
 from tutor.sanitize import cell
 
 TABLES = ("links", "addresses", "routes", "neighbours", "rules")
@@ -22,13 +23,10 @@ COLUMNS = {
 NEW, SAME, GONE = "new", "same", "gone"
 
 
-def link_label(ns: NsState, index: int) -> str:
+def link_label(ns: NsState, link: Link) -> str:
     """`veth0@veth1`, `veth1@if5` (peer in another namespace), or just the name."""
-    link = ns.link(index)
-    if link is None:
-        return f"if{index}"
     if link.peer_index and link.kind == "veth":
-        peer = f"if{link.peer_index}" if link.peer_elsewhere else ns.name_of(link.peer_index)
+        peer = f"if{link.peer_index}" if link.peer_nsid is not None else ns.name_of(link.peer_index)
         return f"{link.name}@{peer}"
     return link.name
 
@@ -41,30 +39,26 @@ def rows(ns: NsState | None, table: str) -> list[tuple[str, ...]]:
 def _raw_rows(ns: NsState | None, table: str) -> list[tuple[str, ...]]:
     if ns is None:
         return []
+    links = ns.links.values()
     if table == "links":
-        return [(link_label(ns, l.index), l.operstate, "UP" if l.admin_up else "DOWN", l.kind or "-",
-                 ns.name_of(l.master) if l.master else "-", l.mac) for l in ns.links]
+        return [(link_label(ns, l), l.oper, "UP" if l.admin_up else "DOWN", l.kind or "-",
+                 l.master or "-", l.mac) for l in links]
     if table == "addresses":
-        state = {l.name: l.operstate for l in ns.links}
-        return [(a.dev, f"{a.address}/{a.prefixlen}", state.get(a.dev, "?")) for a in ns.addrs]
+        return [(l.name, f"{a}/{p}", l.oper) for l in links for a, p in l.addrs]
     if table == "routes":
-        return [(r.dst, r.gateway or "-", r.dev or "-", r.scope) for r in ns.routes]
+        return [(r.dest, r.gateway or "-", r.dev or "-", r.scope) for r in ns.routes]
     if table == "neighbours":
         return [(n.address, n.dev, n.lladdr or "-", n.state) for n in ns.neighs]
     if table == "rules":
-        return rule_rows(ns.rules)
+        return rule_rows(ns.iptables)
     raise KeyError(table)
 
 
-def rule_rows(rules: str) -> list[tuple[str, str]]:
-    """`*nat`, `iptables -t nat -S`, `*filter`, `iptables -S` -> (table, rule) rows."""
-    out, table = [], "nat"
-    for line in rules.splitlines():
-        if line.startswith("*"):
-            table = line[1:].strip()
-        elif line.strip():
-            out.append((table, line))
-    return out
+def rule_rows(rules: iptables.Iptables | None) -> list[tuple[str, str]]:
+    """(table, rule) rows: what `iptables -t nat -S` and then `iptables -S` print."""
+    if rules is None:
+        return []
+    return [(table, line) for table in ("nat", "filter") for line in iptables.listing(rules, table)]
 
 
 def diff(before: list[tuple[str, ...]] | None, after: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], str]]:
@@ -82,4 +76,4 @@ def diff(before: list[tuple[str, ...]] | None, after: list[tuple[str, ...]]) -> 
 
 def namespace_label(name: str) -> str:
     """How a namespace is named in the view (sanitized): the lab host is `host`."""
-    return cell(name) if name else "host"
+    return "host" if name == HOST else cell(name)

@@ -1,8 +1,8 @@
 """The topology map: what is cabled to what, drawn with box characters (pure, no Textual).
 
 `describe(snapshot)` turns a LabSnapshot into a `Topology` (boxes, interfaces and cables:
-veth pairs matched by their peer index, bridge ports by their master, the world by the lab
-host's eth0/eth1). `draw(topology, width)` lays it out: the world on top, the lab host below
+veth pairs matched by `LabState.peer_of`, the checks' own resolver, bridge ports by their
+master, the world by the lab host's eth0/eth1). `draw(topology, width)` lays it out: the world on top, the lab host below
 it, the student's namespaces underneath, with a line wherever a cable joins two boxes.
 A `Topology` is already what the screen shows: `describe` passes every name from the lab
 through `tutor.sanitize.cell`, so the layout measures the same text that is drawn.
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from tutor.app.labstate import Link, NsState
-from tutor.app.labwatch import LabSnapshot
+from tutor.lab.state import HOST, LabState, Link
+from tutor.lab.watch import LabSnapshot
 from tutor.lab.world import NODES as WORLD_NODES
 from tutor.sanitize import cell
 
@@ -42,7 +42,7 @@ class Iface:
 @dataclass
 class Box:
     """A namespace (or the lab host) and its interfaces."""
-    name: str                # "" for the lab host
+    name: str                # "host" for the lab host
     ifaces: list[Iface]
     to_host: bool = False    # cabled to the lab host (directly or through a bridge port)
 
@@ -58,53 +58,42 @@ class Topology:
 def _state(link: Link) -> str:
     if not link.admin_up:
         return "DOWN"
-    return "up" if link.operstate in ("UP", "UNKNOWN") else "no-carrier"
+    return "up" if link.oper in ("UP", "UNKNOWN") else "no-carrier"
 
 
-def _peer(snapshot: LabSnapshot, ns_name: str, link: Link) -> str:
+def _peer(lab: LabState, link: Link) -> str:
     """Where the other end of a veth is: `NS:DEV`, a world node, or ''."""
-    ns = snapshot.namespaces[ns_name]
     if link.kind != "veth" or not link.peer_index:
         return ""
-    if not link.peer_elsewhere:
-        return f"{_label(ns_name)}:{cell(ns.name_of(link.peer_index))}"
-    for other_name, other in snapshot.namespaces.items():
-        if other_name == ns_name:
-            continue
-        peer = other.link(link.peer_index)
-        if peer and peer.kind == "veth" and peer.peer_index == link.index and peer.peer_elsewhere:
-            return f"{_label(other_name)}:{cell(peer.name)}"
-    if ns_name == "" and link.name in WORLD:
+    peer = lab.peer_of(link)
+    if peer is not None:
+        return f"{cell(peer.ns)}:{cell(peer.name)}"
+    if link.peer_nsid is None:   # in this namespace, but gone between two reads
+        return f"{cell(link.ns)}:if{link.peer_index}"
+    if link.ns == HOST and link.name in WORLD:
         return WORLD[link.name][0]
     return "?"
 
 
-def _label(name: str) -> str:
-    return cell(name) if name else "host"
-
-
 def describe(snapshot: LabSnapshot) -> Topology | None:
     """The topology of a snapshot (None while the lab is not read yet)."""
-    if "" not in snapshot.namespaces:
+    lab = snapshot.state
+    if HOST not in lab.ns:
         return None
     boxes = {}
-    for name, ns in snapshot.namespaces.items():
-        addrs: dict[str, list[str]] = {}
-        for a in ns.addrs:
-            addrs.setdefault(a.dev, []).append(f"{a.address}/{a.prefixlen}")
+    for name, ns in lab.ns.items():
         ifaces = []
-        for link in ns.links:
-            if link.name == "lo" and name == "":
+        for link in ns.links.values():
+            if link.name == "lo" and name == HOST:
                 continue
-            ifaces.append(Iface(cell(link.name), _state(link), addrs.get(link.name, []),
-                                cell(link.kind), _peer(snapshot, name, link),
-                                port_of=cell(ns.name_of(link.master)) if link.master else ""))
+            ifaces.append(Iface(cell(link.name), _state(link), [f"{a}/{p}" for a, p in link.addrs],
+                                cell(link.kind), _peer(lab, link), port_of=cell(link.master or "")))
         by_name = {i.name: i for i in ifaces}
         for i in ifaces:
             if i.port_of in by_name:
                 by_name[i.port_of].ports.append(i.name)
         boxes[name] = Box(cell(name), ifaces)
-    host = boxes.pop("")
+    host = boxes.pop(HOST)
     for box in boxes.values():
         box.to_host = any(i.peer.startswith("host:") for i in box.ifaces)
     world = [(WORLD[i.name][0], WORLD[i.name][1], i.name) for i in host.ifaces

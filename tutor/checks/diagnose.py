@@ -10,8 +10,8 @@ import ipaddress
 
 from tutor.checks.judge import Verdict, forward_verdict, ip_cmd, masquerade_verdict, place, who
 from tutor.checks.lang import Check
-from tutor.checks.state import HOST, LabState, Link, Route, Rule, covers, in_subnet
 from tutor.lab import world
+from tutor.lab.state import HOST, LabState, Link, Route, Rule, covers, in_subnet
 from tutor.lab.world import DNS_SERVER
 
 # The lab host's own cables to the simulated world are the lab's, not the student's: every

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from tutor.checks import observe
 from tutor.checks.diagnose import explain
 from tutor.checks.judge import STATE_JUDGES, Verdict, in_ns
-from tutor.checks.lang import HOST, Check
+from tutor.checks.lang import Check
 from tutor.lab import control
+from tutor.lab.state import HOST
 
 NOT_TRIED = "not tried yet: a check above it fails first"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from tutor.checks.lang import Check
 from tutor.lab import world
-from tutor.checks.state import HOST, LabState, Link, covers, in_subnet
+from tutor.lab.state import HOST, LabState, Link, covers, in_subnet
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from tutor.lab import HOST
 from tutor.lab.world import NODE_NAMES
 
 # Layers, lowest first: the first failing check of the lowest layer explains a failing step.
@@ -15,7 +16,6 @@ LAYERS = {"netns": 0, "link": 1, "peer": 1, "master": 1, "addr": 2, "route": 3, 
           "forward": 4, "masquerade": 5, "dnat": 5, "resolv": 6,
           "ping": 7, "resolve": 7, "fetch": 7, "tcp": 7}
 BEHAVIOUR = {"ping", "resolve", "fetch", "tcp"}
-HOST = "host"
 
 
 class CheckSyntaxError(ValueError):

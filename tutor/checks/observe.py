@@ -14,8 +14,8 @@ import json
 import shlex
 
 from tutor.checks.lang import Check
-from tutor.checks.state import HOST, LabState, Link, NsState, Route, Rule
-from tutor.lab import client, control
+from tutor.lab import client, control, iptables
+from tutor.lab.state import HOST, LabState, Link, NsState, Route
 from tutor.lab.world import WORLD_DIR as WORLD
 
 MARK = "@@tutor@@"
@@ -24,11 +24,12 @@ PROBE_CAP = 1500   # characters of a probe's output kept
 # One `ip -batch` per namespace prints three JSON arrays: links with addresses, routes, ids.
 _IP_BATCH = "printf 'addr show\\nroute show table main\\nnetns list-id\\n' | ip -force -j -d"
 _M = f'm() {{ echo "{MARK} $*"; }}\n'
-# (globs, not `ls`: each process costs the observation a millisecond or two)
+# (globs, not `ls`: each process costs the observation a millisecond or two; a namespace the
+# student named `host` is not read: that name is the lab host's in the state)
 STATE_SCRIPT = f"""{_M}m netns; for n in /run/netns/*; do [ -e "$n" ] && echo "${{n##*/}}"; done
 m ipbatch {HOST}; {_IP_BATCH} -batch - 2>&1
 for n in /run/netns/*; do
-  [ -e "$n" ] || continue; n=${{n##*/}}
+  [ -e "$n" ] || continue; n=${{n##*/}}; [ "$n" = {HOST} ] && continue
   m ipbatch "$n"; {_IP_BATCH} -n "$n" -batch - 2>&1
 done
 """
@@ -126,7 +127,7 @@ def parse_links(ns: str, body: str) -> dict[str, Link]:
             name=name, ns=ns, ifindex=int(item.get("ifindex", 0)), kind=info.get("info_kind", ""),
             admin_up="UP" in item.get("flags", []), oper=item.get("operstate", "UNKNOWN"),
             master=item.get("master"), peer_index=item.get("link_index"),
-            peer_nsid=item.get("link_netnsid"),
+            peer_nsid=item.get("link_netnsid"), mac=item.get("address", ""),
             addrs=[(a["local"], int(a["prefixlen"])) for a in item.get("addr_info", [])
                    if a.get("family") == "inet" and "local" in a])
         if item.get("link") and item.get("link_index") is None:
@@ -145,41 +146,8 @@ def parse_routes(body: str) -> list[Route]:
             dest = r.get("dst", "")
             if dest and dest != "default" and "/" not in dest:
                 dest += "/32"
-            out.append(Route(dest, r.get("gateway"), r.get("dev")))
+            out.append(Route(dest, r.get("gateway"), r.get("dev"), r.get("scope", "global")))
     return out
-
-
-def parse_iptables(body: str) -> tuple[list[Rule], dict[tuple[str, str], str]]:
-    """`iptables-save` -> rules with their options split, and chain policies."""
-    rules, policies, table = [], {}, ""
-    for line in body.splitlines():
-        if line.startswith("*"):
-            table = line[1:].strip()
-        elif line.startswith(":"):
-            chain, policy = (line[1:].split() + ["-", "-"])[:2]
-            policies[(table, chain)] = policy
-        elif line.startswith("-A "):
-            try:
-                words = shlex.split(line)
-            except ValueError:
-                continue
-            opts: dict[str, str] = {}
-            matches: list[str] = []
-            neg = target = False
-            for i, w in enumerate(words[2:], start=2):
-                if w == "!":
-                    neg = True
-                    continue
-                if w.startswith("-"):
-                    value = words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("-") else ""
-                    key = ("!" if neg else "") + w
-                    opts.setdefault(key, value)
-                    target = target or w in ("-j", "-g")
-                    if not target and key not in ("-m", "--comment"):
-                        matches.append(key)
-                    neg = False
-            rules.append(Rule(table, words[1], line[3:], opts, tuple(matches)))
-    return rules, policies
 
 
 def _json_docs(body: str) -> list[str]:
@@ -231,7 +199,7 @@ def parse_state(text: str) -> LabState:
         elif what in ("addr", "route", "nsid") and args:
             _fill(state, what, args[0], body)
         elif what == "iptables":
-            state.rules, state.policies = parse_iptables(body)
+            state.ns[HOST].iptables = iptables.parse(body)
         elif what == "sysctl" and len(args) == 2:
             state.sysctls[(args[0], args[1])] = body.strip()
         elif what == "prelude":

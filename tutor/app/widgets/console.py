@@ -29,7 +29,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Log
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
-from tutor.app.runner import CommandRunner
+from tutor.lab.runner import CommandRunner
 from tutor.sanitize import clean
 
 PROMPT = "root@lab:/#"

@@ -11,11 +11,12 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tab, Tabs
+from textual.widgets import DataTable, Static, Tab, TabbedContent, TabPane, Tabs
 
 from tutor.app import tables
-from tutor.app.labwatch import LabSnapshot
 from tutor.app.widgets.topology import TopologyMap
+from tutor.lab.state import HOST, IP_FORWARD
+from tutor.lab.watch import LabSnapshot
 from tutor.sanitize import clean
 
 STYLE = {tables.NEW: "bold yellow", tables.GONE: "dim strike", tables.SAME: ""}
@@ -33,13 +34,13 @@ class LabView(Vertical):
         super().__init__(**kwargs)
         self.snapshot = LabSnapshot()
         self.baseline: Baseline | None = None
-        self.namespace = ""
+        self.namespace = HOST
         self._tab_ids: dict[str, str] = {}   # namespace -> tab id (names may not be valid ids)
         self._next_tab = 0
 
     def compose(self) -> ComposeResult:
         yield Tabs(Tab("host", id="ns-0"), id="ns-tabs")
-        self._tab_ids[""] = "ns-0"
+        self._tab_ids[HOST] = "ns-0"
         with TabbedContent(id="lab-tables"):
             for name in tables.TABLES:
                 with TabPane(TAB_TITLES[name], id=f"pane-{name}"):
@@ -53,7 +54,7 @@ class LabView(Vertical):
     def show(self, snapshot: LabSnapshot) -> None:
         """A fresh reading of the lab."""
         self.snapshot = snapshot
-        if self.baseline is None and snapshot.namespaces:
+        if self.baseline is None and snapshot.state.ns:
             self.mark_baseline()
         self._sync_tabs()
         self._fill()
@@ -62,11 +63,11 @@ class LabView(Vertical):
     def mark_baseline(self) -> None:
         """Remember the lab as it is now: later changes are highlighted against it."""
         self.baseline = {ns: {t: tables.rows(state, t) for t in tables.TABLES}
-                         for ns, state in self.snapshot.namespaces.items()}
+                         for ns, state in self.snapshot.state.ns.items()}
 
     def select_next_namespace(self) -> None:
         """Cycle through the lab host and the namespaces."""
-        names = self.snapshot.names() or [""]
+        names = self.snapshot.names() or [HOST]
         i = names.index(self.namespace) if self.namespace in names else -1
         self._select(names[(i + 1) % len(names)])
 
@@ -77,7 +78,7 @@ class LabView(Vertical):
         tc.active = panes[(panes.index(tc.active) + 1) % len(panes)] if tc.active in panes else panes[0]
 
     def show_namespace(self, name: str) -> bool:
-        """Bring namespace `name` ("" the lab host) to the front; False while it has no tab yet."""
+        """Bring namespace `name` (HOST the lab host) to the front; False while it has no tab yet."""
         if name not in self._tab_ids:
             return False
         self._select(name)
@@ -95,12 +96,12 @@ class LabView(Vertical):
     def _sync_tabs(self) -> None:
         """One tab per namespace, added and removed as namespaces come and go."""
         tabs = self.query_one(Tabs)
-        names = self.snapshot.names() if self.snapshot.namespaces else [""]
+        names = self.snapshot.names() if self.snapshot.state.ns else [HOST]
         for name in list(self._tab_ids):
             if name not in names:
                 tabs.remove_tab(self._tab_ids.pop(name))
                 if name == self.namespace:
-                    self.namespace = ""
+                    self.namespace = HOST
         for name in names:
             if name not in self._tab_ids:
                 self._next_tab += 1
@@ -111,7 +112,7 @@ class LabView(Vertical):
     @on(Tabs.TabActivated, "#ns-tabs")
     def _namespace_picked(self, event: Tabs.TabActivated) -> None:
         event.stop()
-        picked = next((n for n, t in self._tab_ids.items() if t == event.tab.id), "")
+        picked = next((n for n, t in self._tab_ids.items() if t == event.tab.id), HOST)
         if picked != self.namespace:
             self.namespace = picked
             self._fill()
@@ -131,7 +132,7 @@ class LabView(Vertical):
                 table.add_column(label, width=width)
 
     def _fill(self) -> None:
-        ns = self.snapshot.namespaces.get(self.namespace)
+        ns = self.snapshot.state.ns.get(self.namespace)
         before_ns = None if self.baseline is None else self.baseline.get(self.namespace, {})
         for name in tables.TABLES:
             table = self.query_one(f"#table-{name}", DataTable)
@@ -146,7 +147,7 @@ class LabView(Vertical):
             changed = sum(status != tables.SAME for _, status in marked)
             pane = self.query_one(TabbedContent).get_tab(f"pane-{name}")
             pane.label = TAB_TITLES[name] + (f" +{changed}" if changed else "")
-        fwd = ns.ip_forward if ns else ""
+        fwd = self.snapshot.state.sysctls.get((self.namespace, IP_FORWARD), "")
         self.query_one("#forwarding", Static).update(
             f"ip_forward = {fwd or '?'}" + ("  (this namespace routes packets between interfaces)" if fwd == "1" else ""))
         # border titles read a str as markup: Text keeps a `[` in a name a `[`

@@ -6,7 +6,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tutor.app import topomap
-from tutor.app.labwatch import LabSnapshot
+from tutor.lab.watch import LabSnapshot
 
 
 class TopologyMap(VerticalScroll):

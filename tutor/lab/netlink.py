@@ -13,7 +13,7 @@ longer says that events arrived, and a dump cannot tell that the lab changed whi
 (`read()`'s second value) without reading pyroute2's private queue. The dump below is a few
 dozen lines and keeps both; the parsing, the part worth borrowing, is pyroute2's.
 
-This module never imports Textual: the app shows these plain dataclasses.
+It fills the lab's one model (`tutor.lab.state`), as `tutor.checks.observe` does from `ip -j`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import errno
 import os
 import socket
 import struct
-from dataclasses import dataclass, field
+
+from tutor.lab.state import Link, Neigh, NsState, Route
 
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
@@ -32,68 +33,6 @@ IFF_UP = 0x1
 NUD_NAMES = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY",
              0x10: "PROBE", 0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT"}
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
-
-
-@dataclass(frozen=True)
-class Link:
-    """One interface, as `ip -d link` describes it."""
-    index: int
-    name: str
-    kind: str            # "veth", "bridge", "" for plain devices and loopback
-    admin_up: bool       # the UP flag the student sets with `ip link set ... up`
-    operstate: str       # UP, DOWN, UNKNOWN, LOWERLAYERDOWN
-    mac: str
-    master: int          # ifindex of the bridge this is a port of, 0 if none
-    peer_index: int      # IFLA_LINK: the other end of a veth (0 if none)
-    peer_elsewhere: bool  # the other end lives in another namespace (IFLA_LINK_NETNSID)
-
-
-@dataclass(frozen=True)
-class Addr:
-    """One IPv4 address on an interface."""
-    dev: str
-    address: str
-    prefixlen: int
-
-
-@dataclass(frozen=True)
-class Route:
-    """One route of the main table."""
-    dst: str             # "default" or "A.B.C.D/P"
-    gateway: str
-    dev: str
-    scope: str
-    proto: int
-
-
-@dataclass(frozen=True)
-class Neigh:
-    """One neighbour (ARP) entry."""
-    address: str
-    dev: str
-    lladdr: str
-    state: str
-
-
-@dataclass
-class NsState:
-    """Everything shown for one namespace ("" is the lab host)."""
-    name: str
-    links: list[Link] = field(default_factory=list)
-    addrs: list[Addr] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    neighs: list[Neigh] = field(default_factory=list)
-    rules: str = ""          # `iptables -t nat -S` then `iptables -S`
-    ip_forward: str = ""     # "0", "1" or "" when unknown
-
-    def link(self, index: int) -> Link | None:
-        """The interface with that index, if any."""
-        return next((l for l in self.links if l.index == index), None)
-
-    def name_of(self, index: int) -> str:
-        """The name of interface `index`, or `if<index>` the way `ip` shows unknown ones."""
-        link = self.link(index)
-        return link.name if link else f"if{index}"
 
 
 class NetlinkReader:
@@ -138,12 +77,17 @@ class NetlinkReader:
         events = False
         raw_links, more = self._dump(RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0))
         events |= more
-        state.links = sorted((_link(m) for m in raw_links), key=lambda l: l.index)
-        names = {l.index: l.name for l in state.links}
+        raw_links.sort(key=lambda m: m["index"])
+        names = {m["index"]: m.get("IFLA_IFNAME") or f"if{m['index']}" for m in raw_links}
+        by_index = {m["index"]: _link(m, self.name, names) for m in raw_links}
+        state.links = {l.name: l for l in by_index.values()}
         raw, more = self._dump(RTM_GETADDR, struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0))
         events |= more
-        state.addrs = [Addr(names.get(m["index"], f"if{m['index']}"), m.get("IFA_ADDRESS") or "",
-                            m["prefixlen"]) for m in raw]
+        for m in raw:
+            link = by_index.get(m["index"])
+            address = m.get("IFA_LOCAL") or m.get("IFA_ADDRESS")   # IFA_ADDRESS: a ptp link's peer
+            if link is not None and address:
+                link.addrs.append((address, m["prefixlen"]))
         raw, more = self._dump(RTM_GETROUTE, struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0))
         events |= more
         state.routes = [_route(m, names) for m in raw if (m.get("RTA_TABLE") or m["table"]) == RT_TABLE_MAIN]
@@ -187,22 +131,23 @@ class NetlinkReader:
             self.sock.setblocking(False)
 
 
-def _link(m) -> Link:
+def _link(m, ns: str, names: dict[int, str]) -> Link:
     info = m.get("IFLA_LINKINFO")
-    kind = (info.get("IFLA_INFO_KIND") if info else None) or ""
-    return Link(index=m["index"], name=m.get("IFLA_IFNAME") or f"if{m['index']}", kind=kind,
-                admin_up=bool(m["flags"] & IFF_UP), operstate=m.get("IFLA_OPERSTATE") or "UNKNOWN",
-                mac=m.get("IFLA_ADDRESS") or "", master=m.get("IFLA_MASTER") or 0,
-                peer_index=m.get("IFLA_LINK") or 0,
-                peer_elsewhere=m.get("IFLA_LINK_NETNSID") is not None)
+    master = m.get("IFLA_MASTER")
+    return Link(name=names[m["index"]], ns=ns, ifindex=m["index"],
+                kind=(info.get("IFLA_INFO_KIND") if info else None) or "",
+                admin_up=bool(m["flags"] & IFF_UP), oper=m.get("IFLA_OPERSTATE") or "UNKNOWN",
+                master=names.get(master, f"if{master}") if master else None,
+                peer_index=m.get("IFLA_LINK") or None, peer_nsid=m.get("IFLA_LINK_NETNSID"),
+                mac=m.get("IFLA_ADDRESS") or "")
 
 
 def _route(m, names: dict[int, str]) -> Route:
     dst = m.get("RTA_DST")
     oif = m.get("RTA_OIF")
-    return Route(dst=f"{dst}/{m['dst_len']}" if dst else "default", gateway=m.get("RTA_GATEWAY") or "",
-                 dev=names.get(oif, f"if{oif}") if oif else "", scope=SCOPES.get(m["scope"], str(m["scope"])),
-                 proto=m["proto"])
+    return Route(dest=f"{dst}/{m['dst_len']}" if dst else "default", gateway=m.get("RTA_GATEWAY"),
+                 dev=names.get(oif, f"if{oif}") if oif else None,
+                 scope=SCOPES.get(m["scope"], str(m["scope"])))
 
 
 def close_fds(fds: list[int]) -> None:

@@ -29,8 +29,8 @@ import subprocess
 import time
 from typing import Callable
 
-from tutor.app.keeper import keeper
 from tutor.lab import client, control
+from tutor.lab.keeper import keeper
 
 FLUSH = 0.05           # seconds between output chunks handed to the UI
 MAX_PENDING = 256_000  # characters kept between two flushes; older ones are dropped

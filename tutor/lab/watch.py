@@ -7,6 +7,7 @@ from an inotify descriptor on the lab's `/run/netns` that the agent hands over, 
 status, asked once a second, and hears the agent die at once through a pidfd. iptables rules and
 `ip_forward` are not netlink state: they are read with one `client.run` when asked
 (`refresh(rules=True)`, after each command) — iptables has no change events the lab hands out.
+What it publishes is the lab's one model (`tutor.lab.state.LabState`), the one the checks judge.
 
 The first event after a quiet spell is read at once, so a change shows as soon as it happened;
 during a burst (a reset replaying twenty commands) the tables are re-read at most every
@@ -18,7 +19,8 @@ any descriptor number (select() stops at 1023), and follows at most MAX_FOLLOWED
 fewer when the descriptors this process may open run short (`ulimit -n`): FD_RESERVE of them
 stay free for the rest of the app (a command's pipes, a verification). Should the process run
 out all the same (EMFILE), the watcher follows half as many and says so (until it next
-connects, and counts the free descriptors again); it never stops.
+connects, and counts the free descriptors again); it never stops. The descriptors it waits on,
+and how the agent hands them over, are in `watchfds`.
 
 Never imports Textual: the app passes a callback that posts a message.
 """
@@ -28,35 +30,36 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import select
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from tutor.app.labstate import NetlinkReader, NsState, close_fds
-from tutor.lab import client, control
+from tutor.lab import client, control, iptables
+from tutor.lab.netlink import NetlinkReader, close_fds
+from tutor.lab.state import HOST, IP_FORWARD, LabState, NsState
+from tutor.lab.watchfds import Inotify, PidFd, drain_pipe, open_sockets, readable
 
 DEBOUNCE = 0.05
 IDLE_CHECK = 1.0
 RETRY = 0.05        # first wait before opening a namespace that could not be entered, again
 MAX_FOLLOWED = 200  # namespaces given live tables; a lesson uses a handful, a tab bar shows ~10
 FD_RESERVE = 64     # descriptors left to the rest of the app when sockets are handed out
-CHUNK = 200         # sockets per request: one SCM_RIGHTS message carries at most 253 (SCM_MAX_FD)
 OUT_OF_FDS = (errno.EMFILE, errno.ENFILE)
 
-RULES_SCRIPT = r"""
-dump() { echo "@@ns $1"; echo "@@fwd $(cat /proc/sys/net/ipv4/ip_forward)";
-         echo '*nat'; iptables -t nat -S 2>&1; echo '*filter'; iptables -S 2>&1; }
-dump ''
-for n in $(ip netns list | cut -d' ' -f1); do ip netns exec "$n" bash -c "$(declare -f dump); dump $n"; done
+RULES_SCRIPT = f"""
+dump() {{ echo "@@ns $1"; echo "@@fwd $(cat /proc/sys/net/ipv4/ip_forward)"; iptables-save 2>&1; }}
+dump {HOST}
+for n in $(ip netns list | cut -d' ' -f1); do
+  [ "$n" = {HOST} ] || ip netns exec "$n" bash -c "$(declare -f dump); dump $n"
+done
 """
 
 
 @dataclass
 class LabSnapshot:
-    """The whole lab as last read: namespaces by name ("" = the lab host)."""
-    namespaces: dict[str, NsState] = field(default_factory=dict)
+    """The whole lab as last read, and what the watcher has to say about following it."""
+    state: LabState = field(default_factory=LabState)
     error: str = ""          # a one-sentence problem (the lab stopped), else ""
     generation: int = 0      # grows with every snapshot
     down: bool = False       # no lab answers: it stopped, or was never started
@@ -64,54 +67,7 @@ class LabSnapshot:
 
     def names(self) -> list[str]:
         """The lab host first, then the student's namespaces in order."""
-        return sorted(self.namespaces, key=lambda n: (n != "", n))
-
-
-class _Inotify:
-    """The agent's inotify descriptor on the lab's /run/netns (its `watch` request): readable
-    when a namespace is added or removed."""
-
-    def __init__(self):
-        _, fds = control.request_fds("watch", 1)
-        if len(fds) != 1:
-            close_fds(fds)
-            raise OSError("the lab handed over no watch")
-        self.fd = fds[0]
-        os.set_blocking(self.fd, False)
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def drain(self) -> None:
-        try:
-            while os.read(self.fd, 4096):
-                pass
-        except BlockingIOError:
-            pass
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class _PidFd:
-    """A pidfd of the agent: select() finds it readable once the agent has exited."""
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    @classmethod
-    def open(cls, pid: int) -> "_PidFd | None":
-        """None where pidfds are not available (then the once-a-second check notices)."""
-        try:
-            return cls(os.pidfd_open(pid))
-        except (AttributeError, OSError):
-            return None
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def close(self) -> None:
-        os.close(self.fd)
+        return sorted(self.state.ns, key=lambda n: (n != HOST, n))
 
 
 class LabWatcher:
@@ -122,8 +78,8 @@ class LabWatcher:
         self.readers: dict[str, NetlinkReader] = {}
         self.snapshot = LabSnapshot()
         self._agent: tuple[int, int] | None = None    # (pid, inode of its netns)
-        self._inotify: _Inotify | None = None
-        self._pidfd: _PidFd | None = None            # readable once the agent has exited
+        self._inotify: Inotify | None = None
+        self._pidfd: PidFd | None = None            # readable once the agent has exited
         self._last_pid = 0                            # the agent we last followed
         self._unopened: set[str] = set()              # listed, but could not be entered
         self._retry_at = 0.0                          # when to try those again (0: never)
@@ -131,6 +87,7 @@ class LabWatcher:
         self._skipped: set[str] = set()               # listed, but more than we may follow
         self._fd_cap: int | None = None               # at most this many, just after running out
         self._following = 0                           # namespaces we last tried to follow
+        self._listed: list[str] = []                  # the student's namespaces the lab lists
         self._note = ""
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -214,9 +171,9 @@ class LabWatcher:
         timeout = max(0.0, last_read + DEBOUNCE - time.monotonic()) if dirty else IDLE_CHECK
         if self._retry_at:
             timeout = min(timeout, max(0.0, self._retry_at - time.monotonic()))
-        for item in _readable(waiting, timeout):
+        for item in readable(waiting, timeout):
             if item is self._wake_r:
-                _drain_pipe(self._wake_r)
+                drain_pipe(self._wake_r)
                 dirty = set(self.readers)
                 if not self.stopped and self._namespaces_changed():
                     with self._lock:
@@ -287,17 +244,19 @@ class LabWatcher:
             return False
         if self._agent is None or self._agent[0] != info.pid or self._inotify is None:
             self._close_inotify()
-            self._pidfd = _PidFd.open(info.pid)
+            self._pidfd = PidFd.open(info.pid)
             self._last_pid = info.pid
             try:
-                self._inotify = _Inotify()
+                self._inotify = Inotify()
             except (OSError, control.LabError):
                 self._inotify = None   # then namespaces are found after each command only
             info = control.status() or info   # listed after the watch began: none slips through
         self._agent = control.identity()
-        names = self._followable(["", *info.namespaces])
-        sockets = _open_sockets(names)
-        if "" not in sockets:   # the lab host itself: the agent is busy or going; try again
+        self._listed = [n for n in info.namespaces if n != HOST]
+        names = self._followable([HOST, *self._listed])
+        self._skipped |= set(info.namespaces) - set(self._listed)   # `host`: the lab host's name
+        sockets = open_sockets(names)
+        if HOST not in sockets:   # the lab host itself: the agent is busy or going; try again
             close_fds(list(sockets.values()))
             with self._lock:
                 self._want_reconnect = True
@@ -317,7 +276,7 @@ class LabWatcher:
     def _namespaces_changed(self) -> bool:
         """After a command: does the lab list other namespaces than we follow? (belt and braces)"""
         info = control.status()
-        followed = (set(self.readers) - {""}) | self._unopened | self._skipped
+        followed = (set(self.readers) - {HOST}) | self._unopened | self._skipped
         return info is None or set(info.namespaces) != followed
 
     def _disconnect(self) -> None:
@@ -340,7 +299,8 @@ class LabWatcher:
     def _read(self, dirty: set[str]) -> set[str]:
         """Re-dump the dirty namespaces and publish; returns namespaces that changed meanwhile."""
         again: set[str] = set()
-        namespaces = {n: s for n, s in self.snapshot.namespaces.items() if n in self.readers}
+        old_state = self.snapshot.state
+        namespaces = {n: s for n, s in old_state.ns.items() if n in self.readers}
         for name in dirty:
             reader = self.readers.get(name)
             if reader is None:
@@ -353,19 +313,21 @@ class LabWatcher:
                 continue
             old = namespaces.get(name)
             if old:
-                state.rules, state.ip_forward = old.rules, old.ip_forward
+                state.iptables = old.iptables
             namespaces[name] = state
             if events:
                 again.add(name)
         with self._lock:
             rules, self._want_rules = self._want_rules, False
-        if namespaces != self.snapshot.namespaces or self.snapshot.error:
-            self._publish(LabSnapshot(namespaces))
+        lab = LabState(list(self._listed), namespaces,
+                       sysctls={k: v for k, v in old_state.sysctls.items() if k[0] in namespaces})
+        if lab != old_state or self.snapshot.error:
+            self._publish(LabSnapshot(lab))
         if rules:   # one lab command (~30 ms): after the netlink tables are on their way
-            namespaces = {n: replace(s) for n, s in namespaces.items()}
-            _read_rules(namespaces)
-            if namespaces != self.snapshot.namespaces:
-                self._publish(LabSnapshot(namespaces))
+            lab = replace(lab, ns={n: replace(s) for n, s in namespaces.items()}, sysctls=dict(lab.sysctls))
+            read_rules(lab)
+            if lab != self.snapshot.state:
+                self._publish(LabSnapshot(lab))
         return again
 
     def _publish(self, snapshot: LabSnapshot) -> None:
@@ -376,47 +338,7 @@ class LabWatcher:
         self.emit(snapshot)
 
 
-def _open_sockets(names: list[str]) -> dict[str, int]:
-    """A netlink socket per namespace the agent can enter, by name (CHUNK at a time)."""
-    sockets: dict[str, int] = {}
-    try:
-        for i in range(0, len(names), CHUNK):
-            sockets.update(_open_chunk(names[i:i + CHUNK]))
-    except OSError:    # out of descriptors: none of these is half-held
-        close_fds(list(sockets.values()))
-        raise
-    return sockets
-
-
-def _open_chunk(names: list[str]) -> dict[str, int]:
-    """One request for all of `names`; if that fails (a namespace not mounted yet makes the
-    agent refuse) or comes back short (one deleted meanwhile: the answer can no longer be paired
-    by order), one request per namespace, skipping the ones that fail."""
-    try:
-        _, fds = control.request_fds("netlink", len(names), namespaces=names)
-    except control.LabError:
-        fds = []
-    if len(fds) == len(names):
-        return dict(zip(names, fds))
-    close_fds(fds)
-    sockets: dict[str, int] = {}
-    for name in names:
-        try:
-            _, fds = control.request_fds("netlink", 1, namespaces=[name])
-        except control.LabError:
-            continue
-        except OSError:    # out of descriptors: give back what this chunk holds
-            close_fds(list(sockets.values()))
-            raise
-        if fds:
-            sockets[name] = fds[0]
-            close_fds(fds[1:])
-    return sockets
-
-
-
-
-def _read_rules(namespaces: dict[str, NsState]) -> None:
+def read_rules(lab: LabState) -> None:
     """Fill in iptables rules and ip_forward for every namespace, with one lab command."""
     try:
         out = client.run(RULES_SCRIPT, timeout=10).stdout
@@ -427,29 +349,9 @@ def _read_rules(namespaces: dict[str, NsState]) -> None:
     for line in out.splitlines() + ["@@ns \0end"]:
         if line.startswith("@@ns "):
             if current is not None:
-                current.rules = "\n".join(lines)
-            current, lines = namespaces.get(line[5:]), []
+                current.iptables = iptables.parse("\n".join(lines))
+            current, lines = lab.ns.get(line[5:]), []
         elif line.startswith("@@fwd ") and current is not None:
-            current.ip_forward = line[6:].strip()
+            lab.sysctls[(current.name, IP_FORWARD)] = line[6:].strip()
         else:
             lines.append(line)
-
-
-def _readable(items: list, timeout: float) -> list:
-    """Those of `items` (descriptors, or objects with fileno()) that are readable, or closed,
-    within `timeout` seconds. poll(), not select(): select() refuses descriptors past 1023."""
-    poller = select.poll()
-    by_fd = {}
-    for item in items:
-        fd = item if isinstance(item, int) else item.fileno()
-        by_fd[fd] = item
-        poller.register(fd, select.POLLIN)
-    return [by_fd[fd] for fd, _ in poller.poll(timeout * 1000)]
-
-
-def _drain_pipe(fd: int) -> None:
-    try:
-        while os.read(fd, 4096):
-            pass
-    except BlockingIOError:
-        pass
