@@ -1,11 +1,11 @@
 """Reading the lab: one shell script per observation, run through the lab's one door.
 
 `read_state` gathers links, addresses, routes and namespace ids of every namespace, plus the
-iptables rules, sysctls, resolv.conf files and LAN routes the checks need (or, `for_hints`,
-that explain a failed probe), in one `tutor shell`-like process (each `ip` call is a few
-milliseconds); commands may run first in the same process (`prelude`). `run_probes` runs
-behaviour checks (ping, resolve, fetch, tcp) in parallel, each bounded by a timeout. Parsing is
-pure and lives here too; judging lives in `judge`.
+iptables rules, sysctls, resolv.conf files and LAN routes the checks' kinds say they need (or,
+`for_hints`, that explain a failed probe), in one `tutor shell`-like process (each `ip` call
+is a few milliseconds); commands may run first in the same process (`prelude`). `run_probes`
+runs behaviour checks in parallel (each kind gives its command), each bounded by a timeout.
+Parsing is pure and lives here too; judging lives in the kinds (`tutor.checks.kinds`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import shlex
 
+from tutor.checks import kinds
+from tutor.checks.kinds._kind import Reads
 from tutor.checks.lang import Check
 from tutor.checks.state import HOST, LabState, Link, NsState, Route, Rule
 from tutor.lab import client
@@ -70,21 +72,15 @@ def read_state(checks: list[Check], info: client.LabInfo | None = None, prelude:
     for commands and the look at what they did); its exit status and output land in
     `LabState.prelude`."""
     behaviour = any(c.behaviour for c in checks)
-    hints = for_hints and behaviour
-    sysctls = {(c.where.ns, c.args["key"]) for c in checks if c.kind == "sysctl"}
-    if hints or any(c.kind in ("forward", "masquerade") for c in checks):
-        sysctls.add((HOST, "net.ipv4.ip_forward"))   # diagnose needs it when a packet fails to cross
-    resolv = {c.args["ns"] for c in checks if c.kind == "resolv"}
-    resolv |= {c.where.ns for c in checks if c.kind in ("resolve", "fetch")
-               and c.where.ns != HOST and not c.where.node}
-    rules = hints or any(c.kind in ("forward", "masquerade", "dnat") for c in checks)
-    lan = hints and any(c.behaviour and c.where.node for c in checks)
-    script = state_script(sysctls, resolv, rules, lan)
+    need = Reads()
+    for c in checks:   # each kind says what it needs (behaviour kinds: more, `for_hints`)
+        need.add(kinds.get(c.kind).reads(c, for_hints))
+    script = state_script(need.sysctls, need.resolv, need.rules, need.lan)
     if prelude:
         script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
     result = client.run(script, info=info, timeout=120 if prelude else 20)
     state = parse_state(result.stdout)
-    state.for_hints = hints or not behaviour
+    state.for_hints = for_hints or not behaviour
     return state
 
 
@@ -244,19 +240,8 @@ def parse_state(text: str) -> LabState:
 
 
 def probe_command(check: Check) -> str:
-    """The shell command that performs a behaviour check (exit 0 = it worked)."""
-    pre = _prefix(check.where.ns, check.where.node)
-    a = check.args
-    if check.kind == "ping":
-        return f"{pre}ping -n -c 1 -W 1 {a['ip']}"
-    if check.kind == "resolve":
-        return f"{pre}timeout 3 getent ahostsv4 {shlex.quote(a['name'])}"
-    if check.kind == "fetch":
-        return (f"{pre}curl -sS -o /dev/null -w 'HTTP %{{http_code}}' --max-time 3 "
-                f"--noproxy '*' {shlex.quote(a['url'])}")
-    if check.kind == "tcp":
-        return f"{pre}timeout 2 bash -c 'exec 3<>/dev/tcp/{a['ip']}/{a['port']}' && echo connected"
-    raise ValueError(check.kind)
+    """The shell command that performs a behaviour check (exit 0 = it worked), where it says."""
+    return _prefix(check.where.ns, check.where.node) + kinds.probe(check.kind).command(check)
 
 
 def probe_script(checks: list[Check]) -> str:
