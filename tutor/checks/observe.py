@@ -62,6 +62,15 @@ def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = 
     return "\n".join(parts) + "\n"
 
 
+def reads(checks: list[Check], for_hints: bool = False) -> Reads:
+    """What an observation for `checks` must read besides links and routes: what each one's
+    kind says (behaviour kinds say more `for_hints`)."""
+    need = Reads()
+    for c in checks:
+        need.add(kinds.get(c.kind).reads(c, for_hints))
+    return need
+
+
 def read_state(checks: list[Check], info: client.LabInfo | None = None, prelude: str = "",
                for_hints: bool = False) -> LabState:
     """Observe everything `checks` need (and all links and routes, for hints).
@@ -71,16 +80,13 @@ def read_state(checks: list[Check], info: client.LabInfo | None = None, prelude:
     A `prelude` script runs first, in a subshell of the same process (one trip into the lab
     for commands and the look at what they did); its exit status and output land in
     `LabState.prelude`."""
-    behaviour = any(c.behaviour for c in checks)
-    need = Reads()
-    for c in checks:   # each kind says what it needs (behaviour kinds: more, `for_hints`)
-        need.add(kinds.get(c.kind).reads(c, for_hints))
+    need = reads(checks, for_hints)
     script = state_script(need.sysctls, need.resolv, need.rules, need.lan)
     if prelude:
         script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
     result = client.run(script, info=info, timeout=120 if prelude else 20)
     state = parse_state(result.stdout)
-    state.for_hints = for_hints or not behaviour
+    state.for_hints = for_hints or not any(c.behaviour for c in checks)
     return state
 
 
