@@ -230,7 +230,7 @@ def parse_state(text: str) -> LabState:
                     _fill(state, part, args[0], doc)
             else:   # the namespace broke between `ls` and `ip` (or is not one): say what ip said
                 state.ns.setdefault(args[0], NsState(args[0])).error = body.strip()[-200:]
-        elif what in ("addr", "route", "nsid") and args:
+        elif what == "route" and args:   # one machine's routes alone: the LAN's (LAN_SCRIPT)
             _fill(state, what, args[0], body)
         elif what == "iptables":
             state.rules, state.policies = parse_iptables(body)
