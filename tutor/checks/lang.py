@@ -21,7 +21,7 @@ class CheckSyntaxError(ValueError):
     """A check line that does not follow the grammar."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Where:
     """Where a check looks or runs: the lab host, a student namespace, or a world node."""
     ns: str = HOST
@@ -31,7 +31,7 @@ class Where:
         return f"node {self.ns}" if self.node else self.ns
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Check:
     """One parsed check line: its text, kind, parsed arguments and where it applies.
 
