@@ -26,7 +26,7 @@ def test_docs_table_of_check_kinds_is_generated_from_the_registry():
 def test_the_table_has_a_row_per_kind_in_layer_order():
     rows = [line for line in kinds.markdown().splitlines() if line.startswith("| `")]
     assert [r.split("`")[1].split()[0] for r in rows] == [k.name for k in kinds.all_kinds()]
-    assert len(rows) == len(kinds.names()) == 15
+    assert len(rows) == len(kinds.names()) >= 15
     layers = [k.layer for k in kinds.all_kinds()]
     assert layers == sorted(layers)
     assert r"veth\|bridge" in kinds.markdown()   # a | inside a cell would split the row
