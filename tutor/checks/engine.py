@@ -93,8 +93,9 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: client.LabIn
                     v = Verdict(False, NOT_TRIED)
                 else:
                     ok, seen = probes[c.text]
-                    if ok and kinds.probe(c.kind).expected(c, seen):
-                        v = Verdict(True, kinds.probe(c.kind).worked(c, seen))
+                    kind = kinds.probe(c.kind)
+                    if ok and kind.expected(c, seen):
+                        v = Verdict(True, kind.worked(c, seen))
                     elif ok:
                         v = mismatch(c, seen)
                     else:
