@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_lab.py [--runs N] [--json PATH] [--modes rootless,root]
 
-For each mode, N times: `client.up()` and `client.down()` in this process (the library cost;
+For each mode, N times: `lifecycle.up()` and `lifecycle.down()` in this process (the library cost;
 down also with a process orphaned in the lab, as the console's Ctrl-C leaves one),
 the sum of VmRSS (and PSS) of every process of the lab — the agent and anything in its PID
 namespace — right after `up` and again after some use (DNS, HTTP, a namespace), and then
@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tutor.lab import client  # noqa: E402
+from tutor.lab import client, lifecycle  # noqa: E402
 
 TUTOR = str(REPO / ".venv" / "bin" / "tutor")
 AIMS = {"up_ms": 300.0, "down_ms": 100.0, "rss_mb": 60.0}
@@ -80,7 +80,7 @@ def bench_mode(mode: str, runs: int) -> dict[str, list[float]]:
         name = f"bench-{os.getpid()}-{mode}-{i}"
         try:
             start = time.perf_counter()
-            info, started = client.up(name)
+            info, started = lifecycle.up(name)
             samples["up_ms"].append(_ms(start))
             assert started and info.mode == mode, info
             rss, pss, count = memory_mb(info.pid)
@@ -90,12 +90,12 @@ def bench_mode(mode: str, runs: int) -> dict[str, list[float]]:
             client.run(USE, info=info, timeout=20)
             samples["rss_after_use_mb"].append(memory_mb(info.pid)[0])
             start = time.perf_counter()
-            client.down(name)
+            lifecycle.down(name)
             samples["down_ms"].append(_ms(start))
         finally:
-            client.down(name)
+            lifecycle.down(name)
         try:    # down when a process was orphaned in the lab (its nsenter killed, as Ctrl-C does)
-            info, _ = client.up(name)
+            info, _ = lifecycle.up(name)
             outside = client.popen("sleep 1000", info=info, stdin=subprocess.DEVNULL)
             deadline = time.monotonic() + 5
             while len(lab_pids(info.pid)) < 2 and time.monotonic() < deadline:
@@ -103,10 +103,10 @@ def bench_mode(mode: str, runs: int) -> dict[str, list[float]]:
             outside.kill()
             outside.wait()
             start = time.perf_counter()
-            client.down(name)
+            lifecycle.down(name)
             samples["down_orphan_ms"].append(_ms(start))
         finally:
-            client.down(name)
+            lifecycle.down(name)
         env = dict(os.environ, TUTOR_LAB=name)
         try:
             for action in ("up", "down"):
@@ -117,13 +117,13 @@ def bench_mode(mode: str, runs: int) -> dict[str, list[float]]:
                 if done.returncode != 0:
                     raise RuntimeError(f"tutor lab {action}: {done.stderr.strip()}")
         finally:
-            client.down(name)
+            lifecycle.down(name)
     return samples
 
 
-ROWS = [("up_ms", "client.up()", "ms", "up_ms"),
-        ("down_ms", "client.down()", "ms", "down_ms"),
-        ("down_orphan_ms", "client.down(), orphan inside", "ms", "down_ms"),
+ROWS = [("up_ms", "lifecycle.up()", "ms", "up_ms"),
+        ("down_ms", "lifecycle.down()", "ms", "down_ms"),
+        ("down_orphan_ms", "lifecycle.down(), orphan inside", "ms", "down_ms"),
         ("cli_up_ms", "tutor lab up (process)", "ms", None),
         ("cli_down_ms", "tutor lab down (process)", "ms", None),
         ("rss_mb", "RSS of the lab, idle", "MB", "rss_mb"),
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=None,
                         help="comma-separated lab modes (default: the one tutor would choose)")
     args = parser.parse_args(argv)
-    modes = args.modes.split(",") if args.modes else [client.choose_mode()]
+    modes = args.modes.split(",") if args.modes else [lifecycle.choose_mode()]
     results = {mode: bench_mode(mode, args.runs) for mode in modes}
     print(table(results, args.runs))
     if args.json:

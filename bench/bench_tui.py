@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tutor.lab import client  # noqa: E402
+from tutor.lab import lifecycle  # noqa: E402
 
 TUTOR = str(ROOT / ".venv" / "bin" / "tutor")
 PROMPT = "root@lab:/#"
@@ -121,9 +121,9 @@ def first_paint_tmux(runs: int, cold: bool) -> tuple[list[float], list[float]]:
         try:
             for _ in range(runs):
                 if cold:
-                    client.down(lab)
+                    lifecycle.down(lab)
                 else:
-                    client.up(lab)
+                    lifecycle.up(lab)
                 t0 = time.perf_counter()
                 term = Tmux([TUTOR, "start", "lesson1"], _env(lab, state))
                 try:
@@ -133,7 +133,7 @@ def first_paint_tmux(runs: int, cold: bool) -> tuple[list[float], list[float]]:
                 finally:
                     term.kill()
         finally:
-            client.down(lab)
+            lifecycle.down(lab)
     return samples, text
 
 
@@ -221,7 +221,7 @@ def table_latency_tmux(count: int) -> list[float]:
     lab = f"bench-tui-table-{os.getpid()}"
     samples = []
     with tempfile.TemporaryDirectory(prefix="tutor-bench-") as state:
-        client.up(lab)
+        lifecycle.up(lab)
         term = Tmux([TUTOR, "start", "lesson1"], _env(lab, state))
         try:
             term.wait("Step 1 of")
@@ -239,7 +239,7 @@ def table_latency_tmux(count: int) -> list[float]:
                 time.sleep(0.2)
         finally:
             term.kill()
-            client.down(lab)
+            lifecycle.down(lab)
     return samples
 
 
@@ -262,7 +262,7 @@ def run(b) -> None:
     with tempfile.TemporaryDirectory(prefix="tutor-bench-") as state:
         os.environ.update(TUTOR_LAB=lab, XDG_STATE_HOME=state)
         try:
-            client.up(lab)
+            lifecycle.up(lab)
             b.add("TUI first paint, in-process", first_paint_pilot(runs),
                   note="App.run_test until the screen is ready")
             after_end, after_start = table_latency_pilot(max(20, b.runs))
@@ -270,7 +270,7 @@ def run(b) -> None:
                   note="CommandFinished -> row in the table; target <= 200 ms")
             b.add("command start -> links row (Pilot)", after_start, note="CommandStarted -> row")
         finally:
-            client.down(lab)
+            lifecycle.down(lab)
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)

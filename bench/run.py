@@ -26,7 +26,7 @@ TUTOR = str(ROOT / ".venv" / "bin" / "tutor")
 
 from bench.bench_lab import memory_mb  # noqa: E402
 from tutor.course import start_commands  # noqa: E402
-from tutor.lab import client  # noqa: E402
+from tutor.lab import client, control, lifecycle  # noqa: E402
 from tutor.lesson import load_lessons  # noqa: E402
 
 
@@ -75,7 +75,7 @@ def bench_lab(b: Bench) -> None:
     ups, downs, mem = [], [], []
     for _ in range(b.runs):
         ups.append(timed([TUTOR, "lab", "up"], env))
-        info = client.status(name)
+        info = control.status(name)
         mem.append(memory_mb(info.pid)[0])
         downs.append(timed([TUTOR, "lab", "down"], env))
     b.add("lab up (tutor lab up)", ups, note="target <= 300 ms")
@@ -96,7 +96,7 @@ def bench_lessons(b: Bench, lessons) -> None:
     from tutor.course import reset_lesson, run_script
     name = f"bench-lessons-{os.getpid()}"
     env = lab_env(name)
-    info, _ = client.up(name)
+    info, _ = lifecycle.up(name)
     try:
         for lesson in lessons:
             resets, inproc, replays, verifies = [], [], [], []
@@ -129,7 +129,7 @@ def bench_lessons(b: Bench, lessons) -> None:
                 verifies.append(timed([TUTOR, "verify", lesson.id], env))
             b.add(f"verify {lesson.id} (finished)", verifies, note="target <= 300 ms")
     finally:
-        client.down(name)
+        lifecycle.down(name)
 
 
 def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
@@ -143,17 +143,17 @@ def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
     lesson2 = next(l for l in lessons if l.id == "lesson2")
     commands = [quick(c) for s in lesson2.steps for c in s.commands]
     name = f"bench-floor-{os.getpid()}"
-    info, _ = client.up(name)
+    info, _ = lifecycle.up(name)
     floor = []
     try:
         for _ in range(runs):
-            client.reset(name)
+            lifecycle.reset(name)
             time.sleep(0.1)   # the agent's spare network is ready, as for a reset in class
             t0 = time.perf_counter()
             run_script(commands, info, "lesson2's commands")
             floor.append(time.perf_counter() - t0)
     finally:
-        client.down(name)
+        lifecycle.down(name)
     b.add("plain shell: lesson2's steps", floor, note="the kernel work selftest cannot skip")
     mn = shutil.which("mn")
     if mn is None:
@@ -176,13 +176,13 @@ def bench_many_labs(b: Bench, count: int = 30) -> None:
         for n in names:
             ups.append(timed([TUTOR, "lab", "up"], lab_env(n)))
         for n in names:
-            info = client.status(n)
+            info = control.status(n)
             mem.append(memory_mb(info.pid)[0] if info else 0)
-        alive = sum(1 for n in names if client.status(n))
-        ok = sum(client.run("ping -c1 -W1 192.168.1.3", info=client.status(n)).returncode == 0 for n in names)
+        alive = sum(1 for n in names if control.status(n))
+        ok = sum(client.run("ping -c1 -W1 192.168.1.3", info=control.status(n)).returncode == 0 for n in names)
     finally:
         for n in names:
-            client.down(n)
+            lifecycle.down(n)
     b.add(f"lab up under load ({count} labs)", ups)
     b.add(f"memory per lab ({count} labs)", mem, unit="MB")
     print(f"{count} labs at once: {alive} running, {ok} answered a ping to their LAN machine", flush=True)

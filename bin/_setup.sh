@@ -5,12 +5,16 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 
-# command -> Debian package the lab needs
-declare -A TUTOR_TOOLS=(
-  [ip]=iproute2 [iptables]=iptables [ping]=iputils-ping [route]=net-tools
-  [curl]=curl [dig]=bind9-dnsutils [nsenter]=util-linux [setpriv]=util-linux
-  [script]=bsdutils [sysctl]=procps [brctl]=bridge-utils
-)
+# command -> Debian package the lab needs, from the list `tutor doctor` reads too
+declare -A TUTOR_TOOLS=()
+_tutor_read_tools() {
+  local cmd pkg rest
+  while read -r cmd pkg rest; do
+    case $cmd in ''|'#'*) continue ;; esac
+    TUTOR_TOOLS[$cmd]=$pkg
+  done < "$ROOT/tutor/lab/tools.txt"
+}
+_tutor_read_tools
 
 tutor_missing_packages() {
   local cmd missing=()

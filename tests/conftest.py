@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tutor.lab import client
+from tutor.lab import lifecycle
 
 
 def new_lab_name(prefix: str = "test") -> str:
@@ -20,13 +20,13 @@ def lab_name(monkeypatch):
     name = new_lab_name()
     monkeypatch.setenv("TUTOR_LAB", name)
     yield name
-    client.down(name)
+    lifecycle.down(name)
 
 
 @pytest.fixture
 def lab(lab_name):
     """A running, fresh lab (LabInfo)."""
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     return info
 
 

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     except Exception as exc:  # the lab and lesson layers raise their own one-sentence errors
         from tutor.course import CourseError
-        from tutor.lab.client import LabError
+        from tutor.lab.control import LabError
         from tutor.lesson import LessonError
         if isinstance(exc, (LabError, LessonError, CourseError)):
             _error(exc)
@@ -176,8 +176,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0 if ok else USAGE_ERROR
     if cmd == "selftest":
         # the throwaway lab builds itself while this process imports and reads the lessons
-        from tutor.lab import client
-        starting = client.start_throwaway()
+        from tutor.lab import lifecycle
+        starting = lifecycle.start_throwaway()
         try:
             from tutor import commands
             return commands.selftest(args, starting)
@@ -191,31 +191,31 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _lab(action: str) -> int:
-    from tutor.lab import client
+    from tutor.lab import control, lifecycle
     from tutor.sanitize import cell
     if action == "up":
-        info, started = client.up()
+        info, started = lifecycle.up()
         print(f"lab {cell(info.name)} {'started' if started else 'already running'}: "
               f"mode {cell(info.mode)}, pid {info.pid}")
         return 0
     if action == "status":
-        info = client.status()
+        info = control.status()
         if info is None:
-            print(f"lab {cell(client.lab_name())} is not running")
+            print(f"lab {cell(control.lab_name())} is not running")
             return 1
         # namespace names are whatever was typed in the lab (`ip netns add $'\e]0;x\a'`)
         ns = ", ".join(map(cell, info.namespaces)) or "none"
         print(f"lab {cell(info.name)} is running: mode {cell(info.mode)}, pid {info.pid}, "
               f"namespaces: {ns}")
         return 0
-    stopped = client.down()
-    print(f"lab {cell(client.lab_name())} {'stopped' if stopped else 'was not running'}")
+    stopped = lifecycle.down()
+    print(f"lab {cell(control.lab_name())} {'stopped' if stopped else 'was not running'}")
     return 0
 
 
 def _shell(args: argparse.Namespace) -> int:
-    from tutor.lab import client
-    info, _ = client.up()
+    from tutor.lab import client, lifecycle
+    info, _ = lifecycle.up()
     if args.netns and args.netns not in info.namespaces:
         have = ", ".join(info.namespaces) or "none yet"
         raise CliError(f"there is no namespace {args.netns!r} in the lab (it has: {have})")

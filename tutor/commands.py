@@ -29,10 +29,10 @@ def _progress():
 
 
 def _lab():
-    from tutor.lab import client
-    info = client.status()
+    from tutor.lab import control
+    info = control.status()
     if info is None:
-        raise client.not_running()
+        raise control.not_running()
     return info
 
 
@@ -85,10 +85,10 @@ def verify(args) -> int:
 def solve(args) -> int:
     """`tutor solve LESSON [--step K]`: run the lesson's own commands, echoed."""
     from tutor.course import solve_step
-    from tutor.lab import client
+    from tutor.lab import lifecycle
     lesson = find_lesson(args.lesson)
     _step_or_die(lesson, args.step)
-    info, _ = client.up()
+    info, _ = lifecycle.up()
     ok = True
     for step in lesson.steps:
         if args.step is None or step.number == args.step:
@@ -100,10 +100,10 @@ def solve(args) -> int:
 def reset(args) -> int:
     """`tutor reset LESSON`: the lab rebuilt to LESSON's start."""
     from tutor.course import reset_lesson
-    from tutor.lab import client
+    from tutor.lab import lifecycle
     lessons = load_lessons()
     lesson = find_lesson(args.lesson, lessons=lessons)
-    info, _ = client.up()
+    info, _ = lifecycle.up()
     reset_lesson(lesson, info, lessons)
     print(f"lab reset to the start of {cell(lesson.id)}: {cell(lesson.title)}")
     return 0
@@ -112,7 +112,7 @@ def reset(args) -> int:
 def selftest(args, starting=None) -> int:
     """`tutor selftest [LESSON]`: in a throwaway lab, every step fails before and passes after.
 
-    `starting`: the throwaway lab, already on its way up (`tutor.lab.client.start`)."""
+    `starting`: the throwaway lab, already on its way up (`tutor.lab.lifecycle.start`)."""
     from tutor.course import selftest as run_selftest
     directory = getattr(args, "lessons_dir", None) or None
     everything = load_lessons(directory)

@@ -10,7 +10,7 @@ import shlex
 import time
 from collections.abc import Callable
 
-from tutor.lab import client
+from tutor.lab import client, control, lifecycle
 from tutor.lesson import SERVE, Lesson, Step, load_lessons
 
 Echo = Callable[[str], None]
@@ -101,14 +101,14 @@ def script_error(output: str, sent: list[str], what: str) -> CourseError:
                        + (f": {said}" if said else ""), failed, said)
 
 
-def _still_there(info: client.LabInfo) -> None:
+def _still_there(info: control.LabInfo) -> None:
     """After a command failed: if the lab itself went away under it, say that, once, instead
     of what the dying command printed."""
-    if client.status(info.name) is None:
-        raise client.not_running(info.name)
+    if control.status(info.name) is None:
+        raise control.not_running(info.name)
 
 
-def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
+def run_script(commands: list[str], info: control.LabInfo, what: str) -> None:
     """Run commands in the lab in as few processes as possible; `serve` lines go to the agent."""
     batch: list[str] = []
 
@@ -125,31 +125,31 @@ def run_script(commands: list[str], info: client.LabInfo, what: str) -> None:
         m = SERVE.match(cmd)
         if m:
             flush()
-            client.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
+            control.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
         else:
             batch.append(cmd)
     flush()
 
 
-def reset_lesson(lesson: Lesson, info: client.LabInfo | None = None,
-                 lessons: list[Lesson] | None = None) -> client.LabInfo:
+def reset_lesson(lesson: Lesson, info: control.LabInfo | None = None,
+                 lessons: list[Lesson] | None = None) -> control.LabInfo:
     """Wipe the lab and rebuild `lesson`'s starting state. Returns the lab's info."""
-    info = info or client.up()[0]
-    with client.resetting(info.name):
-        client.reset(info.name)
+    info = info or lifecycle.up()[0]
+    with lifecycle.resetting(info.name):
+        lifecycle.reset(info.name)
         run_script(start_commands(lesson, lessons), info, f"rebuilding the start of {lesson.id}")
     return info
 
 
-def solve_step(step: Step, echo: Echo = print, info: client.LabInfo | None = None) -> bool:
+def solve_step(step: Step, echo: Echo = print, info: control.LabInfo | None = None) -> bool:
     """Run a step's commands one by one, echoed like a terminal. False if one failed."""
-    info = info or client.up()[0]
+    info = info or lifecycle.up()[0]
     ok = True
     for cmd in step.commands:
         m = SERVE.match(cmd)
         echo(PROMPT + cmd)
         if m:
-            client.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
+            control.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
             continue
         result = client.run(cmd, info=info, timeout=60)
         if result.returncode != 0:
@@ -195,7 +195,7 @@ class SelftestReport:
 
 def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
              report: Callable[[SelftestLine], None] | None = None,
-             starting: client.Starting | None = None) -> SelftestReport:
+             starting: lifecycle.Starting | None = None) -> SelftestReport:
     """In a throwaway lab: each step's checks fail before its commands and pass after them.
 
     One trip into the lab per step: its commands run, then the same process looks at the lab,
@@ -205,7 +205,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
     everything = everything or lessons
     out = SelftestReport()
     t0 = time.monotonic()
-    starting = starting or client.start_throwaway()
+    starting = starting or lifecycle.start_throwaway()
     info = starting.wait()
     fresh = starting.started
     try:
@@ -213,7 +213,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
             if not lesson.steps:
                 continue
             if not fresh:
-                client.reset(info.name)
+                lifecycle.reset(info.name)
             fresh = False
             failure, seen = _run_then_judge(lesson, start_commands(lesson, everything), lesson.steps[:1],
                                             info, f"rebuilding the start of {lesson.id}")
@@ -255,7 +255,7 @@ def _add(out: SelftestReport, report: Callable[[SelftestLine], None] | None, lin
         report(line)
 
 
-def _run_then_judge(lesson: Lesson, commands: list[str], steps: list[Step], info: client.LabInfo,
+def _run_then_judge(lesson: Lesson, commands: list[str], steps: list[Step], info: control.LabInfo,
                     what: str):
     """Run `commands`, then judge `steps` from the lab they leave: one process in the lab, unless
     a `serve` line must go to the agent first. Returns (CourseError or None, LessonResult)."""

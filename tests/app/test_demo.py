@@ -13,7 +13,7 @@ from pilot_helpers import console_text, run, wait_for
 from tutor import progress
 from tutor.app.demo import DemoApp, next_speed
 from tutor.app.demo_focus import lab_focus
-from tutor.lab import client
+from tutor.lab import client, control
 from tutor.lesson import find_lesson
 
 SIZE = (120, 40)
@@ -194,14 +194,14 @@ def test_f6_after_the_lab_dies_under_the_demo_starts_a_new_one_at_step_one(lab, 
             await pilot.press("space")
             await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command")
             await _idle(pilot)
-            agent = client.status().pid
+            agent = control.status().pid
             os.kill(agent, signal.SIGKILL)
             await wait_for(pilot, lambda: app.lab_down, 5, "the demo to notice")
             assert app.lab_down_banner.display and "F6" in console_text(app)
             await pilot.press("f6")
             await wait_for(pilot, lambda: not app.lab_down and app.ready, 30, "a new lab, reset")
             assert not app.lab_down_banner.display
-            assert client.status().pid != agent
+            assert control.status().pid != agent
             assert app.ran == {} and app.step == LESSON.steps[0].number
             await pilot.press("space")
             await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command, again")

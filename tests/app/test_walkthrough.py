@@ -11,7 +11,7 @@ import pytest
 from pilot_helpers import console_text, run, type_command, wait_for
 from tutor import progress
 from tutor.app.app import TutorApp
-from tutor.lab import client
+from tutor.lab import client, control, lifecycle
 from tutor.lesson import find_lesson
 
 pytestmark = pytest.mark.lab
@@ -136,12 +136,12 @@ def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
             assert app.step == 2
 
     run(first())
-    client.down()
-    _, started = client.up()
+    lifecycle.down()
+    _, started = lifecycle.up()
     assert started
-    assert client.status().namespaces == ()
+    assert control.status().namespaces == ()
     run(second())
-    assert set(client.status().namespaces) == {"red", "blue"}
+    assert set(control.status().namespaces) == {"red", "blue"}
 
 
 def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
@@ -155,12 +155,12 @@ def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
             await pilot.press("f6")
             await pilot.press("n")
             await pilot.pause(0.3)
-            assert set(client.status().namespaces) == {"red", "blue"}
+            assert set(control.status().namespaces) == {"red", "blue"}
             app.set_focus(app.lesson_view)
             await pilot.press("r")
             await pilot.press("y")
             await wait_for(pilot, lambda: not app.preparing, 15, "the reset")
-            assert client.status().namespaces == ()
+            assert control.status().namespaces == ()
             assert app.step == 1
             await wait_for(pilot, lambda: app.result is not None and "red" not in app.lab_view.snapshot.namespaces,
                            10, "the lab view to follow the reset")
@@ -245,7 +245,7 @@ def test_help_and_the_lesson_list_jump_between_lessons(lab, state_home):
             assert "lesson2" in app.lesson_view.border_title
             await wait_for(pilot, lambda: app.result is not None and app.result.lesson_id == "lesson2",
                            10, "lesson2's checks")
-            assert client.status().namespaces == ("red",)
+            assert control.status().namespaces == ("red",)
             await pilot.press("f8", "f8")
             assert app.step == 3
             await pilot.press("f7")

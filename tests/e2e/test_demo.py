@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.lab import client
+from tutor.lab import lifecycle
 
 TMUX = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 PLAY_TIMEOUT = 120.0
@@ -86,7 +86,7 @@ def test_auto_demo_plays_lesson2_and_leaves_it_finished(lab_name, tmp_path):
         assert "lesson complete" in verify.stdout
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
-        client.down(lab_name)
+        lifecycle.down(lab_name)
 
 
 @pytest.mark.parametrize("args, says", [

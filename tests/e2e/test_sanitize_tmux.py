@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tmuxterm import Terminal
-from tutor.lab import client
+from tutor.lab import client, lifecycle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.lab,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
@@ -39,7 +39,7 @@ def terminal(lab_name, tmp_path):
         yield term
     finally:
         term.kill()
-        client.down(lab_name)
+        lifecycle.down(lab_name)
 
 
 def _title(term: Terminal) -> str:

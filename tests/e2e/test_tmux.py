@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tmuxterm import Terminal
-from tutor.lab import client
+from tutor.lab import client, control, lifecycle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.lab,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")]
@@ -35,7 +35,7 @@ def terminal(lab_name, tmp_path):
         yield term
     finally:
         term.kill()
-        client.down(lab_name)
+        lifecycle.down(lab_name)
 
 
 def test_tutor_in_a_terminal_runs_commands_and_turns_a_step_green(terminal, lab_name):
@@ -47,12 +47,14 @@ def test_tutor_in_a_terminal_runs_commands_and_turns_a_step_green(terminal, lab_
     terminal.wait_for("Step 2 of 5")              # step 1 went green and the next one opened
     screen = terminal.wait_for("blue")
     assert "red" in screen
-    assert set(client.status(lab_name).namespaces) == {"red", "blue"}   # the same lab as the CLI's
+    assert set(control.status(lab_name).namespaces) == {"red", "blue"}   # the same lab as the CLI's
     terminal.keys("F7")                           # back to step 1: its checks are ticked
     screen = terminal.wait_for("✓ netns red")
     assert "✓ netns blue" in screen
     terminal.type("sleep 100")
-    time.sleep(0.5)
+    info, deadline = control.status(lab_name), time.monotonic() + 15
+    while client.run("pgrep -x sleep", info=info).returncode != 0:   # it runs: now stop it
+        assert time.monotonic() < deadline, "the console never started sleep 100 in the lab"
     terminal.keys("C-c")                          # the real terminal's Ctrl+C stops it
     terminal.wait_for("^C")
     terminal.type("echo after-sleep")

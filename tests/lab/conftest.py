@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tutor.lab import client
+from tutor.lab import lifecycle
 from tutor.lab.doctor import userns_problem
 
 MODES = ("rootless", "root")
@@ -35,7 +35,7 @@ def mode(request, monkeypatch):
 @pytest.fixture
 def mlab(mode, lab_name):
     """A running, fresh lab (LabInfo) in `mode`; stopped after the test by `lab_name`."""
-    info, started = client.up(lab_name)
+    info, started = lifecycle.up(lab_name)
     assert started and info.mode == mode
     return info
 

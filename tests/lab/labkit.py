@@ -121,9 +121,9 @@ def lab_identity(pid: int, name: str | None = None) -> dict[str, int]:
     try:
         return {kind: ns_inode(pid, kind) for kind in KINDS}
     except PermissionError:
-        from tutor.lab import client
+        from tutor.lab import client, control
         script = "; ".join(f"stat -L -c %i /proc/self/ns/{kind}" for kind in KINDS)
-        inodes = client.run(script, info=client.status(name) if name else None).stdout.split()
+        inodes = client.run(script, info=control.status(name) if name else None).stdout.split()
         return dict(zip(KINDS, map(int, inodes)))
 
 

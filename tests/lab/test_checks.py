@@ -13,7 +13,7 @@ import pytest
 from tutor.checks.engine import NOT_TRIED, CheckResult, verify
 from tutor.checks.observe import read_state
 from tutor.checks.state import HOST
-from tutor.lab import client
+from tutor.lab import client, control, lifecycle
 from tutor.lesson import parse_lesson
 
 pytestmark = pytest.mark.lab
@@ -266,7 +266,7 @@ def test_fetch(lab):
 
 def test_tcp_from_the_host_and_from_world_nodes(lab):
     sh(lab, CABLE)
-    client.serve("red", 80, "hello", name=lab.name)
+    control.serve("red", 80, "hello", name=lab.name)
     passes(lab, "tcp 10.200.0.3:80 from host", "fetch http://10.200.0.3/ from host status 200")
     fails(lab, "tcp 10.200.0.3:81 from host", "Connection refused")
     # the internet reaches red only through a port forward on the lab host
@@ -306,8 +306,8 @@ def test_verify_one_step_and_the_lab_must_run(lab):
     result = verify(lesson, 2, lab)
     assert [s.number for s in result.steps] == [2] and result.passed
     assert not verify(lesson, None, lab).passed
-    client.down(lab.name)
-    with pytest.raises(client.LabError, match="is not running"):
+    lifecycle.down(lab.name)
+    with pytest.raises(control.LabError, match="is not running"):
         verify(lesson)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from labkit import (REPO, TUTOR, alive, assert_no_trace, lab_identity, lab_socket,
                     listening_sockets, machine_snapshot, plain_user, run_ok)
-from tutor.lab import client
+from tutor.lab import control
 
 pytestmark = pytest.mark.lab
 
@@ -58,7 +58,7 @@ def test_shell_passes_output_and_exit_code(mode, lab_name):
     assert done.returncode == 7
     assert done.stdout == "out\nlab\n"
     assert done.stderr == "err\n"
-    assert client.status(lab_name).mode == mode
+    assert control.status(lab_name).mode == mode
     assert tutor("shell", "-c", "true").returncode == 0
     # death by a signal passes through too (nsenter re-raises it: a shell shows 137)
     assert tutor("shell", "-c", "kill -9 $$").returncode in (-9, 137)

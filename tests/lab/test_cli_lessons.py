@@ -14,7 +14,7 @@ import pytest
 
 from tutor.checks.engine import NOT_TRIED
 from tutor.course import looks_only, run_script
-from tutor.lab import client
+from tutor.lab import control
 from tutor.lesson import BUILTIN_LESSONS, find_lesson
 
 pytestmark = pytest.mark.lab
@@ -44,7 +44,7 @@ def solve(lesson_id: str, *steps: int) -> None:
     lesson = find_lesson(lesson_id, BUILTIN_LESSONS)
     for k in steps:
         commands = [c for c in lesson.steps[k - 1].commands if not looks_only(c)]
-        run_script(commands, client.status(), f"{lesson_id} step {k}")
+        run_script(commands, control.status(), f"{lesson_id} step {k}")
 
 
 def test_verify_json_shape_and_exit_codes(lab, state_home):
@@ -105,7 +105,7 @@ def test_unknown_lesson_exits_2(lab, state_home):
 
 
 def test_no_lab_exits_2(lab_name, state_home):
-    assert client.status(lab_name) is None
+    assert control.status(lab_name) is None
     one_sentence_error(tutor("verify", "lesson1"), f"the lab {lab_name!r} is not running", "tutor lab up")
     one_sentence_error(tutor("verify", "lesson1", "--json"), "is not running")
     assert not (state_home / "netns-tutor" / "progress.json").exists()

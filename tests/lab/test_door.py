@@ -20,7 +20,7 @@ import pytest
 
 from labkit import (REPO, TUTOR, alive, lab_socket, listening_sockets, plain_user, run_ok,
                     wait_until)
-from tutor.lab import client, door
+from tutor.lab import client, control, door, lifecycle
 
 pytestmark = pytest.mark.lab
 
@@ -50,7 +50,7 @@ print("connected", s.recv(4096))
 
 
 def test_the_socket_is_a_file_in_a_private_folder(mode, lab_name):
-    client.up(lab_name)
+    lifecycle.up(lab_name)
     path = lab_socket(lab_name)
     folder = os.lstat(os.path.dirname(path))
     assert stat.S_ISDIR(folder.st_mode) and folder.st_uid == os.getuid()
@@ -87,12 +87,12 @@ def test_a_squatter_on_the_old_abstract_name_changes_nothing(lab_name):
 
 def test_another_account_cannot_reach_roots_lab(mode, lab_name):
     """Finding 2: another account sent {"op": "stop"} and root's lab stopped."""
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     _, python_as, env = other_account()
     out = subprocess.run(python_as + ["-c", CONNECT, lab_socket(lab_name)], env=env,
                          capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "PermissionError", out.stdout + out.stderr
-    assert client.status(lab_name) == info
+    assert control.status(lab_name) == info
 
 
 def test_a_users_lab_is_closed_to_a_second_user(lab_name):
@@ -180,8 +180,8 @@ def test_a_listener_of_another_uid_is_not_taken_for_the_lab(lab_name):
     reply = {"ok": True, "pid": 1, "mode": "root", "name": lab_name, "namespaces": []}
     _, sock = _listen_as(40123, path, reply)
     try:
-        with pytest.raises(client.LabError, match="uid 40123, not by a lab of yours"):
-            client.status(lab_name)
+        with pytest.raises(control.LabError, match="uid 40123, not by a lab of yours"):
+            control.status(lab_name)
         marker = f"/tmp/forged-{lab_name}"
         shell = tutor("shell", "-c", f"touch {marker}", env=dict(os.environ, TUTOR_LAB=lab_name))
         assert shell.returncode == 2 and "not by a lab of yours" in shell.stderr
@@ -198,8 +198,8 @@ def test_a_forged_pid_in_a_reply_is_refused(lab_name):
     reply = {"ok": True, "pid": 1, "mode": "root", "name": lab_name, "namespaces": []}
     _, sock = _listen_as(os.getuid(), path, reply)
     try:
-        with pytest.raises(client.LabError, match="names another process as its own"):
-            client.status(lab_name)
+        with pytest.raises(control.LabError, match="names another process as its own"):
+            control.status(lab_name)
     finally:
         sock.close()
         os.unlink(path)
@@ -231,24 +231,24 @@ def test_nothing_inside_the_lab_reaches_the_agent(mode, mlab):
     out = run_ok(f"{python} - <<'EOF'\n{INSIDE}\nEOF", mlab)
     assert out.split("\n")[:6] == ["getfd denied", "ptrace denied", "fd denied", "environ denied",
                                    "mem denied", "root/ denied"], out
-    assert client.status() is not None
+    assert control.status() is not None
 
 
 def test_a_dead_agent_is_never_entered_by_its_old_pid(mode, lab_name):
     """Finding 4: commands held the agent's PID and entered it with nsenter --target; with the
     agent gone and its PID reused, they ran elsewhere. Now every command asks the running
     agent for its namespaces, so an old LabInfo enters nothing."""
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     cmd = client.command(["true"], info=info)
     cmd.close()
     assert "--target" not in cmd.argv and str(info.pid) not in " ".join(cmd.argv)
     os.kill(info.pid, 9)
     assert wait_until(lambda: not alive(info.pid))
-    with pytest.raises(client.LabError, match="is not running"):
+    with pytest.raises(control.LabError, match="is not running"):
         client.run("true", info=info)
     shell = tutor("shell", "-c", "true", env=dict(os.environ, TUTOR_LAB=lab_name))
     assert shell.returncode == 0   # `tutor shell` starts a fresh lab: it has its own new PID
-    assert client.status(lab_name).pid != info.pid
+    assert control.status(lab_name).pid != info.pid
 
 
 def _raw(lab_name: str, payload: bytes) -> dict:
@@ -278,13 +278,13 @@ def _raw(lab_name: str, payload: bytes) -> dict:
 def test_hostile_requests_get_a_sentence_and_the_lab_goes_on(lab, lab_name, request_):
     reply = _raw(lab_name, json.dumps(request_).encode() + b"\n")
     assert reply["ok"] is False and reply["error"]
-    assert client.status(lab_name) is not None
+    assert control.status(lab_name) is not None
 
 
 def test_deeply_nested_and_endless_requests_do_not_harm_the_lab(lab, lab_name):
     assert _raw(lab_name, b"[" * 60000 + b"\n")["ok"] is False
     assert _raw(lab_name, b"x" * 70000 + b"\n")["ok"] is False
-    assert client.status(lab_name) is not None
+    assert control.status(lab_name) is not None
 
 
 def test_no_lab_name_can_leave_the_folder(monkeypatch):

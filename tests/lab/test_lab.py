@@ -14,25 +14,25 @@ import pytest
 
 from labkit import (listening_sockets, alive, assert_no_trace, cmdline, holders, lab_identity,
                     lab_processes, lab_socket, machine_snapshot, ns_inode, run_ok, wait_until)
-from tutor.lab import client, sandbox, world
+from tutor.lab import client, control, lifecycle, sandbox, world
 
 pytestmark = pytest.mark.lab
 
 def test_up_is_idempotent_and_down_leaves_nothing(mode, lab_name):
     before = machine_snapshot()["ip -d link"]
-    info, started = client.up(lab_name)
-    again, started_again = client.up(lab_name)
+    info, started = lifecycle.up(lab_name)
+    again, started_again = lifecycle.up(lab_name)
     assert started and not started_again
     assert (again.pid, again.mode) == (info.pid, mode)
-    assert client.status(lab_name) == info
+    assert control.status(lab_name) == info
     assert lab_socket(lab_name) in listening_sockets()
     identity = lab_identity(info.pid)
     # the lab is really elsewhere: none of its namespaces is the test's own
     for kind in ("pid", "net", "mnt", "uts", "ipc"):
         assert identity[kind] != ns_inode(os.getpid(), kind)
-    assert client.down(lab_name) is True
-    assert client.status(lab_name) is None
-    assert client.down(lab_name) is False
+    assert lifecycle.down(lab_name) is True
+    assert control.status(lab_name) is None
+    assert lifecycle.down(lab_name) is False
     assert_no_trace(lab_name, info.pid, identity)
     assert machine_snapshot()["ip -d link"] == before
 
@@ -41,7 +41,7 @@ def test_down_does_not_wait_for_the_machines_init(mode, lab_name):
     """A process orphaned in the lab (its nsenter was killed, as the console's Ctrl-C does) is
     reparented to the machine's init, which the lab's PID 1 must wait for as it exits; down
     returns as soon as nothing of the lab is alive, however lazily that init reaps."""
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     identity = lab_identity(info.pid)
     outside = client.popen("sleep 1000", info=info, stdin=subprocess.DEVNULL)
     assert wait_until(lambda: any(cmdline(p) == ["sleep", "1000"]
@@ -50,7 +50,7 @@ def test_down_does_not_wait_for_the_machines_init(mode, lab_name):
     outside.kill()
     outside.wait()
     start = time.monotonic()
-    assert client.down(lab_name)
+    assert lifecycle.down(lab_name)
     took = time.monotonic() - start
     assert not alive(sleeper)
     assert lab_processes(identity["pid"]) in ([], [info.pid])   # at most the exiting agent
@@ -60,11 +60,11 @@ def test_down_does_not_wait_for_the_machines_init(mode, lab_name):
 
 
 def test_kill_then_up_again(mode, lab_name):
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     identity = lab_identity(info.pid)
-    client.kill(lab_name)
+    lifecycle.kill(lab_name)
     assert_no_trace(lab_name, info.pid, identity)
-    fresh, started = client.up(lab_name)
+    fresh, started = lifecycle.up(lab_name)
     assert started and fresh.pid != info.pid
     assert run_ok("hostname", fresh).strip() == "lab"
 
@@ -72,15 +72,15 @@ def test_kill_then_up_again(mode, lab_name):
 def test_two_labs_are_separate(mode, lab_name):
     other = lab_name + "-b"
     try:
-        one, _ = client.up(lab_name)
-        two, _ = client.up(other)
+        one, _ = lifecycle.up(lab_name)
+        two, _ = lifecycle.up(other)
         assert one.pid != two.pid
         run_ok("ip netns add only-in-one", one)
-        assert client.status(lab_name).namespaces == ("only-in-one",)
-        assert client.status(other).namespaces == ()
+        assert control.status(lab_name).namespaces == ("only-in-one",)
+        assert control.status(other).namespaces == ()
         assert lab_identity(one.pid, lab_name)["net"] != lab_identity(two.pid, other)["net"]
     finally:
-        client.down(other)
+        lifecycle.down(other)
 
 
 def test_lab_host_looks_like_the_notes(mlab):
@@ -118,14 +118,14 @@ def test_student_can_do_the_exercises_as_root_of_the_lab(mlab):
     assert run_ok("cat /proc/sys/net/ipv4/ip_forward", mlab).strip() == "1"
     run_ok("iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE", mlab)
     assert "MASQUERADE" in run_ok("iptables -t nat -S POSTROUTING", mlab)
-    assert client.status().namespaces == ("red",)
+    assert control.status().namespaces == ("red",)
 
 
 def test_reset_gives_a_fresh_lab(mlab):
     run_ok("ip netns add red && mkdir /etc/netns/red && echo junk > /etc/hosts "
            "&& ip link add junk0 type bridge && sysctl -w net.ipv4.ip_forward=1", mlab)
-    client.reset()
-    info = client.status()
+    lifecycle.reset()
+    info = control.status()
     assert info.pid == mlab.pid and info.namespaces == ()
     assert run_ok("cat /etc/hosts", info) == sandbox.HOSTS
     assert run_ok("ls -A /etc/netns", info) == ""
@@ -148,8 +148,8 @@ def test_resets_back_to_back_and_after_a_pause_each_give_a_working_world(mlab):
     for pause in (0.3, 0.0, 0.0, 0.3):
         run_ok("ip link add junk0 type bridge && lan ip route add 10.9.0.0/24 via 192.168.1.2", mlab)
         time.sleep(pause)
-        client.reset()
-        info = client.status()
+        lifecycle.reset()
+        info = control.status()
         assert "junk0" not in run_ok("ip -o link", info)
         assert "10.9.0.0" not in run_ok("lan ip route", info)
         _world_answers(info)
@@ -165,8 +165,8 @@ def test_the_agent_builds_the_next_reset_ahead_and_a_reset_uses_it(mlab):
     """Once the lab is quiet the next reset's world stands ready (held under /run/tutor/spare);
     a reset takes it, and the agent builds another."""
     assert wait_until(lambda: _spare_ready(mlab), 10)
-    client.reset()
-    info = client.status()
+    lifecycle.reset()
+    info = control.status()
     assert wait_until(lambda: _spare_ready(info), 10)
     _world_answers(info)
 
@@ -179,12 +179,12 @@ def test_commands_entering_while_the_agent_builds_ahead_land_on_the_lab_host(mla
         while time.monotonic() < deadline:
             links = run_ok("ip -o link show", mlab)
             assert "eth0@" in links and "eth1@" in links, links
-        client.reset()
+        lifecycle.reset()
 
 
 def test_kill_all_inside_the_lab_spares_the_agent(mlab):
     client.run("kill -9 -1", info=mlab)
-    assert client.status() is not None
+    assert control.status() is not None
     assert run_ok("hostname", mlab).strip() == "lab"
 
 
@@ -200,17 +200,17 @@ def test_lab_sees_only_its_own_processes(mlab):
 def test_what_a_killed_lab_left_goes_when_the_next_starts(mode, lab_name):
     """A lab killed outright (or tethered to a selftest that died) cannot clean up after
     itself: its socket file, reset lock and cgroups go when the next lab of the user starts."""
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     run_ok("true", info)                         # (root: its commands made its cgroups)
     os.kill(info.pid, 9)
     assert wait_until(lambda: not alive(info.pid))
     assert os.path.exists(lab_socket(lab_name))
     other = lab_name + "-next"
     try:
-        client.up(other)
+        lifecycle.up(other)
         assert not os.path.exists(lab_socket(lab_name))
         from tutor.lab.limits import _own_cgroup
         bases = [b for b in (_own_cgroup(c) for c in ("", "memory", "pids")) if b]
         assert not [b for b in bases if os.path.exists(f"{b}/netns-tutor-{lab_name}")]
     finally:
-        client.down(other)
+        lifecycle.down(other)

@@ -10,7 +10,7 @@ import pytest
 
 from labkit import (TUTOR, cmdline, lab_identity, lab_processes, plain_user, run_ok,
                     wait_until)
-from tutor.lab import client
+from tutor.lab import client, lifecycle
 
 pytestmark = pytest.mark.lab
 
@@ -42,7 +42,7 @@ def sleeps_in(pid_ns: int, kill: bool = False) -> int:
 def test_a_lab_cannot_take_more_processes_than_its_limit(mode, config_home, lab_name):
     """Finding 7: `ulimit -u` in a lab was 96365, above the machine's pid_max."""
     assert tutor("config", "lab-processes", "100").returncode == 0
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     pid_ns = lab_identity(info.pid)["pid"]
     client.run(SPAWN.format(count=300), info=info, timeout=60)
     running = sleeps_in(pid_ns, kill=True)
@@ -80,7 +80,7 @@ def test_root_caps_a_labs_memory_tmpfs_included(mode, config_home, lab_name):
     if "memory per lab: not capped" in doctor:
         pytest.skip("no cgroup controller for memory here")
     assert tutor("config", "lab-memory", "128M").returncode == 0
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     hog = client.run("python3 -c 'b = bytearray(400 << 20); print(len(b))'", info=info, timeout=60)
     assert hog.returncode != 0 and "419430400" not in hog.stdout
     # the writer is killed or refused once the lab's memory is full; the file shows how far
@@ -109,8 +109,8 @@ def test_root_s_labs_share_no_per_user_kernel_limit(lab_name, monkeypatch):
         monkeypatch.setenv("TUTOR_LAB_MODE", mode)
         a, b = f"{lab_name}-{mode}-a", f"{lab_name}-{mode}-b"
         try:
-            one, _ = client.up(a)
-            two, _ = client.up(b)
+            one, _ = lifecycle.up(a)
+            two, _ = lifecycle.up(b)
             # lab A holds every instance it may have, for as long as the next check runs
             hog = client.popen(INOTIFY.replace("print(len(fds))", "print(len(fds), flush=True); "
                                                "import time; time.sleep(30)"),
@@ -123,8 +123,8 @@ def test_root_s_labs_share_no_per_user_kernel_limit(lab_name, monkeypatch):
                 hog.kill()
                 hog.wait()
         finally:
-            client.down(a)
-            client.down(b)
+            lifecycle.down(a)
+            lifecycle.down(b)
 
 
 def test_doctor_says_which_limits_hold(config_home):

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from labkit import TUTOR, run_ok, wait_until
-from tutor.lab import client
+from tutor.lab import client, lifecycle
 
 pytestmark = pytest.mark.lab
 
@@ -31,13 +31,13 @@ TAMPERING = [
 def test_a_reset_after_tampering_brings_the_world_back(mode, mlab, tamper):
     assert wait_until(lambda: "internet" in run_ok("ls /run/tutor/spare", mlab), timeout=20)
     client.run(tamper, info=mlab, timeout=10)
-    client.reset()
+    lifecycle.reset()
     out = run_ok(WORLD_WORKS, mlab)
     assert out.split() == ["203.0.113.10", "302"], out
     assert run_ok("internet ip -br addr show eth0", mlab).split()[2] == "172.17.0.1/16"
     # and again, with the spare the agent builds next
     assert wait_until(lambda: "internet" in run_ok("ls /run/tutor/spare", mlab), timeout=20)
-    client.reset()
+    lifecycle.reset()
     assert run_ok(WORLD_WORKS, mlab).split() == ["203.0.113.10", "302"]
 
 
@@ -95,7 +95,7 @@ def test_a_lab_that_dies_under_a_command_is_one_sentence(lab, lab_name, command)
             assert proc.stdout.readline().startswith("# step 1")
         else:
             assert wait_until(lambda: _reset_running(lab_name) or proc.poll() is not None)
-        client.kill(lab_name)
+        lifecycle.kill(lab_name)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

@@ -20,7 +20,7 @@ import pytest
 
 from labkit import (REPO, THP, TUTOR, assert_no_trace, cmdline, diff, lab_identity,
                     lab_processes, machine_snapshot, run_ok, wait_until)
-from tutor.lab import client
+from tutor.lab import client, control, lifecycle
 from tutor.lab.door import LAB_UIDS
 
 pytestmark = pytest.mark.lab
@@ -119,7 +119,7 @@ def test_undoing_the_guards_changes_nothing_on_the_machine(mode, mlab, machine):
     for cmd in ESCALATIONS:
         client.run(cmd.format(thp=thp), info=mlab, timeout=10)
     _assert_unchanged(machine)
-    assert client.status() is not None, "kill -9 -1 inside the lab must not end the lab"
+    assert control.status() is not None, "kill -9 -1 inside the lab must not end the lab"
 
 
 def test_lab_root_is_not_the_machines_root(mlab):
@@ -133,13 +133,19 @@ def test_lab_root_is_not_the_machines_root(mlab):
         if os.geteuid() == 0:
             assert int(agent_uid) in LAB_UIDS
         expected = agent_uid if os.geteuid() == 0 else str(os.getuid())
+        checked = []
         for pid in lab_processes(pid_ns):
-            status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            try:   # a short-lived lab process (the spare network's builder) may end meanwhile
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
+                checked.append(cmdline(pid))
+            except (FileNotFoundError, ProcessLookupError):
+                continue
             for key in ("Uid:", "Gid:"):
                 ids = next(line for line in status if line.startswith(key)).split()[1:]
                 assert ids == [expected] * 4, f"{cmdline(pid)} {key} {ids}"
             groups = next(line for line in status if line.startswith("Groups:")).split()[1:]
             assert "0" not in groups, f"{cmdline(pid)} keeps group root"
+        assert ["sleep", "30"] in checked
     finally:
         shell.kill()
         shell.wait()
@@ -147,14 +153,14 @@ def test_lab_root_is_not_the_machines_root(mlab):
 
 
 def test_sigkill_of_the_agent_leaves_nothing(mode, lab_name, machine):
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     run_ok("ip netns add red && ip link add br0 type bridge && ip link set br0 up "
            "&& iptables -t nat -A POSTROUTING -j MASQUERADE && mkdir /etc/netns/red", info)
     identity = lab_identity(info.pid)
     os.kill(info.pid, 9)
     assert_no_trace(lab_name, info.pid, identity)
     _assert_unchanged(machine)
-    again, started = client.up(lab_name)
+    again, started = lifecycle.up(lab_name)
     assert started and again.pid != info.pid
     assert run_ok("ip netns", again) == ""
 
@@ -163,7 +169,7 @@ def _start_sleeper(lab_name: str) -> tuple[subprocess.Popen, int]:
     """`tutor shell -c 'sleep 1000'` from another process; returns it and the sleep's PID."""
     shell = subprocess.Popen([TUTOR, "shell", "-c", "sleep 1000"], stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pid_ns = lab_identity(client.status(lab_name).pid)["pid"]
+    pid_ns = lab_identity(control.status(lab_name).pid)["pid"]
     found: list[int] = []
 
     def sleeping() -> bool:
@@ -176,14 +182,14 @@ def _start_sleeper(lab_name: str) -> tuple[subprocess.Popen, int]:
 
 @pytest.mark.parametrize("how", ["sigkill", "down"])
 def test_ending_the_lab_ends_what_runs_in_it(mode, lab_name, how):
-    info, _ = client.up(lab_name)
+    info, _ = lifecycle.up(lab_name)
     identity = lab_identity(info.pid)
     shell, sleeper = _start_sleeper(lab_name)
     try:
         if how == "sigkill":
             os.kill(info.pid, 9)
         else:
-            assert client.down(lab_name)
+            assert lifecycle.down(lab_name)
         assert wait_until(lambda: not os.path.exists(f"/proc/{sleeper}")
                           or cmdline(sleeper) != ["sleep", "1000"]
                           or Path(f"/proc/{sleeper}/stat").read_text().split(") ")[1][0] == "Z")

@@ -37,7 +37,7 @@ from textual import events  # noqa: E402
 from tutor import progress  # noqa: E402
 from tutor.app import app as app_module  # noqa: E402
 from tutor.app.widgets.console import MAX_LINE, PROMPT, TOO_LONG, _builtin  # noqa: E402
-from tutor.lab import client  # noqa: E402
+from tutor.lab import client, control  # noqa: E402
 
 pytestmark = pytest.mark.lab
 SIZE = (120, 40)
@@ -198,7 +198,7 @@ def test_a_thousand_generated_lines_leave_the_app_up_and_responsive(lab, state_h
             assert console_text(app).rstrip().endswith("still-here")
             nul = [f for f in app.finished if "\0" in f[0]]
             assert nul and all(status != 0 for _, status, _ in nul)
-        assert client.status() is not None
+        assert control.status() is not None
         assert client.run("ps -eo comm= | grep -cE '^(ping|yes|sleep|cat|tr)$'").stdout.strip() == "0"
 
     run(body())
@@ -309,7 +309,7 @@ def test_the_agent_killed_under_an_open_app_is_said_and_f6_brings_a_new_lab(lab,
             await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open")
             await type_command(pilot, "sleep 100", keys=False, wait=False)
             await wait_for(pilot, lambda: app.cmd_console.running, 5, "sleep to run")
-            agent = client.status().pid
+            agent = control.status().pid
             os.kill(agent, signal.SIGKILL)
             # said plainly, at once, in the banner, the console and a notification
             await wait_for(pilot, lambda: app.lab_down, 3, "the app to notice")
@@ -328,7 +328,7 @@ def test_the_agent_killed_under_an_open_app_is_said_and_f6_brings_a_new_lab(lab,
             assert app.screen is app.screen_stack[0]
             await wait_for(pilot, lambda: not app.lab_down and not app.preparing, 30, "a new lab")
             assert not app.lab_down_banner.display
-            info = client.status()
+            info = control.status()
             assert info.pid != agent and set(info.namespaces) == {"red", "blue"}
             await wait_for(pilot, lambda: {"", "red", "blue"} <= set(app.lab_view.snapshot.namespaces)
                            and "eth0@if2" in " ".join(_links(app)), 10, "the tables to fill again")
@@ -425,7 +425,7 @@ def test_sigkill_of_the_real_tui_leaves_lab_machine_and_progress_consistent(lab,
                 json.loads(path.read_text())
         finally:
             term.kill()
-    assert client.status().pid == lab.pid              # the same lab all along
+    assert control.status().pid == lab.pid              # the same lab all along
     assert progress.load().done("lesson1") >= {1}
     assert _machine_network() == before
 

@@ -14,16 +14,16 @@ def run_app(lesson_id: str | None = None) -> int:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from tutor.lab import client, doctor  # noqa: F401  (what `up` imports, imported here first)
+    from tutor.lab import control, doctor, lifecycle  # noqa: F401  (what `up` imports, imported here first)
     with ThreadPoolExecutor(1) as pool:
         # A lab that has to start (~0.3 s, mostly waiting on the agent) starts while Textual
         # and the app are imported (~0.3 s of this process's CPU). The thread must import
         # nothing: two threads importing at once can meet a half-initialised module.
-        starting = pool.submit(client.up)
+        starting = pool.submit(lifecycle.up)
         from tutor.app.app import TutorApp
         try:
             _, started = starting.result()
-        except client.LabError as exc:
+        except control.LabError as exc:
             print(f"tutor: {exc}", file=sys.stderr)
             return 2
     app = TutorApp(lesson_id, fresh_lab=started)

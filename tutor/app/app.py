@@ -2,7 +2,8 @@
 
 A thin layer: lessons come from `tutor.lesson`, verdicts from `tutor.checks.engine`, resets and
 replays from `tutor.course`, progress from `tutor.progress`, and everything that touches the
-lab goes through `tutor.lab.client` — always from a thread worker that posts a message back.
+lab goes through `tutor.lab.client` (commands), `tutor.lab.control` (requests to the agent) or
+`tutor.lab.lifecycle` (start, reset, stop) — always from a thread worker that posts a message back.
 """
 
 from __future__ import annotations

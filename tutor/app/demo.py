@@ -287,12 +287,12 @@ class DemoApp(TutorApp, inherit_bindings=False):
 
     @work(thread=True, group="demo-serve", exit_on_error=False)
     def _serve(self, command: str) -> None:
-        from tutor.lab import client
+        from tutor.lab import control
         m = SERVE.match(command)
         try:
-            client.serve(m.group(1), int(m.group(2)), m.group(3) or "")
+            control.serve(m.group(1), int(m.group(2)), m.group(3) or "")
             status = 0
-        except client.LabError as exc:
+        except control.LabError as exc:
             self.call_from_thread(self.cmd_console.echo, f"tutor: {exc}")
             status = 1
         self.post_message(CommandFinished(command, status, False))
@@ -461,10 +461,10 @@ class DemoApp(TutorApp, inherit_bindings=False):
 def run_demo(lesson_id: str, auto: bool = False, delay: float = DELAY, loop: bool = False,
              speed: float = SPEED) -> int:
     """Play `lesson_id` in presenter mode; returns an exit code (see `tutor demo --help`)."""
-    from tutor.lab import client
+    from tutor.lab import control, lifecycle
     try:
-        client.up()
-    except client.LabError as exc:
+        lifecycle.up()
+    except control.LabError as exc:
         print(f"tutor: {exc}", file=sys.stderr)
         return 2
     app = DemoApp(lesson_id, auto=auto, delay=delay, loop=loop, speed=speed)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from tutor.app.labstate import NetlinkReader, NsState, close_fds
-from tutor.lab import client
+from tutor.lab import client, control
 
 DEBOUNCE = 0.05
 IDLE_CHECK = 1.0
@@ -72,7 +72,7 @@ class _Inotify:
     when a namespace is added or removed."""
 
     def __init__(self):
-        _, fds = client.request_fds("watch", 1)
+        _, fds = control.request_fds("watch", 1)
         if len(fds) != 1:
             close_fds(fds)
             raise OSError("the lab handed over no watch")
@@ -167,11 +167,11 @@ class LabWatcher:
                     if exc.errno not in OUT_OF_FDS:
                         raise
                     dirty = self._out_of_fds()
-                except client.Busy:      # slow, not gone: keep what is shown, ask again soon
+                except control.Busy:      # slow, not gone: keep what is shown, ask again soon
                     with self._lock:
                         self._want_reconnect = True
                     time.sleep(0.2)
-                except client.LabError as exc:   # a door that is not the lab's: say so, retry
+                except control.LabError as exc:   # a door that is not the lab's: say so, retry
                     self._agent = None
                     if self.snapshot.error != str(exc):
                         self._publish(LabSnapshot(error=str(exc), down=True))
@@ -270,17 +270,17 @@ class LabWatcher:
         """True when the lab was reset or restarted under us (checked at most once a second)."""
         if not check:
             return False
-        return self._agent != client.identity()
+        return self._agent != control.identity()
 
     def _connect(self) -> bool:
         """(Re)open netlink sockets for the lab host and every namespace; False if no lab runs."""
         self._close_readers()
-        info = client.status()
+        info = control.status()
         if info is None:
             self._agent = None
             self._close_inotify()
             if not self.snapshot.down:
-                name = client.lab_name()
+                name = control.lab_name()
                 error = (f"the lab {name!r} stopped (agent pid {self._last_pid} is gone)"
                          if self._last_pid else f"the lab {name!r} is not running")
                 self._publish(LabSnapshot(error=error, down=True))
@@ -291,10 +291,10 @@ class LabWatcher:
             self._last_pid = info.pid
             try:
                 self._inotify = _Inotify()
-            except (OSError, client.LabError):
+            except (OSError, control.LabError):
                 self._inotify = None   # then namespaces are found after each command only
-            info = client.status() or info   # listed after the watch began: none slips through
-        self._agent = client.identity()
+            info = control.status() or info   # listed after the watch began: none slips through
+        self._agent = control.identity()
         names = self._followable(["", *info.namespaces])
         sockets = _open_sockets(names)
         if "" not in sockets:   # the lab host itself: the agent is busy or going; try again
@@ -316,7 +316,7 @@ class LabWatcher:
 
     def _namespaces_changed(self) -> bool:
         """After a command: does the lab list other namespaces than we follow? (belt and braces)"""
-        info = client.status()
+        info = control.status()
         followed = (set(self.readers) - {""}) | self._unopened | self._skipped
         return info is None or set(info.namespaces) != followed
 
@@ -393,8 +393,8 @@ def _open_chunk(names: list[str]) -> dict[str, int]:
     agent refuse) or comes back short (one deleted meanwhile: the answer can no longer be paired
     by order), one request per namespace, skipping the ones that fail."""
     try:
-        _, fds = client.request_fds("netlink", len(names), namespaces=names)
-    except client.LabError:
+        _, fds = control.request_fds("netlink", len(names), namespaces=names)
+    except control.LabError:
         fds = []
     if len(fds) == len(names):
         return dict(zip(names, fds))
@@ -402,8 +402,8 @@ def _open_chunk(names: list[str]) -> dict[str, int]:
     sockets: dict[str, int] = {}
     for name in names:
         try:
-            _, fds = client.request_fds("netlink", 1, namespaces=[name])
-        except client.LabError:
+            _, fds = control.request_fds("netlink", 1, namespaces=[name])
+        except control.LabError:
             continue
         except OSError:    # out of descriptors: give back what this chunk holds
             close_fds(list(sockets.values()))
@@ -420,7 +420,7 @@ def _read_rules(namespaces: dict[str, NsState]) -> None:
     """Fill in iptables rules and ip_forward for every namespace, with one lab command."""
     try:
         out = client.run(RULES_SCRIPT, timeout=10).stdout
-    except client.LabError:
+    except control.LabError:
         return
     current: NsState | None = None
     lines: list[str] = []

@@ -30,7 +30,7 @@ import time
 from typing import Callable
 
 from tutor.app.keeper import keeper
-from tutor.lab import client
+from tutor.lab import client, control
 
 FLUSH = 0.05           # seconds between output chunks handed to the UI
 MAX_PENDING = 256_000  # characters kept between two flushes; older ones are dropped
@@ -105,7 +105,7 @@ class CommandRunner:
         try:
             self.proc = client.popen(self.cmdline, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        except (client.LabError, OSError) as exc:
+        except (control.LabError, OSError) as exc:
             self.lab_error = str(exc)
             output(f"tutor: {exc}\n")
             return 127

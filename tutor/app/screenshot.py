@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from tutor import course, progress
-from tutor.lab import client
+from tutor.lab import lifecycle
 from tutor.lesson import load_lessons
 
 SIZE = (200, 50)
@@ -52,7 +52,7 @@ def shoot_lesson(lesson, lessons, outdir: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="tutor-shot-") as state:
         os.environ["XDG_STATE_HOME"] = state
         try:
-            info, _ = client.up()
+            info, _ = lifecycle.up()
             course.reset_lesson(lesson, info, lessons)
             for step in lesson.steps:
                 course.solve_step(step, echo=lambda _line: None, info=info)
@@ -60,7 +60,7 @@ def shoot_lesson(lesson, lessons, outdir: Path) -> Path:
             progress.load().mark(lesson.id, {s.number for s in lesson.steps[:-1]}, len(lesson.steps))
             asyncio.run(_shoot(lesson, path))
         finally:
-            client.down()
+            lifecycle.down()
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

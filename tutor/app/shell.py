@@ -6,14 +6,14 @@ import os
 import signal
 import subprocess
 
-from tutor.lab import client
+from tutor.lab import client, control
 
 
 def open_lab_shell(app) -> str:
     """Suspend `app`, run the lab's bash until it exits, resume; returns a problem or ""."""
     try:
         cmd = client.command(client.bash_argv(None))
-    except client.LabError as exc:
+    except control.LabError as exc:
         return str(exc)
     try:
         with app.suspend():

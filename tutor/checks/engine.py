@@ -14,7 +14,7 @@ from tutor.checks import kinds, observe
 from tutor.checks.diagnose import explain
 from tutor.checks.judge import Verdict
 from tutor.checks.lang import Check
-from tutor.lab import client
+from tutor.lab import control
 
 NOT_TRIED = "not tried yet: a check above it fails first"
 
@@ -58,16 +58,16 @@ def judge_state(check: Check, state: observe.LabState) -> Verdict:
     return kinds.state(check.kind).judge(check, state)
 
 
-def verify(lesson, step: int | None = None, info: client.LabInfo | None = None) -> LessonResult:
+def verify(lesson, step: int | None = None, info: control.LabInfo | None = None) -> LessonResult:
     """Check the lab against `lesson` (or only its step number `step`)."""
     steps = lesson.steps if step is None else [s for s in lesson.steps if s.number == step]
-    info = info or client.status()
+    info = info or control.status()
     if info is None:
-        raise client.not_running()
+        raise control.not_running()
     return judge_steps(lesson, steps, observe.read_state([c for s in steps for c in s.checks], info), info)
 
 
-def judge_steps(lesson, steps: list, state: observe.LabState, info: client.LabInfo) -> LessonResult:
+def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabInfo) -> LessonResult:
     """Verdicts of `steps` from one observation of the lab, probing behaviour where it can pass."""
     verdicts: dict[tuple[int, int], Verdict] = {}
     to_probe: dict[str, Check] = {}

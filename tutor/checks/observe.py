@@ -17,7 +17,7 @@ from tutor.checks import kinds
 from tutor.checks.kinds._kind import Reads
 from tutor.checks.lang import Check
 from tutor.checks.state import HOST, LabState, Link, NsState, Route, Rule
-from tutor.lab import client
+from tutor.lab import client, control
 from tutor.lab.world import WORLD_DIR as WORLD
 
 MARK = "@@tutor@@"
@@ -71,7 +71,7 @@ def reads(checks: list[Check], for_hints: bool = False) -> Reads:
     return need
 
 
-def read_state(checks: list[Check], info: client.LabInfo | None = None, prelude: str = "",
+def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude: str = "",
                for_hints: bool = False) -> LabState:
     """Observe everything `checks` need (and all links and routes, for hints).
 
@@ -265,7 +265,7 @@ def probe_script(checks: list[Check]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_probes(checks: list[Check], info: client.LabInfo | None = None) -> dict[str, tuple[bool, str]]:
+def run_probes(checks: list[Check], info: control.LabInfo | None = None) -> dict[str, tuple[bool, str]]:
     """Run behaviour checks; returns check text -> (worked, what was seen)."""
     if not checks:
         return {}

@@ -10,12 +10,16 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-TOOLS = {  # command -> Debian package that provides it
-    "ip": "iproute2", "iptables": "iptables", "ping": "iputils-ping", "route": "net-tools",
-    "curl": "curl", "dig": "bind9-dnsutils", "nsenter": "util-linux", "bash": "bash",
-    "script": "bsdutils", "setpriv": "util-linux",  # the shell's own terminal; root's groups
-    "sysctl": "procps", "brctl": "bridge-utils",
-}
+
+
+def _tools() -> dict[str, str]:
+    """command -> Debian package that provides it, from tools.txt (bin/_setup.sh reads it too)."""
+    with open(os.path.join(os.path.dirname(__file__), "tools.txt"), encoding="utf-8") as f:
+        rows = (line.split() for line in f if line.strip() and not line.startswith("#"))
+        return {row[0]: row[1] for row in rows}
+
+
+TOOLS = _tools()
 KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
     "network namespaces": "/proc/self/ns/net",
     "user namespaces": "/proc/self/ns/user",

@@ -1,6 +1,7 @@
 """Thin ctypes wrappers for the namespace and mount system calls Python 3.11 lacks.
 
-Only the lab agent uses these; everything else reaches the lab through `tutor.lab.client`.
+Only the lab agent uses these; everything else reaches the lab through its agent
+(`tutor.lab.control`, `tutor.lab.lifecycle`) and the one door for commands, `tutor.lab.client`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,174 @@
+"""The lab agent at work: its loop, its door, and the requests it answers.
+
+`Agent` is PID 1 of a lab once `tutor.lab.agent` has set the lab up. It serves the world it
+holds (`tutor.lab.agent_world`) and answers the owner at its control socket (the owner's end is
+`tutor.lab.control`; `tutor.lab.door` says how each end checks the other).
+
+Control protocol: one JSON object per line, answered by one JSON line (see `Agent._handle`).
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import json
+import os
+import selectors
+import socket
+import sys
+import time
+
+from tutor.lab import door, network, nsutil as ns, servers
+from tutor.lab.agent_world import AgentWorld, WorldError
+
+NETLINK_GROUPS = 0x1 | 0x4 | 0x10 | 0x40 | 0x400   # link, neigh, ipv4 addr, ipv4 route, ipv6 route
+
+
+class Agent(AgentWorld):
+    """PID 1 of a lab: answers control requests and serves the simulated world."""
+
+    def __init__(self, name: str, mode: str, control: socket.socket, host_pid: int,
+                 tether: int = -1):
+        self.name, self.mode, self.control, self.host_pid = name, mode, control, host_pid
+        self.tether = tether   # reads end-of-file when the process the lab is tied to dies
+        self.owner_is_root_here = False   # the owner's uid maps to the lab's root (a user's lab)
+        self.cgroups: list[str] = []      # the lab's cgroup folders on the machine (root's labs)
+        self._pidns = ns.own_ns_inode("pid")   # the lab's PID namespace
+        self.started = time.time()
+        self.running = True
+        super().__init__()
+
+    # -- control ----------------------------------------------------------------------------
+    def serve_forever(self) -> None:
+        """Answer the door and serve the world until stopped (`stop`, SIGTERM, the tether)."""
+        self._watch_door()
+        while self.running:
+            wait = 1.0 if self.spare_due is None else max(0.0, min(1.0, self.spare_due - time.monotonic()))
+            for key, mask in self.sel.select(timeout=wait):
+                try:
+                    servers.dispatch(key, mask)
+                except Exception as exc:  # one bad client must never take the lab down
+                    print(f"agent: {exc!r}", file=sys.stderr)
+            for server in self.servers + list(self.served.values()):
+                server.tick()
+            _reap()   # here, not in a SIGCHLD handler: it would steal subprocess.run's child
+            if self.spare_due is not None and time.monotonic() >= self.spare_due and self.running:
+                self._try_prepare_spare()
+
+    def _watch_door(self) -> None:
+        """Listen at the control socket, and to the tether if the lab has one."""
+        self.sel.register(self.control, selectors.EVENT_READ, self._accept)
+        if self.tether >= 0:
+            self.sel.register(self.tether, selectors.EVENT_READ, self._tether_moved)
+
+    def _tether_moved(self, mask: int) -> None:
+        """The process this lab is tied to has died (or wrote, which it never does): stop."""
+        self.running = False
+
+    def _accept(self, mask: int) -> None:
+        try:
+            conn, _ = self.control.accept()
+        except BlockingIOError:
+            return
+        conn.settimeout(5)
+        # Only the owner's door leads here (a 0700 folder, see tutor.lab.door). Still: a peer
+        # inside the lab (its PID reads as non-zero in the lab's PID namespace) is refused,
+        # and so, when a user (not root) owns the lab, is any uid but theirs (0 in here; every
+        # unmapped uid reads as the overflow uid, root's included, so root's labs cannot ask).
+        pid, uid = door.peer(conn)
+        if pid != 0 or (self.owner_is_root_here and uid != 0):
+            with contextlib.suppress(OSError):
+                conn.sendall(b'{"ok": false, "error": "this lab answers only its owner"}\n')
+            conn.close()
+            return
+        try:
+            line = conn.makefile("rb").readline(65536)
+            request = json.loads(line or b"{}")
+            fds: list[int] = []
+            reply = self._handle(request, fds)
+            data = (json.dumps(reply) + "\n").encode()
+            if fds:
+                conn.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+                for fd in fds:
+                    os.close(fd)
+            else:
+                conn.sendall(data)
+        except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            try:
+                conn.sendall((json.dumps({"ok": False, "error": f"bad request ({exc})"}) + "\n").encode())
+            except OSError:
+                pass
+        finally:
+            conn.close()
+
+    def _handle(self, request: dict, fds: list[int]) -> dict:
+        """One request: {"op": ..., args}. Arguments are checked here; none is ever a path."""
+        if not isinstance(request, dict):
+            raise ValueError("a request is a JSON object")
+        op = request.get("op")
+        if op == "status":
+            return {"ok": True, "pid": self.host_pid, "mode": self.mode, "name": self.name,
+                    "started": self.started, "namespaces": network.student_namespaces(),
+                    "netns": ns.own_ns_inode("net"), "pidns": self._pidns,
+                    "cgroups": self.cgroups}
+        if op == "enter":
+            fds.extend(ns.open_own_ns(kind) for kind in door.NAMESPACES)
+            return {"ok": True, "cgroups": self.cgroups}
+        if op == "stop":
+            self.running = False
+            return {"ok": True}
+        if op == "reset":
+            try:
+                self.reset()
+            except (WorldError, OSError) as exc:
+                return {"ok": False, "error": f"the reset could not rebuild the lab's world ({exc}); "
+                                              "stop the lab (tutor lab down) and start it again"}
+            return {"ok": True}
+        if op == "serve":
+            port, body = request.get("port"), request.get("body", "")
+            if type(port) is not int or not 0 < port < 65536 or not isinstance(body, str) \
+                    or len(body) > 4096:
+                raise ValueError("serve needs a port from 1 to 65535 and a short body")
+            return self._serve(_namespace_name(request.get("netns")), port, body)
+        if op == "netlink":
+            names = request.get("namespaces", [])
+            if not isinstance(names, list) or len(names) > 250:
+                raise ValueError("netlink needs a list of at most 250 namespace names")
+            fds.extend(self._netlink_sockets([n if n == "" else _namespace_name(n) for n in names]))
+            return {"ok": True, "count": len(fds)}
+        if op == "watch":
+            fds.append(ns.watch_entries("/run/netns"))
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown request {str(op)[:40]!r}"}
+
+    def _netlink_sockets(self, namespaces: list[str]) -> list[int]:
+        """Netlink sockets subscribed to link/address/route/neighbour events, one per namespace
+        ("" is the lab host), handed to the caller over SCM_RIGHTS."""
+        fds = []
+        for name in namespaces:
+            path = f"/run/netns/{name}" if name else None
+            if path and not os.path.exists(path):
+                continue
+            with network.in_netns(path):
+                s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+            s.bind((0, NETLINK_GROUPS))
+            fds.append(os.dup(s.fileno()))
+            s.close()
+        return fds
+
+
+def _namespace_name(name: object) -> str:
+    """`name` if it can be a namespace under /run/netns (a file name there), else ValueError."""
+    if not isinstance(name, str) or not name or len(name) > 255 or "/" in name \
+            or name in (".", "..") or "\0" in name:
+        raise ValueError(f"{str(name)[:40]!r} is not a namespace name")
+    return name
+
+
+def _reap(*_: object) -> None:
+    """PID 1 adopts every orphan of the lab; collect them so none stays a zombie."""
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
