@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 
-from tutor.checks.lang import LAYERS, Check, Where
+from tutor.checks import kinds
+from tutor.checks.lang import Check, Where
 
 FORMAT = 1
 # The whole course is ~60 KB of JSON; a folder of lessons 1 MiB each could not be cached.
 LIMIT = 16 << 20
 _HERE = os.path.dirname(os.path.realpath(__file__))
-# A change to any of these can change what a lesson parses to.
+# A change to any of these (or to a check kind's module, kinds.files()) can change what a
+# lesson parses to.
 _PARSER = [os.path.join(_HERE, "lesson.py"), os.path.join(_HERE, "lesson_cache.py"),
            os.path.join(_HERE, "checks", "lang.py")]
 
@@ -29,7 +31,7 @@ def _where(files: list[str]) -> tuple[str, str] | None:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     try:
         key = "".join(f"{os.path.realpath(f)}\0{st.st_size}\0{st.st_mtime_ns}\n"
-                      for f in [*files, *_PARSER] for st in [os.stat(f)])
+                      for f in [*files, *_PARSER, *kinds.files()] for st in [os.stat(f)])
     except OSError:
         return None
     folder = os.path.dirname(files[0]) if files else ""
@@ -93,7 +95,7 @@ def _lesson(d: dict):
 
 def _check(c: list) -> Check:
     text, kind, args, ns, node = c
-    if kind not in LAYERS or not isinstance(args, dict) or not isinstance(node, bool):
+    if kind not in kinds.names() or not isinstance(args, dict) or not isinstance(node, bool):
         raise TypeError("check")
     if not all(v is None or isinstance(v, (str, int)) for v in args.values()):
         raise TypeError("check args")

@@ -139,7 +139,7 @@ def test_iptables_listing_is_what_iptables_S_prints():
 
 
 def test_parse_state_error_and_missing_resolv():
-    text = (f"{MARK} netns\nred\n{MARK} addr red\nCannot open network namespace\n"
+    text = (f"{MARK} netns\nred\n{MARK} ipbatch red\nCannot open network namespace\n"
             f"{MARK} resolv red\n{MARK}missing\n{MARK} sysctl host net.ipv4.ip_forward\n0\n")
     s = parse_state(text)
     assert s.namespaces == ["red"] and s.ns["red"].error == "Cannot open network namespace"

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from tutor.checks.judge import Verdict, forward_verdict, ip_cmd, masquerade_verdict, place, who
+from tutor.checks import kinds
+from tutor.checks.judge import Verdict, ip_cmd, place, who
+from tutor.checks.kinds.forward import forward_verdict
+from tutor.checks.kinds.masquerade import masquerade_verdict
+from tutor.checks.kinds.resolv import nameservers
 from tutor.checks.lang import Check
 from tutor.lab import world
 from tutor.lab.state import HOST, LabState, Link, Route, Rule, covers, in_subnet
@@ -273,28 +277,20 @@ def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
 
 
 def explain(check: Check, state: LabState, seen: str) -> Verdict:
-    """A failed behaviour check -> verdict whose hint names the broken hop, if one is visible."""
+    """A failed behaviour check -> verdict whose hint names the broken hop, if one is visible.
+
+    From a world node the way into the lab is walked here, for every kind alike; from a
+    namespace or the lab host the check's kind says what to walk (a path to an address, or the
+    way to a name's DNS server)."""
     found = _summary(seen)
+    kind = kinds.probe(check.kind)
     if check.where.node:
-        problem = _node_problem(check, state)
-    elif check.kind in ("ping", "tcp"):
-        problem = path_problem(state, check.where.ns, check.args["ip"])
+        problem = _node_problem(state, check.where.ns, *kind.target(check))
     else:
-        problem = _name_problem(check, state)
+        problem = kind.explain(check, state)
     if problem:
         return Verdict(False, f"{found} — {problem.found}", problem.hint)
     return Verdict(False, found, _generic_hint(check))
-
-
-def _target(check: Check) -> tuple[str, int]:
-    """(host part, tcp port) a check connects to: tcp IP:PORT, or the URL of a fetch."""
-    if check.kind == "tcp":
-        return check.args["ip"], check.args["port"]
-    if check.kind == "fetch":
-        hostport = check.args["url"].split("://", 1)[1].split("/", 1)[0]
-        host, _, port = hostport.partition(":")
-        return host, int(port) if port.isdigit() else 80
-    return check.args.get("ip") or check.args.get("name", ""), 0
 
 
 def _is_ip(text: str) -> bool:
@@ -305,10 +301,9 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-def _name_problem(check: Check, state: LabState) -> Verdict | None:
-    """resolve / fetch from a namespace or the host: the path to the DNS server, then its file."""
-    src = check.where.ns
-    host, _ = _target(check)
+def name_problem(state: LabState, src: str, host: str) -> Verdict | None:
+    """Reaching `host` (a name or an address) from namespace `src` or the lab host: the path
+    to the DNS server and the namespace's resolv.conf, or the path to the address."""
     if _is_ip(host):
         return path_problem(state, src, host)
     if src == HOST:
@@ -316,7 +311,7 @@ def _name_problem(check: Check, state: LabState) -> Verdict | None:
     path = f"/etc/netns/{src}/resolv.conf"
     fix = f"mkdir -p /etc/netns/{src} && echo 'nameserver {DNS_SERVER}' > {path}"
     text = state.resolv.get(src)
-    servers = [l.split()[1] for l in (text or "").splitlines() if l.split()[:1] == ["nameserver"] and len(l.split()) > 1]
+    servers = nameservers(text or "")
     if text is not None and not servers:
         return Verdict(False, f"{path} names no nameserver", f"Name one: {fix}")
     # Without its own file a namespace reads the lab host's /etc/resolv.conf, which names the
@@ -332,11 +327,11 @@ def _name_problem(check: Check, state: LabState) -> Verdict | None:
     return None
 
 
-def _node_problem(check: Check, state: LabState) -> Verdict | None:
-    """A check from the LAN machine into the lab: a route on the LAN machine, or a DNAT rule."""
-    ip, port = _target(check)
+def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | None:
+    """A check from world node `node` to `ip` (tcp `port`, or 0) into the lab, when that node is
+    the LAN machine: a route on the LAN machine, or a DNAT rule."""
     lan = _lan_address(state)
-    if check.where.ns != LAN.name or not _is_ip(ip) or lan is None:
+    if node != LAN.name or not _is_ip(ip) or lan is None:
         return None
     host_ip, lan_net = lan
     if _host_owns(state, ip):

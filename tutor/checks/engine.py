@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from tutor.checks import observe
+from tutor.checks import kinds, observe
 from tutor.checks.diagnose import explain
-from tutor.checks.judge import STATE_JUDGES, Verdict, in_ns
+from tutor.checks.judge import Verdict
 from tutor.checks.lang import Check
 from tutor.lab import control
 from tutor.lab.state import HOST
@@ -56,7 +56,7 @@ class LessonResult:
 
 def judge_state(check: Check, state: observe.LabState) -> Verdict:
     """Verdict of a state check (pure)."""
-    return STATE_JUDGES[check.kind](check, state)
+    return kinds.state(check.kind).judge(check, state)
 
 
 def verify(lesson, step: int | None = None, info: control.LabInfo | None = None) -> LessonResult:
@@ -94,8 +94,9 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
                     v = Verdict(False, NOT_TRIED)
                 else:
                     ok, seen = probes[c.text]
-                    if ok and _status_ok(c, seen):
-                        v = Verdict(True, _worked(c, seen))
+                    kind = kinds.probe(c.kind)
+                    if ok and kind.expected(c, seen):
+                        v = Verdict(True, kind.worked(c, seen))
                     elif ok:
                         v = mismatch(c, seen)
                     else:
@@ -109,37 +110,6 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
     return LessonResult(lesson.id, lesson.title, all(r.passed for r in results), results)
 
 
-def _status_ok(check: Check, seen: str) -> bool:
-    """The probe worked; does what it saw match what the check expects (status, address)?"""
-    if check.kind == "fetch" and check.args.get("status"):
-        return f"HTTP {check.args['status']}" in seen
-    if check.kind == "resolve" and check.args.get("is"):
-        return check.args["is"] in seen.split()
-    return True
-
-
 def mismatch(check: Check, seen: str) -> Verdict:
     """The probe worked but saw something else than the check expects: a status, an address."""
-    where = check.where
-    run = f"{where.ns} " if where.node else in_ns(where.ns, "")
-    if check.kind == "fetch":
-        return Verdict(False, f"{seen.strip()} (expected HTTP {check.args['status']})",
-                       f"The server answers, with another status: look at its answer with "
-                       f"{run}curl -sI {check.args['url']}")
-    first = seen.split()[0] if seen.split() else "nothing"
-    files = "/etc/hosts" + ("" if where.ns == HOST or where.node else f" and /etc/netns/{where.ns}/resolv.conf")
-    return Verdict(False, f"resolved to {first} (expected {check.args['is']})",
-                   f"The name leads elsewhere: look with {run}getent ahostsv4 {check.args['name']}, "
-                   f"and at {files}")
-
-
-def _worked(check: Check, seen: str) -> str:
-    a, where = check.args, str(check.where)
-    if check.kind == "ping":
-        return f"{where} gets replies from {a['ip']}"
-    if check.kind == "resolve":
-        first = seen.split()[0] if seen.split() else "?"
-        return f"{where} resolves {a['name']} to {first}"
-    if check.kind == "fetch":
-        return f"{where} fetched {a['url']}: {seen.strip()}"
-    return f"{where} connected to {a['ip']}:{a['port']}"
+    return kinds.probe(check.kind).mismatch(check, seen)

@@ -1,11 +1,11 @@
 """Reading the lab: one shell script per observation, run through the lab's one door.
 
 `read_state` gathers links, addresses, routes and namespace ids of every namespace, plus the
-iptables rules, sysctls, resolv.conf files and LAN routes the checks need (or, `for_hints`,
-that explain a failed probe), in one `tutor shell`-like process (each `ip` call is a few
-milliseconds); commands may run first in the same process (`prelude`). `run_probes` runs
-behaviour checks (ping, resolve, fetch, tcp) in parallel, each bounded by a timeout. Parsing is
-pure and lives here too; judging lives in `judge`.
+iptables rules, sysctls, resolv.conf files and LAN routes the checks' kinds say they need (or,
+`for_hints`, that explain a failed probe), in one `tutor shell`-like process (each `ip` call
+is a few milliseconds); commands may run first in the same process (`prelude`). `run_probes`
+runs behaviour checks in parallel (each kind gives its command), each bounded by a timeout.
+Parsing is pure and lives here too; judging lives in the kinds (`tutor.checks.kinds`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import shlex
 
+from tutor.checks import kinds
+from tutor.checks.kinds._kind import Reads
 from tutor.checks.lang import Check
 from tutor.lab import client, control, iptables
 from tutor.lab.state import HOST, LabState, Link, NsState, Route
@@ -61,6 +63,15 @@ def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = 
     return "\n".join(parts) + "\n"
 
 
+def reads(checks: list[Check], for_hints: bool = False) -> Reads:
+    """What an observation for `checks` must read besides links and routes: what each one's
+    kind says (behaviour kinds say more `for_hints`)."""
+    need = Reads()
+    for c in checks:
+        need.add(kinds.get(c.kind).reads(c, for_hints))
+    return need
+
+
 def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude: str = "",
                for_hints: bool = False) -> LabState:
     """Observe everything `checks` need (and all links and routes, for hints).
@@ -70,22 +81,13 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
     A `prelude` script runs first, in a subshell of the same process (one trip into the lab
     for commands and the look at what they did); its exit status and output land in
     `LabState.prelude`."""
-    behaviour = any(c.behaviour for c in checks)
-    hints = for_hints and behaviour
-    sysctls = {(c.where.ns, c.args["key"]) for c in checks if c.kind == "sysctl"}
-    if hints or any(c.kind in ("forward", "masquerade") for c in checks):
-        sysctls.add((HOST, "net.ipv4.ip_forward"))   # diagnose needs it when a packet fails to cross
-    resolv = {c.args["ns"] for c in checks if c.kind == "resolv"}
-    resolv |= {c.where.ns for c in checks if c.kind in ("resolve", "fetch")
-               and c.where.ns != HOST and not c.where.node}
-    rules = hints or any(c.kind in ("forward", "masquerade", "dnat") for c in checks)
-    lan = hints and any(c.behaviour and c.where.node for c in checks)
-    script = state_script(sysctls, resolv, rules, lan)
+    need = reads(checks, for_hints)
+    script = state_script(need.sysctls, need.resolv, need.rules, need.lan)
     if prelude:
         script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
     result = client.run(script, info=info, timeout=120 if prelude else 20)
     state = parse_state(result.stdout)
-    state.for_hints = hints or not behaviour
+    state.for_hints = for_hints or not any(c.behaviour for c in checks)
     return state
 
 
@@ -196,7 +198,7 @@ def parse_state(text: str) -> LabState:
                     _fill(state, part, args[0], doc)
             else:   # the namespace broke between `ls` and `ip` (or is not one): say what ip said
                 state.ns.setdefault(args[0], NsState(args[0])).error = body.strip()[-200:]
-        elif what in ("addr", "route", "nsid") and args:
+        elif what == "route" and args:   # one machine's routes alone: the LAN's (LAN_SCRIPT)
             _fill(state, what, args[0], body)
         elif what == "iptables":
             state.ns[HOST].iptables = iptables.parse(body)
@@ -212,19 +214,8 @@ def parse_state(text: str) -> LabState:
 
 
 def probe_command(check: Check) -> str:
-    """The shell command that performs a behaviour check (exit 0 = it worked)."""
-    pre = _prefix(check.where.ns, check.where.node)
-    a = check.args
-    if check.kind == "ping":
-        return f"{pre}ping -n -c 1 -W 1 {a['ip']}"
-    if check.kind == "resolve":
-        return f"{pre}timeout 3 getent ahostsv4 {shlex.quote(a['name'])}"
-    if check.kind == "fetch":
-        return (f"{pre}curl -sS -o /dev/null -w 'HTTP %{{http_code}}' --max-time 3 "
-                f"--noproxy '*' {shlex.quote(a['url'])}")
-    if check.kind == "tcp":
-        return f"{pre}timeout 2 bash -c 'exec 3<>/dev/tcp/{a['ip']}/{a['port']}' && echo connected"
-    raise ValueError(check.kind)
+    """The shell command that performs a behaviour check (exit 0 = it worked), where it says."""
+    return _prefix(check.where.ns, check.where.node) + kinds.probe(check.kind).command(check)
 
 
 def probe_script(checks: list[Check]) -> str:

@@ -29,7 +29,14 @@ class TopologyMap(VerticalScroll):
         if self.size.width != self._width:
             self._redraw()
 
+    def on_mount(self) -> None:
+        self._redraw()
+
     def _redraw(self) -> None:
+        arts = self.query(".topology-art").results(Static)
+        art = next(arts, None)
+        if art is None:   # a snapshot came before the art was mounted (or after it went): on_mount draws
+            return
         self._width = self.size.width
         width = max(self.scrollable_content_region.width, 30)
-        self.query_one(".topology-art", Static).update(topomap.draw(self._topology, width))
+        art.update(topomap.draw(self._topology, width))

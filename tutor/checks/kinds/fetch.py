@@ -1,0 +1,61 @@
+"""`fetch URL from X [status CODE]`: X fetches URL with curl (and gets that HTTP status)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from tutor.checks.diagnose import name_problem
+from tutor.checks.judge import Verdict
+from tutor.checks.kinds._kind import ProbeKind, Reads, typed_at
+from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
+from tutor.lab.state import HOST, LabState
+
+
+class Fetch(ProbeKind):
+    name = "fetch"
+    syntax = "fetch URL from X [status CODE]"
+    means = "X fetches URL with curl (and gets that HTTP status)"
+
+    def parse(self, w: Words) -> tuple[dict, Where]:
+        url = w.take("a URL")
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise CheckSyntaxError(f"{url!r} is not an http:// URL")
+        args: dict = {"url": url}
+        status = w.option("status", "an HTTP status code")
+        args["status"] = int(status) if status and status.isdigit() else None
+        if status and args["status"] is None:
+            raise CheckSyntaxError(f"status {status!r} is not a number")
+        return args, w.where("from")
+
+    def reads(self, check: Check, for_hints: bool) -> Reads:
+        need = super().reads(check, for_hints)
+        if check.where.ns != HOST and not check.where.node:
+            need.resolv.add(check.where.ns)
+        return need
+
+    def command(self, check: Check) -> str:
+        return (f"curl -sS -o /dev/null -w 'HTTP %{{http_code}}' --max-time 3 "
+                f"--noproxy '*' {shlex.quote(check.args['url'])}")
+
+    def expected(self, check: Check, seen: str) -> bool:
+        return not check.args.get("status") or f"HTTP {check.args['status']}" in seen
+
+    def worked(self, check: Check, seen: str) -> str:
+        return f"{check.where} fetched {check.args['url']}: {seen.strip()}"
+
+    def mismatch(self, check: Check, seen: str) -> Verdict:
+        return Verdict(False, f"{seen.strip()} (expected HTTP {check.args['status']})",
+                       f"The server answers, with another status: look at its answer with "
+                       f"{typed_at(check.where)}curl -sI {check.args['url']}")
+
+    def target(self, check: Check) -> tuple[str, int]:
+        hostport = check.args["url"].split("://", 1)[1].split("/", 1)[0]
+        host, _, number = hostport.partition(":")
+        return host, int(number) if number.isdigit() else 80
+
+    def explain(self, check: Check, state: LabState) -> Verdict | None:
+        return name_problem(state, check.where.ns, self.target(check)[0])
+
+
+KIND = Fetch()

@@ -1,0 +1,41 @@
+"""`master DEV [in NS] is BR`: DEV is a port of bridge BR."""
+
+from __future__ import annotations
+
+from tutor.checks.judge import Verdict, find_link, ip_cmd, place
+from tutor.checks.kinds._kind import StateKind
+from tutor.checks.lang import Check, Where, Words, iface, missing
+from tutor.lab.state import LabState
+
+
+class Master(StateKind):
+    name = "master"
+    syntax = "master DEV [in NS] is BR"
+    means = "DEV is a port of bridge BR"
+    layer = 1
+
+    def parse(self, w: Words) -> tuple[dict, Where]:
+        args = {"dev": iface(w.take("an interface")),
+                "bridge": iface(w.option("is", "a bridge name") or missing("`is BRIDGE`"))}
+        return args, w.where("in")
+
+    def judge(self, check: Check, state: LabState) -> Verdict:
+        dev, ns, br = check.args["dev"], check.where.ns, check.args["bridge"]
+        link = find_link(state, dev, ns)
+        if isinstance(link, Verdict):
+            return link
+        bridge = state.link(br, ns)
+        fix = ip_cmd(ns, f"link set {dev} master {br}")
+        if bridge is None:
+            return Verdict(False, f"{place(dev, ns)} cannot join {br}: there is no bridge {br} there",
+                           f"Create the bridge first: {ip_cmd(ns, f'link add {br} type bridge')}, then {fix}")
+        if link.master is None:
+            return Verdict(False, f"{place(dev, ns)} is not plugged into any bridge",
+                           f"Attach the port to the bridge: {fix}")
+        if link.master != br:
+            return Verdict(False, f"{place(dev, ns)} is a port of {link.master}, not {br}",
+                           f"Move it: {fix}")
+        return Verdict(True, f"{place(dev, ns)} is a port of {br}")
+
+
+KIND = Master()

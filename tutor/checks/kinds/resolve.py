@@ -1,0 +1,57 @@
+"""`resolve NAME from X [is IP]`: X resolves NAME (to IP), the way `ip netns exec X` sees the
+files (/etc/hosts, /etc/netns/X/resolv.conf)."""
+
+from __future__ import annotations
+
+import shlex
+
+from tutor.checks.diagnose import name_problem
+from tutor.checks.judge import Verdict
+from tutor.checks.kinds._kind import ProbeKind, Reads, typed_at
+from tutor.checks.lang import Check, Where, Words, ip_address
+from tutor.lab.state import HOST, LabState
+
+
+class Resolve(ProbeKind):
+    name = "resolve"
+    syntax = "resolve NAME from X [is IP]"
+    means = "X resolves NAME (to IP) the way `ip netns exec X` sees the files"
+
+    def parse(self, w: Words) -> tuple[dict, Where]:
+        args: dict = {"name": w.take("a host name")}
+        is_ip = w.option("is", "an address")
+        args["is"] = ip_address(is_ip, "address") if is_ip else None
+        return args, w.where("from")
+
+    def reads(self, check: Check, for_hints: bool) -> Reads:
+        need = super().reads(check, for_hints)
+        if check.where.ns != HOST and not check.where.node:
+            need.resolv.add(check.where.ns)
+        return need
+
+    def command(self, check: Check) -> str:
+        return f"timeout 3 getent ahostsv4 {shlex.quote(check.args['name'])}"
+
+    def expected(self, check: Check, seen: str) -> bool:
+        return not check.args.get("is") or check.args["is"] in seen.split()
+
+    def worked(self, check: Check, seen: str) -> str:
+        first = seen.split()[0] if seen.split() else "?"
+        return f"{check.where} resolves {check.args['name']} to {first}"
+
+    def mismatch(self, check: Check, seen: str) -> Verdict:
+        where = check.where
+        first = seen.split()[0] if seen.split() else "nothing"
+        files = "/etc/hosts" + ("" if where.ns == HOST or where.node else f" and /etc/netns/{where.ns}/resolv.conf")
+        return Verdict(False, f"resolved to {first} (expected {check.args['is']})",
+                       f"The name leads elsewhere: look with {typed_at(where)}getent ahostsv4 "
+                       f"{check.args['name']}, and at {files}")
+
+    def target(self, check: Check) -> tuple[str, int]:
+        return check.args["name"], 0
+
+    def explain(self, check: Check, state: LabState) -> Verdict | None:
+        return name_problem(state, check.where.ns, check.args["name"])
+
+
+KIND = Resolve()

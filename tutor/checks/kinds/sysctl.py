@@ -1,0 +1,50 @@
+"""`sysctl KEY = VALUE [in NS]`: the sysctl reads VALUE."""
+
+from __future__ import annotations
+
+import re
+
+from tutor.checks.judge import Verdict, in_ns, no_namespace, who
+from tutor.checks.kinds._kind import Reads, StateKind
+from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
+from tutor.lab.state import LabState
+
+
+class Sysctl(StateKind):
+    name = "sysctl"
+    syntax = "sysctl KEY = VALUE [in NS]"
+    means = "the sysctl reads VALUE"
+    layer = 4
+
+    def parse(self, w: Words) -> tuple[dict, Where]:
+        key = w.take("a sysctl name")
+        if "=" in key:   # `KEY=VALUE`, the way `sysctl -w` is typed
+            key, _, value = key.partition("=")
+            if value:
+                w.words.insert(0, value)
+        elif w.take("`=`") != "=":
+            raise CheckSyntaxError("write `sysctl KEY = VALUE`")
+        if not re.fullmatch(r"[a-z0-9_]+(?:[./][A-Za-z0-9_-]+)+", key):
+            raise CheckSyntaxError(f"{key!r} is not a sysctl name like net.ipv4.ip_forward")
+        args = {"key": key.replace("/", "."), "value": w.take("a value")}
+        return args, w.where("in")
+
+    def reads(self, check: Check, for_hints: bool) -> Reads:
+        return Reads(sysctls={(check.where.ns, check.args["key"])})
+
+    def judge(self, check: Check, state: LabState) -> Verdict:
+        key, want, ns = check.args["key"], check.args["value"], check.where.ns
+        if bad := no_namespace(state, ns):
+            return bad
+        value = (state.sysctls.get((ns, key)) or "").strip()
+        if value != want and not value.lstrip("-").isdigit():
+            return Verdict(False, f"could not read {key} in {who(ns)} ({value or 'no answer'})",
+                           f"Check the name: {in_ns(ns, f'sysctl {key}')}")
+        if value != want:
+            extra = " (it does not route packets between its interfaces)" if key.endswith("ip_forward") else ""
+            return Verdict(False, f"{key} is {value} on {who(ns)}{extra}",
+                           f"Set it: {in_ns(ns, f'sysctl -w {key}={want}')}")
+        return Verdict(True, f"{key} is {want} on {who(ns)}")
+
+
+KIND = Sysctl()
