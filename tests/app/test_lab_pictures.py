@@ -11,7 +11,7 @@ from tutor.app.labwatch import LabSnapshot
 
 
 def _link(index, name, kind="", up=True, oper="UP", master=0, peer=0, elsewhere=False):
-    return Link(index, name, kind, up, oper if up else "DOWN", "aa:bb:cc:dd:ee:%02x" % index,
+    return Link(index, name, kind, up, oper if up else "DOWN", f"aa:bb:cc:dd:ee:{index:02x}",
                 master, peer, elsewhere)
 
 

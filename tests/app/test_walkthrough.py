@@ -32,7 +32,7 @@ def test_lesson1_typed_step_by_step_turns_every_step_green(lab, state_home):
                 for command in step.commands:
                     await type_command(pilot, command, timeout=30)
                 if step.number < len(lesson.steps):
-                    await wait_for(pilot, lambda: app.step == step.number + 1, 15,
+                    await wait_for(pilot, lambda: app.step == step.number + 1, 15,  # noqa: B023 (awaited here)
                                    f"step {step.number + 1} to open")
             await wait_for(pilot, lambda: app.summary.display, 15, "the lesson summary")
             text = console_text(app)

@@ -124,7 +124,7 @@ def lab_identity(pid: int, name: str | None = None) -> dict[str, int]:
         from tutor.lab import client
         script = "; ".join(f"stat -L -c %i /proc/self/ns/{kind}" for kind in KINDS)
         inodes = client.run(script, info=client.status(name) if name else None).stdout.split()
-        return dict(zip(KINDS, map(int, inodes)))
+        return dict(zip(KINDS, map(int, inodes), strict=True))
 
 
 def assert_no_trace(name: str, pid: int, identity: dict[str, int], uid: int | None = None) -> None:

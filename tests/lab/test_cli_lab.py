@@ -9,8 +9,17 @@ import subprocess
 
 import pytest
 
-from labkit import (REPO, TUTOR, alive, assert_no_trace, lab_identity, lab_socket,
-                    listening_sockets, machine_snapshot, plain_user, run_ok)
+from labkit import (
+    TUTOR,
+    alive,
+    assert_no_trace,
+    lab_identity,
+    lab_socket,
+    listening_sockets,
+    machine_snapshot,
+    plain_user,
+    run_ok,
+)
 from tutor.lab import client
 
 pytestmark = pytest.mark.lab

@@ -174,7 +174,8 @@ def test_solve_reports_a_failing_command(lab, state_home):
 def test_reset_rebuilds_the_start_of_a_lesson(lab, state_home):
     result = tutor("reset", "lesson3")
     assert result.returncode == 0
-    assert result.stdout == "lab reset to the start of lesson3: Routing, NAT and DNS, so containers reach the internet\n"
+    assert result.stdout == ("lab reset to the start of lesson3: Routing, NAT and DNS, "
+                             "so containers reach the internet\n")
     assert tutor("verify", "lesson2").returncode == 0
     assert tutor("verify", "lesson3", "--step", "1").returncode == 1
     solve("lesson3", 1)

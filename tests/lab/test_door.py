@@ -18,8 +18,7 @@ import threading
 
 import pytest
 
-from labkit import (REPO, TUTOR, alive, lab_socket, listening_sockets, plain_user, run_ok,
-                    wait_until)
+from labkit import REPO, TUTOR, alive, lab_socket, listening_sockets, plain_user, run_ok, wait_until
 from tutor.lab import client, door
 
 pytestmark = pytest.mark.lab

@@ -12,8 +12,20 @@ import time
 
 import pytest
 
-from labkit import (listening_sockets, alive, assert_no_trace, cmdline, holders, lab_identity,
-                    lab_processes, lab_socket, machine_snapshot, ns_inode, run_ok, wait_until)
+from labkit import (
+    alive,
+    assert_no_trace,
+    cmdline,
+    holders,
+    lab_identity,
+    lab_processes,
+    lab_socket,
+    listening_sockets,
+    machine_snapshot,
+    ns_inode,
+    run_ok,
+    wait_until,
+)
 from tutor.lab import client, sandbox, world
 
 pytestmark = pytest.mark.lab

@@ -8,8 +8,7 @@ import subprocess
 
 import pytest
 
-from labkit import (TUTOR, cmdline, lab_identity, lab_processes, plain_user, run_ok,
-                    wait_until)
+from labkit import TUTOR, cmdline, lab_identity, lab_processes, plain_user, run_ok, wait_until
 from tutor.lab import client
 
 pytestmark = pytest.mark.lab

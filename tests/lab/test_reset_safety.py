@@ -69,6 +69,7 @@ def _reset_running(lab_name: str) -> bool:
     """Does a reset hold lab `lab_name`'s reset lock right now?"""
     import fcntl
     import os
+
     from tutor.lab import door
     try:
         fd = os.open(f"{door.folder()}/{lab_name}.reset", os.O_RDWR)

@@ -18,8 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from labkit import (REPO, THP, TUTOR, assert_no_trace, cmdline, diff, lab_identity,
-                    lab_processes, machine_snapshot, run_ok, wait_until)
+from labkit import (
+    REPO,
+    THP,
+    TUTOR,
+    assert_no_trace,
+    cmdline,
+    diff,
+    lab_identity,
+    lab_processes,
+    machine_snapshot,
+    run_ok,
+    wait_until,
+)
 from tutor.lab import client
 from tutor.lab.door import LAB_UIDS
 

@@ -32,7 +32,7 @@ def generated(n: int, seed: int = 1234) -> list[str]:
     """Deterministic mix of plain, hostile, unicode, control-character and malformed lines."""
     rnd = random.Random(seed)
     lines = []
-    for i in range(n):
+    for _ in range(n):
         k = rnd.random()
         if k < 0.6:
             lines.append("; ".join(rnd.choice(ATOMS) for _ in range(rnd.randint(1, 3))))

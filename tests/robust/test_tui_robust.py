@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import pytest
+from textual import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
 
 from pilot_helpers import console_text, run, type_command, wait_for  # noqa: E402
 from test_shell_fuzz import generated  # noqa: E402
 from tmuxterm import Terminal, wait_gone  # noqa: E402
-from textual import events  # noqa: E402
 from tutor import progress  # noqa: E402
 from tutor.app import app as app_module  # noqa: E402
 from tutor.app.widgets.console import MAX_LINE, PROMPT, TOO_LONG, _builtin  # noqa: E402
@@ -229,7 +229,8 @@ def test_lines_typed_key_by_key(lab, state_home):
                 assert app.query_one("#prompt").value == line
                 await pilot.press("enter")
                 if _builtin(line) == "":
-                    await wait_for(pilot, lambda: len(app.started) > started, 5, f"{line!r} to start")
+                    await wait_for(pilot, lambda: len(app.started) > started,  # noqa: B023 (awaited here)
+                                   5, f"{line!r} to start")
                     if endless:
                         await pilot.pause(0.3)
                         await pilot.press("ctrl+c")
@@ -440,7 +441,8 @@ def test_the_lab_view_follows_other_terminals_even_past_a_file_that_is_no_namesp
             assert client.run("touch /run/netns/junk").returncode == 0
             for name in ("red", "blue", "green"):
                 client.run(f"ip netns add {name}")
-                await wait_for(pilot, lambda: name in app.lab_view.snapshot.namespaces, 5, f"{name}")
+                await wait_for(pilot, lambda: name in app.lab_view.snapshot.namespaces,  # noqa: B023 (awaited here)
+                               5, f"{name}")
             client.run("ip -n green link set lo up; ip link add veth0 type veth peer name veth1")
             await wait_for(pilot, lambda: "veth0@veth1" in _links(app), 5, "veth0 in the table")
             await wait_for(pilot, lambda: app.lab_view.snapshot.namespaces["green"].links[0].admin_up,

@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from tutor.checks.lang import Where
-from tutor.lesson import (BUILTIN_LESSONS, LessonError, find_lesson, lesson_files, load_lessons,
-                          normalize_id, parse_lesson)
+from tutor.lesson import (
+    BUILTIN_LESSONS,
+    LessonError,
+    find_lesson,
+    lesson_files,
+    load_lessons,
+    normalize_id,
+    parse_lesson,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lessons"
