@@ -104,6 +104,14 @@ def run_ok(cmdline: str, info, **kw) -> str:
     return result.stdout
 
 
+def running(name: str | None = None):
+    """The lab `name` (default: $TUTOR_LAB's) as `client.status` reads it; it must be running."""
+    from tutor.lab import client
+    info = client.status(name)
+    assert info is not None, f"the lab {name or client.lab_name()!r} is not running"
+    return info
+
+
 def lab_socket(name: str, uid: int | None = None) -> str:
     """The control socket of lab `name` started by `uid` (default: this process's)."""
     from tutor.lab import door

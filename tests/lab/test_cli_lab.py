@@ -19,8 +19,8 @@ from labkit import (
     machine_snapshot,
     plain_user,
     run_ok,
+    running,
 )
-from tutor.lab import client
 
 pytestmark = pytest.mark.lab
 
@@ -67,7 +67,7 @@ def test_shell_passes_output_and_exit_code(mode, lab_name):
     assert done.returncode == 7
     assert done.stdout == "out\nlab\n"
     assert done.stderr == "err\n"
-    assert client.status(lab_name).mode == mode
+    assert running(lab_name).mode == mode
     assert tutor("shell", "-c", "true").returncode == 0
     # death by a signal passes through too (nsenter re-raises it: a shell shows 137)
     assert tutor("shell", "-c", "kill -9 $$").returncode in (-9, 137)
@@ -129,6 +129,7 @@ def test_as_a_plain_user(lab_name):
     pid = _pid(up.stdout) if up.returncode == 0 else None
     try:
         assert up.returncode == 0 and "mode rootless" in up.stdout, up.stdout + up.stderr
+        assert pid is not None
         owner = [line for line in open(f"/proc/{pid}/status") if line.startswith("Uid:")][0]
         assert owner.split()[1:] == [str(uid)] * 4
         identity = lab_identity(pid)

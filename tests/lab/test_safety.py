@@ -29,6 +29,7 @@ from labkit import (
     lab_processes,
     machine_snapshot,
     run_ok,
+    running,
     wait_until,
 )
 from tutor.lab import client
@@ -174,7 +175,7 @@ def _start_sleeper(lab_name: str) -> tuple[subprocess.Popen, int]:
     """`tutor shell -c 'sleep 1000'` from another process; returns it and the sleep's PID."""
     shell = subprocess.Popen([TUTOR, "shell", "-c", "sleep 1000"], stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pid_ns = lab_identity(client.status(lab_name).pid)["pid"]
+    pid_ns = lab_identity(running(lab_name).pid)["pid"]
     found: list[int] = []
 
     def sleeping() -> bool:

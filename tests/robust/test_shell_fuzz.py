@@ -92,6 +92,7 @@ def test_endless_commands_stop_on_ctrl_c(lab, endless):
     proc = subprocess.Popen([TUTOR, "shell", "-c", endless], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout is not None
     got = b""
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline and endless != "sleep 1000":

@@ -15,7 +15,7 @@ from tutor.checks.engine import judge_state, mismatch
 from tutor.checks.judge import Verdict
 from tutor.checks.lang import parse_check
 from tutor.checks.observe import MARK, parse_iptables, parse_links, parse_routes, parse_state
-from tutor.checks.state import HOST, LabState
+from tutor.checks.state import HOST, LabState, Link
 from tutor.lesson import BUILTIN_LESSONS, load_lessons
 
 STATES = Path(__file__).resolve().parent / "fixtures" / "state"
@@ -27,6 +27,13 @@ COMMAND = re.compile(r"\b(?:ip|iptables|sysctl|mkdir|lan ip) [-a-z0-9]")
 @cache
 def lab(name: str) -> LabState:
     return parse_state((STATES / f"{name}.txt").read_text())
+
+
+def link(state: LabState, name: str, where: str) -> Link:
+    """Interface `name` in `where`, which the captured lab has."""
+    found = state.link(name, where)
+    assert found is not None, f"no {name} in {where}"
+    return found
 
 
 def judge(name: str, line: str, seen: str = LOSS) -> Verdict:
@@ -55,11 +62,11 @@ def test_parse_state_reads_every_namespace_and_section():
     s = lab("l3-done")
     assert s.namespaces == ["container10", "container11"]
     assert set(s.ns) >= {HOST, "container10", "container11", "node:lan"}
-    assert s.link("br0", HOST).kind == "bridge" and s.link("br0", HOST).admin_up
-    assert s.link("brid10", HOST).master == "br0"
-    assert s.link("veth10", "container10").addrs == [("10.201.0.4", 24)]
+    assert link(s, "br0", HOST).kind == "bridge" and link(s, "br0", HOST).admin_up
+    assert link(s, "brid10", HOST).master == "br0"
+    assert link(s, "veth10", "container10").addrs == [("10.201.0.4", 24)]
     assert s.sysctls[(HOST, "net.ipv4.ip_forward")] == "1"
-    assert s.resolv["container10"].strip() == "nameserver 8.8.8.8"
+    assert (s.resolv["container10"] or "").strip() == "nameserver 8.8.8.8"
     assert s.resolv["container11"] is None            # the file does not exist
     assert ("filter", "FORWARD") not in s.policies     # iptables-nft shows no table nobody used
     assert lab("l3-broken").policies[("filter", "FORWARD")] == "DROP"
@@ -68,12 +75,12 @@ def test_parse_state_reads_every_namespace_and_section():
 
 def test_veth_peers_across_namespaces_and_within_one():
     moved = lab("l1-done")
-    veth0 = moved.link("veth0", HOST)
+    veth0 = link(moved, "veth0", HOST)
     assert veth0.peer_nsid is not None
-    assert moved.peer_of(veth0) is moved.link("veth1", "red")
-    assert moved.peer_of(moved.link("veth1", "red")) is veth0   # red has no name for the host's id
+    assert moved.peer_of(veth0) is link(moved, "veth1", "red")
+    assert moved.peer_of(link(moved, "veth1", "red")) is veth0   # red has no name for the host's id
     same = lab("l1-not-moved")                          # both ends still on the host
-    veth0, veth1 = same.link("veth0", HOST), same.link("veth1", HOST)
+    veth0, veth1 = link(same, "veth0", HOST), link(same, "veth1", HOST)
     assert same.peer_of(veth0) is veth1 and same.peer_of(veth1) is veth0
 
 
@@ -320,11 +327,14 @@ def test_diagnose_layers_through_the_host():
           "Bring it up: ip link set dev br0 up")
     s = lab("l3-broken")
     s.ns[HOST].links["br0"].admin_up = True
-    assert "net.ipv4.ip_forward is 0" in path_problem(s, "container10", "8.8.8.8").found
+    v = path_problem(s, "container10", "8.8.8.8")
+    assert v is not None and "net.ipv4.ip_forward is 0" in v.found
     s.sysctls[(HOST, "net.ipv4.ip_forward")] = "1"
-    assert path_problem(s, "container10", "8.8.8.8").hint == "Accept forwarded packets: iptables -P FORWARD ACCEPT"
+    v = path_problem(s, "container10", "8.8.8.8")
+    assert v is not None and v.hint == "Accept forwarded packets: iptables -P FORWARD ACCEPT"
     s.policies[("filter", "FORWARD")] = "ACCEPT"
     v = path_problem(s, "container10", "8.8.8.8")
+    assert v is not None
     assert "the internet has no route back to 10.201.0.0/24" in v.found
     assert v.hint.endswith("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
     lab.cache_clear()     # the captured state was changed in place
