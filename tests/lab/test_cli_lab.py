@@ -73,6 +73,19 @@ def test_shell_passes_output_and_exit_code(mode, lab_name):
     assert tutor("shell", "-c", "kill -9 $$").returncode in (-9, 137)
 
 
+def test_shell_loads_no_ui_or_netlink(lab):
+    """`tutor shell -c` runs often (scripts, the lessons' own checks by hand): the whole path,
+    up to exec into the lab, imports no Textual, Rich or pyroute2. Python's import profile
+    (PYTHONPROFILEIMPORTTIME) names each module on stderr as it is imported."""
+    done = subprocess.run([TUTOR, "shell", "-c", "true"], capture_output=True, text=True, timeout=30,
+                          stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1"))
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "tutor" in imported                                  # the profile was read
+    assert imported & {"textual", "rich", "pyroute2"} == set()
+
+
 def test_shell_in_a_namespace_sees_its_resolv_conf(mode, lab):
     run_ok("ip netns add red && mkdir -p /etc/netns/red "
            "&& echo 'nameserver 192.168.15.53' > /etc/netns/red/resolv.conf", lab)
