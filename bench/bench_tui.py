@@ -139,8 +139,9 @@ def first_paint_tmux(runs: int, cold: bool) -> tuple[list[float], list[float]]:
 
 def _app_class():
     """TutorApp with two hooks that note when a command ended and when a row was shown."""
-    import tutor.app.app as app_module
     from textual.widgets import DataTable
+
+    import tutor.app.app as app_module
 
     class TimedApp(app_module.TutorApp):
         CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))
@@ -199,7 +200,8 @@ def table_latency_pilot(count: int) -> tuple[list[float], list[float]]:
                 cmd = f"ip link add {name} type bridge"
                 app.cmd_console.insert(cmd)
                 await pilot.press("enter")
-                await _until(pilot, lambda: name in app.shown and cmd in app.finished, 10, poll=0.002)
+                await _until(pilot, lambda: name in app.shown and cmd in app.finished, 10,  # noqa: B023 (awaited here)
+                             poll=0.002)
                 after_end.append(max(0.0, app.shown[name] - app.finished[cmd]))
                 after_start.append(app.shown[name] - app.started[cmd])
                 await pilot.pause(0.25)   # let the checks that follow a command run

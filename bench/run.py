@@ -76,6 +76,7 @@ def bench_lab(b: Bench) -> None:
     for _ in range(b.runs):
         ups.append(timed([TUTOR, "lab", "up"], env))
         info = control.status(name)
+        assert info is not None, f"tutor lab up started no lab {name!r}"
         mem.append(memory_mb(info.pid)[0])
         downs.append(timed([TUTOR, "lab", "down"], env))
     b.add("lab up (tutor lab up)", ups, note="target <= 300 ms")

@@ -71,9 +71,11 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     if want("shell"):
         sh = sub.add_parser("shell", help="a root shell in the lab (starts the lab if needed)")
         where = sh.add_mutually_exclusive_group()
-        where.add_argument("-n", "--netns", metavar="NS", help="inside network namespace NS, as `ip netns exec NS` sees it")
+        where.add_argument("-n", "--netns", metavar="NS",
+                           help="inside network namespace NS, as `ip netns exec NS` sees it")
         where.add_argument("--node", choices=NODE_NAMES, help="on a machine of the simulated world")
-        sh.add_argument("-c", dest="command", metavar="'COMMAND LINE'", help="run one command line and exit with its status")
+        sh.add_argument("-c", dest="command", metavar="'COMMAND LINE'",
+                        help="run one command line and exit with its status")
 
     if want("doctor"):
         sub.add_parser("doctor", help="can a lab run here, in which mode, what is missing")
@@ -93,7 +95,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         r = sub.add_parser("reset", help="rebuild the lab to LESSON's starting state")
         r.add_argument("lesson", metavar="LESSON")
     if want("selftest"):
-        st = sub.add_parser("selftest", help="prove every step's checks fail before and pass after its commands, in a throwaway lab")
+        st = sub.add_parser("selftest", help="prove every step's checks fail before and pass after its "
+                            "commands, in a throwaway lab")
         st.add_argument("lesson", metavar="LESSON", nargs="?", help="one lesson (default: all)")
         st.add_argument("--lessons-dir", metavar="DIR", help=argparse.SUPPRESS)
     if want("report"):
@@ -111,10 +114,14 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     if want("demo"):
         d = sub.add_parser("demo", help="presenter mode: the course types and runs LESSON's commands for a class")
         d.add_argument("lesson", metavar="LESSON")
-        d.add_argument("--auto", action="store_true", help="play the whole lesson hands-free; exit 0 if it ends with every check passing, else 1")
-        d.add_argument("--delay", type=float, default=1.5, metavar="S", help="with --auto: seconds between commands (default 1.5)")
-        d.add_argument("--loop", action="store_true", help="with --auto: reset the lesson and play it again until q (kiosk)")
-        d.add_argument("--speed", type=float, default=30.0, metavar="CPS", help="typing speed in characters per second (default 30)")
+        d.add_argument("--auto", action="store_true",
+                       help="play the whole lesson hands-free; exit 0 if it ends with every check passing, else 1")
+        d.add_argument("--delay", type=float, default=1.5, metavar="S",
+                       help="with --auto: seconds between commands (default 1.5)")
+        d.add_argument("--loop", action="store_true",
+                       help="with --auto: reset the lesson and play it again until q (kiosk)")
+        d.add_argument("--speed", type=float, default=30.0, metavar="CPS",
+                       help="typing speed in characters per second (default 30)")
     if want("start"):
         s = sub.add_parser("start", help="open the course at LESSON")
         s.add_argument("lesson", metavar="LESSON", nargs="?")
@@ -199,13 +206,13 @@ def _lab(action: str) -> int:
               f"mode {cell(info.mode)}, pid {info.pid}")
         return 0
     if action == "status":
-        info = control.status()
-        if info is None:
+        running = control.status()
+        if running is None:
             print(f"lab {cell(control.lab_name())} is not running")
             return 1
         # namespace names are whatever was typed in the lab (`ip netns add $'\e]0;x\a'`)
-        ns = ", ".join(map(cell, info.namespaces)) or "none"
-        print(f"lab {cell(info.name)} is running: mode {cell(info.mode)}, pid {info.pid}, "
+        ns = ", ".join(map(cell, running.namespaces)) or "none"
+        print(f"lab {cell(running.name)} is running: mode {cell(running.mode)}, pid {running.pid}, "
               f"namespaces: {ns}")
         return 0
     stopped = lifecycle.down()

@@ -92,7 +92,7 @@ def render(rows: list[Row], fmt: str) -> str:
     shown = [(cell(r.student), cell(r.lesson), cell(r.last_activity)) for r in rows]
     width = max(7, *(len(student) for student, _, _ in shown))
     lines = [f"{'student':<{width}}  {'lesson':<9} {'steps':>7}  last activity"]
-    for r, (student, lesson, last) in zip(rows, shown):
+    for r, (student, lesson, last) in zip(rows, shown, strict=True):
         steps = f"{r.done}/{r.total}" if r.total else str(r.done)
         lines.append(f"{student:<{width}}  {lesson:<9} {steps:>7}  {last or '-'}")
     return "\n".join(lines)

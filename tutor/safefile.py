@@ -4,10 +4,10 @@ The files: progress and config (the student's), the parsed-lesson cache, `tutor 
 inputs, lesson files. Any of them may be a FIFO (open would block), a link to /dev/zero
 (read would fill memory), huge, or placed by another account in a folder it can write (see
 DESIGN.md, "Threat model"). So a read opens without blocking, takes only a regular file, and
-reads at most `limit` bytes; it follows no symlink unless asked; with `trusted=True` the file and every folder above it must be
-the user's own (a folder may also be root's), and none may be writable by others unless it is
-sticky (as /tmp is: then only a name's owner can replace it). A write is atomic and private:
-a 0600 file in a 0700 folder, renamed over the old one.
+reads at most `limit` bytes; it follows no symlink unless asked; with `trusted=True` the file and
+every folder above it must be the user's own (a folder may also be root's), and none may be
+writable by others unless it is sticky (as /tmp is: then only a name's owner can replace it).
+A write is atomic and private: a 0600 file in a 0700 folder, renamed over the old one.
 
 Only `os` is imported (it brings `stat` and `errno`): `tutor reset` reads the lesson cache through here.
 """

@@ -35,6 +35,14 @@ async def type_command(pilot, command: str, wait: bool = True, timeout: float = 
         await wait_for(pilot, lambda: not console.running, timeout, f"`{command}` to finish")
 
 
+def running_lab():
+    """The lab the app works on ($TUTOR_LAB's), which must be running."""
+    from tutor.lab import control
+    info = control.status()
+    assert info is not None, f"the lab {control.lab_name()!r} is not running"
+    return info
+
+
 def console_text(app) -> str:
     """Everything in the console's scrollback."""
     return "\n".join(app.query_one("#console-log", Log).lines)

@@ -7,13 +7,14 @@ a private progress record (`state_home`). The pure helpers are tested without a 
 from __future__ import annotations
 
 import pytest
-from pilot_helpers import console_text, run, wait_for
 from textual.widgets import DataTable
 
+from pilot_helpers import console_text, run, running_lab, wait_for
 from tutor import progress
 from tutor.app.demo import DemoApp, next_speed
 from tutor.app.demo_focus import lab_focus
-from tutor.lab import client, control, HOST
+from tutor.app.widgets.console import PromptInput
+from tutor.lab import HOST, client
 from tutor.lesson import find_lesson
 
 SIZE = (120, 40)
@@ -22,7 +23,7 @@ FIRST = LESSON.steps[0].commands[0]          # ip link add br0 type bridge
 
 
 def _prompt(app) -> str:
-    return app.query_one("#prompt").value
+    return app.query_one("#prompt", PromptInput).value
 
 
 def _bar(app) -> str:
@@ -75,8 +76,11 @@ def test_space_types_the_next_command_char_by_char_then_runs_it(lab, state_home)
             assert _prompt(app) == "" and app.ran == {}
             await pilot.press("space")
             seen = []
-            await wait_for(pilot, lambda: seen.append(_prompt(app)) or app.ran.get(1) == 1, 15,
-                           "the Enter")
+
+            def typed_and_entered() -> bool:
+                seen.append(_prompt(app))
+                return app.ran.get(1) == 1
+            await wait_for(pilot, typed_and_entered, 15, "the Enter")
             partial = [v for v in dict.fromkeys(seen) if v and v != FIRST]
             assert len(partial) >= 5, f"too few partial lines seen: {partial}"
             assert all(FIRST.startswith(v) for v in partial)
@@ -194,14 +198,14 @@ def test_f6_after_the_lab_dies_under_the_demo_starts_a_new_one_at_step_one(lab, 
             await pilot.press("space")
             await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command")
             await _idle(pilot)
-            agent = control.status().pid
+            agent = running_lab().pid
             os.kill(agent, signal.SIGKILL)
             await wait_for(pilot, lambda: app.lab_down, 5, "the demo to notice")
             assert app.lab_down_banner.display and "F6" in console_text(app)
             await pilot.press("f6")
             await wait_for(pilot, lambda: not app.lab_down and app.ready, 30, "a new lab, reset")
             assert not app.lab_down_banner.display
-            assert control.status().pid != agent
+            assert running_lab().pid != agent
             assert app.ran == {} and app.step == LESSON.steps[0].number
             await pilot.press("space")
             await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command, again")

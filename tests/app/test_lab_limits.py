@@ -12,8 +12,8 @@ import resource
 from contextlib import contextmanager
 
 import pytest
-from pilot_helpers import console_text, run, type_command, wait_for
 
+from pilot_helpers import console_text, run, type_command, wait_for
 from tutor.app.app import TutorApp
 from tutor.lab import client
 from tutor.lab.watch import MAX_FOLLOWED

@@ -13,7 +13,7 @@ from tutor.lab.watch import LabSnapshot
 
 def _link(ns, index, name, kind="", up=True, oper="UP", master=None, peer=None, elsewhere=False, addrs=()):
     return Link(name, ns, index, kind, up, oper if up else "DOWN", master, peer, 0 if elsewhere else None,
-                list(addrs), "aa:bb:cc:dd:ee:%02x" % index)
+                list(addrs), f"aa:bb:cc:dd:ee:{index:02x}")
 
 
 def _ns(name, *links, **rest):
@@ -51,8 +51,8 @@ def test_rows_read_like_ip_brief():
 
 
 def test_diff_marks_new_and_gone_rows_only_against_a_baseline():
-    before = [("veth0", "DOWN"), ("lo", "UP")]
-    after = [("veth0", "UP"), ("lo", "UP")]
+    before: list[tuple[str, ...]] = [("veth0", "DOWN"), ("lo", "UP")]
+    after: list[tuple[str, ...]] = [("veth0", "UP"), ("lo", "UP")]
     assert tables.diff(None, after) == [(("veth0", "UP"), tables.SAME), (("lo", "UP"), tables.SAME)]
     assert tables.diff(before, after) == [(("veth0", "UP"), tables.NEW), (("lo", "UP"), tables.SAME),
                                           (("veth0", "DOWN"), tables.GONE)]
@@ -60,6 +60,7 @@ def test_diff_marks_new_and_gone_rows_only_against_a_baseline():
 
 def test_map_pairs_veths_across_namespaces_and_shows_the_world():
     topo = topomap.describe(lesson2_snapshot())
+    assert topo is not None
     host = {i.name: i for i in topo.host.ifaces}
     assert host["brid10"].peer == "container10:veth10"
     assert host["br0"].ports == ["brid10", "brid11"]

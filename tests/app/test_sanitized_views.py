@@ -3,10 +3,10 @@ made visible, and a `[` never read as Textual markup. (Pure, and Pilot without a
 
 from __future__ import annotations
 
-from pilot_helpers import run, wait_for
 from textual.app import App, ComposeResult
-from textual.widgets import Tabs
+from textual.widgets import Tab, Tabs
 
+from pilot_helpers import run, wait_for
 from tutor.app import tables, topomap
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.lab_view import LabView
@@ -58,6 +58,7 @@ def test_table_cells_are_sanitized():
 def test_map_draws_names_sanitized():
     snap = hostile_snapshot()
     topo = topomap.describe(snap)
+    assert topo is not None
     plain = topomap.draw(topo, 120).plain
     assert _inert(plain)
     assert "x^[]0;pwned^G" in plain and "br^[c" in plain and MARKUP in plain
@@ -79,13 +80,13 @@ def test_tabs_titles_and_checks_show_names_literally():
             view = app.query_one(LabView)
             view.show(hostile_snapshot())
             tabs = app.query_one("#ns-tabs", Tabs)
-            await wait_for(pilot, lambda: len(tabs.query("Tab")) == 3, 5, "three namespace tabs")
-            labels = [t.label.plain for t in tabs.query("Tab")]
+            await wait_for(pilot, lambda: len(tabs.query(Tab)) == 3, 5, "three namespace tabs")
+            labels = [t.label.plain for t in tabs.query(Tab)]
             assert labels == ["host", MARKUP, "x^[]0;pwned^G"]
             view.show_namespace(MARKUP)
             await wait_for(pilot, lambda: view.namespace == MARKUP, 5, "the markup-named tab")
             await pilot.pause()
-            assert MARKUP in view.border_subtitle.replace("\\[", "[")   # getter escapes `[`
+            assert MARKUP in str(view.border_subtitle).replace("\\[", "[")   # getter escapes `[`
             checks = app.query_one(ChecksList)
             found = f"there is no namespace red (the lab has: {NS}, {MARKUP})"
             checks.show_result(StepResult(1, "t", False, [CheckResult("netns red", False, found, "")],

@@ -7,11 +7,11 @@ and a private progress record (`state_home`).
 from __future__ import annotations
 
 import pytest
-from pilot_helpers import console_text, run, type_command, wait_for
 
+from pilot_helpers import console_text, run, running_lab, type_command, wait_for
 from tutor import progress
 from tutor.app.app import TutorApp
-from tutor.lab import client, control, HOST, lifecycle
+from tutor.lab import HOST, client, lifecycle
 from tutor.lesson import find_lesson
 
 pytestmark = pytest.mark.lab
@@ -28,17 +28,18 @@ def test_lesson1_typed_step_by_step_turns_every_step_green(lab, state_home):
             for step in lesson.steps:
                 assert app.step == step.number
                 await wait_for(pilot, lambda: app.result is not None, 10, "the first verification")
+                assert app.result is not None
                 assert not next(s for s in app.result.steps if s.number == step.number).passed
                 for command in step.commands:
                     await type_command(pilot, command, timeout=30)
                 if step.number < len(lesson.steps):
-                    await wait_for(pilot, lambda: app.step == step.number + 1, 15,
+                    await wait_for(pilot, lambda: app.step == step.number + 1, 15,  # noqa: B023 (awaited here)
                                    f"step {step.number + 1} to open")
             await wait_for(pilot, lambda: app.summary.display, 15, "the lesson summary")
             text = console_text(app)
             assert "blue\nred" in text                         # `ip netns` printed both
             assert "3 packets transmitted, 3 received" in text  # the pings went through the cable
-            assert all(s.passed for s in app.result.steps)
+            assert app.result is not None and all(s.passed for s in app.result.steps)
             assert "✓" in str(app.checks.render())
             assert "lesson2" in str(app.summary.render())
             await pilot.press("f8")                             # on to the next lesson
@@ -94,6 +95,8 @@ def test_ctrl_c_stops_an_endless_ping_and_the_app_stays_responsive(lab, state_ho
 
 def test_ctrl_c_stops_sleep_and_a_flood_is_capped(lab, state_home):
     """`sleep 100` stops on Ctrl+C; `yes` cannot grow the scrollback past its cap."""
+    from textual.widgets import Log
+
     from tutor.app.widgets.console import SCROLLBACK
 
     async def body():
@@ -107,7 +110,7 @@ def test_ctrl_c_stops_sleep_and_a_flood_is_capped(lab, state_home):
             await pilot.pause(1.0)
             await pilot.press("ctrl+c")
             await wait_for(pilot, lambda: not app.cmd_console.running, 3, "yes to stop")
-            log = app.query_one("#console-log")
+            log = app.query_one("#console-log", Log)
             assert log.line_count <= SCROLLBACK + 1
             assert "y" in console_text(app).split("\n")
         assert "sleep" not in client.run("ps -eo comm").stdout
@@ -131,6 +134,7 @@ def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
             assert (app.lesson.id, app.step) == ("lesson1", 2)
             await wait_for(pilot, lambda: app.result is not None and not app.preparing, 15,
                            "the rebuilt lab to be verified")
+            assert app.result is not None
             assert next(s for s in app.result.steps if s.number == 1).passed
             assert "ip netns add red" in console_text(app)    # the replay is shown
             assert app.step == 2
@@ -139,9 +143,9 @@ def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
     lifecycle.down()
     _, started = lifecycle.up()
     assert started
-    assert control.status().namespaces == ()
+    assert running_lab().namespaces == ()
     run(second())
-    assert set(control.status().namespaces) == {"red", "blue"}
+    assert set(running_lab().namespaces) == {"red", "blue"}
 
 
 def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
@@ -155,16 +159,16 @@ def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
             await pilot.press("f6")
             await pilot.press("n")
             await pilot.pause(0.3)
-            assert set(control.status().namespaces) == {"red", "blue"}
+            assert set(running_lab().namespaces) == {"red", "blue"}
             app.set_focus(app.lesson_view)
             await pilot.press("r")
             await pilot.press("y")
             await wait_for(pilot, lambda: not app.preparing, 15, "the reset")
-            assert control.status().namespaces == ()
+            assert running_lab().namespaces == ()
             assert app.step == 1
             await wait_for(pilot, lambda: app.result is not None and "red" not in app.lab_view.snapshot.state.ns,
                            10, "the lab view to follow the reset")
-            assert not app.result.steps[0].passed
+            assert app.result is not None and not app.result.steps[0].passed
             assert app.progress.done("lesson1") == {1}    # the record of what was done stays
 
     run(body())
@@ -174,10 +178,12 @@ def test_pasted_lines_run_one_after_another(lab, state_home):
     """A pasted block runs line by line; lines typed during a command wait for it."""
     from textual import events
 
+    from tutor.app.widgets.console import PromptInput
+
     async def body():
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
-            prompt = app.query_one("#prompt")
+            prompt = app.query_one("#prompt", PromptInput)
             prompt.post_message(events.Paste("sleep 0.3\nip netns add red\nip netns add blue\nip net"))
             await wait_for(pilot, lambda: app.cmd_console.running, 5, "the first line to start")
             await wait_for(pilot, lambda: not app.cmd_console.running and not app.cmd_console.queued,
@@ -195,12 +201,12 @@ def test_an_overlong_line_or_paste_is_refused_and_nothing_runs(lab, state_home):
     refuses with one sentence and runs nothing; the next line runs as usual."""
     from textual import events
 
-    from tutor.app.widgets.console import MAX_LINE, MAX_PASTE_LINES
+    from tutor.app.widgets.console import MAX_LINE, MAX_PASTE_LINES, PromptInput
 
     async def body():
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
-            prompt = app.query_one("#prompt")
+            prompt = app.query_one("#prompt", PromptInput)
             console = app.cmd_console
             prompt.post_message(events.Paste("ip netns add one\nip netns add big" + "x" * MAX_LINE + "\n"))
             await wait_for(pilot, lambda: "paste refused" in console_text(app), 5, "the refusal")
@@ -242,10 +248,10 @@ def test_help_and_the_lesson_list_jump_between_lessons(lab, state_home):
             await pilot.press("n")                          # keep the lab as it is
             await wait_for(pilot, lambda: app.lesson.id == "lesson2", 5, "lesson2 to open")
             assert app.step == 1
-            assert "lesson2" in app.lesson_view.border_title
+            assert "lesson2" in str(app.lesson_view.border_title)
             await wait_for(pilot, lambda: app.result is not None and app.result.lesson_id == "lesson2",
                            10, "lesson2's checks")
-            assert control.status().namespaces == ("red",)
+            assert running_lab().namespaces == ("red",)
             await pilot.press("f8", "f8")
             assert app.step == 3
             await pilot.press("f7")

@@ -47,7 +47,8 @@ def test_tutor_in_a_terminal_runs_commands_and_turns_a_step_green(terminal, lab_
     terminal.wait_for("Step 2 of 5")              # step 1 went green and the next one opened
     screen = terminal.wait_for("blue")
     assert "red" in screen
-    assert set(control.status(lab_name).namespaces) == {"red", "blue"}   # the same lab as the CLI's
+    info = control.status(lab_name)                # the same lab as the CLI's
+    assert info is not None and set(info.namespaces) == {"red", "blue"}
     terminal.keys("F7")                           # back to step 1: its checks are ticked
     screen = terminal.wait_for("✓ netns red")
     assert "✓ netns blue" in screen

@@ -104,6 +104,14 @@ def run_ok(cmdline: str, info, **kw) -> str:
     return result.stdout
 
 
+def running(name: str | None = None):
+    """The lab `name` (default: $TUTOR_LAB's) as `control.status` reads it; it must be running."""
+    from tutor.lab import control
+    info = control.status(name)
+    assert info is not None, f"the lab {name or control.lab_name()!r} is not running"
+    return info
+
+
 def lab_socket(name: str, uid: int | None = None) -> str:
     """The control socket of lab `name` started by `uid` (default: this process's)."""
     from tutor.lab import door
@@ -124,7 +132,7 @@ def lab_identity(pid: int, name: str | None = None) -> dict[str, int]:
         from tutor.lab import client, control
         script = "; ".join(f"stat -L -c %i /proc/self/ns/{kind}" for kind in KINDS)
         inodes = client.run(script, info=control.status(name) if name else None).stdout.split()
-        return dict(zip(KINDS, map(int, inodes)))
+        return dict(zip(KINDS, map(int, inodes), strict=True))
 
 
 def assert_no_trace(name: str, pid: int, identity: dict[str, int], uid: int | None = None) -> None:

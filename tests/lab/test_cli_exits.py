@@ -33,6 +33,7 @@ def test_a_reader_that_went_away_is_a_quiet_exit(lab, state_home, report_input, 
     args = [report_input if a == "REPORT" else a for a in args]
     proc = subprocess.Popen([TUTOR, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
     proc.stdout.close()
     _, err = proc.communicate(timeout=60)
     assert err == b"" and proc.returncode == SIGPIPE_EXIT, err.decode()

@@ -9,9 +9,18 @@ import subprocess
 
 import pytest
 
-from labkit import (REPO, TUTOR, alive, assert_no_trace, lab_identity, lab_socket,
-                    listening_sockets, machine_snapshot, plain_user, run_ok)
-from tutor.lab import control
+from labkit import (
+    TUTOR,
+    alive,
+    assert_no_trace,
+    lab_identity,
+    lab_socket,
+    listening_sockets,
+    machine_snapshot,
+    plain_user,
+    run_ok,
+    running,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -58,10 +67,23 @@ def test_shell_passes_output_and_exit_code(mode, lab_name):
     assert done.returncode == 7
     assert done.stdout == "out\nlab\n"
     assert done.stderr == "err\n"
-    assert control.status(lab_name).mode == mode
+    assert running(lab_name).mode == mode
     assert tutor("shell", "-c", "true").returncode == 0
     # death by a signal passes through too (nsenter re-raises it: a shell shows 137)
     assert tutor("shell", "-c", "kill -9 $$").returncode in (-9, 137)
+
+
+def test_shell_loads_no_ui_or_netlink(lab):
+    """`tutor shell -c` runs often (scripts, the lessons' own checks by hand): the whole path,
+    up to exec into the lab, imports no Textual, Rich or pyroute2. Python's import profile
+    (PYTHONPROFILEIMPORTTIME) names each module on stderr as it is imported."""
+    done = subprocess.run([TUTOR, "shell", "-c", "true"], capture_output=True, text=True, timeout=30,
+                          stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPROFILEIMPORTTIME="1"))
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[1].strip().split(".")[0]
+                for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "tutor" in imported                                  # the profile was read
+    assert imported & {"textual", "rich", "pyroute2"} == set()
 
 
 def test_shell_in_a_namespace_sees_its_resolv_conf(mode, lab):
@@ -120,6 +142,7 @@ def test_as_a_plain_user(lab_name):
     pid = _pid(up.stdout) if up.returncode == 0 else None
     try:
         assert up.returncode == 0 and "mode rootless" in up.stdout, up.stdout + up.stderr
+        assert pid is not None
         owner = [line for line in open(f"/proc/{pid}/status") if line.startswith("Uid:")][0]
         assert owner.split()[1:] == [str(uid)] * 4
         identity = lab_identity(pid)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit import running
 from tutor.checks.engine import NOT_TRIED
 from tutor.course import looks_only, run_script
 from tutor.lab import control
@@ -44,7 +45,7 @@ def solve(lesson_id: str, *steps: int) -> None:
     lesson = find_lesson(lesson_id, BUILTIN_LESSONS)
     for k in steps:
         commands = [c for c in lesson.steps[k - 1].commands if not looks_only(c)]
-        run_script(commands, control.status(), f"{lesson_id} step {k}")
+        run_script(commands, running(), f"{lesson_id} step {k}")
 
 
 def test_verify_json_shape_and_exit_codes(lab, state_home):
@@ -174,7 +175,8 @@ def test_solve_reports_a_failing_command(lab, state_home):
 def test_reset_rebuilds_the_start_of_a_lesson(lab, state_home):
     result = tutor("reset", "lesson3")
     assert result.returncode == 0
-    assert result.stdout == "lab reset to the start of lesson3: Routing, NAT and DNS, so containers reach the internet\n"
+    assert result.stdout == ("lab reset to the start of lesson3: Routing, NAT and DNS, "
+                             "so containers reach the internet\n")
     assert tutor("verify", "lesson2").returncode == 0
     assert tutor("verify", "lesson3", "--step", "1").returncode == 1
     solve("lesson3", 1)

@@ -18,8 +18,7 @@ import threading
 
 import pytest
 
-from labkit import (REPO, TUTOR, alive, lab_socket, listening_sockets, plain_user, run_ok,
-                    wait_until)
+from labkit import REPO, TUTOR, alive, lab_socket, listening_sockets, plain_user, run_ok, running, wait_until
 from tutor.lab import client, control, door, lifecycle
 
 pytestmark = pytest.mark.lab
@@ -73,7 +72,7 @@ def test_a_squatter_on_the_old_abstract_name_changes_nothing(lab_name):
              f"'name': '{lab_name}', 'namespaces': []}}).encode() + b'\\n'); c.close()\n")
     squatter = subprocess.Popen(python_as + ["-c", squat], env=env, stdout=subprocess.PIPE, text=True)
     try:
-        assert squatter.stdout.readline().strip() == "ready"
+        assert squatter.stdout is not None and squatter.stdout.readline().strip() == "ready"
         up = tutor("lab", "up")
         assert up.returncode == 0 and "started" in up.stdout, up.stdout + up.stderr
         marker = f"/tmp/squat-{lab_name}"
@@ -176,6 +175,7 @@ def test_a_listener_of_another_uid_is_not_taken_for_the_lab(lab_name):
     if os.geteuid() != 0:
         pytest.skip("needs root, to listen as another uid")
     where = door.checked_folder(create=True)
+    assert where is not None
     path = door.socket_path(lab_name, where)
     reply = {"ok": True, "pid": 1, "mode": "root", "name": lab_name, "namespaces": []}
     _, sock = _listen_as(40123, path, reply)
@@ -194,6 +194,7 @@ def test_a_listener_of_another_uid_is_not_taken_for_the_lab(lab_name):
 def test_a_forged_pid_in_a_reply_is_refused(lab_name):
     """Finding 3's effect: an answer naming another PID (the client once entered it)."""
     where = door.checked_folder(create=True)
+    assert where is not None
     path = door.socket_path(lab_name, where)
     reply = {"ok": True, "pid": 1, "mode": "root", "name": lab_name, "namespaces": []}
     _, sock = _listen_as(os.getuid(), path, reply)
@@ -248,7 +249,7 @@ def test_a_dead_agent_is_never_entered_by_its_old_pid(mode, lab_name):
         client.run("true", info=info)
     shell = tutor("shell", "-c", "true", env=dict(os.environ, TUTOR_LAB=lab_name))
     assert shell.returncode == 0   # `tutor shell` starts a fresh lab: it has its own new PID
-    assert control.status(lab_name).pid != info.pid
+    assert running(lab_name).pid != info.pid
 
 
 def _raw(lab_name: str, payload: bytes) -> dict:

@@ -12,8 +12,21 @@ import time
 
 import pytest
 
-from labkit import (listening_sockets, alive, assert_no_trace, cmdline, holders, lab_identity,
-                    lab_processes, lab_socket, machine_snapshot, ns_inode, run_ok, wait_until)
+from labkit import (
+    alive,
+    assert_no_trace,
+    cmdline,
+    holders,
+    lab_identity,
+    lab_processes,
+    lab_socket,
+    listening_sockets,
+    machine_snapshot,
+    ns_inode,
+    run_ok,
+    running,
+    wait_until,
+)
 from tutor.lab import client, control, lifecycle, sandbox, world
 
 pytestmark = pytest.mark.lab
@@ -76,8 +89,8 @@ def test_two_labs_are_separate(mode, lab_name):
         two, _ = lifecycle.up(other)
         assert one.pid != two.pid
         run_ok("ip netns add only-in-one", one)
-        assert control.status(lab_name).namespaces == ("only-in-one",)
-        assert control.status(other).namespaces == ()
+        assert running(lab_name).namespaces == ("only-in-one",)
+        assert running(other).namespaces == ()
         assert lab_identity(one.pid, lab_name)["net"] != lab_identity(two.pid, other)["net"]
     finally:
         lifecycle.down(other)
@@ -118,14 +131,14 @@ def test_student_can_do_the_exercises_as_root_of_the_lab(mlab):
     assert run_ok("cat /proc/sys/net/ipv4/ip_forward", mlab).strip() == "1"
     run_ok("iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE", mlab)
     assert "MASQUERADE" in run_ok("iptables -t nat -S POSTROUTING", mlab)
-    assert control.status().namespaces == ("red",)
+    assert running().namespaces == ("red",)
 
 
 def test_reset_gives_a_fresh_lab(mlab):
     run_ok("ip netns add red && mkdir /etc/netns/red && echo junk > /etc/hosts "
            "&& ip link add junk0 type bridge && sysctl -w net.ipv4.ip_forward=1", mlab)
     lifecycle.reset()
-    info = control.status()
+    info = running()
     assert info.pid == mlab.pid and info.namespaces == ()
     assert run_ok("cat /etc/hosts", info) == sandbox.HOSTS
     assert run_ok("ls -A /etc/netns", info) == ""

@@ -8,8 +8,7 @@ import subprocess
 
 import pytest
 
-from labkit import (TUTOR, cmdline, lab_identity, lab_processes, plain_user, run_ok,
-                    wait_until)
+from labkit import TUTOR, cmdline, lab_identity, lab_processes, plain_user, run_ok, wait_until
 from tutor.lab import client, lifecycle
 
 pytestmark = pytest.mark.lab
@@ -116,6 +115,7 @@ def test_root_s_labs_share_no_per_user_kernel_limit(lab_name, monkeypatch):
                                                "import time; time.sleep(30)"),
                                info=one, stdout=subprocess.PIPE, text=True)
             try:
+                assert hog.stdout is not None
                 taken = int(hog.stdout.readline())
                 assert taken >= 100
                 assert int(run_ok(INOTIFY, two)) >= 100, f"{mode}: lab B got no inotify"

@@ -69,6 +69,7 @@ def _reset_running(lab_name: str) -> bool:
     """Does a reset hold lab `lab_name`'s reset lock right now?"""
     import fcntl
     import os
+
     from tutor.lab import door
     try:
         fd = os.open(f"{door.folder()}/{lab_name}.reset", os.O_RDWR)
@@ -92,7 +93,7 @@ def test_a_lab_that_dies_under_a_command_is_one_sentence(lab, lab_name, command)
                             text=True)
     try:
         if command[0] == "solve":
-            assert proc.stdout.readline().startswith("# step 1")
+            assert proc.stdout is not None and proc.stdout.readline().startswith("# step 1")
         else:
             assert wait_until(lambda: _reset_running(lab_name) or proc.poll() is not None)
         lifecycle.kill(lab_name)

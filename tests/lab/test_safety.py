@@ -18,8 +18,20 @@ from pathlib import Path
 
 import pytest
 
-from labkit import (REPO, THP, TUTOR, assert_no_trace, cmdline, diff, lab_identity,
-                    lab_processes, machine_snapshot, run_ok, wait_until)
+from labkit import (
+    REPO,
+    THP,
+    TUTOR,
+    assert_no_trace,
+    cmdline,
+    diff,
+    lab_identity,
+    lab_processes,
+    machine_snapshot,
+    run_ok,
+    running,
+    wait_until,
+)
 from tutor.lab import client, control, lifecycle
 from tutor.lab.door import LAB_UIDS
 
@@ -169,7 +181,7 @@ def _start_sleeper(lab_name: str) -> tuple[subprocess.Popen, int]:
     """`tutor shell -c 'sleep 1000'` from another process; returns it and the sleep's PID."""
     shell = subprocess.Popen([TUTOR, "shell", "-c", "sleep 1000"], stdin=subprocess.DEVNULL,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    pid_ns = lab_identity(control.status(lab_name).pid)["pid"]
+    pid_ns = lab_identity(running(lab_name).pid)["pid"]
     found: list[int] = []
 
     def sleeping() -> bool:

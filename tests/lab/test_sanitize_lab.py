@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
-from labkit import TUTOR
-from tutor.lab import client, control
+from labkit import TUTOR, running
+from tutor.lab import client
 
 pytestmark = pytest.mark.lab
 
@@ -58,7 +58,7 @@ def hostile_lab(lab, tmp_path, monkeypatch, state_home):
     script = script.translate({0x1b: "\\e", 0x07: "\\a", 0x9b: "\\u009b", 0x202e: "\\u202e"})
     r = client.run(script, info=lab)
     assert r.returncode == 0, r.stderr
-    assert set(control.status().namespaces) == {NS_TITLE, NS_RESET}
+    assert set(running().namespaces) == {NS_TITLE, NS_RESET}
     (tmp_path / "lessons").mkdir()
     (tmp_path / "lessons" / "01-hostile.md").write_text(textwrap.dedent(LESSON))
     monkeypatch.setenv("TUTOR_LESSONS", str(tmp_path / "lessons"))

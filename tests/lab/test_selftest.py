@@ -213,7 +213,7 @@ peer veth0 with veth1 in red
 ```
 """)
     everything = load_lessons(tmp_path)
-    seen = []
+    seen: list = []
     report = selftest([everything[1]], everything, seen.append)
     assert report.ok and [(l.lesson, l.step) for l in report.lines] == [("next", 1), ("next", 0)]
     assert seen == report.lines and report.seconds > 0

@@ -9,9 +9,9 @@ import pytest
 
 from tutor.checks.lang import parse_check
 from tutor.checks.observe import read_state
-from tutor.lab import client, control, HOST
+from tutor.lab import HOST, client, control
 from tutor.lab.netlink import NetlinkReader, close_fds
-from tutor.lab.state import IP_FORWARD, LabState
+from tutor.lab.state import IP_FORWARD, LabState, Link
 from tutor.lab.watch import read_rules
 
 pytestmark = pytest.mark.lab
@@ -53,7 +53,7 @@ def _netlink(names: list[str]) -> LabState:
     assert len(fds) == len(names)
     lab = LabState(names[1:], {})
     try:
-        for name, fd in zip(names, fds):
+        for name, fd in zip(names, fds, strict=True):
             reader = NetlinkReader(fd, name)
             try:
                 lab.ns[name], _ = reader.read()
@@ -80,9 +80,13 @@ def test_netlink_and_ip_j_fill_the_same_model(lab):
         assert netlink.routes == ip_j.routes, name
         assert not ip_j.error and not netlink.error
     # the facts the judges and the map lean on really are there (the comparison saw them)
-    assert seen.link("brport", HOST).master == "br0" and seen.link("br0", HOST).kind == "bridge"
-    assert seen.link("same1", HOST).peer_index == seen.link("same0", HOST).ifindex
-    assert ("10.9.9.9", 32) in seen.link("same0", HOST).addrs
+    def host_link(dev: str) -> Link:
+        found = seen.link(dev, HOST)
+        assert found is not None, dev
+        return found
+    assert host_link("brport").master == "br0" and host_link("br0").kind == "bridge"
+    assert host_link("same1").peer_index == host_link("same0").ifindex
+    assert ("10.9.9.9", 32) in host_link("same0").addrs
     assert any(r.dest == "10.50.0.7/32" and r.scope == "link" for r in seen.ns["red"].routes)
     # one resolver: both readings pair the same veth ends (the netlink one has no netns ids)
     for name in names:
@@ -90,7 +94,8 @@ def test_netlink_and_ip_j_fill_the_same_model(lab):
             peer = seen.peer_of(link)
             other = watched.peer_of(watched.ns[name].links[link.name])
             assert (peer and (peer.ns, peer.name)) == (other and (other.ns, other.name)), link.name
-    assert seen.peer_of(seen.link("veth0", HOST)).ns == "red"
+    peer = seen.peer_of(host_link("veth0"))
+    assert peer is not None and peer.ns == "red"
     assert [(n.address, n.lladdr) for n in watched.ns[HOST].neighs
             if n.dev == "veth0"] == [("10.200.0.3", "02:00:00:00:00:03")]
     # the watcher's iptables-save read equals the checks' on the lab host

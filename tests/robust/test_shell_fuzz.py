@@ -32,7 +32,7 @@ def generated(n: int, seed: int = 1234) -> list[str]:
     """Deterministic mix of plain, hostile, unicode, control-character and malformed lines."""
     rnd = random.Random(seed)
     lines = []
-    for i in range(n):
+    for _ in range(n):
         k = rnd.random()
         if k < 0.6:
             lines.append("; ".join(rnd.choice(ATOMS) for _ in range(rnd.randint(1, 3))))
@@ -92,6 +92,7 @@ def test_endless_commands_stop_on_ctrl_c(lab, endless):
     proc = subprocess.Popen([TUTOR, "shell", "-c", endless], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert proc.stdout is not None
     got = b""
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline and endless != "sleep 1000":

@@ -27,17 +27,17 @@ import time
 from pathlib import Path
 
 import pytest
+from textual import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
 
-from pilot_helpers import console_text, run, type_command, wait_for  # noqa: E402
+from pilot_helpers import console_text, run, running_lab, type_command, wait_for  # noqa: E402
 from test_shell_fuzz import generated  # noqa: E402
 from tmuxterm import Terminal, wait_gone  # noqa: E402
-from textual import events  # noqa: E402
 from tutor import progress  # noqa: E402
 from tutor.app import app as app_module  # noqa: E402
-from tutor.app.widgets.console import MAX_LINE, PROMPT, TOO_LONG, _builtin  # noqa: E402
-from tutor.lab import client, control, HOST  # noqa: E402
+from tutor.app.widgets.console import MAX_LINE, PROMPT, TOO_LONG, Console, PromptInput, _builtin  # noqa: E402
+from tutor.lab import HOST, client, control  # noqa: E402
 
 pytestmark = pytest.mark.lab
 SIZE = (120, 40)
@@ -61,13 +61,13 @@ class RecordingApp(app_module.TutorApp):
 
     def on_mount(self) -> None:
         # (runs before TutorApp.on_mount: handlers go along the MRO)
-        console = self.query_one("#console")
+        console = self.query_one("#console", Console)
         start = console._start
 
         def counted(line: str) -> None:
             self.entered += 1
             start(line)
-        console._start = counted
+        console._start = counted  # type: ignore[method-assign]  # counting, then the real one
 
     def on_command_started(self, message) -> None:
         super().on_command_started(message)
@@ -114,7 +114,7 @@ def _key(app, key: str, character: str | None = None) -> None:
 async def _submit(pilot, app, line: str, endless: bool) -> None:
     """Put `line` in the prompt, press Enter, stop it if endless, and wait for its result."""
     console = app.cmd_console
-    prompt = app.query_one("#prompt")
+    prompt = app.query_one("#prompt", PromptInput)
     started, entered = len(app.started), app.entered
     prompt.value = line
     _key(app, "enter", "\r")
@@ -173,7 +173,7 @@ def test_a_thousand_generated_lines_leave_the_app_up_and_responsive(lab, state_h
         app = RecordingApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.result is not None, 15, "the first verification")
-            prompt = app.query_one("#prompt")
+            prompt = app.query_one("#prompt", PromptInput)
             rss0 = 0
             for i, line in enumerate(lines):
                 endless = line in ENDLESS
@@ -226,10 +226,11 @@ def test_lines_typed_key_by_key(lab, state_home):
                 endless = line in ENDLESS
                 started = len(app.started)
                 await pilot.press(*line)
-                assert app.query_one("#prompt").value == line
+                assert app.query_one("#prompt", PromptInput).value == line
                 await pilot.press("enter")
                 if _builtin(line) == "":
-                    await wait_for(pilot, lambda: len(app.started) > started, 5, f"{line!r} to start")
+                    await wait_for(pilot, lambda: len(app.started) > started,  # noqa: B023 (awaited here)
+                                   5, f"{line!r} to start")
                     if endless:
                         await pilot.pause(0.3)
                         await pilot.press("ctrl+c")
@@ -290,6 +291,7 @@ def test_two_apps_and_the_cli_on_one_lab_see_each_others_changes(lab, lab_name, 
             verdict = json.loads(r.stdout)
             passed = {s["id"] for s in verdict["steps"] if s["passed"]}
             assert passed == {1, 2, 3}, verdict
+            assert app.result is not None
             assert {s.number for s in app.result.steps if s.passed} == {1, 2, 3}
 
     try:
@@ -309,7 +311,7 @@ def test_the_agent_killed_under_an_open_app_is_said_and_f6_brings_a_new_lab(lab,
             await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open")
             await type_command(pilot, "sleep 100", keys=False, wait=False)
             await wait_for(pilot, lambda: app.cmd_console.running, 5, "sleep to run")
-            agent = control.status().pid
+            agent = running_lab().pid
             os.kill(agent, signal.SIGKILL)
             # said plainly, at once, in the banner, the console and a notification
             await wait_for(pilot, lambda: app.lab_down, 3, "the app to notice")
@@ -425,7 +427,7 @@ def test_sigkill_of_the_real_tui_leaves_lab_machine_and_progress_consistent(lab,
                 json.loads(path.read_text())
         finally:
             term.kill()
-    assert control.status().pid == lab.pid              # the same lab all along
+    assert running_lab().pid == lab.pid              # the same lab all along
     assert progress.load().done("lesson1") >= {1}
     assert _machine_network() == before
 
@@ -440,7 +442,8 @@ def test_the_lab_view_follows_other_terminals_even_past_a_file_that_is_no_namesp
             assert client.run("touch /run/netns/junk").returncode == 0
             for name in ("red", "blue", "green"):
                 client.run(f"ip netns add {name}")
-                await wait_for(pilot, lambda: name in app.lab_view.snapshot.state.ns, 5, f"{name}")
+                await wait_for(pilot, lambda: name in app.lab_view.snapshot.state.ns,  # noqa: B023 (awaited here)
+                               5, f"{name}")
             client.run("ip -n green link set lo up; ip link add veth0 type veth peer name veth1")
             await wait_for(pilot, lambda: "veth0@veth1" in _links(app), 5, "veth0 in the table")
             await wait_for(pilot, lambda: app.lab_view.snapshot.state.ns["green"].links["lo"].admin_up,

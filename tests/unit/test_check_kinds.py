@@ -41,12 +41,13 @@ def test_every_module_is_a_whole_kind(name):
     assert cls.parse is not StateKind.parse
     if kind.behaviour:
         assert isinstance(kind, ProbeKind) and kinds.probe(name) is kind
+        probe_cls = type(kind)
         for hook in ("command", "worked", "target", "explain"):
-            assert getattr(cls, hook) is not getattr(ProbeKind, hook), f"{name} has no {hook}"
-        assert (cls.expected is ProbeKind.expected) == (cls.mismatch is ProbeKind.mismatch)
+            assert getattr(probe_cls, hook) is not getattr(ProbeKind, hook), f"{name} has no {hook}"
+        assert (probe_cls.expected is ProbeKind.expected) == (probe_cls.mismatch is ProbeKind.mismatch)
     else:
         assert isinstance(kind, StateKind) and kinds.state(name) is kind
-        assert cls.judge is not StateKind.judge
+        assert type(kind).judge is not StateKind.judge
         with pytest.raises(TypeError):
             kinds.probe(name)
 

@@ -11,8 +11,15 @@ from pathlib import Path
 import pytest
 
 from tutor.checks.lang import Where
-from tutor.lesson import (BUILTIN_LESSONS, LessonError, find_lesson, lesson_files, load_lessons,
-                          normalize_id, parse_lesson)
+from tutor.lesson import (
+    BUILTIN_LESSONS,
+    LessonError,
+    find_lesson,
+    lesson_files,
+    load_lessons,
+    normalize_id,
+    parse_lesson,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lessons"
@@ -230,7 +237,11 @@ def test_parsed_lessons_come_from_the_cache_until_a_file_changes(tmp_path, monke
     assert len(cached) == 1
     parsed = []
     real = lesson_mod.parse_lesson
-    monkeypatch.setattr(lesson_mod, "parse_lesson", lambda p, *a: parsed.append(p) or real(p, *a))
+
+    def parse_lesson(p, *a):
+        parsed.append(p)
+        return real(p, *a)
+    monkeypatch.setattr(lesson_mod, "parse_lesson", parse_lesson)
     again = load_lessons(src)
     assert parsed == [] and [l.title for l in again] == [l.title for l in first]
     # an edited file (same folder, so the same cache file) is parsed again, and only then

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_first_unfinished():
         def __init__(self, id, n):
             self.id, self.steps = id, [type("S", (), {"number": i})() for i in range(1, n + 1)]
     lessons = [L("lesson1", 2), L("lesson2", 3)]
-    p = progress.Progress(path=None, lessons={"lesson1": {"done": [1, 2]}, "lesson2": {"done": [1]}})
+    p = progress.Progress(path=Path("never-read.json"), lessons={"lesson1": {"done": [1, 2]}, "lesson2": {"done": [1]}})
     lesson, step = p.first_unfinished(lessons)
     assert (lesson.id, step) == ("lesson2", 2)
     p.lessons["lesson2"]["done"] = [1, 2, 3]
@@ -84,7 +85,10 @@ def test_writes_are_atomic(home, monkeypatch):
 def test_save_goes_through_a_rename(home, monkeypatch):
     renames = []
     real = os.replace
-    monkeypatch.setattr(progress.os, "replace", lambda a, b: (renames.append((a, b)), real(a, b)))
+    def replace(a, b):
+        renames.append((a, b))
+        real(a, b)
+    monkeypatch.setattr(progress.os, "replace", replace)
     progress.load().mark("lesson3", {1}, total=5)
     (tmp, final), = renames
     assert os.path.dirname(tmp) == str(home) and final == str(home / "progress.json")

@@ -234,7 +234,7 @@ def _frame(packet: bytes) -> bytes:
 
 def _read_frames(sock: socket.socket, count: int) -> list[DNSRecord]:
     buf = b""
-    out = []
+    out: list[DNSRecord] = []
     while len(out) < count:
         chunk = sock.recv(4096)
         assert chunk, "server closed before answering"

@@ -54,7 +54,7 @@ def _raw_rows(ns: NsState | None, table: str) -> list[tuple[str, ...]]:
     raise KeyError(table)
 
 
-def rule_rows(rules: iptables.Iptables | None) -> list[tuple[str, str]]:
+def rule_rows(rules: iptables.Iptables | None) -> list[tuple[str, ...]]:
     """(table, rule) rows: what `iptables -t nat -S` and then `iptables -S` print."""
     if rules is None:
         return []

@@ -2,8 +2,8 @@
 
 `describe(snapshot)` turns a LabSnapshot into a `Topology` (boxes, interfaces and cables:
 veth pairs matched by `LabState.peer_of`, the checks' own resolver, bridge ports by their
-master, the world by the lab host's eth0/eth1). `draw(topology, width)` lays it out: the world on top, the lab host below
-it, the student's namespaces underneath, with a line wherever a cable joins two boxes.
+master, the world by the lab host's cables to it). `draw(topology, width)` lays it out: the world
+on top, the lab host below it, the student's namespaces underneath, with a line wherever a cable joins two boxes.
 A `Topology` is already what the screen shows: `describe` passes every name from the lab
 through `tutor.sanitize.cell`, so the layout measures the same text that is drawn.
 """

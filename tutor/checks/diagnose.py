@@ -195,10 +195,10 @@ def _link_problem(state: LabState, ns: str, dev: Link, note: str = "") -> Verdic
                        f"Bring it up: {ip_cmd(peer.ns, f'link set dev {peer.name} up')}")
     bridges = [l.name for l in state.ns[peer.ns].links.values() if l.kind == "bridge"]
     if peer.master is None and not peer.addrs and bridges:
-        bridge = bridges[0] if len(bridges) == 1 else "BRIDGE"
+        which = bridges[0] if len(bridges) == 1 else "BRIDGE"
         return Verdict(False, f"{place(peer.name, peer.ns)}, the other end of {place(dev.name, ns)}{note}, "
                               f"is not plugged into a bridge",
-                       f"Attach it: {ip_cmd(peer.ns, f'link set {peer.name} master {bridge}')}")
+                       f"Attach it: {ip_cmd(peer.ns, f'link set {peer.name} master {which}')}")
     bridge = state.link(peer.master, peer.ns) if peer.master else None
     if bridge and not bridge.admin_up:
         return Verdict(False, f"the bridge {place(bridge.name, peer.ns)} is DOWN",
@@ -219,6 +219,7 @@ def _gateway_guess(state: LabState, src: str) -> str | None:
 def _gateway_missing(state: LabState, src: str, route: Route, dev: Link | None) -> Verdict:
     """A route via an address nobody in the lab has (often: the bridge was given no address)."""
     gw = route.gateway
+    assert gw is not None   # called for a route via a gateway
     peer = state.peer_of(dev) if dev and dev.kind == "veth" else None
     target = (peer.master or peer.name) if peer else "DEV"
     prefix = next((s.split("/")[1] for s in _subnets(state, src) if in_subnet(gw, s)), "24")

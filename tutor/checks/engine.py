@@ -15,7 +15,6 @@ from tutor.checks.diagnose import explain
 from tutor.checks.judge import Verdict
 from tutor.checks.lang import Check
 from tutor.lab import control
-from tutor.lab.state import HOST
 
 NOT_TRIED = "not tried yet: a check above it fails first"
 
@@ -76,8 +75,8 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
         state_ok = True
         for i, c in enumerate(s.checks):
             if not c.behaviour:
-                verdicts[(s.number, i)] = v = judge_state(c, state)
-                state_ok &= v.passed
+                verdicts[(s.number, i)] = judged = judge_state(c, state)
+                state_ok &= judged.passed
         if state_ok:
             to_probe.update({c.text: c for c in s.checks if c.behaviour})
     probes = observe.run_probes(list(to_probe.values()), info)

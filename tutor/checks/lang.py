@@ -118,7 +118,7 @@ class Words:
 
 def ip_address(value: str, what: str) -> str:
     """`value` as a normalised IP address, or a CheckSyntaxError naming `what` it was."""
-    import ipaddress   # here: only parsing needs it, and lessons come parsed from a cache
+    import ipaddress  # here: only parsing needs it, and lessons come parsed from a cache
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:

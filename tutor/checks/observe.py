@@ -156,7 +156,8 @@ def _json_docs(body: str) -> list[str]:
     """The JSON arrays `ip -j -batch` prints one after another, each as text."""
     # strict=False: `ip -j` writes an ESC or BEL in a name (`ip link add $'a\eb' ...`) raw,
     # which strict JSON refuses; one such name would hide every link of the namespace
-    decoder, docs, i = json.JSONDecoder(strict=False), [], 0
+    decoder, i = json.JSONDecoder(strict=False), 0
+    docs: list[str] = []
     while True:
         while i < len(body) and body[i].isspace():
             i += 1
@@ -194,7 +195,7 @@ def parse_state(text: str) -> LabState:
         elif what == "ipbatch" and args:
             docs = _json_docs(body)
             if len(docs) == 3:
-                for part, doc in zip(("addr", "route", "nsid"), docs):
+                for part, doc in zip(("addr", "route", "nsid"), docs, strict=True):
                     _fill(state, part, args[0], doc)
             else:   # the namespace broke between `ls` and `ip` (or is not one): say what ip said
                 state.ns.setdefault(args[0], NsState(args[0])).error = body.strip()[-200:]

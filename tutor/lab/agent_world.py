@@ -111,10 +111,11 @@ class AgentWorld:
             self.spare_due = None
             return
         netns, socks = fds[0], fds[1 + len(world.NODES):]
-        self.spare = (netns, dict(zip(world.NODE_NAMES, fds[1:1 + len(world.NODES)])),
+        self.spare = (netns, dict(zip(world.NODE_NAMES, fds[1:1 + len(world.NODES)], strict=True)),
                       _world_servers([socket.socket(fileno=fd) for fd in socks]))
 
     def _drop_builder(self, kill: bool) -> tuple[int, socket.socket]:
+        assert self.builder is not None   # called only while a builder runs
         pid, mine = self.builder
         self.builder = None
         try:
@@ -238,7 +239,8 @@ def _world_sockets(nodes: dict[str, int]) -> list[socket.socket]:
 
 def _world_servers(socks: list[socket.socket]) -> list:
     """The world's servers on the sockets of `_world_sockets` (in the same order)."""
-    out, rest = [], list(socks)
+    out: list[servers.DnsServer | servers.HttpServer] = []
+    rest = list(socks)
     for service in (s for n in world.NODES for s in n.services):
         if service.kind == "dns":
             out.append(servers.DnsServer(rest.pop(0), rest.pop(0)))

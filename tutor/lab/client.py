@@ -71,7 +71,7 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
         # nsenter cannot drop supplementary groups inside the lab (setgroups is denied there):
         # drop them before, or the lab's processes would keep root's groups on the machine.
         enter = ["setpriv", "--clear-groups", "--"] + enter
-    enter += [f"--{_NSENTER.get(kind, kind)}=/proc/self/fd/{fd}" for kind, fd in zip(NAMESPACES, fds)]
+    enter += [f"--{_NSENTER.get(kind, kind)}=/proc/self/fd/{fd}" for kind, fd in zip(NAMESPACES, fds, strict=True)]
     if os.geteuid() != 0:
         # The lab's root already is this user's uid. nsenter would otherwise switch to uid 0
         # and first drop supplementary groups, which only root may do here.

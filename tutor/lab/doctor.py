@@ -11,7 +11,6 @@ import subprocess
 from dataclasses import dataclass
 
 
-
 def _tools() -> dict[str, str]:
     """command -> Debian package that provides it, from tools.txt (bin/_setup.sh reads it too)."""
     with open(os.path.join(os.path.dirname(__file__), "tools.txt"), encoding="utf-8") as f:

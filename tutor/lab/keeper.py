@@ -54,8 +54,10 @@ class Keeper:
                                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                                   stderr=subprocess.DEVNULL, start_new_session=True,
                                                   text=True)
-                self._proc.stdin.write(line)
-                self._proc.stdin.flush()
+                stdin = self._proc.stdin
+                assert stdin is not None   # made with stdin=PIPE above
+                stdin.write(line)
+                stdin.flush()
             except OSError:   # no bash, or it died: the app still works, only without this net
                 self._proc = None
 

@@ -100,6 +100,7 @@ def start(name: str | None = None, tether: bool = False) -> Starting:
         return Starting(name, info)
     import subprocess
     where = door.checked_folder(create=True)
+    assert where is not None   # create=True makes the folder or raises LabError
     lock = _start_lock(where)
     try:
         info = status(name)   # started by someone else while we waited for the lock

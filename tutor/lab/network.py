@@ -12,8 +12,7 @@ import os
 import socket
 import subprocess
 
-from tutor.lab import nsutil as ns
-from tutor.lab import world
+from tutor.lab import nsutil as ns, world
 from tutor.lab.world import WORLD_DIR
 
 

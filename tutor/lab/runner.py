@@ -27,7 +27,7 @@ import select
 import signal
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from tutor.lab import client, control
 from tutor.lab.keeper import keeper
@@ -110,6 +110,7 @@ class CommandRunner:
             output(f"tutor: {exc}\n")
             return 127
         proc = self.proc
+        assert proc.stdout is not None   # made with stdout=PIPE above
         keeper.add(proc.pid)    # its own session: the group's id is its pid
         fd = proc.stdout.fileno()
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -167,6 +168,7 @@ class CommandRunner:
 
     def _wait(self) -> int:
         proc = self.proc
+        assert proc is not None   # only after popen succeeded
         deadline = time.monotonic() + 3 * KILL_AFTER
         while proc.poll() is None and time.monotonic() < deadline:
             self._escalate()

@@ -24,8 +24,7 @@ import contextlib
 import os
 import shutil
 
-from tutor.lab import nsutil as ns
-from tutor.lab import world
+from tutor.lab import nsutil as ns, world
 from tutor.lab.world import LAB_HOSTNAME, LAB_RUN, WORLD_DIR
 
 SPARE_DIR = f"{LAB_RUN}/spare"   # the next reset's world, built ahead (see tutor.lab.agent)

@@ -75,7 +75,10 @@ class _Conn:
         self.state, self.last = "open", time.monotonic()
         sock.setblocking(False)
         self.events = selectors.EVENT_READ
-        owner.sel.register(sock, self.events, self.on_ready)
+        # connections come only from an acceptor's selector, so it has one
+        assert owner.sel is not None
+        self.sel: selectors.BaseSelector = owner.sel
+        self.sel.register(sock, self.events, self.on_ready)
 
     def on_ready(self, mask: int) -> None:
         # A key from this select() batch can outlive its connection.
@@ -134,7 +137,7 @@ class _Conn:
             want |= selectors.EVENT_READ
         if want != self.events:
             self.events = want
-            self.owner.sel.modify(self.sock, want, self.on_ready)
+            self.sel.modify(self.sock, want, self.on_ready)
 
     def expired(self, now: float) -> bool:
         limit = LINGER_TIMEOUT if self.state == "linger" else self.owner.idle_timeout
@@ -145,7 +148,7 @@ class _Conn:
         if self.state == "closed":
             return
         self.state = "closed"
-        _forget(self.owner.sel, self.sock)
+        _forget(self.sel, self.sock)
         self.owner.conns.discard(self)
 
 

@@ -144,6 +144,11 @@ def in_subnet(ip: str, net: str) -> bool:
 def covers(outer: str, inner: str) -> bool:
     """True when network `outer` contains all of network `inner`."""
     try:
-        return ipaddress.ip_network(inner, strict=False).subnet_of(ipaddress.ip_network(outer, strict=False))
-    except (ValueError, TypeError):
+        small, big = ipaddress.ip_network(inner, strict=False), ipaddress.ip_network(outer, strict=False)
+    except ValueError:
         return False
+    if isinstance(small, ipaddress.IPv4Network) and isinstance(big, ipaddress.IPv4Network):
+        return small.subnet_of(big)
+    if isinstance(small, ipaddress.IPv6Network) and isinstance(big, ipaddress.IPv6Network):
+        return small.subnet_of(big)
+    return False   # an IPv4 network never covers an IPv6 one, nor the other way round

@@ -32,8 +32,8 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from tutor.lab import client, control, iptables
 from tutor.lab.netlink import NetlinkReader, close_fds

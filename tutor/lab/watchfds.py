@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import select
 
-from tutor.lab import control, HOST
+from tutor.lab import HOST, control
 from tutor.lab.netlink import close_fds
 
 CHUNK = 200         # sockets per request: one SCM_RIGHTS message carries at most 253 (SCM_MAX_FD)
@@ -87,7 +87,7 @@ def _open_chunk(names: list[str]) -> dict[str, int]:
     except control.LabError:
         fds = []
     if len(fds) == len(names):
-        return dict(zip(names, fds))
+        return dict(zip(names, fds, strict=True))
     close_fds(fds)
     sockets: dict[str, int] = {}
     for name in names:

@@ -148,9 +148,9 @@ class Site(namedtuple("Site", "status headers body")):
 
 def _page(title: str, text: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html>\n<head><title>{0}</title></head>\n"
-        "<body>\n<h1>{0}</h1>\n<p>{1}</p>\n</body>\n</html>\n"
-    ).format(title, text)
+        f"<!DOCTYPE html>\n<html>\n<head><title>{title}</title></head>\n"
+        f"<body>\n<h1>{title}</h1>\n<p>{text}</p>\n</body>\n</html>\n"
+    )
 
 
 # Bodies of the two redirects are byte-for-byte what the real sites sent, so

@@ -128,7 +128,7 @@ class LabView(Vertical):
                   for i, label in enumerate(labels)]
         if [c.width for c in table.ordered_columns] != widths:
             table.clear(columns=True)
-            for label, width in zip(labels, widths):
+            for label, width in zip(labels, widths, strict=True):
                 table.add_column(label, width=width)
 
     def _fill(self) -> None:
@@ -148,8 +148,8 @@ class LabView(Vertical):
             pane = self.query_one(TabbedContent).get_tab(f"pane-{name}")
             pane.label = TAB_TITLES[name] + (f" +{changed}" if changed else "")
         fwd = self.snapshot.state.sysctls.get((self.namespace, IP_FORWARD), "")
-        self.query_one("#forwarding", Static).update(
-            f"ip_forward = {fwd or '?'}" + ("  (this namespace routes packets between interfaces)" if fwd == "1" else ""))
+        routes = "  (this namespace routes packets between interfaces)" if fwd == "1" else ""
+        self.query_one("#forwarding", Static).update(f"ip_forward = {fwd or '?'}{routes}")
         # border titles read a str as markup: Text keeps a `[` in a name a `[`
         if self.snapshot.error:
             self.border_subtitle = Text(clean(self.snapshot.error))

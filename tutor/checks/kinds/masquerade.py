@@ -8,8 +8,8 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import IP_FORWARD, Reads, StateKind
 from tutor.checks.lang import Check, Where, Words, network
-from tutor.lab.state import HOST, LabState, covers
 from tutor.lab import world
+from tutor.lab.state import HOST, LabState, covers
 
 
 class Masquerade(StateKind):
