@@ -38,16 +38,15 @@ def test_help_fits_the_width_the_terminal_gives(monkeypatch):
 
 def test_reset_loads_no_module_it_does_not_need(tmp_path):
     """`tutor reset` of an empty start is CPython plus this: keep heavy stdlib imports out
-    (pathlib ~5 ms, shutil ~2.5, subprocess ~4) — the bench's reset target rests on it.
-    dataclasses (~6.5 ms here) is allowed: the world's declaration (tutor.lab.world) uses it, and
-    STYLE keeps a speed tweak only where it buys 10 ms or more."""
+    (dataclasses with inspect ~7.5–11 ms, pathlib ~5, shutil ~2.5, subprocess ~4) — the bench's
+    reset target rests on it."""
     import os
     import subprocess
     import sys
     code = ("import sys, tutor.cli, tutor.commands, tutor.course, tutor.lesson\n"
             "tutor.cli._parser('reset').parse_args(['reset', 'lesson1'])\n"
             "tutor.course.start_commands(tutor.lesson.find_lesson('lesson1'))\n"
-            "print(sorted(m for m in ('pathlib', 'shutil', 'subprocess', 'hashlib', "
+            "print(sorted(m for m in ('dataclasses', 'pathlib', 'shutil', 'subprocess', 'hashlib', "
             "'typing', 'markdown_it') if m in sys.modules))")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # parses: fills the cache

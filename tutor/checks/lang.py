@@ -9,7 +9,6 @@ validators for addresses, names and ports). A Check is plain data; reading the l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from tutor.checks import kinds
 from tutor.lab import HOST
@@ -20,25 +19,49 @@ class CheckSyntaxError(ValueError):
     """A check line that does not follow the grammar."""
 
 
-@dataclass(frozen=True)
+# Where and Check (like tutor.lesson's Step and Lesson) are small hand-written value classes,
+# not dataclasses: `tutor reset` loads them from the lesson cache and imports nothing else that
+# needs `dataclasses`, which with `inspect` costs it ~7.5–11 ms (bench/README.md, issue 10).
+
 class Where:
     """Where a check looks or runs: the lab host, a student namespace, or a world node."""
-    ns: str = HOST
-    node: bool = False
+    __slots__ = ("ns", "node")
+
+    def __init__(self, ns: str = HOST, node: bool = False):
+        self.ns, self.node = ns, node
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Where) and (self.ns, self.node) == (other.ns, other.node)
+
+    def __hash__(self) -> int:
+        return hash((self.ns, self.node))
+
+    def __repr__(self) -> str:
+        return f"Where({self.ns!r}, node={self.node})"
 
     def __str__(self) -> str:
         return f"node {self.ns}" if self.node else self.ns
 
 
-@dataclass(frozen=True)
 class Check:
     """One parsed check line: its text, kind, parsed arguments and where it applies.
 
     Equal (and hashed) by text, kind and place; `args` follow from the text."""
-    text: str
-    kind: str
-    args: dict = field(default_factory=dict, compare=False)
-    where: Where = field(default_factory=Where)
+    __slots__ = ("text", "kind", "args", "where")
+
+    def __init__(self, text: str, kind: str, args: dict | None = None, where: Where | None = None):
+        self.text, self.kind = text, kind
+        self.args = {} if args is None else args
+        self.where = Where() if where is None else where
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Check) and (self.text, self.kind, self.where) == (other.text, other.kind, other.where)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.kind, self.where))
+
+    def __repr__(self) -> str:
+        return f"Check({self.text!r}, {self.kind!r}, {self.args!r}, {self.where!r})"
 
     @property
     def layer(self) -> int:
