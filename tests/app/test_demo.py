@@ -18,7 +18,7 @@ from tutor.lesson import find_lesson
 
 SIZE = (120, 40)
 LESSON = find_lesson("lesson2")
-FIRST = LESSON.steps[0].commands[0]          # ip link add br0 type bridge
+FIRST = LESSON.steps[0].commands[0].text     # ip link add br0 type bridge
 
 
 def _prompt(app) -> str:

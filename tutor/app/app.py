@@ -317,7 +317,7 @@ class TutorApp(App):
         self.step = number
         step = next(s for s in self.lesson.steps if s.number == number)
         self.lesson_view.show(self.lesson, number, self.progress.done(self.lesson.id))
-        self.step_commands.show(step.commands)
+        self.step_commands.show([c.text for c in step.commands])
         result = _step_result(self.result, number)
         if result:
             self.checks.show_result(result)
