@@ -80,13 +80,10 @@ class PromptInput(Input):
     Enter is handled in the key handler itself, in order with the typed characters: as a
     binding it would run only after keys already queued behind it (a fast typist, tmux
     send-keys), and the next line's first characters would end up in this one. For the same
-    reason ↑/↓ and Ctrl+C on an idle prompt change the line here, at once; what is the
-    console's to do (stop a command, clear the scrollback) it hears by message.
+    reason ↑/↓ walk the history here, and Ctrl+C stops the running command the console hands
+    down (`runner`) at once: a message would wait behind that command's flood of output.
+    Clearing the scrollback is the console's job: it hears of Ctrl+L by message.
     """
-
-    @dataclass
-    class InterruptPressed(Message):
-        """Ctrl+C while a command runs: the console is to stop it."""
 
     @dataclass
     class ClearPressed(Message):
@@ -105,7 +102,7 @@ class PromptInput(Input):
         self.history = [] if history is None else history   # the console's list: it adds the lines
         self._history_pos: int | None = None   # where ↑/↓ stand; None: at the line being typed
         self._draft = ""                       # that line, kept while ↑ shows older ones
-        self.command_running = False           # the console says so: Ctrl+C then stops it
+        self.runner: CommandRunner | None = None   # the running command, set by the console
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -164,8 +161,8 @@ class PromptInput(Input):
 
     def action_interrupt(self) -> None:
         """Ctrl+C: stop the running command, or clear the prompt when none runs."""
-        if self.command_running:
-            self.post_message(self.InterruptPressed())
+        if self.runner is not None:
+            self.runner.stop()
         else:
             self.clear()
 
@@ -240,10 +237,6 @@ class Console(Vertical):
         self.query_one(Log).write(clean(text, drop_colors=True))
 
     # -- running -----------------------------------------------------------------------------
-    def on_prompt_input_interrupt_pressed(self, event: PromptInput.InterruptPressed) -> None:
-        event.stop()
-        self.interrupt()
-
     def on_prompt_input_clear_pressed(self, event: PromptInput.ClearPressed) -> None:
         event.stop()
         self.query_one(Log).clear()
@@ -286,7 +279,7 @@ class Console(Vertical):
     def run_command(self, cmdline: str) -> None:
         """Start `cmdline` in the lab host (the prompt stays usable for typing ahead)."""
         self.runner = CommandRunner(cmdline)
-        self.query_one(PromptInput).command_running = True
+        self.query_one(PromptInput).runner = self.runner
         self.post_message(CommandStarted(cmdline))
         self.add_class("-running")
         self._run(self.runner)
@@ -319,7 +312,7 @@ class Console(Vertical):
         elif message.status not in (0, None):
             self.echo(f"[exit {message.status}]")
         self.runner = None
-        self.query_one(PromptInput).command_running = False
+        self.query_one(PromptInput).runner = None
         self.remove_class("-running")
         if message.stopped:
             self.queued.clear()
