@@ -154,7 +154,8 @@ def solve_step(step: Step, echo: Echo = print, info: client.LabInfo | None = Non
 class SelftestLine:
     """One step of a selftest: did its checks fail before and pass after its commands?
 
-    (A plain class: `tutor reset` imports this module, and `dataclasses` costs ~8 ms.)"""
+    (A plain class: `tutor reset` imports this module, and `dataclasses` costs it ~11 ms; see
+    the note above `tutor.lesson.Serve`.)"""
 
     def __init__(self, lesson: str, step: int, title: str, failed_before: bool, passed_after: bool,
                  detail: str = ""):
