@@ -12,7 +12,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
-from tutor import course, progress
+from tutor import course
 from tutor.app.keeper import keeper
 from tutor.app.keyflow import bounded
 from tutor.app.labwatch import LabSnapshot, LabWatcher

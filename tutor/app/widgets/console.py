@@ -19,11 +19,10 @@ n²/2 characters, 200 MB for 20 kB, gigabytes for 1 MB. Capped at MAX_LINE that 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rich.highlighter import Highlighter
 from rich.text import Text
-from dataclasses import dataclass
-
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
