@@ -27,7 +27,7 @@ TUTOR = str(ROOT / ".venv" / "bin" / "tutor")
 from bench.bench_lab import memory_mb  # noqa: E402
 from tutor.course import start_commands  # noqa: E402
 from tutor.lab import client, control, lifecycle  # noqa: E402
-from tutor.lesson import load_lessons  # noqa: E402
+from tutor.lesson import Command, load_lessons  # noqa: E402
 
 
 def timed(argv: list[str], env: dict | None = None, check: bool = True) -> float:
@@ -113,9 +113,9 @@ def bench_lessons(b: Bench, lessons) -> None:
                 inproc.append(time.perf_counter() - t0)
                 # the floor: one bash process that cleans up and replays the same commands
                 # (`serve` lines go to the agent, as a script would start a server)
-                plain = [c for c in start if not c.startswith("serve ")]
+                plain = [c for c in start if c.serve is None]
                 t0 = time.perf_counter()
-                run_script([PLAIN_CLEANUP] + plain, info, "plain replay")
+                run_script([Command(PLAIN_CLEANUP)] + plain, info, "plain replay")
                 replays.append(time.perf_counter() - t0)
             b.add(f"reset {lesson.id} (tutor reset)", resets)
             b.add(f"reset {lesson.id} (in-process, as the TUI)", inproc)

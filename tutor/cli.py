@@ -18,33 +18,6 @@ from tutor.lab.world import NODE_NAMES
 USAGE_ERROR = 2
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's help formatter, taking the terminal's width without `shutil`: argparse makes
-    one for every argument it adds, and shutil's import (with bz2 and lzma) costs each call
-    ~2.5 ms."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None):
-        if width is None:
-            try:
-                width = int(os.environ["COLUMNS"])
-            except (KeyError, ValueError):
-                try:
-                    width = os.get_terminal_size(sys.stderr.fileno()).columns
-                except (OSError, ValueError):
-                    width = 80
-            width -= 2
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose subcommands' parsers (its own type) use `_Formatter` too."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", _Formatter)
-        super().__init__(*args, **kwargs)
-
-
 COMMANDS = ("lab", "shell", "doctor", "list", "verify", "solve", "reset", "selftest", "report",
             "config", "demo", "start")
 
@@ -55,7 +28,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
     def want(name: str) -> bool:
         return only is None or only == name
 
-    p = _Parser(
+    p = argparse.ArgumentParser(
         prog="tutor", description="A hands-on course in Linux container networking, "
         "in a lab of namespaces that can never harm this machine.",
         epilog="With no command, the course opens at the first unfinished lesson.")

@@ -11,17 +11,10 @@ import time
 from collections.abc import Callable
 
 from tutor.lab import client, control, lifecycle
-from tutor.lesson import SERVE, Lesson, Step, load_lessons
+from tutor.lesson import Command, Lesson, Step, load_lessons
 
 Echo = Callable[[str], None]
 PROMPT = "root@lab:/# "
-# Commands that only look (they change nothing), skipped when rebuilding a start state.
-_LOOKING = re.compile(r"^(?:(?:ip\s+netns\s+exec\s+\S+|lan|internet)\s+)?"
-                      r"(?:ping|curl|dig|nslookup|getent|cat|route|arp|bridge\s+link|"
-                      r"iptables\s+(?:-t\s+\S+\s+)?-(?:S|L)|iptables-save|"
-                      r"ip(?:\s+-n\s+\S+)?(?:\s+-\S+)*\s+(?:netns|link|addr|a|route|r|neigh)?\s*(?:show|list)?\s*$|"
-                      r"ip(?:\s+-n\s+\S+)?\s+(?:-br|--br|-brief|--brief|-j|-d|-s)(?:\s+\S+)*$|"
-                      r"ip\s+(?:a|addr|link|route)\s+show\b)")
 
 
 class CourseError(Exception):
@@ -32,35 +25,26 @@ class CourseError(Exception):
         self.command, self.output = command, output
 
 
-# Words that make any command a change, whatever it starts with (`ip -d link add …`), and shell
-# syntax that can hide one (`cat > file`, `ping …; ip link del …`).
-_CHANGING = re.compile(r"[>;&|`$]|\b(?:add|del|delete|set|replace|change|flush|append|insert|up|down)\b")
-
-
-def looks_only(command: str) -> bool:
-    """True for commands that only read the lab (`ping -c 3 …`, `ip -br link`)."""
-    command = command.strip()
-    return bool(_LOOKING.match(command)) and not _CHANGING.search(command)
-
-
 _PING = re.compile(r"(^|[\s;&|(])ping(?=\s)")
 
 
-def quick(command: str) -> str:
+def quick(command: Command) -> Command:
     """The command as selftest runs it: pings 500x faster (same count, same checks)."""
-    if re.search(r"\sping\s.*\s-i\s|^ping\s.*\s-i\s", command):
+    text = command.text
+    if command.serve is not None or re.search(r"\sping\s.*\s-i\s|^ping\s.*\s-i\s", text):
         return command
-    return _PING.sub(r"\1ping -i 0.002", command)
+    return command.with_text(_PING.sub(r"\1ping -i 0.002", text))
 
 
 def _lessons_by_id(lessons: list[Lesson] | None) -> dict[str, Lesson]:
     return {l.id: l for l in (lessons or load_lessons())}
 
 
-def start_commands(lesson: Lesson, lessons: list[Lesson] | None = None) -> list[str]:
-    """Every command that builds `lesson`'s start: required lessons (their setup and steps), then its setup."""
+def start_commands(lesson: Lesson, lessons: list[Lesson] | None = None) -> list[Command]:
+    """Every command that builds `lesson`'s start: required lessons (their setup, and their steps'
+    commands but those that only look), then its setup."""
     by_id = _lessons_by_id(lessons)
-    out: list[str] = []
+    out: list[Command] = []
     seen: set[str] = set()
 
     def finished(l: Lesson) -> None:
@@ -70,7 +54,7 @@ def start_commands(lesson: Lesson, lessons: list[Lesson] | None = None) -> list[
         for req in l.requires:
             finished(by_id[req])
         out.extend(l.setup)
-        out.extend(c for s in l.steps for c in s.commands if not looks_only(c))
+        out.extend(c for s in l.steps for c in s.commands if not c.looks_only)
 
     for req in lesson.requires:
         finished(by_id[req])
@@ -108,7 +92,7 @@ def _still_there(info: control.LabInfo) -> None:
         raise control.not_running(info.name)
 
 
-def run_script(commands: list[str], info: control.LabInfo, what: str) -> None:
+def run_script(commands: list[Command], info: control.LabInfo, what: str) -> None:
     """Run commands in the lab in as few processes as possible; `serve` lines go to the agent."""
     batch: list[str] = []
 
@@ -122,13 +106,18 @@ def run_script(commands: list[str], info: control.LabInfo, what: str) -> None:
         batch.clear()
 
     for cmd in commands:
-        m = SERVE.match(cmd)
-        if m:
+        if cmd.serve is not None:
             flush()
-            control.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
+            _serve(cmd, info)
         else:
-            batch.append(cmd)
+            batch.append(cmd.text)
     flush()
+
+
+def _serve(cmd: Command, info: control.LabInfo) -> None:
+    """A `serve` line: the lab agent's job, not a shell's."""
+    assert cmd.serve is not None
+    control.serve(cmd.serve.namespace, cmd.serve.port, cmd.serve.body, name=info.name)
 
 
 def reset_lesson(lesson: Lesson, info: control.LabInfo | None = None,
@@ -146,12 +135,11 @@ def solve_step(step: Step, echo: Echo = print, info: control.LabInfo | None = No
     info = info or lifecycle.up()[0]
     ok = True
     for cmd in step.commands:
-        m = SERVE.match(cmd)
-        echo(PROMPT + cmd)
-        if m:
-            control.serve(m.group(1), int(m.group(2)), m.group(3) or "", name=info.name)
+        echo(PROMPT + cmd.text)
+        if cmd.serve is not None:
+            _serve(cmd, info)
             continue
-        result = client.run(cmd, info=info, timeout=60)
+        result = client.run(cmd.text, info=info, timeout=60)
         if result.returncode != 0:
             _still_there(info)
         out = (result.stdout + result.stderr).rstrip("\n")
@@ -166,7 +154,8 @@ def solve_step(step: Step, echo: Echo = print, info: control.LabInfo | None = No
 class SelftestLine:
     """One step of a selftest: did its checks fail before and pass after its commands?
 
-    (A plain class: `tutor reset` imports this module, and `dataclasses` costs ~8 ms.)"""
+    (A plain class: `tutor reset` imports this module, and `dataclasses` costs it ~11 ms; see
+    the note above `tutor.lesson.Serve`.)"""
 
     def __init__(self, lesson: str, step: int, title: str, failed_before: bool, passed_after: bool,
                  detail: str = ""):
@@ -255,7 +244,7 @@ def _add(out: SelftestReport, report: Callable[[SelftestLine], None] | None, lin
         report(line)
 
 
-def _run_then_judge(lesson: Lesson, commands: list[str], steps: list[Step], info: control.LabInfo,
+def _run_then_judge(lesson: Lesson, commands: list[Command], steps: list[Step], info: control.LabInfo,
                     what: str):
     """Run `commands`, then judge `steps` from the lab they leave: one process in the lab, unless
     a `serve` line must go to the agent first. Returns (CourseError or None, LessonResult)."""
@@ -263,16 +252,17 @@ def _run_then_judge(lesson: Lesson, commands: list[str], steps: list[Step], info
     from tutor.checks.engine import judge_steps
     checks = [c for s in steps for c in s.checks]
     failure = None
-    if any(SERVE.match(c) for c in commands):
+    if any(c.serve is not None for c in commands):
         try:
             run_script(commands, info, what)
         except CourseError as exc:
             failure = exc
         state = observe.read_state(checks, info)
     else:
-        state = observe.read_state(checks, info, prelude=command_script(commands) if commands else "")
+        texts = [c.text for c in commands]
+        state = observe.read_state(checks, info, prelude=command_script(texts) if commands else "")
         if state.prelude is None and commands:
             failure = CourseError(f"{what}: the lab did not run them", "", "")
         elif state.prelude and state.prelude[0] != 0:
-            failure = script_error(state.prelude[1], commands, what)
+            failure = script_error(state.prelude[1], texts, what)
     return failure, judge_steps(lesson, steps, state, info)

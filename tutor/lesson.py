@@ -16,7 +16,9 @@ from tutor.checks.lang import Check, CheckSyntaxError, parse_check
 BUILTIN_LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lessons")
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
 # `serve http NS PORT [BODY…]`: a directive to the lab agent, not a shell command.
-SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
+_SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
+# What a `sh` fence's info string may say after `sh`.
+_SH_OPTIONS = ("look",)
 
 
 class LessonError(Exception):
@@ -29,11 +31,50 @@ class LessonError(Exception):
         super().__init__(where + message)
 
 
+# Serve, Command, Step and Lesson are plain classes, not dataclasses: `tutor reset` imports
+# nothing else that needs `dataclasses` (and with it `inspect`, `ast`, `dis`), and making these
+# dataclasses measured +11 ms on it (median of 31 whole runs of `tutor reset lesson1`, 42.0 ->
+# 53.3 ms; bench/README.md, issue 10). `tutor list` imports it anyway (via progress): +1 ms there.
+class Serve:
+    """A `serve http NS PORT [BODY…]` line: the lab agent serves HTTP on PORT in NS, replying BODY."""
+    __slots__ = ("namespace", "port", "body")
+
+    def __init__(self, namespace: str, port: int, body: str = ""):
+        self.namespace, self.port, self.body = namespace, port, body
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Serve) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"Serve({self.namespace!r}, {self.port}, {self.body!r})"
+
+
+class Command:
+    """One line a lesson runs in the lab, parsed once: its `text` (as the student types it),
+    the file `line` it starts on, whether it `looks_only` (it sat in a `sh look` fence: run by
+    `tutor solve` and `selftest`, skipped when `tutor reset` rebuilds a start state), and
+    `serve`, the parsed directive for the lab agent, or None for a shell command."""
+    __slots__ = ("text", "line", "looks_only", "serve")
+
+    def __init__(self, text: str, line: int = 0, looks_only: bool = False, serve: Serve | None = None):
+        self.text, self.line, self.looks_only, self.serve = text, line, looks_only, serve
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Command) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    def __repr__(self) -> str:
+        return f"Command({self.text!r}, line={self.line}" + (", looks_only=True" if self.looks_only else "") + ")"
+
+    def with_text(self, text: str) -> Command:
+        """The same command (line, mark, kind) with other shell text (selftest's quicker pings)."""
+        return Command(text, self.line, self.looks_only, self.serve)
+
+
 class Step:
     """One step: explanation, the commands the student types, and the checks that verify it."""
     __slots__ = ("number", "title", "body", "commands", "checks", "line")
 
-    def __init__(self, number: int, title: str, body: str, commands: list[str], checks: list[Check],
+    def __init__(self, number: int, title: str, body: str, commands: list[Command], checks: list[Check],
                  line: int):
         self.number, self.title, self.body = number, title, body
         self.commands, self.checks, self.line = commands, checks, line
@@ -49,7 +90,7 @@ class Lesson:
     """A parsed lesson file (`path` a string)."""
     __slots__ = ("id", "title", "path", "requires", "setup", "intro", "steps", "key_lines")
 
-    def __init__(self, id: str, title: str, path: str, requires: list[str], setup: list[str],  # noqa: A002
+    def __init__(self, id: str, title: str, path: str, requires: list[str], setup: list[Command],  # noqa: A002
                  intro: str, steps: list[Step] | None = None, key_lines: dict[str, int] | None = None):
         self.id, self.title, self.path = id, title, path
         self.requires, self.setup, self.intro = requires, setup, intro
@@ -65,12 +106,6 @@ class Lesson:
     def line_of(self, key: str) -> int:
         """The file line of front-matter `key` (1, the opening `---`, if it is absent)."""
         return self.key_lines.get(key, 1)
-
-    @property
-    def number(self) -> int:
-        """1 for lesson1: the order lessons are listed in."""
-        digits = re.sub(r"\D", "", self.id)
-        return int(digits) if digits else 0
 
 
 def _front_matter(lines: list[str], path: str) -> tuple[dict[str, str], dict[str, int], int]:
@@ -97,24 +132,40 @@ def _front_matter(lines: list[str], path: str) -> tuple[dict[str, str], dict[str
     raise AssertionError("unreachable: a closing `---` was seen above")
 
 
-def _commands(text: str, path: str, first_line: int) -> list[str]:
-    """Fence content -> command lines (comments and blanks dropped, `\\` continuations joined)."""
-    out, pending = [], ""
+def _commands(text: str, path: str, first_line: int, looks_only: bool = False) -> list[Command]:
+    """Fence content -> commands (comments and blanks dropped, `\\` continuations joined), each
+    with the file line it starts on; `serve` lines parsed, a malformed one an error at its line."""
+    out: list[Command] = []
+    pending, start = "", 0
     for i, raw in enumerate(text.splitlines()):
-        if raw.split()[:1] == ["serve"] and not pending and not SERVE.match(raw.strip()):
-            raise LessonError("write `serve http NAMESPACE PORT [BODY…]`", path, first_line + i)
         line = raw.rstrip()
         if pending:
             line = pending + " " + line.lstrip()
             pending = ""
+        else:
+            start = first_line + i
         if line.endswith("\\"):
             pending = line[:-1].rstrip()
             continue
         if line.strip() and not line.lstrip().startswith("#"):
-            out.append(line.strip())
+            out.append(_command(line.strip(), path, start, looks_only))
     if pending:
-        out.append(pending.strip())
+        out.append(_command(pending.strip(), path, start, looks_only))
     return out
+
+
+def _command(text: str, path: str, line: int, looks_only: bool) -> Command:
+    """One command line; `serve …` becomes the agent's directive (it changes the lab: never in a
+    `look` fence)."""
+    if text.split()[0] != "serve":
+        return Command(text, line, looks_only)
+    m = _SERVE.match(text)
+    if not m:
+        raise LessonError("write `serve http NAMESPACE PORT [BODY…]`", path, line)
+    if looks_only:
+        raise LessonError("a `serve` line starts a server: it belongs in a `sh` fence, not `sh look`",
+                          path, line)
+    return Command(text, line, False, Serve(m.group(1), int(m.group(2)), m.group(3) or ""))
 
 
 def parse_lesson(path: os.PathLike | str, text: str | None = None) -> Lesson:
@@ -146,6 +197,7 @@ def parse_lesson(path: os.PathLike | str, text: str | None = None) -> Lesson:
     sections: list[dict] = [{"title": None, "line": body_start + 1, "start": 0, "tokens": []}]
     for tok in tokens:
         if tok.type == "heading_open" and tok.tag == "h2":
+            assert tok.map is not None   # block tokens carry their lines
             sections.append({"title": None, "line": body_start + tok.map[0] + 1,
                              "start": tok.map[0], "tokens": []})
         sections[-1]["tokens"].append(tok)
@@ -165,14 +217,15 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
         title = toks[1].content.strip() if len(toks) > 1 else ""
         if not title:
             raise LessonError("a step heading has no title", path, sec["line"])
-    commands: list[str] = []
+    commands: list[Command] = []
     checks: list[Check] | None = None
     check_line = sec["line"]
     keep = [True] * (end - sec["start"])
     for tok in toks:
         if tok.type != "fence":
             continue
-        info = tok.info.strip().split()[0] if tok.info.strip() else ""
+        words = tok.info.split()
+        info, options = (words[0], words[1:]) if words else ("", [])
         first = offset + tok.map[0] + 1          # file line of the opening fence
         if info in ("sh", "check", "setup"):
             for n in range(tok.map[0], tok.map[1]):
@@ -185,14 +238,17 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
         elif info == "sh":
             if is_intro:
                 raise LessonError("`sh` commands belong to a step (put them after a `## ` heading)", path, first)
-            commands += _commands(tok.content, path, first + 1)
+            if bad := [o for o in options if o not in _SH_OPTIONS]:
+                raise LessonError(f"a `sh` fence takes only `look` after `sh` (`sh look`: commands "
+                                  f"that only look), not {bad[0]!r}", path, first)
+            commands += _commands(tok.content, path, first + 1, looks_only="look" in options)
         elif info == "check":
             if is_intro:
                 raise LessonError("a `check` block belongs to a step", path, first)
             if checks is not None:
                 raise LessonError(f"step {title!r} has a second `check` block", path, first)
             checks, check_line = _checks(tok.content, path, first + 1), first
-    text_lines = [l for l, k in zip(body_lines[sec["start"]:end], keep) if k]
+    text_lines = [l for l, k in zip(body_lines[sec["start"]:end], keep, strict=False) if k]
     if is_intro:
         lesson.intro = "\n".join(text_lines).strip()
         return

@@ -14,7 +14,7 @@ import os
 from tutor.checks import kinds
 from tutor.checks.lang import Check, Where
 
-FORMAT = 1
+FORMAT = 2   # 2: commands are typed (text, line, looks only, serve), not strings
 # The whole course is ~60 KB of JSON; a folder of lessons 1 MiB each could not be cached.
 LIMIT = 16 << 20
 _HERE = os.path.dirname(os.path.realpath(__file__))
@@ -76,21 +76,42 @@ def save(files: list[str], lessons: list) -> None:
 
 def _plain(lesson) -> dict:
     return {"id": lesson.id, "title": lesson.title, "path": lesson.path, "requires": lesson.requires,
-            "setup": lesson.setup, "intro": lesson.intro, "key_lines": lesson.key_lines,
-            "steps": [[s.number, s.title, s.body, s.commands, s.line,
+            "setup": [_plain_command(c) for c in lesson.setup], "intro": lesson.intro,
+            "key_lines": lesson.key_lines,
+            "steps": [[s.number, s.title, s.body, [_plain_command(c) for c in s.commands], s.line,
                        [[c.text, c.kind, c.args, c.where.ns, c.where.node] for c in s.checks]]
                       for s in lesson.steps]}
 
 
+def _plain_command(c) -> list:
+    serve = None if c.serve is None else [c.serve.namespace, c.serve.port, c.serve.body]
+    return [c.text, c.line, c.looks_only, serve]
+
+
 def _lesson(d: dict):
     from tutor.lesson import Lesson, Step
-    steps = [Step(_int(n), _str(title), _str(body), _strs(commands), [_check(c) for c in checks], _int(line))
+    steps = [Step(_int(n), _str(title), _str(body), _commands(commands), [_check(c) for c in checks], _int(line))
              for n, title, body, commands, line, checks in d["steps"]]
     key_lines = d["key_lines"]
     if not isinstance(key_lines, dict) or not all(isinstance(v, int) for v in key_lines.values()):
         raise TypeError("key_lines")
     return Lesson(_str(d["id"]), _str(d["title"]), _str(d["path"]), _strs(d["requires"]),
-                  _strs(d["setup"]), _str(d["intro"]), steps, key_lines)
+                  _commands(d["setup"]), _str(d["intro"]), steps, key_lines)
+
+
+def _commands(v: object) -> list:
+    from tutor.lesson import Command, Serve
+    if not isinstance(v, list):
+        raise TypeError("not a list of commands")
+    out = []
+    for text, line, looks_only, serve in v:
+        if not isinstance(looks_only, bool):
+            raise TypeError("looks_only")
+        if serve is not None:
+            ns, port, body = serve
+            serve = Serve(_str(ns), _int(port), _str(body))
+        out.append(Command(_str(text), _int(line), looks_only, serve))
+    return out
 
 
 def _check(c: list) -> Check:

@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from pilot_helpers import console_text, run, running_lab, wait_for
 from tutor import progress
-from tutor.app.demo import DemoApp, next_speed
+from tutor.app.demo import demo_app, next_speed
 from tutor.app.demo_focus import lab_focus
 from tutor.app.widgets.console import PromptInput
 from tutor.lab import HOST, client
@@ -19,7 +19,7 @@ from tutor.lesson import find_lesson
 
 SIZE = (120, 40)
 LESSON = find_lesson("lesson2")
-FIRST = LESSON.steps[0].commands[0]          # ip link add br0 type bridge
+FIRST = LESSON.steps[0].commands[0].text     # ip link add br0 type bridge
 
 
 def _prompt(app) -> str:
@@ -30,13 +30,18 @@ def _bar(app) -> str:
     return str(app.query_one("#demo-bar").render())
 
 
+def _demo(app):
+    """The presenter: the demo app's main screen, which holds what is being played."""
+    return app.main_screen
+
+
 async def _ready(pilot) -> None:
-    await wait_for(pilot, lambda: pilot.app.ready, 30, "the lab reset to the lesson's start")
+    await wait_for(pilot, lambda: _demo(pilot.app).ready, 30, "the lab reset to the lesson's start")
 
 
 async def _idle(pilot, timeout: float = 30) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: app.typing is None and not app._busy, timeout,
+    demo = _demo(pilot.app)
+    await wait_for(pilot, lambda: demo.typing is None and not demo.busy, timeout,
                    "the typed command to finish")
 
 
@@ -70,16 +75,16 @@ def test_space_types_the_next_command_char_by_char_then_runs_it(lab, state_home)
     """Space types the step's first command one character at a time, then Enter runs it in
     the lab through the console; the links table marks the new bridge."""
     async def body():
-        app = DemoApp("lesson2", speed=12)
+        app = demo_app("lesson2", speed=12)
         async with app.run_test(size=SIZE) as pilot:
             await _ready(pilot)
-            assert _prompt(app) == "" and app.ran == {}
+            assert _prompt(app) == "" and _demo(app).ran == {}
             await pilot.press("space")
             seen = []
 
             def typed_and_entered() -> bool:
                 seen.append(_prompt(app))
-                return app.ran.get(1) == 1
+                return _demo(app).ran.get(1) == 1
             await wait_for(pilot, typed_and_entered, 15, "the Enter")
             partial = [v for v in dict.fromkeys(seen) if v and v != FIRST]
             assert len(partial) >= 5, f"too few partial lines seen: {partial}"
@@ -87,7 +92,7 @@ def test_space_types_the_next_command_char_by_char_then_runs_it(lab, state_home)
             assert [len(v) for v in partial] == sorted(len(v) for v in partial)   # it grows
             await _idle(pilot)
             assert f"root@lab:/# {FIRST}" in console_text(app)
-            assert app.ran == {1: 1} and _prompt(app) == ""
+            assert _demo(app).ran == {1: 1} and _prompt(app) == ""
             assert "command 1/3" in _bar(app)
             table = app.query_one("#table-links", DataTable)
             await wait_for(pilot, lambda: any(str(table.get_row_at(i)[0]).startswith("+ br0")
@@ -102,22 +107,22 @@ def test_space_types_the_next_command_char_by_char_then_runs_it(lab, state_home)
 @pytest.mark.lab
 def test_p_pauses_typing_and_resumes_it(lab, state_home):
     async def body():
-        app = DemoApp("lesson2", speed=10)
+        app = demo_app("lesson2", speed=10)
         async with app.run_test(size=SIZE) as pilot:
             await _ready(pilot)
             await pilot.press("space")
             await wait_for(pilot, lambda: len(_prompt(app)) >= 3, 10, "typing to start")
             await pilot.press("p")
             held = _prompt(app)
-            assert app.paused and "PAUSED" in _bar(app)
+            assert _demo(app).paused and "PAUSED" in _bar(app)
             await pilot.pause(1.0)                        # ten characters' time at 10 chars/s
             assert _prompt(app) == held and held != FIRST
-            assert not app.cmd_console.running and app.ran == {}
+            assert not app.cmd_console.running and _demo(app).ran == {}
             await pilot.press("p")
-            assert not app.paused and "PAUSED" not in _bar(app)
+            assert not _demo(app).paused and "PAUSED" not in _bar(app)
             await wait_for(pilot, lambda: len(_prompt(app)) > len(held), 5, "typing to go on")
             await _idle(pilot)
-            assert app.ran == {1: 1} and f"root@lab:/# {FIRST}" in console_text(app)
+            assert _demo(app).ran == {1: 1} and f"root@lab:/# {FIRST}" in console_text(app)
 
     run(body())
 
@@ -125,16 +130,16 @@ def test_p_pauses_typing_and_resumes_it(lab, state_home):
 @pytest.mark.lab
 def test_plus_and_minus_change_the_typing_speed_shown_in_the_bar(lab, state_home):
     async def body():
-        app = DemoApp("lesson2")
+        app = demo_app("lesson2")
         async with app.run_test(size=SIZE) as pilot:
             await _ready(pilot)
-            assert app.speed == 30 and "typing 30 chars/s" in _bar(app)
+            assert _demo(app).speed == 30 and "typing 30 chars/s" in _bar(app)
             await pilot.press("plus")
-            assert app.speed == 45 and "typing 45 chars/s" in _bar(app)
+            assert _demo(app).speed == 45 and "typing 45 chars/s" in _bar(app)
             await pilot.press("minus", "minus")
-            assert app.speed == 20 and "typing 20 chars/s" in _bar(app)
+            assert _demo(app).speed == 20 and "typing 20 chars/s" in _bar(app)
             await pilot.press("equals_sign")                 # + without Shift
-            assert app.speed == 30
+            assert _demo(app).speed == 30
 
     run(body())
 
@@ -143,7 +148,7 @@ def test_plus_and_minus_change_the_typing_speed_shown_in_the_bar(lab, state_home
 def test_left_goes_back_a_step_and_space_returns_without_rerunning(lab, state_home):
     """← re-shows the previous step's prose; its commands already ran, so space moves on."""
     async def body():
-        app = DemoApp("lesson2", speed=400)
+        app = demo_app("lesson2", speed=400)
         async with app.run_test(size=SIZE) as pilot:
             await _ready(pilot)
             for _ in LESSON.steps[0].commands:
@@ -159,10 +164,10 @@ def test_left_goes_back_a_step_and_space_returns_without_rerunning(lab, state_ho
             await pilot.press("left")                           # nothing before step 1
             assert app.step == 1
             await pilot.press("space")
-            assert app.step == 2 and app.typing is None          # no step-1 command again
+            assert app.step == 2 and _demo(app).typing is None          # no step-1 command again
             await pilot.press("space")
             await _idle(pilot)
-            assert app.ran == {1: 3, 2: 1}
+            assert _demo(app).ran == {1: 3, 2: 1}
             assert console_text(app).count(f"root@lab:/# {FIRST}") == 1
 
     run(body())
@@ -172,7 +177,7 @@ def test_left_goes_back_a_step_and_space_returns_without_rerunning(lab, state_ho
 def test_q_before_the_end_of_an_auto_demo_exits_1(lab, state_home):
     """--auto promises exit 0 only for a finished, verified lesson."""
     async def body():
-        app = DemoApp("lesson2", auto=True, delay=5)
+        app = demo_app("lesson2", auto=True, delay=5)
         async with app.run_test(size=SIZE) as pilot:
             await _ready(pilot)
             assert "auto, 5 s apart" in _bar(app)
@@ -189,26 +194,26 @@ def test_f6_after_the_lab_dies_under_the_demo_starts_a_new_one_at_step_one(lab, 
     import signal
 
     async def body():
-        app = DemoApp("lesson2", speed=200)
+        app = demo_app("lesson2", speed=200)
         async with app.run_test(size=SIZE) as pilot:
             await _ready(pilot)
             await pilot.press("f6")                    # the lab is fine: F6 changes nothing
             await pilot.pause(0.3)
-            assert app.ready and not app.preparing
+            assert _demo(app).ready and not app.preparing
             await pilot.press("space")
-            await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command")
+            await wait_for(pilot, lambda: _demo(app).ran.get(1) == 1, 15, "the first command")
             await _idle(pilot)
             agent = running_lab().pid
             os.kill(agent, signal.SIGKILL)
             await wait_for(pilot, lambda: app.lab_down, 5, "the demo to notice")
             assert app.lab_down_banner.display and "F6" in console_text(app)
             await pilot.press("f6")
-            await wait_for(pilot, lambda: not app.lab_down and app.ready, 30, "a new lab, reset")
+            await wait_for(pilot, lambda: not app.lab_down and _demo(app).ready, 30, "a new lab, reset")
             assert not app.lab_down_banner.display
             assert running_lab().pid != agent
-            assert app.ran == {} and app.step == LESSON.steps[0].number
+            assert _demo(app).ran == {} and app.step == LESSON.steps[0].number
             await pilot.press("space")
-            await wait_for(pilot, lambda: app.ran.get(1) == 1, 15, "the first command, again")
+            await wait_for(pilot, lambda: _demo(app).ran.get(1) == 1, 15, "the first command, again")
             await _idle(pilot)
         assert "br0" in client.run("ip -br link").stdout
 

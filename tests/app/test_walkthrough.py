@@ -31,7 +31,7 @@ def test_lesson1_typed_step_by_step_turns_every_step_green(lab, state_home):
                 assert app.result is not None
                 assert not next(s for s in app.result.steps if s.number == step.number).passed
                 for command in step.commands:
-                    await type_command(pilot, command, timeout=30)
+                    await type_command(pilot, command.text, timeout=30)
                 if step.number < len(lesson.steps):
                     await wait_for(pilot, lambda: app.step == step.number + 1, 15,  # noqa: B023 (awaited here)
                                    f"step {step.number + 1} to open")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tutor.checks.engine import StepResult, verify
-from tutor.course import looks_only, reset_lesson, run_script
+from tutor.course import reset_lesson, run_script
 from tutor.lab import client
 from tutor.lesson import BUILTIN_LESSONS, Lesson, load_lessons
 
@@ -28,7 +28,7 @@ def build(info, lesson_id: str, steps_done: int, *typed: str) -> Lesson:
     lesson = next(l for l in LESSONS if l.id == lesson_id)
     reset_lesson(lesson, info, LESSONS)
     for step in lesson.steps[:steps_done]:
-        run_script([c for c in step.commands if not looks_only(c)], info, f"{lesson_id} step {step.number}")
+        run_script([c for c in step.commands if not c.looks_only], info, f"{lesson_id} step {step.number}")
     for cmd in typed:
         result = client.run(cmd, info=info)
         assert result.returncode == 0, f"{cmd}: {result.stderr}"

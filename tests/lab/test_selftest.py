@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tutor.course import selftest
+from tutor.course import selftest, start_commands
 from tutor.lesson import BUILTIN_LESSONS, load_lessons
 
 pytestmark = pytest.mark.lab
@@ -218,6 +218,56 @@ peer veth0 with veth1 in red
     assert report.ok and [(l.lesson, l.step) for l in report.lines] == [("next", 1), ("next", 0)]
     assert seen == report.lines and report.seconds > 0
     assert all(l.failed_before and l.passed_after and l.detail == "" for l in report.lines)
+
+
+def test_a_start_state_skips_what_is_marked_as_looking(tmp_path):
+    """In-process: `sh look` is the author's word, and the rebuild of a start state follows it.
+    Here a change is marked as looking on purpose: `selftest` of `base` runs it (its check
+    needs it), and `next`'s start, built from `base`, leaves it out (`probe` must fail first)."""
+    write(tmp_path, "01-base.md", """
+---
+id: base
+title: Base
+---
+
+## Make red, and a probe marked as looking
+
+```sh
+ip netns add red
+```
+
+```sh look
+ip netns add probe
+```
+
+```check
+netns red
+netns probe
+```
+""")
+    write(tmp_path, "02-next.md", """
+---
+id: next
+title: Next
+requires: base
+---
+
+## Make the probe
+
+```sh
+ip netns add probe
+```
+
+```check
+netns red
+netns probe
+```
+""")
+    everything = load_lessons(tmp_path)
+    assert [c.text for c in start_commands(everything[1], everything)] == ["ip netns add red"]
+    report = selftest(everything, everything)
+    assert [(l.lesson, l.step, l.ok, l.detail) for l in report.lines] == [
+        ("base", 1, True, ""), ("base", 0, True, ""), ("next", 1, True, ""), ("next", 0, True, "")]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])

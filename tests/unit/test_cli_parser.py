@@ -38,15 +38,16 @@ def test_help_fits_the_width_the_terminal_gives(monkeypatch):
 
 def test_reset_loads_no_module_it_does_not_need(tmp_path):
     """`tutor reset` of an empty start is CPython plus this: keep heavy stdlib imports out
-    (dataclasses with inspect ~7.5–11 ms, pathlib ~5, shutil ~2.5, subprocess ~4) — the bench's
-    reset target rests on it."""
+    (dataclasses +11 ms on the whole `tutor reset lesson1`, measured; pathlib ~5, subprocess ~4)
+    — the bench's reset target rests on it. (shutil, which argparse's help formatter imports,
+    measured +1.7 ms: below the 10 ms a speed tweak must buy, so it is allowed, issue 10.)"""
     import os
     import subprocess
     import sys
     code = ("import sys, tutor.cli, tutor.commands, tutor.course, tutor.lesson\n"
             "tutor.cli._parser('reset').parse_args(['reset', 'lesson1'])\n"
             "tutor.course.start_commands(tutor.lesson.find_lesson('lesson1'))\n"
-            "print(sorted(m for m in ('dataclasses', 'pathlib', 'shutil', 'subprocess', 'hashlib', "
+            "print(sorted(m for m in ('dataclasses', 'pathlib', 'subprocess', 'hashlib', "
             "'typing', 'markdown_it') if m in sys.modules))")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # parses: fills the cache

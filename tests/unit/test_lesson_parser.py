@@ -13,7 +13,9 @@ import pytest
 from tutor.checks.lang import Where
 from tutor.lesson import (
     BUILTIN_LESSONS,
+    Command,
     LessonError,
+    Serve,
     find_lesson,
     lesson_files,
     load_lessons,
@@ -43,8 +45,10 @@ def test_shipped_lessons_requires_and_setup():
     by_id = {l.id: l for l in load_lessons(BUILTIN_LESSONS)}
     assert by_id["lesson3"].requires == ["lesson2"]
     assert by_id["lesson5"].requires == ["lesson4"]
-    assert by_id["lesson5"].setup == ["serve http blue 80 Hello from blue"]
-    assert "ip netns add red" in by_id["lesson4"].setup
+    serve, = by_id["lesson5"].setup
+    assert serve.text == "serve http blue 80 Hello from blue"
+    assert serve.serve == Serve("blue", 80, "Hello from blue") and not serve.looks_only
+    assert "ip netns add red" in [c.text for c in by_id["lesson4"].setup]
 
 
 def test_step_lines_point_at_their_headings():
@@ -57,7 +61,7 @@ def test_step_lines_point_at_their_headings():
 def test_text_fences_are_not_commands():
     """lesson1 shows the notes' broken `ip netns exec ip --br link` in a `text` fence only."""
     lesson = find_lesson("lesson1", BUILTIN_LESSONS)
-    commands = [c for s in lesson.steps for c in s.commands]
+    commands = [c.text for s in lesson.steps for c in s.commands]
     assert "ip netns exec ip --br link         # wrong: which namespace?" not in commands
     assert not any(c.startswith("ip netns exec ip ") for c in commands)
     assert "ip netns exec red ip -br link" in commands
@@ -73,12 +77,18 @@ def test_good_fixture_is_parsed_exactly():
     assert "ip link del eth0" in lesson.intro            # a text fence stays part of the prose
     first, second = lesson.steps
     assert (first.number, first.title, first.line) == (1, "Make the namespaces", 12)
-    assert first.commands == ["ip netns add red", "ip netns add blue"]
+    assert first.commands == [Command("ip netns add red", 19), Command("ip netns add blue", 20)]
     assert [c.text for c in first.checks] == ["netns red", "netns blue"]
     assert first.body == "Explanation of the step."
-    assert second.commands == ["ip link add veth0 type veth peer name veth1",
-                               "ip link set veth1 netns red",
-                               "ip -n red addr add 10.200.0.3/24 dev veth1"]
+    assert [c.text for c in second.commands] == ["ip link add veth0 type veth peer name veth1",
+                                                 "ip link set veth1 netns red",
+                                                 "ip -n red addr add 10.200.0.3/24 dev veth1",
+                                                 "ip -n red -br addr", "ping -c 1 10.200.0.3"]
+    assert second.commands[0].line == 33                  # a continued command: its first line
+    assert [(c.text, c.line) for c in second.commands if c.looks_only] == [
+        ("ip -n red -br addr", 47), ("ping -c 1 10.200.0.3", 48)]   # the `sh look` fence
+    assert not any(c.looks_only for c in second.commands[:3] + first.commands)
+    assert not any(c.serve for c in first.commands + second.commands)
     assert [c.kind for c in second.checks] == ["peer", "addr", "ping"]
     assert "sample output, not a command" in second.body
     assert "```sh" not in second.body and "```check" not in second.body
@@ -87,7 +97,8 @@ def test_good_fixture_is_parsed_exactly():
 def test_good_fixture_with_requires_setup_and_serve():
     more = parse_lesson(FIXTURES / "good" / "02-more.md")
     assert (more.id, more.requires) == ("more", ["basics"])
-    assert more.setup == ["ip link set veth0 up", "serve http red 80 Hello from red"]
+    assert more.setup == [Command("ip link set veth0 up", 8),
+                          Command("serve http red 80 Hello from red", 9, serve=Serve("red", 80, "Hello from red"))]
     route, fetch, tcp = more.steps[0].checks
     assert route.args == {"dest": "default", "via": "10.200.0.2", "dev": None}
     assert route.where == Where("red")
@@ -133,6 +144,8 @@ BROKEN_CASES = [
     ("check-before-first-step.md", 6, "a `check` block belongs to a step"),
     ("setup-in-a-step.md", 8, "a `setup` block belongs before the first step"),
     ("no-steps.md", 5, "the lesson has no steps"),
+    ("sh-unknown-option.md", 12, "a `sh` fence takes only `look` after `sh`"),
+    ("serve-in-look.md", 14, "a `serve` line starts a server: it belongs in a `sh` fence"),
 ]
 
 

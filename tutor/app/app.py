@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from textual import work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Footer
 
-from tutor import course, progress
+from tutor import course
 from tutor.app.keyflow import bounded
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
+from tutor.app.policy import STUDENT_KEYS, Policy
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
@@ -54,33 +55,20 @@ def _lab_key(snapshot: LabSnapshot) -> tuple:
 
 
 class TutorApp(App):
-    """The hands-on course. `lesson_id` None resumes where the student left off."""
+    """The hands-on course. `lesson_id` None resumes where the student left off; `policy` says
+    what the app does on its own and which keys answer (default: the student's course)."""
 
-    CSS_PATH = "app.tcss"
-    TITLE = "netns-tutor"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
-        Binding("f1", "help", "Help"),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("f2", "shell", "Shell"),
-        Binding("f3", "next_command", "Next cmd"),
-        Binding("f4", "lessons", "Lessons"),
-        Binding("f5", "check", "Check", show=False),
-        Binding("f6", "reset", "Reset"),
-        Binding("r", "reset", "Reset", show=False),
-        Binding("f7", "step(-1)", "◂Step"),
-        Binding("f8", "step(1)", "Step▸"),
-        Binding("f9", "next_namespace", "Namespace", show=False),
-        Binding("f10", "next_table", "Table", show=False),
-        Binding("ctrl+q", "quit", "Quit"),
-    ]
+    BINDINGS = STUDENT_KEYS
 
-    def __init__(self, lesson_id: str | None = None, fresh_lab: bool = False):
-        super().__init__()
+    def __init__(self, lesson_id: str | None = None, fresh_lab: bool = False, policy: Policy | None = None):
+        self.policy = policy or Policy()
+        super().__init__(css_path=list(self.policy.css))
+        self.title = self.policy.title
         # checks, rule reads and resets run lab commands from workers: none outlives the app
         client.track_with(keeper.add, keeper.remove)
         self.lessons = load_lessons()
-        self.progress = progress.load()
+        self.progress = self.policy.progress()
         if lesson_id:
             self.lesson = next(l for l in self.lessons if l.id == normalize_id(lesson_id))
             done = self.progress.done(self.lesson.id)
@@ -88,15 +76,25 @@ class TutorApp(App):
         else:
             self.lesson, self.step = self.progress.first_unfinished(self.lessons)
         self.fresh_lab = fresh_lab
-        self.result = None
+        self.result: engine.LessonResult | None = None
         self.celebrated = False
         self.watcher = LabWatcher(lambda snapshot: self.post_message(LabChanged(snapshot)))
         self._lab_key: tuple | None = None
-        self._check_timer = None
+        self._check_timer: Timer | None = None
         self._checking = False
         self._check_again = False
         self.preparing = False
         self.lab_down = ""      # the watcher's sentence while no lab answers, else ""
+
+    def get_default_screen(self):
+        """The policy's screen: the widgets live there, and a mode's own keys (presenter mode)."""
+        self.main_screen = self.policy.screen()
+        return self.main_screen
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The app's own keys answer only where the policy lets them (presenter mode brings its
+        own, on its screen); a key that does not answer here goes on to the screen's."""
+        return self.policy.allows(action)
 
     def notify(self, message: str, *, title: str = "", severity="information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -155,6 +153,7 @@ class TutorApp(App):
             self.prepare(self.step, "the lab was not running: rebuilding it")
         else:
             self.schedule_checks()
+        self.policy.started(self)
 
     def on_unmount(self) -> None:
         self.watcher.stop()
@@ -176,6 +175,7 @@ class TutorApp(App):
         if key != self._lab_key:
             self._lab_key = key
             self.schedule_checks()
+        self.policy.lab_changed(message)
 
     def _show_lab_down(self, snapshot: LabSnapshot) -> None:
         """Say plainly when the lab has gone away under us, once, and offer a new one."""
@@ -227,6 +227,7 @@ class TutorApp(App):
         self.post_message(LabPrepared(f"the start of step {upto} of {lesson.id}", error))
 
     def on_lab_prepared(self, message: LabPrepared) -> None:
+        self.policy.lab_prepared(message)
         self.preparing = False
         console = self.cmd_console
         if message.error:
@@ -267,6 +268,7 @@ class TutorApp(App):
         self.post_message(message)
 
     def on_checks_updated(self, message: ChecksUpdated) -> None:
+        self.policy.checks_updated(message)
         self._checking = False
         if self._check_again:
             self._check_again = False
@@ -278,7 +280,7 @@ class TutorApp(App):
             checks.show_error(message.error)
             return
         result = message.result
-        if result.lesson_id != self.lesson.id:
+        if result is None or result.lesson_id != self.lesson.id:
             return
         previous, self.result = self.result, result
         passed = {s.number for s in result.steps if s.passed}
@@ -293,10 +295,11 @@ class TutorApp(App):
             return
         if result.passed and not self.celebrated:
             self.celebrated = True
-            self.set_timer(ADVANCE_DELAY, self._celebrate)
+            if self.policy.celebrate:
+                self.set_timer(ADVANCE_DELAY, self._celebrate)
             return
         later = sorted(n for n in {s.number for s in self.lesson.steps} - passed if n > self.step)
-        if later:
+        if later and self.policy.auto_advance:
             step = self.step
             self.set_timer(ADVANCE_DELAY, lambda: self._advance(step, later[0]))
 
@@ -320,12 +323,23 @@ class TutorApp(App):
         self.step = number
         step = next(s for s in self.lesson.steps if s.number == number)
         self.lesson_view.show(self.lesson, number, self.progress.done(self.lesson.id))
-        self.step_commands.show(step.commands)
+        self.step_commands.show([c.text for c in step.commands])
         result = _step_result(self.result, number)
         if result:
             self.checks.show_result(result)
         else:
             self.checks.show_pending([c.text for c in step.checks])
+        self.policy.step_shown(number)
+
+    def restart_lesson(self, why: str) -> None:
+        """Back to step 1 of the lesson, the lab reset to its start; a record that is not saved
+        starts over too (presenter mode plays every round from nothing)."""
+        if not self.policy.save_progress:
+            self.progress = self.policy.progress()
+        self.result, self.celebrated = None, False
+        self.summary.hide()
+        self.show_step(self.lesson.steps[0].number)
+        self.prepare(1, why)
 
     def switch_lesson(self, lesson_id: str, reset: bool) -> None:
         """Open another lesson; with `reset`, set the lab up for its start."""
@@ -404,3 +418,4 @@ class TutorApp(App):
             return
         self.watcher.refresh(rules=True)
         self.schedule_checks()
+

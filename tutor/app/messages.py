@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from tutor.lab.watch import LabSnapshot
+
+if TYPE_CHECKING:
+    from tutor.checks.engine import LessonResult
 
 
 @dataclass
@@ -54,7 +58,7 @@ class LabChanged(Message):
 @dataclass
 class ChecksUpdated(Message):
     """A verification of the current lesson finished (`result`), or failed (`error`)."""
-    result: object | None    # tutor.checks.engine.LessonResult
+    result: LessonResult | None
     error: str = ""
 
 

@@ -35,7 +35,7 @@ async def _shoot(lesson, path: Path) -> None:
         last = lesson.steps[-1]
         await _wait(pilot, lambda: app.result is not None and app.lab_view.snapshot.state.ns, 20)
         if last.commands:
-            app.cmd_console.insert(last.commands[-1])
+            app.cmd_console.insert(last.commands[-1].text)
             await pilot.press("enter")
             await pilot.pause(0.2)
             await _wait(pilot, lambda: not app.cmd_console.running, 30)

@@ -162,8 +162,3 @@ def popen(cmdline: str, *, netns: str | None = None, node: str | None = None,
         return subprocess.Popen(cmd.argv, pass_fds=cmd.fds, **kwargs)
     finally:
         cmd.close()
-
-
-def quote(argv: list[str]) -> str:
-    """A shell-quoted command line, for messages."""
-    return shlex.join(argv)

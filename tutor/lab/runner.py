@@ -93,7 +93,7 @@ class CommandRunner:
                 except ProcessLookupError:
                     pass
 
-    def run(self, output: Callable[[str], None], cancelled: Callable[[], bool] = lambda: False) -> int:
+    def run(self, output: Callable[[str], object], cancelled: Callable[[], bool] = lambda: False) -> int:
         """Run to the end, calling `output(text)` with coalesced chunks; returns the exit status.
 
         `cancelled()` (the worker's flag) ends the command as Ctrl+C would.

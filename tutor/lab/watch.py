@@ -73,7 +73,7 @@ class LabSnapshot:
 class LabWatcher:
     """Keeps a LabSnapshot of the running lab up to date and reports each change."""
 
-    def __init__(self, emit: Callable[[LabSnapshot], None]):
+    def __init__(self, emit: Callable[[LabSnapshot], object]):
         self.emit = emit
         self.readers: dict[str, NetlinkReader] = {}
         self.snapshot = LabSnapshot()

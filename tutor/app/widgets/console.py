@@ -19,6 +19,7 @@ n²/2 characters, 200 MB for 20 kB, gigabytes for 1 MB. Capped at MAX_LINE that 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from rich.highlighter import Highlighter
 from rich.text import Text
@@ -26,6 +27,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Input, Label, Log
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
@@ -42,7 +44,8 @@ TOO_LONG = f"[tutor] a command line holds at most {MAX_LINE:,} characters: this 
 CUT_OFF = (f"[tutor] a command line holds at most {MAX_LINE:,} characters: this one will not run "
            "(Ctrl+C clears it)")
 # programs that want a terminal: point at the real shell instead of hanging on them
-INTERACTIVE = re.compile(r"^(?:ip\s+netns\s+exec\s+\S+\s+)?(?:bash|sh|vi|vim|nano|less|more|top|htop|man|tmux|screen)\s*$")
+INTERACTIVE = re.compile(r"^(?:ip\s+netns\s+exec\s+\S+\s+)?"
+                         r"(?:bash|sh|vi|vim|nano|less|more|top|htop|man|tmux|screen)\s*$")
 
 
 def _builtin(cmdline: str) -> str | None:
@@ -76,8 +79,15 @@ class PromptInput(Input):
 
     Enter is handled in the key handler itself, in order with the typed characters: as a
     binding it would run only after keys already queued behind it (a fast typist, tmux
-    send-keys), and the next line's first characters would end up in this one.
+    send-keys), and the next line's first characters would end up in this one. For the same
+    reason ↑/↓ walk the history here, and Ctrl+C stops the running command the console hands
+    down (`runner`) at once: a message would wait behind that command's flood of output.
+    Clearing the scrollback is the console's job: it hears of Ctrl+L by message.
     """
+
+    @dataclass
+    class ClearPressed(Message):
+        """Ctrl+L: the console is to clear its scrollback."""
 
     BINDINGS = [
         Binding("up", "history(-1)", "Older command", show=False),
@@ -86,9 +96,13 @@ class PromptInput(Input):
         Binding("ctrl+l", "clear_log", "Clear", show=False),
     ]
 
-    def __init__(self, **kwargs):
+    def __init__(self, history: list[str] | None = None, **kwargs):
         super().__init__(max_length=MAX_LINE, **kwargs)
         self.overflowed = False   # a key was refused at MAX_LINE: this line is not to run
+        self.history = [] if history is None else history   # the console's list: it adds the lines
+        self._history_pos: int | None = None   # where ↑/↓ stand; None: at the line being typed
+        self._draft = ""                       # that line, kept while ↑ shows older ones
+        self.runner: CommandRunner | None = None   # the running command, set by the console
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -98,6 +112,7 @@ class PromptInput(Input):
             if self.overflowed:    # cut at MAX_LINE: running what is left could do anything
                 self.overflowed = False
                 return
+            self._history_pos = None
             self.post_message(LineEntered(line))
         elif event.is_printable and len(self.value) >= MAX_LINE and self.selection.is_empty:
             event.stop()           # cheaper than Input's own refusal, which copies the line
@@ -119,6 +134,7 @@ class PromptInput(Input):
                    else f"{len(lines) - 1:,} lines (at most {MAX_PASTE_LINES} at once)")
             self.post_message(InputRefused(f"[tutor] paste refused, nothing was run: {why}"))
             return
+        self._history_pos = None
         for line in lines[:-1]:
             self.post_message(LineEntered(line))
         self.value = lines[-1]
@@ -130,13 +146,28 @@ class PromptInput(Input):
         self.overflowed = False
 
     def action_history(self, delta: int) -> None:
-        self.parent.parent.history_step(delta)
+        """↑ (-1) / ↓ (+1) through earlier commands; past the newest comes the draft back."""
+        n = len(self.history)
+        if not n:
+            return
+        pos = n if self._history_pos is None else min(self._history_pos, n)
+        if pos == n:
+            self._draft = self.value
+        pos = max(0, min(n, pos + delta))
+        self._history_pos = None if pos == n else pos
+        value = self.history[pos] if pos < n else self._draft
+        self.value = value
+        self.cursor_position = len(value)
 
     def action_interrupt(self) -> None:
-        self.parent.parent.interrupt()
+        """Ctrl+C: stop the running command, or clear the prompt when none runs."""
+        if self.runner is not None:
+            self.runner.stop()
+        else:
+            self.clear()
 
     def action_clear_log(self) -> None:
-        self.parent.parent.query_one(Log).clear()
+        self.post_message(self.ClearPressed())
 
 
 class Console(Vertical):
@@ -144,9 +175,7 @@ class Console(Vertical):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.history: list[str] = []
-        self._history_pos = 0
-        self._draft = ""
+        self.history: list[str] = []     # newest last; the prompt walks it with ↑/↓
         self.runner: CommandRunner | None = None
         self.queued: list[str] = []
         self.idle_placeholder = PLACEHOLDER   # what the empty prompt invites (presenter mode: "")
@@ -157,7 +186,7 @@ class Console(Vertical):
         yield log
         with Horizontal(id="prompt-row"):
             yield Label(PROMPT + " ", id="prompt-label")
-            yield PromptInput(placeholder=self.idle_placeholder, id="prompt")
+            yield PromptInput(history=self.history, placeholder=self.idle_placeholder, id="prompt")
 
     @property
     def running(self) -> bool:
@@ -175,6 +204,27 @@ class Console(Vertical):
         prompt.cursor_position = len(command)
         prompt.focus()
 
+    def show_in_prompt(self, text: str) -> None:
+        """Show `text` in the prompt, cursor at its end, without focusing it (presenter mode
+        types a command there character by character)."""
+        prompt = self.query_one(PromptInput)
+        prompt.value = text
+        prompt.cursor_position = len(text)
+
+    def enter(self, line: str) -> bool:
+        """Run `line` as if Enter was pressed on it. False when the console answers the line
+        itself (`clear`, `cd`, `exit`, `bash` …) and so no command runs and none will finish."""
+        self.post_message(LineEntered(line))
+        return bool(line.strip()) and _builtin(line.strip()) == ""
+
+    def hand_to_presenter(self) -> None:
+        """Presenter mode: the prompt takes no focus and invites no typing (the keys are the
+        presenter's; the demo types here), and the scrollback starts empty."""
+        prompt = self.query_one(PromptInput)
+        prompt.can_focus = False
+        self.idle_placeholder = prompt.placeholder = ""
+        self.query_one(Log).clear()
+
     def echo(self, text: str) -> None:
         """Append lines to the scrollback (notes from the tutor, a replayed command)."""
         log = self.query_one(Log)
@@ -187,6 +237,10 @@ class Console(Vertical):
         self.query_one(Log).write(clean(text, drop_colors=True))
 
     # -- running -----------------------------------------------------------------------------
+    def on_prompt_input_clear_pressed(self, event: PromptInput.ClearPressed) -> None:
+        event.stop()
+        self.query_one(Log).clear()
+
     def on_input_refused(self, event: InputRefused) -> None:
         event.stop()
         self.echo(event.sentence)
@@ -211,8 +265,8 @@ class Console(Vertical):
         if not cmdline:
             return
         if not self.history or self.history[-1] != cmdline:
-            self.history = (self.history + [cmdline])[-HISTORY:]
-        self._history_pos = len(self.history)
+            self.history.append(cmdline)      # in place: the prompt holds this list
+            del self.history[:-HISTORY]
         note = _builtin(cmdline)
         if note is None:
             self.query_one(Log).clear()
@@ -225,6 +279,7 @@ class Console(Vertical):
     def run_command(self, cmdline: str) -> None:
         """Start `cmdline` in the lab host (the prompt stays usable for typing ahead)."""
         self.runner = CommandRunner(cmdline)
+        self.query_one(PromptInput).runner = self.runner
         self.post_message(CommandStarted(cmdline))
         self.add_class("-running")
         self._run(self.runner)
@@ -257,6 +312,7 @@ class Console(Vertical):
         elif message.status not in (0, None):
             self.echo(f"[exit {message.status}]")
         self.runner = None
+        self.query_one(PromptInput).runner = None
         self.remove_class("-running")
         if message.stopped:
             self.queued.clear()
@@ -274,15 +330,3 @@ class Console(Vertical):
             self.runner.stop()
         else:
             self.query_one(PromptInput).clear()
-
-    def history_step(self, delta: int) -> None:
-        """↑ (-1) / ↓ (+1) through earlier commands; past the newest comes the draft back."""
-        if not self.history:
-            return
-        prompt = self.query_one(PromptInput)
-        if self._history_pos == len(self.history):
-            self._draft = prompt.value
-        self._history_pos = max(0, min(len(self.history), self._history_pos + delta))
-        value = self.history[self._history_pos] if self._history_pos < len(self.history) else self._draft
-        prompt.value = value
-        prompt.cursor_position = len(value)

@@ -11,6 +11,33 @@ from tutor.sanitize import cell, clean
 class DemoBar(Static):
     """One line across the top; the most important part first (a narrow terminal cuts the end)."""
 
+    def show_play(self, play, lesson, step) -> None:
+        """Where `play` (the presenter: its public fields) stands in `lesson`, at `step`."""
+        total = len(step.commands)
+        done = play.ran.get(step.number, 0)
+        if play.setup_error:
+            state = "the lab could not be set up (see the console)"
+        elif not play.ready:
+            state = "setting up the lab…"
+        elif play.finished:
+            state = {None: "checking the lesson…", True: "lesson complete ✓",
+                     False: "lesson not complete ✗"}[play.final_passed]
+        elif play.typing is not None:
+            state = "typing…"
+        elif play.busy:
+            state = "running…"
+        elif play.auto:
+            state = "playing"
+        elif done < total:
+            state = "space: next command"
+        else:
+            state = "space: next step"
+        mode = f"auto, {play.delay:g} s apart" if play.auto else "presenter"
+        if play.loop:
+            mode += f", round {play.rounds}"
+        self.show(lesson_id=lesson.id, step=step.number, steps=len(lesson.steps), ran=done,
+                  commands=total, state=state, paused=play.paused, speed=play.speed, mode=mode)
+
     def show(self, *, lesson_id: str, step: int, steps: int, ran: int, commands: int,
              state: str, paused: bool, speed: float, mode: str) -> None:
         """Lesson and step, `ran` of `commands` entered, the demo's `state`, typing speed, mode."""
