@@ -103,11 +103,11 @@ def test_ctrl_c_stops_sleep_and_a_flood_is_capped(lab, state_home):
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
             await type_command(pilot, "sleep 100", wait=False)
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: client.run("pgrep -x sleep").returncode == 0, 10, "sleep to run")
             await pilot.press("ctrl+c")
             await wait_for(pilot, lambda: not app.cmd_console.running, 3, "sleep to stop")
             await type_command(pilot, "yes", wait=False)
-            await pilot.pause(1.0)
+            await wait_for(pilot, lambda: console_text(app).count("\ny") > 100, 10, "yes to flood")
             await pilot.press("ctrl+c")
             await wait_for(pilot, lambda: not app.cmd_console.running, 3, "yes to stop")
             log = app.query_one("#console-log", Log)
