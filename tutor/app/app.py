@@ -8,6 +8,8 @@ lab goes through `tutor.lab.client` (commands), `tutor.lab.control` (requests to
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -63,7 +65,9 @@ class TutorApp(App):
 
     def __init__(self, lesson_id: str | None = None, fresh_lab: bool = False, policy: Policy | None = None):
         self.policy = policy or Policy()
-        super().__init__(css_path=list(self.policy.css))
+        # absolute: Textual reads a relative path beside the file of the app's class, which for a
+        # subclass (the bench's TimedApp) is not tutor/app/
+        super().__init__(css_path=[Path(__file__).with_name(name) for name in self.policy.css])
         self.title = self.policy.title
         # checks, rule reads and resets run lab commands from workers: none outlives the app
         client.track_with(keeper.add, keeper.remove)
