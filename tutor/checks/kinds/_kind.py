@@ -66,6 +66,7 @@ class ProbeKind(Kind):
     """A check of behaviour: a command run where the check says, which works or not."""
     behaviour: bool = True
     layer: int = 7
+    looks_up_names: bool = False   # resolves a name where it runs (its resolv.conf is read)
 
     def command(self, check: Check) -> str:
         """The shell command that performs it (exit 0 = it worked), before the prefix that runs
@@ -95,10 +96,12 @@ class ProbeKind(Kind):
 
     def reads(self, check: Check, for_hints: bool) -> Reads:
         """A failed probe is explained from the firewall, forwarding, and, from a world node,
-        the LAN machine's routes: read only when a probe failed (`for_hints`)."""
-        if not for_hints:
-            return Reads()
-        return Reads(sysctls={(HOST, IP_FORWARD)}, rules=True, lan=check.where.node)
+        the LAN machine's routes: read only when a probe failed (`for_hints`). One that looks
+        up names from a student namespace also reads that namespace's resolv.conf, always."""
+        need = Reads(sysctls={(HOST, IP_FORWARD)}, rules=True, lan=check.where.node) if for_hints else Reads()
+        if self.looks_up_names and check.where.ns != HOST and not check.where.node:
+            need.resolv.add(check.where.ns)
+        return need
 
 
 def typed_at(where: Where) -> str:

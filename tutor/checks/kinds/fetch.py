@@ -7,14 +7,15 @@ import shlex
 
 from tutor.checks.diagnose import name_problem
 from tutor.checks.judge import Verdict
-from tutor.checks.kinds._kind import ProbeKind, Reads, typed_at
+from tutor.checks.kinds._kind import ProbeKind, typed_at
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
-from tutor.lab.state import HOST, LabState
+from tutor.lab.state import LabState
 
 
 class Fetch(ProbeKind):
     name = "fetch"
     syntax = "fetch URL from X [status CODE]"
+    looks_up_names = True
     means = "X fetches URL with curl (and gets that HTTP status)"
 
     def parse(self, w: Words) -> tuple[dict, Where]:
@@ -27,12 +28,6 @@ class Fetch(ProbeKind):
         if status and args["status"] is None:
             raise CheckSyntaxError(f"status {status!r} is not a number")
         return args, w.where("from")
-
-    def reads(self, check: Check, for_hints: bool) -> Reads:
-        need = super().reads(check, for_hints)
-        if check.where.ns != HOST and not check.where.node:
-            need.resolv.add(check.where.ns)
-        return need
 
     def command(self, check: Check) -> str:
         return (f"curl -sS -o /dev/null -w 'HTTP %{{http_code}}' --max-time 3 "

@@ -7,7 +7,7 @@ import shlex
 
 from tutor.checks.diagnose import name_problem
 from tutor.checks.judge import Verdict
-from tutor.checks.kinds._kind import ProbeKind, Reads, typed_at
+from tutor.checks.kinds._kind import ProbeKind, typed_at
 from tutor.checks.lang import Check, Where, Words, ip_address
 from tutor.lab.state import HOST, LabState
 
@@ -15,6 +15,7 @@ from tutor.lab.state import HOST, LabState
 class Resolve(ProbeKind):
     name = "resolve"
     syntax = "resolve NAME from X [is IP]"
+    looks_up_names = True
     means = "X resolves NAME (to IP) the way `ip netns exec X` sees the files"
 
     def parse(self, w: Words) -> tuple[dict, Where]:
@@ -22,12 +23,6 @@ class Resolve(ProbeKind):
         is_ip = w.option("is", "an address")
         args["is"] = ip_address(is_ip, "address") if is_ip else None
         return args, w.where("from")
-
-    def reads(self, check: Check, for_hints: bool) -> Reads:
-        need = super().reads(check, for_hints)
-        if check.where.ns != HOST and not check.where.node:
-            need.resolv.add(check.where.ns)
-        return need
 
     def command(self, check: Check) -> str:
         return f"timeout 3 getent ahostsv4 {shlex.quote(check.args['name'])}"
