@@ -113,7 +113,7 @@ def _env(lab: str, state: str) -> dict[str, str]:
 def first_paint_tmux(runs: int, cold: bool) -> tuple[list[float], list[float]]:
     """Seconds from launching `tutor start lesson1` in tmux until the prompt is on screen, and
     until the step's text is."""
-    from tutor.lesson import find_lesson
+    from tutor.lessons.lesson import find_lesson
     words = " ".join(find_lesson("lesson1").intro.split()[:2])
     lab = f"bench-tui-paint-{os.getpid()}"
     samples, text = [], []

@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 TUTOR = str(ROOT / ".venv" / "bin" / "tutor")
 
 from bench.bench_lab import memory_mb  # noqa: E402
-from tutor.course import start_commands  # noqa: E402
 from tutor.lab import client, control, lifecycle  # noqa: E402
-from tutor.lesson import Command, load_lessons  # noqa: E402
+from tutor.lessons.course import start_commands  # noqa: E402
+from tutor.lessons.lesson import Command, load_lessons  # noqa: E402
 
 
 def timed(argv: list[str], env: dict | None = None, check: bool = True) -> float:
@@ -94,7 +94,7 @@ lan ip route flush proto static 2>/dev/null; true"""
 
 
 def bench_lessons(b: Bench, lessons) -> None:
-    from tutor.course import reset_lesson, run_script
+    from tutor.lessons.course import reset_lesson, run_script
     name = f"bench-lessons-{os.getpid()}"
     env = lab_env(name)
     info, _ = lifecycle.up(name)
@@ -134,7 +134,7 @@ def bench_lessons(b: Bench, lessons) -> None:
 
 
 def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
-    from tutor.course import quick, run_script
+    from tutor.lessons.course import quick, run_script
     runs = max(3, b.runs // 3)
     b.add("selftest lesson2", [timed([TUTOR, "selftest", "lesson2"], lab_env("unused")) for _ in range(runs)])
     # The floor under selftest: lesson2's own step commands (pings as quick as selftest's) in a

@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         _error(exc)
         return USAGE_ERROR
     except Exception as exc:  # the lab and lesson layers raise their own one-sentence errors
-        from tutor.course import CourseError
         from tutor.lab.control import LabError
-        from tutor.lesson import LessonError
+        from tutor.lessons.course import CourseError
+        from tutor.lessons.lesson import LessonError
         if isinstance(exc, (LabError, LessonError, CourseError)):
             _error(exc)
             return USAGE_ERROR

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tutor.lesson import find_lesson, load_lessons
+from tutor.lessons.lesson import find_lesson, load_lessons
 from tutor.sanitize import cell, clean, json_text
 
 GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\033[0m"
@@ -84,8 +84,8 @@ def verify(args) -> int:
 
 def solve(args) -> int:
     """`tutor solve LESSON [--step K]`: run the lesson's own commands, echoed."""
-    from tutor.course import solve_step
     from tutor.lab import lifecycle
+    from tutor.lessons.course import solve_step
     lesson = find_lesson(args.lesson)
     _step_or_die(lesson, args.step)
     info, _ = lifecycle.up()
@@ -99,8 +99,8 @@ def solve(args) -> int:
 
 def reset(args) -> int:
     """`tutor reset LESSON`: the lab rebuilt to LESSON's start."""
-    from tutor.course import reset_lesson
     from tutor.lab import lifecycle
+    from tutor.lessons.course import reset_lesson
     lessons = load_lessons()
     lesson = find_lesson(args.lesson, lessons=lessons)
     info, _ = lifecycle.up()
@@ -113,7 +113,7 @@ def selftest(args, starting=None) -> int:
     """`tutor selftest [LESSON]`: in a throwaway lab, every step fails before and passes after.
 
     `starting`: the throwaway lab, already on its way up (`tutor.lab.lifecycle.start`)."""
-    from tutor.course import selftest as run_selftest
+    from tutor.lessons.course import selftest as run_selftest
     directory = getattr(args, "lessons_dir", None) or None
     everything = load_lessons(directory)
     lessons = [find_lesson(args.lesson, directory, everything)] if args.lesson else everything

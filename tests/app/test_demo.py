@@ -15,7 +15,7 @@ from tutor.app.demo import demo_app, next_speed
 from tutor.app.demo_focus import lab_focus
 from tutor.app.widgets.console import PromptInput
 from tutor.lab import HOST, client
-from tutor.lesson import find_lesson
+from tutor.lessons.lesson import find_lesson
 
 SIZE = (120, 40)
 LESSON = find_lesson("lesson2")

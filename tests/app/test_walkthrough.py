@@ -12,7 +12,7 @@ from pilot_helpers import console_text, run, running_lab, type_command, wait_for
 from tutor import progress
 from tutor.app.app import TutorApp
 from tutor.lab import HOST, client, lifecycle
-from tutor.lesson import find_lesson
+from tutor.lessons.lesson import find_lesson
 
 pytestmark = pytest.mark.lab
 SIZE = (120, 40)

@@ -14,7 +14,7 @@ from tutor.checks.engine import NOT_TRIED, CheckResult, verify
 from tutor.checks.observe import read_state
 from tutor.lab import client, control, lifecycle
 from tutor.lab.state import HOST
-from tutor.lesson import parse_lesson
+from tutor.lessons.lesson import parse_lesson
 
 pytestmark = pytest.mark.lab
 

@@ -14,9 +14,9 @@ import pytest
 
 from labkit import running
 from tutor.checks.engine import NOT_TRIED
-from tutor.course import run_script
 from tutor.lab import control
-from tutor.lesson import BUILTIN_LESSONS, find_lesson
+from tutor.lessons.course import run_script
+from tutor.lessons.lesson import BUILTIN_LESSONS, find_lesson
 
 pytestmark = pytest.mark.lab
 

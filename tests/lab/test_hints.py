@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from tutor.checks.engine import StepResult, verify
-from tutor.course import reset_lesson, run_script
 from tutor.lab import client
-from tutor.lesson import BUILTIN_LESSONS, Lesson, load_lessons
+from tutor.lessons.course import reset_lesson, run_script
+from tutor.lessons.lesson import BUILTIN_LESSONS, Lesson, load_lessons
 
 pytestmark = pytest.mark.lab
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tutor.course import selftest, start_commands
-from tutor.lesson import BUILTIN_LESSONS, load_lessons
+from tutor.lessons.course import selftest, start_commands
+from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 
 pytestmark = pytest.mark.lab
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from accounts import plain_user
-from tutor.lesson import BUILTIN_LESSONS
+from tutor.lessons.lesson import BUILTIN_LESSONS
 
 REPO = Path(__file__).resolve().parents[2]
 TUTOR = str(REPO / ".venv" / "bin" / "tutor")

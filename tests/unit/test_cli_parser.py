@@ -44,9 +44,9 @@ def test_reset_loads_no_module_it_does_not_need(tmp_path):
     import os
     import subprocess
     import sys
-    code = ("import sys, tutor.cli, tutor.commands, tutor.course, tutor.lesson\n"
+    code = ("import sys, tutor.cli, tutor.commands, tutor.lessons.course, tutor.lessons.lesson\n"
             "tutor.cli._parser('reset').parse_args(['reset', 'lesson1'])\n"
-            "tutor.course.start_commands(tutor.lesson.find_lesson('lesson1'))\n"
+            "tutor.lessons.course.start_commands(tutor.lessons.lesson.find_lesson('lesson1'))\n"
             "print(sorted(m for m in ('dataclasses', 'pathlib', 'subprocess', 'hashlib', "
             "'typing', 'markdown_it') if m in sys.modules))")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))

@@ -44,7 +44,7 @@ def _loaded(code: str, watch: tuple[str, ...], env: dict[str, str] | None = None
 
 
 def test_the_core_is_found():
-    assert {"tutor.lab.client", "tutor.checks.engine", "tutor.lesson", "tutor.cli"} <= set(CORE)
+    assert {"tutor.lab.client", "tutor.checks.engine", "tutor.lessons.lesson", "tutor.cli"} <= set(CORE)
 
 
 @pytest.mark.parametrize("module", CORE)

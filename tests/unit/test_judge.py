@@ -17,7 +17,7 @@ from tutor.checks.lang import parse_check
 from tutor.checks.observe import MARK, parse_links, parse_routes, parse_state
 from tutor.lab import iptables
 from tutor.lab.state import HOST, LabState, Link
-from tutor.lesson import BUILTIN_LESSONS, load_lessons
+from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 
 STATES = Path(__file__).resolve().parent / "fixtures" / "state"
 LOSS = "1 packets transmitted, 0 received, 100% packet loss, time 0ms"

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tutor.lesson import BUILTIN_LESSONS, load_lessons
+from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 
 # Words that make a command a change whatever it starts with (`ip -d link add …`), the flags of
 # the tools that change with a dash (`iptables -A`, `sysctl -w`), programs that write, and shell

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tutor.checks.lang import Where
-from tutor.lesson import (
+from tutor.lessons.lesson import (
     BUILTIN_LESSONS,
     Command,
     LessonError,
@@ -239,7 +239,7 @@ def test_list_on_a_broken_lesson_set_exits_2(tmp_path):
 
 
 def test_parsed_lessons_come_from_the_cache_until_a_file_changes(tmp_path, monkeypatch):
-    import tutor.lesson as lesson_mod
+    import tutor.lessons.lesson as lesson_mod
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     src = tmp_path / "lessons"
     src.mkdir()

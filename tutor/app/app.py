@@ -1,7 +1,7 @@
 """The course app: lesson and checks on the left, console and live lab view on the right.
 
-A thin layer: lessons come from `tutor.lesson`, verdicts from `tutor.checks.engine`, resets and
-replays from `tutor.course`, progress from `tutor.progress`, and everything that touches the
+A thin layer: lessons come from `tutor.lessons.lesson`, verdicts from `tutor.checks.engine`, resets and
+replays from `tutor.lessons.course`, progress from `tutor.progress`, and everything that touches the
 lab goes through `tutor.lab.client` (commands), `tutor.lab.control` (requests to the agent) or
 `tutor.lab.lifecycle` (start, reset, stop) — always from a thread worker that posts a message back.
 """
@@ -16,7 +16,6 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Footer
 
-from tutor import course
 from tutor.app.keyflow import bounded
 from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
 from tutor.app.policy import STUDENT_KEYS, Policy
@@ -37,7 +36,8 @@ from tutor.lab.keeper import keeper
 from tutor.lab.shell import open_lab_shell
 from tutor.lab.state import IP_FORWARD
 from tutor.lab.watch import LabSnapshot, LabWatcher
-from tutor.lesson import load_lessons, normalize_id
+from tutor.lessons import course
+from tutor.lessons.lesson import load_lessons, normalize_id
 from tutor.sanitize import clean
 
 CHECK_DEBOUNCE = 0.15   # seconds of quiet in the lab before the checks run again

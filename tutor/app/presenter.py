@@ -25,7 +25,7 @@ from tutor.app.widgets.console import PROMPT
 from tutor.app.widgets.demo_bar import DemoBar, ending_text
 from tutor.app.widgets.lab_down import LabDownBanner
 from tutor.checks import engine
-from tutor.lesson import Command
+from tutor.lessons.lesson import Command
 
 if TYPE_CHECKING:
     from tutor.app.app import TutorApp

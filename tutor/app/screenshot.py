@@ -1,7 +1,7 @@
 """Screenshots of the course app, one SVG per lesson: `python -m tutor.app.screenshot OUTDIR`.
 
 For each lesson: a throwaway lab (its own TUTOR_LAB) and a throwaway progress record are made,
-the lesson is reset and solved with `tutor.course`, the app is opened headless at 200x50 on
+the lesson is reset and solved with `tutor.lessons.course`, the app is opened headless at 200x50 on
 the lesson's last step, the step's last command is run in the console, and the screen is saved
 as OUTDIR/<lesson id>.svg. The student's own lab and progress are never touched.
 """
@@ -15,9 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tutor import course, progress
+from tutor import progress
 from tutor.lab import lifecycle
-from tutor.lesson import load_lessons
+from tutor.lessons import course
+from tutor.lessons.lesson import load_lessons
 
 SIZE = (200, 50)
 

@@ -19,7 +19,7 @@ class CheckSyntaxError(ValueError):
     """A check line that does not follow the grammar."""
 
 
-# Where and Check (like tutor.lesson's Step and Lesson) are small hand-written value classes,
+# Where and Check (like tutor.lessons.lesson's Step and Lesson) are small hand-written value classes,
 # not dataclasses: `tutor reset` loads them from the lesson cache and imports nothing else that
 # needs `dataclasses`, which with `inspect` costs it ~7.5–11 ms (bench/README.md, issue 10).
 

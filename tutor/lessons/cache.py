@@ -20,8 +20,8 @@ LIMIT = 16 << 20
 _HERE = os.path.dirname(os.path.realpath(__file__))
 # A change to any of these (or to a check kind's module, kinds.files()) can change what a
 # lesson parses to.
-_PARSER = [os.path.join(_HERE, "lesson.py"), os.path.join(_HERE, "lesson_cache.py"),
-           os.path.join(_HERE, "checks", "lang.py")]
+_PARSER = [os.path.join(_HERE, "lesson.py"), os.path.join(_HERE, "cache.py"),
+           os.path.join(os.path.dirname(_HERE), "checks", "lang.py")]
 
 
 def _where(files: list[str]) -> tuple[str, str] | None:
@@ -89,7 +89,7 @@ def _plain_command(c) -> list:
 
 
 def _lesson(d: dict):
-    from tutor.lesson import Lesson, Step
+    from tutor.lessons.lesson import Lesson, Step
     steps = [Step(_int(n), _str(title), _str(body), _commands(commands), [_check(c) for c in checks], _int(line))
              for n, title, body, commands, line, checks in d["steps"]]
     key_lines = d["key_lines"]
@@ -100,7 +100,7 @@ def _lesson(d: dict):
 
 
 def _commands(v: object) -> list:
-    from tutor.lesson import Command, Serve
+    from tutor.lessons.lesson import Command, Serve
     if not isinstance(v, list):
         raise TypeError("not a list of commands")
     out = []

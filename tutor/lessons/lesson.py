@@ -13,7 +13,9 @@ from tutor.checks.lang import Check, CheckSyntaxError, parse_check
 
 # Paths are plain strings here: loading parsed lessons, which nearly every `tutor` call does,
 # stays clear of pathlib's import.
-BUILTIN_LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lessons")
+# the repository's lessons/ folder: tutor/lessons/lesson.py -> tutor/lessons -> tutor -> the root
+BUILTIN_LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))),
+                               "lessons")
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
 # `serve http NS PORT [BODY…]`: a directive to the lab agent, not a shell command.
 _SERVE = re.compile(r"^serve\s+http\s+(\S+)\s+(\d+)(?:\s+(.*))?$")
@@ -288,7 +290,7 @@ def lesson_files(directory: os.PathLike | str | None = None) -> list[str]:
 
 
 def _parse_all(files: list[str]) -> list[Lesson]:
-    from tutor import lesson_cache
+    from tutor.lessons import cache as lesson_cache
     lessons = lesson_cache.load(files)
     if lessons is None:
         lessons = [parse_lesson(p) for p in files]

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from tutor.lab import client, control, lifecycle
-from tutor.lesson import Command, Lesson, Step, load_lessons
+from tutor.lessons.lesson import Command, Lesson, Step, load_lessons
 
 Echo = Callable[[str], None]
 PROMPT = "root@lab:/# "
@@ -155,7 +155,7 @@ class SelftestLine:
     """One step of a selftest: did its checks fail before and pass after its commands?
 
     (A plain class: `tutor reset` imports this module, and `dataclasses` costs it ~11 ms; see
-    the note above `tutor.lesson.Serve`.)"""
+    the note above `tutor.lessons.lesson.Serve`.)"""
 
     def __init__(self, lesson: str, step: int, title: str, failed_before: bool, passed_after: bool,
                  detail: str = ""):
