@@ -4,6 +4,11 @@ A thin layer: lessons come from `tutor.lessons.lesson`, verdicts from `tutor.che
 replays from `tutor.lessons.course`, progress from `tutor.progress`, and everything that touches the
 lab goes through `tutor.lab.client` (commands), `tutor.lab.control` (requests to the agent) or
 `tutor.lab.lifecycle` (start, reset, stop) — always from a thread worker that posts a message back.
+
+Over 400 lines on purpose: this is where every message of the widgets and workers is answered
+(the lab, the checks, navigation, the student's keys), in sections; spread over mixins, which
+handler answers a message would be harder to find, not easier. What is not the hub lives apart:
+the keys and behaviour by policy (`policy.py`), the presenter (`presenter.py`), the widgets.
 """
 
 from __future__ import annotations
