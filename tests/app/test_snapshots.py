@@ -129,7 +129,9 @@ def test_the_map_fits_every_width(snap_compare, size):
 
 
 # recording, step: a step failing at the start (its first check's hint), one with ✓, ✗ and
-# not-tried checks, behaviour checks whose hint names the broken hop, a step that passed
+# not-tried checks, behaviour checks whose findings name the broken hop, a step that passed.
+# (In the third the hint is not in sight: the box's max-height (14, app.tcss) cuts it off and no
+# scrollbar shows. That is what the course shows today; a fix will update the picture.)
 CHECKS = {
     "lesson1-start-step1": ("lesson1-start", 1),
     "forward-dropped-step4": ("lesson3-forward-dropped", 4),
