@@ -152,3 +152,16 @@ def test_a_steps_checks_and_hint(snap_compare, case):
         pilot.app.query_one(ChecksList).show_result(step)
         await pilot.pause()
     assert snap_compare(ChecksApp(), terminal_size=SIZES["80x24"], run_before=script)
+
+
+def test_the_recordings_are_what_their_names_say():
+    """Each lesson's start fails its verification and its finish passes it, and the watcher's
+    reading holds every namespace the lab listed (a broken capture would not)."""
+    for lesson in LESSON_VIEWS:
+        for moment, passed in (("start", False), ("done", True)):
+            rec = load(f"{lesson}-{moment}")
+            assert rec.result is not None and rec.result.lesson_id == lesson
+            assert rec.result.passed is passed, rec.name
+            state = rec.snapshot.state
+            assert set(state.ns) == {HOST, *state.namespaces} and HOST in state.ns, rec.name
+            assert state.ns[HOST].iptables is not None and not rec.snapshot.error, rec.name
