@@ -1,53 +1,42 @@
-"""Pure tests of what the lab view shows: table rows, change marks, and the topology map."""
+"""Pure tests of what the lab view shows: table rows, change marks, and the topology map, on a
+lab state recorded from a real lab (`recorded.py`). How it looks is in `test_snapshots.py`."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+from recorded import load
 from tutor.app import tables, topomap
-from tutor.lab import iptables
-from tutor.lab.state import HOST, LabState, Link, NsState, Route
+from tutor.lab.state import HOST, LabState, Link, NsState
 from tutor.lab.watch import LabSnapshot
 
 
-def _link(ns, index, name, kind="", up=True, oper="UP", master=None, peer=None, elsewhere=False, addrs=()):
-    return Link(name, ns, index, kind, up, oper if up else "DOWN", master, peer, 0 if elsewhere else None,
-                list(addrs), f"aa:bb:cc:dd:ee:{index:02x}")
+def _lo_only() -> LabSnapshot:
+    """A lab host with nothing but loopback (the narrowest table there is)."""
+    lo = Link("lo", HOST, 1, "", True, "UNKNOWN", None, None, None, [], "00:00:00:00:00:00")
+    return LabSnapshot(LabState([], {HOST: NsState(HOST, links={"lo": lo})}))
 
 
-def _ns(name, *links, **rest):
-    return NsState(name, links={l.name: l for l in links}, **rest)
-
-
-def lesson2_snapshot() -> LabSnapshot:
-    """The lab host with br0 and two ports, cabled to container10 and container11."""
-    host = _ns(HOST,
-               _link(HOST, 1, "lo", oper="UNKNOWN"),
-               _link(HOST, 2, "eth0", "veth", peer=2, elsewhere=True, addrs=[("172.17.0.3", 16)]),
-               _link(HOST, 3, "eth1", "veth", peer=2, elsewhere=True, addrs=[("192.168.1.2", 24)]),
-               _link(HOST, 4, "br0", "bridge"),
-               _link(HOST, 5, "brid10", "veth", master="br0", peer=2, elsewhere=True),
-               _link(HOST, 6, "brid11", "veth", master="br0", peer=2, elsewhere=True),
-               routes=[Route("default", "172.17.0.1", "eth0", "global")],
-               iptables=iptables.parse("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n"
-                                       "*filter\n:FORWARD ACCEPT [0:0]\nCOMMIT\n"))
-    c10 = _ns("container10", _link("container10", 1, "lo", up=False),
-              _link("container10", 2, "veth10", "veth", peer=5, elsewhere=True, addrs=[("10.201.0.4", 24)]))
-    c11 = _ns("container11", _link("container11", 1, "lo", up=False),
-              _link("container11", 2, "veth11", "veth", peer=6, elsewhere=True, addrs=[("10.201.0.5", 24)]))
-    return LabSnapshot(LabState(["container10", "container11"], {HOST: host, "container10": c10, "container11": c11},
-                                sysctls={(HOST, "net.ipv4.ip_forward"): "0"}))
+def lesson2() -> LabSnapshot:
+    """Lesson 2 finished, as the watcher read it from a real lab: the lab host with br0 and two
+    ports, cabled to container10 and container11 (recorded; see tests/app/recorded.py)."""
+    return load("lesson2-done").snapshot
 
 
 def test_rows_read_like_ip_brief():
-    snap = lesson2_snapshot()
+    snap = lesson2()
     links = tables.rows(snap.state.ns[HOST], "links")
-    assert ("brid10@if2", "UP", "UP", "veth", "br0", "aa:bb:cc:dd:ee:05") in links
+    brid10, veth10 = snap.state.link("brid10", HOST), snap.state.link("veth10", "container10")
+    assert brid10 is not None and veth10 is not None and brid10.peer_index == veth10.ifindex
+    assert (f"brid10@if{veth10.ifindex}", "UP", "UP", "veth", "br0", brid10.mac) in links
     assert tables.rows(snap.state.ns["container10"], "addresses") == [("veth10", "10.201.0.4/24", "UP")]
-    assert tables.rows(snap.state.ns[HOST], "routes") == [("default", "172.17.0.1", "eth0", "global")]
-    assert tables.rows(snap.state.ns[HOST], "rules") == [("nat", "-P PREROUTING ACCEPT"),
-                                                         ("filter", "-P FORWARD ACCEPT")]
+    assert tables.rows(snap.state.ns[HOST], "routes")[0] == ("default", "172.17.0.1", "eth0", "global")
+    # tables nobody used yet: their built-in chains, as `iptables -S` lists them
+    assert tables.rows(snap.state.ns[HOST], "rules") == [
+        ("nat", "-P PREROUTING ACCEPT"), ("nat", "-P INPUT ACCEPT"), ("nat", "-P OUTPUT ACCEPT"),
+        ("nat", "-P POSTROUTING ACCEPT"),
+        ("filter", "-P INPUT ACCEPT"), ("filter", "-P FORWARD ACCEPT"), ("filter", "-P OUTPUT ACCEPT")]
 
 
 def test_diff_marks_new_and_gone_rows_only_against_a_baseline():
@@ -59,7 +48,7 @@ def test_diff_marks_new_and_gone_rows_only_against_a_baseline():
 
 
 def test_map_pairs_veths_across_namespaces_and_shows_the_world():
-    topo = topomap.describe(lesson2_snapshot())
+    topo = topomap.describe(lesson2())
     assert topo is not None
     host = {i.name: i for i in topo.host.ifaces}
     assert host["brid10"].peer == "container10:veth10"
@@ -76,7 +65,7 @@ def test_map_pairs_veths_across_namespaces_and_shows_the_world():
 
 
 def test_map_fits_narrow_widths_and_an_unread_lab():
-    art = topomap.draw(topomap.describe(lesson2_snapshot()), 40).plain
+    art = topomap.draw(topomap.describe(lesson2()), 40).plain
     assert max(len(line) for line in art.splitlines()) <= 40
     assert topomap.describe(LabSnapshot()) is None
     assert "reading" in topomap.draw(None, 40).plain
@@ -101,13 +90,18 @@ def test_what_moved_below_the_app_imports_no_ui_and_pyroute2_only_when_reading()
 
 
 def test_table_columns_fit_every_name_even_when_fed_faster_than_the_app_goes_idle():
-    """Snapshots arriving back to back (a busy app) still show `brid10@if2` whole, not cut short."""
+    """Snapshots arriving back to back (a busy app) still show `brid10@ifN` whole, not cut short."""
     import asyncio
 
     from textual.app import App
     from textual.widgets import DataTable
 
     from tutor.app.widgets.lab_view import LabView
+
+    lab = lesson2().state
+    veth10, brid11 = lab.link("veth10", "container10"), lab.link("brid11", HOST)
+    assert veth10 is not None and brid11 is not None
+    ifindex, brid11_mac = veth10.ifindex, brid11.mac   # the last column's widest cells
 
     class Bare(App):
         def compose(self):
@@ -117,19 +111,19 @@ def test_table_columns_fit_every_name_even_when_fed_faster_than_the_app_goes_idl
         app = Bare()
         async with app.run_test(size=(120, 30)) as pilot:
             view = app.query_one(LabView)
-            view.show(LabSnapshot(LabState([], {HOST: _ns(HOST, _link(HOST, 1, "lo", oper="UNKNOWN"))})))
+            view.show(_lo_only())
             view.mark_baseline()
-            view.show(lesson2_snapshot())      # no pause: the table never went idle in between
-            view.show(lesson2_snapshot())
+            view.show(lesson2())      # no pause: the table never went idle in between
+            view.show(lesson2())
             table = app.query_one("#table-links", DataTable)
             for y in range(table.size.height):   # a screen update that comes before the idle
                 table.render_line(y)
             await pilot.pause()
             shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
-            assert "+ brid10@if2" in shown and "+ br0 " in shown, shown
-            assert "aa:bb:cc:dd:ee:06" in shown, shown
+            assert f"+ brid10@if{ifindex}" in shown and "+ br0 " in shown, shown
+            assert brid11_mac in shown, shown
             # and a narrower lab afterwards narrows the columns again
-            view.show(LabSnapshot(LabState([], {HOST: _ns(HOST, _link(HOST, 1, "lo", oper="UNKNOWN"))})))
+            view.show(_lo_only())
             await pilot.pause()
             header = table.render_line(0).text
             assert " interface  state " in header, header
