@@ -12,7 +12,8 @@ import re
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
 
 # Paths are plain strings here: loading parsed lessons, which nearly every `tutor` call does,
-# stays clear of pathlib's import.
+# stays clear of pathlib's import (measured on `tutor reset lesson1`: +21 ms, the median of 21
+# pairs on a busy 2-core machine; issue 10 weighed it and kept it).
 # the repository's lessons/ folder: tutor/lessons/lesson.py -> tutor/lessons -> tutor -> the root
 BUILTIN_LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__)))),
                                "lessons")
