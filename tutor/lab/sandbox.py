@@ -233,8 +233,8 @@ def write_helpers(python: str) -> None:
     `tcpdump` runs the machine's tcpdump as the lab's root (see `tutor.lab.tcpdump_shim`)."""
     _write(f"{LAB_RUN}/bashrc", BASHRC)
     real = shutil.which("tcpdump", path="/usr/sbin:/usr/bin:/sbin:/bin")
-    python = _lab_python(python)
-    if real and python:   # else `tcpdump` fails as the machine's would, which `tutor doctor` explains
+    lab_python = _lab_python(python)
+    if real and lab_python:   # else `tcpdump` fails as the machine's would, which `tutor doctor` explains
         # The shim is copied into the lab: the checkout may sit where the lab cannot see (/root).
         shim = f"{LAB_RUN}/tcpdump_shim.py"
         with open(tcpdump_shim.__file__) as f:
@@ -244,7 +244,7 @@ def write_helpers(python: str) -> None:
         _write(f"{BIN_DIR}/tcpdump",
                "#!/bin/sh\n"
                "# The machine's tcpdump, made able to capture as the lab's root.\n"
-               f'exec {shlex.quote(python)} -I {shim} {shlex.quote(real)} "$@"\n', 0o755)
+               f'exec {shlex.quote(lab_python)} -I {shim} {shlex.quote(real)} "$@"\n', 0o755)
     for node in world.NODE_NAMES:
         _write(f"{BIN_DIR}/{node}",
                "#!/bin/sh\n"

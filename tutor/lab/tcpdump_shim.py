@@ -31,7 +31,6 @@ import platform
 import struct
 import sys
 
-
 # seccomp's audit arch and the setgroups syscall number, for the machines the lab runs on.
 _SETGROUPS = {"x86_64": (0xC000003E, 116), "aarch64": (0xC00000B7, 159)}
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
