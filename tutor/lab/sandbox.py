@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 
-from tutor.lab import nsutil as ns, world
+from tutor.lab import nsutil as ns, tcpdump_shim, world
 from tutor.lab.world import LAB_HOSTNAME, LAB_RUN, WORLD_DIR
 
 SPARE_DIR = f"{LAB_RUN}/spare"   # the next reset's world, built ahead (see tutor.lab.agent)
@@ -218,9 +219,32 @@ alias ls='ls --color=auto'
 """
 
 
+def _lab_python(python: str) -> str | None:
+    """A python the lab can run (this runs inside the lab's view): the agent's own, unless it
+    lives where the lab cannot see (a pyenv under /root), else the machine's."""
+    for candidate in (python, "/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def write_helpers(python: str) -> None:
-    """`lan`, `internet` (each world machine's name) on the lab host run a command line there."""
+    """`lan`, `internet` (each world machine's name) on the lab host run a command line there;
+    `tcpdump` runs the machine's tcpdump as the lab's root (see `tutor.lab.tcpdump_shim`)."""
     _write(f"{LAB_RUN}/bashrc", BASHRC)
+    real = shutil.which("tcpdump", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    lab_python = _lab_python(python)
+    if real and lab_python:   # else `tcpdump` fails as the machine's would, which `tutor doctor` explains
+        # The shim is copied into the lab: the checkout may sit where the lab cannot see (/root).
+        shim = f"{LAB_RUN}/tcpdump_shim.py"
+        with open(tcpdump_shim.__file__) as f:
+            _write(shim, f.read())
+        # BIN_DIR is first in every lab PATH (client.LAB_PATH), and `ip netns exec` keeps it.
+        # -I: nothing in the lab's environment chooses what this python imports.
+        _write(f"{BIN_DIR}/tcpdump",
+               "#!/bin/sh\n"
+               "# The machine's tcpdump, made able to capture as the lab's root.\n"
+               f'exec {shlex.quote(lab_python)} -I {shim} {shlex.quote(real)} "$@"\n', 0o755)
     for node in world.NODE_NAMES:
         _write(f"{BIN_DIR}/{node}",
                "#!/bin/sh\n"
