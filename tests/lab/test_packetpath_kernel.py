@@ -133,10 +133,11 @@ def _rule(rng: random.Random, chain: str, below: list[str]) -> str:
         negated = _neg(rng)
         parts.append(f"{negated}-p {proto}")
         if proto != "icmp" and not negated:
-            for option, values in (("--dport", ("80", "81", "80:90", "8000:9000", ":100")),
-                                   ("--sport", ("5000", "4000:4999", "6000:"))):
+            ports: tuple[tuple[str, tuple[str, ...]], ...] = (
+                ("--dport", ("80", "81", "80:90", "8000:9000", ":100")), ("--sport", ("5000", "4000:4999", "6000:")))
+            for option, choices in ports:
                 if rng.random() < 0.4:
-                    parts.append(f"{_neg(rng)}{option} {rng.choice(values)}")
+                    parts.append(f"{_neg(rng)}{option} {rng.choice(choices)}")
     if rng.random() < 0.15:
         parts.append(f"-m conntrack {_neg(rng)}--ctstate {rng.choice(('NEW', 'RELATED,ESTABLISHED'))}")
     targets = ["ACCEPT", "DROP", "REJECT", "RETURN", "LOG"] + below * 2
@@ -178,7 +179,8 @@ def test_the_walk_agrees_with_the_kernel_on_generated_forward_rule_sets(lab):
     assert setup.returncode == 0, setup.stderr
     rng = random.Random(SEED)
     cases = [case(rng, n) for n in range(CASES)]
-    started, disagree, verdicts = time.monotonic(), [], {}
+    started, disagree = time.monotonic(), []
+    verdicts: dict[str, int] = {}
     for first in range(0, CASES, BATCH):
         batch = cases[first:first + BATCH]
         ran = client.run("python3 -", info=lab, timeout=60,
