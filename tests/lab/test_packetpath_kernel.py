@@ -142,7 +142,7 @@ def _rule(rng: random.Random, chain: str, below: list[str]) -> str:
         parts.append(f"-m conntrack {_neg(rng)}--ctstate {rng.choice(('NEW', 'RELATED,ESTABLISHED'))}")
     targets = ["ACCEPT", "DROP", "REJECT", "RETURN", "LOG"] + below * 2
     target = rng.choice(targets)
-    how = "-g" if target in below and rng.random() < 0.3 else "-j"
+    how = "-g" if target in below and rng.random() < 0.5 else "-j"
     return " ".join([f"-A {chain}", *parts, how, target])
 
 
