@@ -28,6 +28,7 @@ class Rule:
     text: str                       # the rule without its leading `-A `
     opts: dict[str, str]
     matches: tuple[str, ...] = ()   # the options that select packets (before -j, comments left out)
+    words: tuple[str, ...] = ()     # every word after `-A CHAIN`, in order (what the packet-path walk reads)
 
 
 @dataclass
@@ -74,7 +75,7 @@ def parse(text: str) -> Iptables:
                     if not target and key not in ("-m", "--comment"):
                         matches.append(key)
                     neg = False
-            found.rules.append(Rule(table, words[1], line[3:], opts, tuple(matches)))
+            found.rules.append(Rule(table, words[1], line[3:], opts, tuple(matches), tuple(words[2:])))
     return found
 
 
