@@ -228,6 +228,11 @@ def _lab_python(python: str) -> str | None:
     return None
 
 
+# Read now: the agent imports this module before it covers /tmp and /root with the lab's own.
+with open(tcpdump_shim.__file__, encoding="utf-8") as _shim_file:
+    _TCPDUMP_SHIM = _shim_file.read()
+
+
 def write_helpers(python: str) -> None:
     """`lan`, `internet` (each world machine's name) on the lab host run a command line there;
     `tcpdump` runs the machine's tcpdump as the lab's root (see `tutor.lab.tcpdump_shim`)."""
@@ -235,10 +240,10 @@ def write_helpers(python: str) -> None:
     real = shutil.which("tcpdump", path="/usr/sbin:/usr/bin:/sbin:/bin")
     lab_python = _lab_python(python)
     if real and lab_python:   # else `tcpdump` fails as the machine's would, which `tutor doctor` explains
-        # The shim is copied into the lab: the checkout may sit where the lab cannot see (/root).
+        # The shim is copied into the lab: the checkout may sit where the lab cannot see (/root,
+        # /tmp), so its text was read when this module was imported, outside the lab.
         shim = f"{LAB_RUN}/tcpdump_shim.py"
-        with open(tcpdump_shim.__file__) as f:
-            _write(shim, f.read())
+        _write(shim, _TCPDUMP_SHIM)
         # BIN_DIR is first in every lab PATH (client.LAB_PATH), and `ip netns exec` keeps it.
         # -I: nothing in the lab's environment chooses what this python imports.
         _write(f"{BIN_DIR}/tcpdump",
