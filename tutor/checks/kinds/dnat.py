@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tutor.checks import packetpath
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import Reads, StateKind
 from tutor.checks.lang import (
@@ -13,13 +14,15 @@ from tutor.checks.lang import (
     missing,
     port,
 )
-from tutor.lab.state import LabState
+from tutor.checks.packetpath import UNKNOWN
+from tutor.lab import world
+from tutor.lab.state import HOST, LabState
 
 
 class Dnat(StateKind):
     name = "dnat"
     syntax = "dnat tcp PORT to IP:PORT"
-    means = "a nat PREROUTING rule sends tcp PORT to IP:PORT"
+    means = "a new tcp connection to PORT from the LAN machine is sent to IP:PORT (nat PREROUTING, its chains included)"
     layer = 5
 
     def parse(self, w: Words) -> tuple[dict, Where]:
@@ -37,19 +40,47 @@ class Dnat(StateKind):
     def judge(self, check: Check, state: LabState) -> Verdict:
         port, ip, to_port = check.args["port"], check.args["to_ip"], check.args["to_port"]
         fix = f"iptables -t nat -A PREROUTING -p tcp --dport {port} -j DNAT --to-destination {ip}:{to_port}"
-        rules = [r for r in state.nat_rules("PREROUTING") if r.opts.get("-j") == "DNAT"]
-        for r in rules:
-            dest = r.opts.get("--to-destination", "")
-            target_ip, _, target_port = dest.partition(":")
-            if (r.opts.get("-p") == "tcp" and r.opts.get("--dport") == str(port) and target_ip == ip
-                    and (target_port or str(port)) == str(to_port)):
-                return Verdict(True, f"PREROUTING forwards tcp port {port} to {ip}:{to_port}")
+        walked = _walk_from_lan(state, port)
+        if walked is not None and walked.action == "DNAT":
+            target_ip, _, target_port = walked.to.partition(":")
+            if target_ip == ip and (target_port or str(port)) == str(to_port):
+                via = f" (via {' → '.join(walked.path)})" if len(walked.path) > 1 else ""
+                return Verdict(True, f"PREROUTING forwards tcp port {port} to {ip}:{to_port}{via}")
+            # the kernel takes the first rule that catches the packet: a wrong one earlier wins
+            return Verdict(False, f"the DNAT rules do not send tcp {port} to {ip}:{to_port}: the first that "
+                                  f"catches it, `{walked.quote}` (rule {walked.position} of {walked.chain}), "
+                                  f"sends it to {walked.to}",
+                           f"That rule matches first: delete it (iptables -t nat -D {walked.chain} "
+                           f"{walked.position}), then add: {fix}")
+        if walked is not None and walked.action != UNKNOWN:
+            rules = [r for r in state.rules if r.table == "nat" and r.opts.get("-j") == "DNAT"]
+        else:   # a rule the walk cannot read: judge by the rules' text, as written
+            rules = [r for r in state.nat_rules("PREROUTING") if r.opts.get("-j") == "DNAT"]
+            for r in rules:
+                dest = r.opts.get("--to-destination", "")
+                target_ip, _, target_port = dest.partition(":")
+                if (r.opts.get("-p") == "tcp" and r.opts.get("--dport") == str(port) and target_ip == ip
+                        and (target_port or str(port)) == str(to_port)):
+                    return Verdict(True, f"PREROUTING forwards tcp port {port} to {ip}:{to_port}")
         if rules:
             have = "; ".join(f"-A {r.text}" for r in rules)
             return Verdict(False, f"the DNAT rules do not send tcp {port} to {ip}:{to_port}: {have}",
                            f"Add: {fix}")
         return Verdict(False, "the nat table's PREROUTING chain has no DNAT rule",
                        f"Forward the port: {fix} (`--dport` needs `-p tcp` before it)")
+
+
+def _walk_from_lan(state: LabState, port: int) -> packetpath.Verdict | None:
+    """What the lab host's nat PREROUTING does with a new connection from the LAN machine to the
+    lab host's LAN address, tcp `port` (as the lesson's `tcp … from node lan` sends it); None
+    when the lab host's rules were not read."""
+    rules = state.ns[HOST].iptables if HOST in state.ns else None
+    if rules is None:
+        return None
+    lan = world.node("lan")
+    packet = packetpath.Packet(src=lan.ip, dst=lan.host_ip, proto="tcp", sport=40000, dport=port,
+                               iif=lan.host_dev, oif="", dst_local=True, state="NEW")
+    return packetpath.walk(rules, "nat", "PREROUTING", packet)
 
 
 KIND = Dnat()

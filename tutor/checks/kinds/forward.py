@@ -4,16 +4,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from tutor.checks import packetpath
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import IP_FORWARD, Reads, StateKind
 from tutor.checks.lang import Check, Where, Words
+from tutor.lab import world
 from tutor.lab.state import HOST, LabState
 
 
 class Forward(StateKind):
     name = "forward"
     syntax = "forward"
-    means = "the host's filter FORWARD chain lets packets through (policy or rule ACCEPT)"
+    means = ("the host's filter FORWARD chain lets packets through (under a DROP policy: out from the "
+             "student's networks to the internet and back, as the kernel walks the chain)")
     layer = 4
 
     def parse(self, w: Words) -> tuple[dict, Where]:
@@ -41,11 +46,52 @@ def forward_verdict(s: LabState) -> Verdict:
                 return Verdict(True, "the FORWARD chain accepts everything (rule ACCEPT)")
     if policy in ("DROP", "REJECT"):
         accepts = [r for r in rules if r.opts.get("-j") == "ACCEPT"]
-        if accepts:
-            return Verdict(True, f"the FORWARD policy is {policy}, with {len(accepts)} ACCEPT rule(s)")
-        return Verdict(False, f"the FORWARD chain's policy is {policy}: forwarded packets are dropped",
-                       "Accept forwarded packets: iptables -P FORWARD ACCEPT")
+        if not accepts:
+            return Verdict(False, f"the FORWARD chain's policy is {policy}: forwarded packets are dropped",
+                           "Accept forwarded packets: iptables -P FORWARD ACCEPT")
+        walked = _way_out_and_back(s)
+        if walked is not None:
+            return walked
+        return Verdict(True, f"the FORWARD policy is {policy}, with {len(accepts)} ACCEPT rule(s)")
     return Verdict(True, f"the FORWARD chain's policy is {policy}")
+
+
+def _way_out_and_back(s: LabState) -> Verdict | None:
+    """Under a DROP policy, walk FORWARD as the kernel does for what the lessons forward: a new
+    packet from each network the student gave the lab host out to the internet, and its answer
+    back. None when there is no such network or a rule the walk cannot read decides."""
+    rules = s.ns[HOST].iptables if HOST in s.ns else None
+    if rules is None:
+        return None
+    out = world.gateway()
+    target = world.DNS_SERVER
+    for link in s.ns[HOST].links.values():
+        if link.name == "lo" or link.name in world.WORLD_LINKS:
+            continue
+        for address, prefix in link.addrs:
+            net = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+            inside = next((str(h) for h in net.hosts() if str(h) != address), address)
+            there = packetpath.Packet(src=inside, dst=target, proto="icmp", iif=link.name, oif=out.host_dev,
+                                      dst_local=False, state="NEW")
+            back = packetpath.Packet(src=target, dst=inside, proto="icmp", iif=out.host_dev, oif=link.name,
+                                     dst_local=False, state="ESTABLISHED")
+            for packet, way in ((there, f"from {link.name} to {out.host_dev}"),
+                                (back, f"back from {out.host_dev} to {link.name}")):
+                walked = packetpath.walk(rules, "filter", "FORWARD", packet)
+                if walked.action == packetpath.UNKNOWN:
+                    return None
+                if walked.action != "ACCEPT":
+                    fix = (f"iptables -A FORWARD -i {link.name} -o {out.host_dev} -j ACCEPT and "
+                           f"iptables -A FORWARD -i {out.host_dev} -o {link.name} -m conntrack "
+                           f"--ctstate RELATED,ESTABLISHED -j ACCEPT")
+                    if walked.by_policy:
+                        return Verdict(False, f"the FORWARD chain drops packets {way}: no rule accepts them, "
+                                              f"so its policy `{walked.quote}` does",
+                                       f"Accept the way out and back: {fix}")
+                    return Verdict(False, f"the FORWARD chain drops packets {way}: `{walked.quote}` "
+                                          f"(rule {walked.position} of {walked.chain})",
+                                   f"Delete it: iptables -D {walked.chain} {walked.position}")
+    return None
 
 
 KIND = Forward()
