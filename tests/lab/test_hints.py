@@ -137,8 +137,8 @@ def test_missing_default_route(lab, state_home):
 
 
 def test_ip_forward_off(lab):
-    lesson = build(lab, "lesson3", 4, "sysctl -w net.ipv4.ip_forward=0")
-    assert_hint(step(lab, lesson, 4), "sysctl net.ipv4.ip_forward = 1", "net.ipv4.ip_forward is 0 on the lab host",
+    lesson = build(lab, "lesson3", 5, "sysctl -w net.ipv4.ip_forward=0")
+    assert_hint(step(lab, lesson, 5), "sysctl net.ipv4.ip_forward = 1", "net.ipv4.ip_forward is 0 on the lab host",
                 "Set it: sysctl -w net.ipv4.ip_forward=1")
 
 
@@ -160,14 +160,24 @@ def test_masquerade_of_the_wrong_subnet(lab, state_home):
 
 
 def test_forward_policy_drop(lab):
-    lesson = build(lab, "lesson3", 4, "iptables -P FORWARD DROP")
-    assert_hint(step(lab, lesson, 4), "forward", "the FORWARD chain's policy is DROP: forwarded packets are dropped",
+    lesson = build(lab, "lesson3", 3, "iptables -F FORWARD")
+    assert_hint(step(lab, lesson, 5), "forward", "the FORWARD chain's policy is DROP: forwarded packets are dropped",
                 "Accept forwarded packets: iptables -P FORWARD ACCEPT")
 
 
+def test_forward_accepting_only_the_bridge(lab):
+    # lesson 3 as the student has it before step 5: DROP policy, only br0 to br0 accepted
+    lesson = build(lab, "lesson3", 4)
+    assert_hint(step(lab, lesson, 5), "forward",
+                "the FORWARD chain drops packets from br0 to eth0: no rule accepts them, so its policy "
+                "`-P FORWARD DROP` does",
+                "Accept the way out and back: iptables -A FORWARD -i br0 -o eth0 -j ACCEPT and iptables -A FORWARD "
+                "-i eth0 -o br0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+
+
 def test_no_resolv_conf(lab, state_home):
-    build(lab, "lesson3", 4)
-    out = cli_verify("lesson3", "--step", "5")
+    build(lab, "lesson3", 5)
+    out = cli_verify("lesson3", "--step", "6")
     assert out.returncode == 1
     assert ("✗ resolv container10 nameserver 8.8.8.8  — /etc/netns/container10/resolv.conf does not exist"
             in out.stdout)
@@ -178,8 +188,8 @@ def test_no_resolv_conf(lab, state_home):
 # --- mistakes only a failing behaviour check shows: the diagnosis walks the path --------------
 
 def test_bridge_down_behind_passing_state_checks(lab):
-    lesson = build(lab, "lesson3", 4, "ip link set br0 down")
-    result = step(lab, lesson, 4)
+    lesson = build(lab, "lesson3", 5, "ip link set br0 down")
+    result = step(lab, lesson, 5)
     assert all(c.passed for c in result.checks if not c.name.startswith("ping"))
     assert_hint(result, "ping 8.8.8.8 from container10",
                 "no reply (100% packet loss) — the bridge br0 on the lab host is DOWN",
@@ -187,8 +197,10 @@ def test_bridge_down_behind_passing_state_checks(lab):
 
 
 def test_forward_rule_dropping_the_subnet(lab):
-    lesson = build(lab, "lesson3", 4, "iptables -A FORWARD -s 10.201.0.0/24 -j DROP")
-    assert_hint(step(lab, lesson, 4), "ping 8.8.8.8 from container11",
+    # under the ACCEPT policy, so that the forward check passes and only the probe can tell
+    lesson = build(lab, "lesson3", 5, "iptables -F FORWARD", "iptables -P FORWARD ACCEPT",
+                   "iptables -A FORWARD -s 10.201.0.0/24 -j DROP")
+    assert_hint(step(lab, lesson, 5), "ping 8.8.8.8 from container11",
                 "the FORWARD chain has `-A FORWARD -s 10.201.0.0/24 -j DROP`, which drops these packets",
                 "Remove it: iptables -D FORWARD -s 10.201.0.0/24 -j DROP")
 
