@@ -154,7 +154,8 @@ def test_left_goes_back_a_step_and_space_returns_without_rerunning(lab, state_ho
             for _ in LESSON.steps[0].commands:
                 await pilot.press("space")
                 await _idle(pilot)
-            assert app.step == 1 and "space: next step" in _bar(app)
+            await wait_for(pilot, lambda: "space: next step" in _bar(app), 10, "the bar to offer the next step")
+            assert app.step == 1
             await pilot.press("space")
             assert app.step == 2
             assert "Step 2 of 4" in str(app.query_one("#lesson-heading").render())
