@@ -242,10 +242,11 @@ def _world_servers(socks: list[socket.socket]) -> list:
     out: list[servers.DnsServer | servers.HttpServer] = []
     rest = list(socks)
     for service in (s for n in world.NODES for s in n.services):
+        mine, rest = rest[:_SOCKETS_PER[service.kind]], rest[_SOCKETS_PER[service.kind]:]
         if service.kind == "dns":
-            out.append(servers.DnsServer(rest.pop(0), rest.pop(0)))
+            out.append(servers.DnsServer(mine[0], mine[1]))
         else:
-            out.append(servers.HttpServer(rest.pop(0)))
+            out.append(servers.HttpServer(mine[0]))
     return out
 
 

@@ -36,9 +36,6 @@ def node_batch(node: world.Node) -> str:
     return "\n".join(lines) + "\n"
 
 
-NODES = world.NODE_NAMES
-
-
 def node_path(node: str, world_dir: str = WORLD_DIR) -> str:
     """Where the world node's network namespace is bind-mounted inside the lab."""
     return f"{world_dir}/{node}"
@@ -99,7 +96,7 @@ def build_world(world_dir: str = WORLD_DIR) -> dict[str, int]:
     process in the lab may swap what the path holds while a spare world is built."""
     nodes: dict[str, int] = {}
     try:
-        for node in NODES:
+        for node in world.NODE_NAMES:
             path = node_path(node, world_dir)
             if os.path.lexists(path):
                 with contextlib.suppress(OSError):
@@ -156,7 +153,7 @@ def world_problem(nodes: dict[str, int], world_dir: str = WORLD_DIR) -> str | No
 
 def move_world(src_dir: str, dst_dir: str = WORLD_DIR) -> None:
     """Put the world nodes held under `src_dir` in the place of those under `dst_dir`."""
-    for node in NODES:
+    for node in world.NODE_NAMES:
         src, dst = node_path(node, src_dir), node_path(node, dst_dir)
         with contextlib.suppress(OSError):
             ns.umount(dst)
