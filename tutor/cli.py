@@ -13,12 +13,12 @@ import os
 import sys
 
 from tutor.errors import CliError
-from tutor.lab.world import NODE_NAMES
+from tutor.lab.world import DNS_SERVER, NODE_NAMES, node
 
 USAGE_ERROR = 2
 
 
-COMMANDS = ("lab", "shell", "doctor", "list", "verify", "solve", "reset", "selftest", "report",
+COMMANDS = ("lab", "shell", "doctor", "list", "verify", "solve", "trace", "reset", "selftest", "report",
             "config", "demo", "start")
 
 
@@ -64,6 +64,13 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         c.add_argument("--step", type=int, metavar="K", help="only step K (1-based)")
         if name == "verify":
             c.add_argument("--json", action="store_true", help="machine-readable result")
+    if want("trace"):
+        t = sub.add_parser("trace", help="follow one check's packet through the lab, hop by hop: "
+                           "exit 0 if it gets there and back, 1 if not",
+                           epilog=f"e.g. tutor trace 'ping {DNS_SERVER} from container10', "
+                           f"tutor trace 'fetch http://{node('lan').host_ip}/ from node lan'")
+        t.add_argument("check", metavar="CHECK", help="a ping, tcp or fetch check in the lesson language")
+        t.add_argument("--json", action="store_true", help="machine-readable result")
     if want("reset"):
         r = sub.add_parser("reset", help="rebuild the lab to LESSON's starting state")
         r.add_argument("lesson", metavar="LESSON")
@@ -163,7 +170,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return commands.selftest(args, starting)
         finally:
             starting.stop()
-    if cmd in ("list", "verify", "solve", "reset", "report", "config", "demo"):
+    if cmd in ("list", "verify", "solve", "reset", "report", "config", "demo", "trace"):
         from tutor import commands
         return getattr(commands, cmd)(args)
     from tutor import commands

@@ -82,6 +82,34 @@ def verify(args) -> int:
     return 0 if result.passed else 1
 
 
+def trace(args) -> int:
+    """`tutor trace CHECK [--json]`: 0 the packet got there and back, 1 it did not, 2 errors."""
+    from tutor.checks.trace import TraceError, check_of, trace as run_trace
+    from tutor.errors import CliError
+    try:
+        check_of(args.check)   # a check it cannot follow is said before the lab is looked for
+        found = run_trace(args.check, _lab())
+    except TraceError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json_text(json.dumps(found.as_json(), ensure_ascii=False, indent=1)))
+        return 0 if found.reached else 1
+    print(_c(BOLD, f"trace: {cell(found.check)}"))
+    width = max((len(h.where) for h in found.hops), default=0)
+    for h in found.hops:
+        mark = {True: _c(GREEN, "✓"), False: _c(RED, "✗"), None: "?"}[h.ok]
+        print(f"  {mark} {cell(h.where):<{width}}  {clean(h.what)}")
+    if found.counters:
+        print(_c(DIM, "  counters the probe moved: " + "; ".join(found.counters)))
+    if found.reached:
+        print(_c(GREEN, "it gets there and back"))
+    else:
+        print(_c(RED, "it does not get there and back: it dies at the ✗ above"))
+        if found.hint:
+            print(f"  hint: {clean(found.hint)}")
+    return 0 if found.reached else 1
+
+
 def solve(args) -> int:
     """`tutor solve LESSON [--step K]`: run the lesson's own commands, echoed."""
     from tutor.lab import lifecycle

@@ -27,6 +27,7 @@ from tutor.app.policy import STUDENT_KEYS, Policy
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
+from tutor.app.screens.trace import TraceScreen
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_down import LabDownBanner
@@ -36,6 +37,7 @@ from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
+from tutor.checks.trace import traced
 from tutor.lab import client
 from tutor.lab.keeper import keeper
 from tutor.lab.shell import open_lab_shell
@@ -412,6 +414,17 @@ class TutorApp(App):
                 self.show_step(1)
                 self.prepare(1, f"resetting the lab to the start of {self.lesson.id}")
         self.push_screen(ConfirmScreen(question, yes="Reset"), answered)
+
+    def action_trace(self) -> None:
+        """F12: the trace of the step's first failing behaviour check (or its first one)."""
+        step = self.lesson.steps[self.step - 1]
+        probes = [c for c in step.checks if traced(c)]
+        if not probes:
+            self.notify("This step has no ping, tcp or fetch check to trace.", timeout=4)
+            return
+        now = _step_result(self.result, self.step)
+        failing = {c.name for c in now.checks if not c.passed} if now else set()
+        self.push_screen(TraceScreen(next((c.text for c in probes if c.text in failing), probes[0].text)))
 
     def action_next_namespace(self) -> None:
         self.lab_view.select_next_namespace()

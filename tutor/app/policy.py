@@ -29,6 +29,7 @@ STUDENT_KEYS: list[BindingType] = [
     Binding("f8", "step(1)", "Step▸"),
     Binding("f9", "next_namespace", "Namespace", show=False),
     Binding("f10", "next_table", "Table", show=False),
+    Binding("f12", "trace", "Trace", show=False),
     Binding("ctrl+q", "quit", "Quit"),
 ]
 # Their actions and Textual's own app keys' (its Ctrl+Q): what `app_keys = False` turns off.

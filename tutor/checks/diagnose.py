@@ -283,7 +283,7 @@ def explain(check: Check, state: LabState, seen: str) -> Verdict:
     From a world node the way into the lab is walked here, for every kind alike; from a
     namespace or the lab host the check's kind says what to walk (a path to an address, or the
     way to a name's DNS server)."""
-    found = _summary(seen)
+    found = summary(seen)
     kind = kinds.probe(check.kind)
     if check.where.node:
         problem = _node_problem(state, check.where.ns, *kind.target(check))
@@ -367,7 +367,7 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
     return None
 
 
-def _summary(seen: str) -> str:
+def summary(seen: str) -> str:
     """One line of what a probe printed: ping's loss figure, or curl's / getent's last words."""
     lines = [l.strip() for l in seen.strip().splitlines() if l.strip()]
     for l in lines:

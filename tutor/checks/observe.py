@@ -39,7 +39,7 @@ RULES_SCRIPT = "m iptables; iptables-save 2>&1\n"
 LAN_SCRIPT = f"m route node:lan; nsenter --net={WORLD}/lan -- ip -j route show table main 2>&1\n"
 
 
-def _prefix(ns: str, node: bool) -> str:
+def prefix(ns: str, node: bool) -> str:
     """Shell prefix that runs a command where a check says."""
     if node:
         return f"nsenter --net={WORLD}/{shlex.quote(ns)} -- "
@@ -53,7 +53,7 @@ def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = 
     parts = [STATE_SCRIPT + (RULES_SCRIPT if rules else "") + (LAN_SCRIPT if lan else "")]
     for ns, key in sorted(sysctls):
         path = shlex.quote("/proc/sys/" + key.replace(".", "/"))
-        read = f"{_prefix(ns, False)}cat {path} 2>&1" if ns != HOST else \
+        read = f"{prefix(ns, False)}cat {path} 2>&1" if ns != HOST else \
             f"{{ read -r v < {path} && echo \"$v\"; }} 2>&1"
         parts.append(f"m sysctl {shlex.quote(ns)} {shlex.quote(key)}; {read}")
     for ns in sorted(resolv):
@@ -216,7 +216,7 @@ def parse_state(text: str) -> LabState:
 
 def probe_command(check: Check) -> str:
     """The shell command that performs a behaviour check (exit 0 = it worked), where it says."""
-    return _prefix(check.where.ns, check.where.node) + kinds.probe(check.kind).command(check)
+    return prefix(check.where.ns, check.where.node) + kinds.probe(check.kind).command(check)
 
 
 def probe_script(checks: list[Check]) -> str:

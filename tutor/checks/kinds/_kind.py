@@ -67,6 +67,7 @@ class ProbeKind(Kind):
     behaviour: bool = True
     layer: int = 7
     looks_up_names: bool = False   # resolves a name where it runs (its resolv.conf is read)
+    protocol: str = ""             # its packet, icmp or tcp, for `tutor trace` ("": not traced)
 
     def command(self, check: Check) -> str:
         """The shell command that performs it (exit 0 = it worked), before the prefix that runs

@@ -16,6 +16,7 @@ class Fetch(ProbeKind):
     name = "fetch"
     syntax = "fetch URL from X [status CODE]"
     looks_up_names = True
+    protocol = "tcp"
     means = "X fetches URL with curl (and gets that HTTP status)"
 
     def parse(self, w: Words) -> tuple[dict, Where]:

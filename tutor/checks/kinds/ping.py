@@ -13,6 +13,7 @@ class Ping(ProbeKind):
     name = "ping"
     syntax = "ping IP from X"
     means = "X gets an echo reply from IP"
+    protocol = "icmp"
 
     def parse(self, w: Words) -> tuple[dict, Where]:
         return {"ip": ip_address(w.take("an address"), "ping target")}, w.where("from")

@@ -13,6 +13,7 @@ class Tcp(ProbeKind):
     name = "tcp"
     syntax = "tcp IP:PORT from X"
     means = "X opens a TCP connection to IP:PORT"
+    protocol = "tcp"
 
     def parse(self, w: Words) -> tuple[dict, Where]:
         target = w.take("IP:PORT")

@@ -1,0 +1,640 @@
+"""`tutor trace CHECK`: the way one probe's packet goes through the lab, hop by hop, and where
+it dies.
+
+Two trips into the lab. The first reads the lab (`observe.read_state`, hints included) and, in
+the same process, asks the source where its packet goes (`ip route get`, after a name lookup
+when the check names a host). The second reads the lab host's iptables counters and conntrack
+table, runs the check's own probe, reads them again, and asks every place the packet may reach
+how it would route on (the lab host, forwarding) and back (the reply).
+
+`build` then tells the story from that data alone (pure): each namespace's route decision, the
+cable it crosses, the NAT it gets (the rule, and the conntrack entry's reply tuple), the filter
+rule or policy that decides (the packet-path walk, with the rule's counter before and after),
+and the reply's way back. The probe has the last word: the packet got there and back or not,
+whatever the walk expected. Where the walk sees no broken hop, the check's own hint explains.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import shlex
+from dataclasses import dataclass, field
+
+from tutor.checks import kinds, observe, packetpath
+from tutor.checks.diagnose import explain, summary
+from tutor.checks.judge import ip_cmd, place
+from tutor.checks.lang import Check, CheckSyntaxError, parse_check
+from tutor.lab import client, control, world
+from tutor.lab.iptables import Iptables, parse
+from tutor.lab.state import HOST, LabState, Link, in_subnet
+
+MARK = "@@trace@@"
+CONNTRACK = "/proc/net/nf_conntrack"
+
+
+class TraceError(ValueError):
+    """A check `tutor trace` cannot follow (one sentence)."""
+
+
+@dataclass
+class Hop:
+    """One thing the packet meets: where, what happens there, and whether it goes on (None:
+    the walk cannot tell)."""
+    where: str
+    what: str
+    ok: bool | None = True
+
+
+@dataclass
+class Trace:
+    """The whole way, and its end."""
+    check: str
+    reached: bool                       # the probe got there and back (the kernel's answer)
+    result: str                         # what the probe printed, in one line
+    hops: list[Hop] = field(default_factory=list)
+    dies: str = ""                      # where and why it dies ("" when it got there and back)
+    hint: str = ""
+    counters: list[str] = field(default_factory=list)   # rules whose counters the probe moved
+
+    def as_json(self) -> dict:
+        """`tutor trace --json`: {"check", "reached", "result", "hops": [{"where", "what", "ok"}],
+        "dies", "hint", "counters"}."""
+        return {"check": self.check, "reached": self.reached, "result": self.result,
+                "hops": [{"where": h.where, "what": h.what, "ok": h.ok} for h in self.hops],
+                "dies": self.dies, "hint": self.hint, "counters": self.counters}
+
+
+@dataclass
+class Facts:
+    """What the two trips brought back."""
+    address: str = ""                   # the destination address (after a name lookup)
+    lookup_error: str = ""
+    route: dict | str = ""              # the source's `ip route get`: the route, or ip's error
+    routes: dict[str, dict | str] = field(default_factory=dict)   # query key -> route or error
+    before: dict[tuple[str, str, int], int] = field(default_factory=dict)   # rule counters
+    after: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    conntrack: list[str] = field(default_factory=list)   # entries the probe made
+    neighbours: list[dict] = field(default_factory=list)  # the source's ARP table after the probe
+    probe: tuple[bool, str] = (False, "")
+    rules: str = ""                     # `iptables-save` before the probe (counters left out)
+    proto: str = ""                     # what is followed: the probe's packet, or (when the name
+    port: int | None = None             # lookup failed) its DNS query, udp 53
+
+
+def check_of(text: str) -> Check:
+    """The check `tutor trace` follows; TraceError for one it cannot."""
+    try:
+        check = parse_check(text)
+    except CheckSyntaxError as exc:
+        raise TraceError(f"{text!r} is not a check: {exc}") from None
+    if not traced(check):
+        names = [k.name for k in kinds.all_kinds() if getattr(k, "protocol", "")]
+        raise TraceError(f"trace follows a packet: write a {', '.join(names[:-1])} or {names[-1]} check, "
+                         f"such as 'ping {world.DNS_SERVER} from container10', not {check.kind}")
+    return check
+
+
+def traced(check: Check) -> bool:
+    """Does `check` send a packet `tutor trace` can follow?"""
+    return check.behaviour and bool(kinds.probe(check.kind).protocol)
+
+
+def trace(text: str, info: control.LabInfo) -> Trace:
+    """Follow the packet of check `text` through the running lab."""
+    check = check_of(text)
+    host, port = kinds.probe(check.kind).target(check)
+    at = observe.prefix(check.where.ns, check.where.node)
+    state = observe.read_state([check], info, prelude=_lookup_script(at, host), for_hints=True)
+    facts = Facts(proto=kinds.probe(check.kind).protocol, port=port or None)
+    _read_lookup(state.prelude[1] if state.prelude else "", facts)
+    if facts.address:
+        result = client.run(_probe_script(check, state, facts), info=info, timeout=30)
+        _read_probe(result.stdout, facts)
+    return build(check, state, facts)
+
+
+def _lookup_script(at: str, host: str) -> str:
+    """Where the source sends a packet for `host` (looked up first if it is a name)."""
+    if _is_ip(host):
+        lookup = f"d={shlex.quote(host)}"
+    else:   # a failed lookup: follow its query to the nameserver instead
+        lookup = (f"d=$({at}getent ahostsv4 {shlex.quote(host)} 2>&1 | head -n 1); d=${{d%% *}}\n"
+                  f"case $d in *.*.*.*) ;; *) echo '{MARK} lookup-failed'; echo \"$d\"; "
+                  f"d=$({at}awk '$1==\"nameserver\" {{print $2; exit}}' /etc/resolv.conf 2>&1);; esac")
+    return (f"{lookup}\necho '{MARK} address'; echo \"$d\"\n"
+            f"echo '{MARK} route'; {at}ip -j route get \"$d\" 2>&1\n")
+
+
+def _sections(text: str) -> dict[str, str]:
+    out: dict[str, list[str]] = {}
+    key = ""
+    for line in text.splitlines():
+        if line.startswith(MARK + " "):
+            key = line[len(MARK) + 1:].strip()
+            out[key] = []
+        elif key:
+            out[key].append(line)
+    return {k: "\n".join(v).strip() for k, v in out.items()}
+
+
+def _route(text: str) -> dict | str:
+    """`ip -j route get` output -> the route, or ip's error sentence."""
+    try:
+        data = json.loads(text.splitlines()[0] if text else "", strict=False)
+    except (ValueError, IndexError):
+        return text.strip().splitlines()[-1] if text.strip() else "no answer"
+    return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else "no answer"
+
+
+def _read_lookup(text: str, facts: Facts) -> None:
+    parts = _sections(text)
+    address = parts.get("address", "")
+    if "lookup-failed" in parts:
+        facts.lookup_error = parts["lookup-failed"] or "getent found no address"
+        facts.proto, facts.port = "udp", 53
+    if _is_ip(address):
+        facts.address = address
+        facts.route = _route(parts.get("route", ""))
+    elif not facts.lookup_error:
+        facts.lookup_error = address or "no answer"
+
+
+# --- the second trip ------------------------------------------------------------------------
+
+def _queries(check: Check, state: LabState, facts: Facts) -> dict[str, tuple[str, str]]:
+    """Route questions for the places the packet may reach: key -> (where prefix, args)."""
+    q: dict[str, tuple[str, str]] = {}
+    route = facts.route if isinstance(facts.route, dict) else {}
+    src = route.get("prefsrc") or route.get("from") or ""
+    iif = _host_entry(check, state, route)
+    for dst in _destinations(check, state, facts):
+        q[f"host {dst}"] = ("", f"{dst} from {src} iif {iif}" if iif and src else dst)
+    answers = {src, *(a for l in state.ns[HOST].links.values() if l.name != "lo" for a, _ in l.addrs)}
+    places = [(f"node {n.name}", observe.prefix(n.name, True)) for n in world.NODES]
+    places += [(ns, observe.prefix(ns, False)) for ns in state.namespaces if ns in state.ns]
+    places.append((HOST, ""))
+    for name, at in places:
+        for a in sorted(x for x in answers if x):
+            q[f"back {name} {a}"] = (at, a)
+    for n in world.NODES:   # a world machine handed a packet it does not own: where does it send it?
+        for dst in _destinations(check, state, facts):
+            q[f"on node {n.name} {dst}"] = (observe.prefix(n.name, True), dst)
+    return q
+
+
+def _destinations(check: Check, state: LabState, facts: Facts) -> list[str]:
+    """The address asked for, and where a DNAT rule would send it instead."""
+    out = [facts.address]
+    for hook in ("PREROUTING", "OUTPUT"):
+        verdict = _nat_walk(check, state, facts, hook, iif=_host_entry(check, state, facts.route)
+                            if hook == "PREROUTING" else "")
+        if verdict and verdict.action == "DNAT" and verdict.to:
+            out.append(_address_of(verdict.to))
+    return list(dict.fromkeys(out))
+
+
+def _probe_script(check: Check, state: LabState, facts: Facts) -> str:
+    at = observe.prefix(check.where.ns, check.where.node)
+    probe = observe.probe_command(check)
+    lines = [f"t() {{ echo '{MARK}' \"$*\"; }}",
+             "t rules-before; iptables-save -c 2>&1",
+             f"t conntrack-before; cat {CONNTRACK} 2>/dev/null",
+             f"t probe; o=$({probe} 2>&1); echo \"$?\"; printf '%s\\n' \"${{o:0:{observe.PROBE_CAP}}}\"",
+             "t rules-after; iptables-save -c 2>&1",
+             f"t conntrack-after; cat {CONNTRACK} 2>/dev/null",
+             f"t neighbours; {at}ip -j -4 neigh show 2>&1"]
+    for key, (where, args) in _queries(check, state, facts).items():
+        lines.append(f"t route {key}; {where}ip -j route get {args} 2>&1")
+    return "\n".join(lines) + "\n"
+
+
+def counters(text: str) -> dict[tuple[str, str, int], int]:
+    """`iptables-save -c` -> packets per (table, chain, rule number); number 0 is the policy."""
+    out: dict[tuple[str, str, int], int] = {}
+    seen: dict[tuple[str, str], int] = {}
+    table = ""
+    for line in text.splitlines():
+        if line.startswith("*"):
+            table = line[1:].strip()
+        elif line.startswith(":") and line.rstrip().endswith("]"):
+            chain = line[1:].split()[0]
+            out[(table, chain, 0)] = _packets(line[line.rindex("["):])
+        elif line.startswith("[") and "] -A " in line:
+            chain = line.split("] -A ", 1)[1].split()[0]
+            seen[(table, chain)] = n = seen.get((table, chain), 0) + 1
+            out[(table, chain, n)] = _packets(line)
+    return out
+
+
+def _packets(text: str) -> int:
+    head = text[1:text.index("]")] if "]" in text else ""
+    number = head.split(":")[0]
+    return int(number) if number.isdigit() else 0
+
+
+def _uncounted(text: str) -> str:
+    """`iptables-save -c` text as plain `iptables-save` prints it."""
+    return "\n".join(line.split("] ", 1)[1] if line.startswith("[") and "] -A " in line else line
+                     for line in text.splitlines())
+
+
+def _read_probe(text: str, facts: Facts) -> None:
+    parts = _sections(text)
+    facts.before = counters(parts.get("rules-before", ""))
+    facts.after = counters(parts.get("rules-after", ""))
+    old = {_conn_key(l) for l in parts.get("conntrack-before", "").splitlines()}
+    facts.conntrack = [l for l in parts.get("conntrack-after", "").splitlines()
+                       if l.strip() and _conn_key(l) not in old]
+    code, _, seen = parts.get("probe", "1").partition("\n")
+    facts.probe = (code.strip() == "0", seen.strip())
+    try:
+        facts.neighbours = [n for n in json.loads(parts.get("neighbours") or "[]") if isinstance(n, dict)]
+    except ValueError:
+        facts.neighbours = []
+    for key, body in parts.items():
+        if key.startswith("route "):
+            facts.routes[key[len("route "):]] = _route(body)
+    facts.rules = _uncounted(parts.get("rules-before", ""))
+
+
+def _conn_key(line: str) -> str:
+    """A conntrack entry without its countdown and counters: the same connection later."""
+    words = line.split()
+    return " ".join(w for w in words[5:] if "=" in w and not w.startswith(("packets=", "bytes=")))
+
+
+# --- the story --------------------------------------------------------------------------------
+
+class _Walk:
+    """Builds the hops; stops at the first place the packet dies."""
+
+    def __init__(self, check: Check, state: LabState, facts: Facts):
+        self.check, self.state, self.facts = check, state, facts
+        self.hops: list[Hop] = []
+        self.dies, self.hint = "", ""
+        self.rules: Iptables | None = parse(facts.rules) if facts.rules else state.ns[HOST].iptables
+        self.proto, self.port = facts.proto, facts.port
+
+    def go(self, where: str, what: str, ok: bool | None = True) -> None:
+        self.hops.append(Hop(where, what, ok))
+
+    def die(self, where: str, what: str, hint: str) -> bool:
+        self.hops.append(Hop(where, what, False))
+        self.dies, self.hint = f"{where}: {what}", hint
+        return False
+
+    def packet(self, src: str, dst: str, iif: str | None, oif: str | None, dst_local: bool | None,
+               state: str = "NEW", reply: bool = False) -> packetpath.Packet:
+        sport, dport = (self.port, None) if reply else (None, self.port)
+        return packetpath.Packet(src, dst, self.proto, sport, dport, iif, oif, dst_local, state)
+
+    def counted(self, verdict: packetpath.Verdict) -> str:
+        key = ("nat" if verdict.action in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT") else "filter",
+               verdict.chain, verdict.position)
+        if key not in self.facts.after:
+            return ""
+        moved = self.facts.after[key] - self.facts.before.get(key, 0)
+        return f" (its counter: +{moved})"
+
+
+def build(check: Check, state: LabState, facts: Facts) -> Trace:
+    """The trace of `check` from what the trips read (pure)."""
+    w = _Walk(check, state, facts)
+    ok, seen = facts.probe
+    reached = ok and not facts.lookup_error and kinds.probe(check.kind).expected(check, seen)
+    _follow(w)
+    result = _said(seen) if facts.address else f"lookup failed: {facts.lookup_error}"
+    if reached and w.dies:
+        w.go("result", "the probe got through although the walk expected it to stop above: "
+                       "something the walk does not read let it pass", None)
+        w.dies = w.hint = ""
+    elif not reached and not w.dies:
+        why = explain(check, state, seen) if facts.address else None
+        if why is not None and why.found:
+            w.die("result", why.found, why.hint)
+        else:
+            w.die("result", summary(seen), "")
+    elif reached:
+        w.go("result", f"it got there and back: {result}")
+    if w.dies and not w.hint and facts.address:
+        w.hint = explain(check, state, seen).hint
+    moved = [f"{t} {c} {'policy' if n == 0 else f'rule {n}'}: +{count - facts.before.get((t, c, n), 0)}"
+             for (t, c, n), count in facts.after.items() if count > facts.before.get((t, c, n), 0)]
+    return Trace(check.text, reached, result, w.hops, w.dies, w.hint, moved)
+
+
+def _follow(w: _Walk) -> bool:
+    """Walk from the source to the destination and back; False where it dies."""
+    check, state, facts = w.check, w.state, w.facts
+    src_name = str(check.where) if check.where.node else ("lab host" if check.where.ns == HOST else check.where.ns)
+    target = kinds.probe(check.kind).target(check)[0]
+    if not facts.address:
+        return w.die(src_name, f"cannot look up {target} ({facts.lookup_error}), and names no nameserver", "")
+    if facts.lookup_error:
+        w.go(src_name, f"cannot look up {target} ({facts.lookup_error}): what follows is its DNS query "
+                       f"to the nameserver {facts.address}, udp port 53", None)
+    elif target != facts.address:
+        w.go(src_name, f"{target} is {facts.address} (the lookup curl makes)")
+    route = facts.route
+    if not isinstance(route, dict):
+        return w.die(src_name, f"no route to {facts.address}: `ip route get` says {route!r}", "")
+    w.go(src_name, f"ip route get {facts.address}: {_show(route)}")
+    src = route.get("prefsrc") or ""
+    dev = route.get("dev") or ""
+    hop = route.get("gateway") or facts.address
+    if check.where.ns == HOST and not check.where.node:
+        return _from_host(w, src, route)
+    if not _cable(w, src_name, dev):
+        return False
+    if not _neighbour(w, src_name, dev, hop):
+        return False
+    if _host_has(state, hop):
+        return _through_host(w, src, facts.address, _host_entry(check, state, route))
+    return _arrive(w, src, facts.address)
+
+
+def _from_host(w: _Walk, src: str, route: dict) -> bool:
+    """A packet the lab host sends itself: nat OUTPUT may send it elsewhere (Docker's jump)."""
+    dst = w.facts.address
+    verdict = _nat_walk(w.check, w.state, w.facts, "OUTPUT", "")
+    if verdict is not None and verdict.action == "DNAT":
+        dst = _address_of(verdict.to)
+        w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
+                         f"sends it to {verdict.to}{w.counted(verdict)}")
+        found = w.facts.routes.get(f"host {dst}", "")
+        if not isinstance(found, dict):
+            return w.die("lab host", f"no route to {dst}: {found or 'not asked'}", "")
+        w.go("lab host", f"ip route get {dst}: {_show(found)}")
+        route, src = found, found.get("prefsrc") or src
+    elif route.get("type") == "local" or _host_has(w.state, dst):
+        return _arrive_host(w, src, dst)
+    if not _neighbour(w, "lab host", route.get("dev") or "", route.get("gateway") or dst):
+        return False
+    return _leave_host(w, src, dst, "", route, forwarded=False)
+
+
+def _cable(w: _Walk, src_name: str, dev: str) -> bool:
+    """The cable from the source: its other end, on the lab host or in a namespace."""
+    check, state = w.check, w.state
+    if check.where.node:
+        n = world.node(check.where.ns)
+        w.go("cable", f"{n.dev} of {n.label} ↔ {n.host_dev} on the lab host")
+        return True
+    if check.where.ns == HOST:
+        return True
+    link = state.link(dev, check.where.ns)
+    peer = state.peer_of(link) if link else None
+    if link is None or peer is None:
+        return True
+    there = place(peer.name, peer.ns) + (f", a port of bridge {peer.master}" if peer.master else "")
+    if not peer.admin_up:
+        return w.die("cable", f"{dev} in {check.where.ns} ↔ {there}, which is DOWN",
+                     f"Bring it up: {ip_cmd(peer.ns, f'link set dev {peer.name} up')}")
+    w.go("cable", f"{dev} in {check.where.ns} ↔ {there}")
+    return True
+
+
+def _neighbour(w: _Walk, src_name: str, dev: str, hop: str) -> bool:
+    """Did the next hop answer ARP?"""
+    for n in w.facts.neighbours:
+        if n.get("dst") == hop and n.get("dev") == dev:
+            states = n.get("state") or []
+            if any(s in ("FAILED", "INCOMPLETE") for s in states):
+                return w.die(src_name, f"no ARP answer from {hop} on {dev} ({'/'.join(states)}): "
+                                       f"nothing on that cable has the address",
+                             f"Give {hop} to the interface that should answer it, on the same cable or bridge "
+                             f"(ip -br addr shows who has what)")
+            w.go(src_name, f"{hop} answers ARP on {dev} ({n.get('lladdr', '?')})")
+    return True
+
+
+def _host_entry(check: Check, state: LabState, route: dict | str) -> str:
+    """The lab host's interface the packet enters by: the bridge or veth end of the source's
+    cable, or the world machine's cable."""
+    if check.where.node:
+        return world.node(check.where.ns).host_dev
+    if check.where.ns == HOST or not isinstance(route, dict):
+        return ""
+    link = state.link(route.get("dev") or "", check.where.ns)
+    peer = state.peer_of(link) if link else None
+    return (peer.master or peer.name) if peer and peer.ns == HOST else ""
+
+
+def _nat_walk(check: Check, state: LabState, facts: Facts, hook: str, iif: str) -> packetpath.Verdict | None:
+    rules = state.ns[HOST].iptables
+    if rules is None or not facts.address or not _host_has(state, facts.address):
+        return None
+    if (hook == "OUTPUT") != (check.where.ns == HOST and not check.where.node):
+        return None
+    route = facts.route if isinstance(facts.route, dict) else {}
+    packet = packetpath.Packet(route.get("prefsrc") or "0.0.0.0", facts.address, facts.proto, None, facts.port,
+                               iif if hook == "PREROUTING" else "", None, True, "NEW")
+    return packetpath.walk(rules, "nat", hook, packet)
+
+
+def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
+    """The packet reaches the lab host: DNAT, then delivered here or passed on."""
+    verdict = _nat_walk(w.check, w.state, w.facts, "PREROUTING", iif)
+    if verdict is not None and verdict.action == "DNAT":
+        new = _address_of(verdict.to)
+        w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
+                         f"sends it to {verdict.to}{w.counted(verdict)}")
+        dst = new
+    elif _host_has(w.state, dst):
+        return _arrive_host(w, src, dst)
+    forward = w.state.sysctls.get((HOST, "net.ipv4.ip_forward"), "").strip()
+    if forward == "0":
+        return w.die("lab host", "net.ipv4.ip_forward is 0: the lab host passes no packet on",
+                     "Turn on forwarding: sysctl -w net.ipv4.ip_forward=1")
+    route = w.facts.routes.get(f"host {dst}", "")
+    if not isinstance(route, dict):
+        return w.die("lab host", f"no route to {dst}: {route or 'not asked'}", "")
+    w.go("lab host", f"ip route get {dst} from {src} iif {iif}: {_show(route)}")
+    out = route.get("dev") or ""
+    rules = w.rules
+    if rules is not None:
+        v = packetpath.walk(rules, "filter", "FORWARD", w.packet(src, dst, iif, out, False))
+        if v.action in ("DROP", "REJECT"):
+            return w.die("firewall", f"filter FORWARD: {_decider(v)} drops packets from {iif} to {out}"
+                                     f"{w.counted(v)}", _forward_fix(v, iif, out))
+        w.go("firewall", f"filter FORWARD: {_decider(v)} "
+                         f"{'lets it through' if v.action != packetpath.UNKNOWN else 'cannot be judged: ' + v.why}"
+                         f"{w.counted(v)}", None if v.action == packetpath.UNKNOWN else True)
+    return _leave_host(w, src, dst, iif, route, forwarded=True)
+
+
+def _leave_host(w: _Walk, src: str, dst: str, iif: str, route: dict, forwarded: bool) -> bool:
+    """POSTROUTING's NAT, then the machine that has `dst`, then the reply's way back."""
+    out = route.get("dev") or ""
+    reply_to = src
+    if w.rules is not None:
+        v = packetpath.walk(w.rules, "nat", "POSTROUTING", w.packet(src, dst, iif or None, out, False))
+        if v.action in ("MASQUERADE", "SNAT"):
+            mine = w.state.link(out, HOST)
+            reply_to = (_address_of(v.to) if v.action == "SNAT" and v.to
+                        else mine.addrs[0][0] if mine and mine.addrs else src)
+            w.go("NAT", f"nat POSTROUTING: `{v.quote}` (rule {v.position} of {v.chain}) rewrites the source: "
+                        f"{src} → {reply_to}{w.counted(v)}")
+        elif forwarded:
+            w.go("NAT", f"nat POSTROUTING: nothing rewrites the source ({_decider(v)}); it leaves as {src}")
+    for line in w.facts.conntrack:
+        original, reply = _tuples(line)
+        if original.endswith(f" {dst}"):
+            w.go("conntrack", f"the kernel tracks {original}; replies are expected as {reply}")
+            break
+    node = next((n for n in world.NODES if n.host_dev == out), None)
+    arrived = _arrive_node(w, node, dst, reply_to, src) if node else _arrive(w, reply_to, dst)
+    if not arrived or not forwarded or w.rules is None:
+        return arrived
+    v = packetpath.walk(w.rules, "filter", "FORWARD",
+                        w.packet(dst, reply_to, out, iif, False, "ESTABLISHED", reply=True))
+    if v.action in ("DROP", "REJECT"):
+        return w.die("firewall", f"filter FORWARD: {_decider(v)} drops the replies from {out} to {iif}{w.counted(v)}",
+                     f"Accept the replies: iptables -A FORWARD -i {out} -o {iif} "
+                     f"-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    w.go("firewall", f"filter FORWARD lets the replies back: {_decider(v)}",
+         None if v.action == packetpath.UNKNOWN else True)
+    return True
+
+
+def _arrive_host(w: _Walk, src: str, dst: str) -> bool:
+    w.go("lab host", f"{dst} is the lab host's own address: it is delivered here")
+    return True
+
+
+def _arrive_node(w: _Walk, node: world.Node, dst: str, reply_to: str, src: str) -> bool:
+    """A world machine: does it have `dst`, and a way back to `reply_to`?"""
+    mine = {node.ip, *node.extra}
+    if dst in mine:
+        w.go(node.label, f"the {node.label} machine has {dst}")
+    else:
+        onward = w.facts.routes.get(f"on node {node.name} {dst}", "")
+        if not isinstance(onward, dict):
+            return w.die(node.label, f"the lab host sent it to the {node.label} machine, which has no route to "
+                                     f"{dst} (ip route get: {onward or 'not asked'})", "")
+        w.go(node.label, f"the {node.label} machine sends it on: {_show(onward)}", None)
+    back = w.facts.routes.get(f"back node {node.name} {reply_to}", "")
+    if not isinstance(back, dict):
+        net = _subnet_of(w.state, reply_to)
+        if reply_to == src and not w.check.where.node:
+            hint = f"Hide the lab's addresses behind the host's: {_masquerade_fix(w.state, net)}"
+        else:
+            hint = f"Give {node.label} a route back: {node.name} ip route add {net} via {node.host_ip}"
+        return w.die("way back", f"the reply to {reply_to} has no way back: the {node.label} machine has no "
+                                 f"route to {net} (ip route get: {back or 'not asked'})", hint)
+    w.go("way back", f"{node.label}: ip route get {reply_to}: {_show(back)}")
+    return True
+
+
+def _arrive(w: _Walk, src: str, dst: str) -> bool:
+    """A namespace of the lab that has `dst`: is it there, and can it answer?"""
+    owners = [o for o in w.state.owners_of(dst) if o.ns != HOST]
+    if not owners:
+        return w.die("lab", f"no interface in the lab has {dst}",
+                     f"Give it to the interface that should answer: ip -n NS addr add {dst}/24 dev DEV")
+    owner = owners[0]
+    w.go(owner.ns, f"{dst} is {place(owner.name, owner.ns)}")
+    if not owner.admin_up:
+        return w.die(owner.ns, f"{owner.name} is DOWN",
+                     f"Bring it up: {ip_cmd(owner.ns, f'link set dev {owner.name} up')}")
+    back = w.facts.routes.get(f"back {owner.ns} {src}", "")
+    if not isinstance(back, dict):
+        net = _subnet_of(w.state, src)
+        gw = _gateway_on(w.state, owner)
+        return w.die("way back", f"the reply to {src} has no way back: {owner.ns} has no route to {net} "
+                                 f"(ip route get: {back or 'not asked'})",
+                     f"Route it back through the lab host: {ip_cmd(owner.ns, f'route add {net} via {gw}')}")
+    w.go("way back", f"{owner.ns}: ip route get {src}: {_show(back)}")
+    return True
+
+
+# --- words ------------------------------------------------------------------------------------
+
+def _show(route: dict) -> str:
+    parts = [f"via {route['gateway']}" if route.get("gateway") else "on the link",
+             f"dev {route.get('dev', '?')}"]
+    if route.get("prefsrc"):
+        parts.append(f"src {route['prefsrc']}")
+    if route.get("type") == "local":
+        parts = ["local (an address of its own)"]
+    return " ".join(parts)
+
+
+def _chains(v: packetpath.Verdict) -> str:
+    """`PREROUTING → DOCKER`: the chains the walk went through."""
+    return " → ".join(v.path) or v.chain
+
+
+def _decider(v: packetpath.Verdict) -> str:
+    if v.action == packetpath.UNKNOWN:
+        return f"rule {v.position} of {v.chain} (`{v.quote}`)"
+    if v.by_policy:
+        return f"no rule matches, so the policy `{v.quote}`"
+    return f"rule {v.position} of {v.chain} (`{v.quote}`)"
+
+
+def _forward_fix(v: packetpath.Verdict, iif: str, out: str) -> str:
+    if v.by_policy:
+        return (f"Accept the way out and the replies: iptables -A FORWARD -i {iif} -o {out} -j ACCEPT, "
+                f"then iptables -A FORWARD -i {out} -o {iif} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    return f"That rule matches first: delete it (iptables -D {v.chain} {v.position})"
+
+
+def _tuples(line: str) -> tuple[str, str]:
+    """A conntrack entry's original and reply directions: `SRC → DST` each."""
+    words = [w for w in line.split() if w.startswith(("src=", "dst="))]
+    if len(words) < 4:
+        return "", ""
+    a = [w.split("=", 1)[1] for w in words[:4]]
+    return f"{a[0]} → {a[1]}", f"{a[2]} → {a[3]}"
+
+
+def _address_of(to: str) -> str:
+    """A --to-destination/--to-source value, `IP:PORT` or `IP-IP`, -> its (first) address."""
+    return to.split(":")[0].split("-")[0]
+
+
+def _host_has(state: LabState, ip: str) -> bool:
+    return any(l.ns == HOST for l in state.owners_of(ip))
+
+
+def _subnet_of(state: LabState, ip: str) -> str:
+    for link in state.owners_of(ip):
+        for a, p in link.addrs:
+            if a == ip:
+                return str(ipaddress.ip_network(f"{a}/{p}", strict=False))
+    return f"{ip}/32"
+
+
+def _gateway_on(state: LabState, owner: Link) -> str:
+    """The lab host's address on `owner`'s subnet (its natural gateway)."""
+    for a, p in owner.addrs:
+        net = f"{a}/{p}"
+        for link in state.ns[HOST].links.values():
+            for b, _ in link.addrs:
+                if in_subnet(b, net):
+                    return b
+    return "GATEWAY"
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _masquerade_fix(state: LabState, net: str) -> str:
+    """The MASQUERADE rule the lessons teach for `net`: not for packets staying on its bridge."""
+    inside = next((l.name for l in state.ns[HOST].links.values()
+                   if any(in_subnet(a, net) for a, _ in l.addrs)), "")
+    skip = f" ! -o {inside}" if inside else ""
+    return f"iptables -t nat -A POSTROUTING -s {net}{skip} -j MASQUERADE"
+
+
+def _said(seen: str) -> str:
+    """The probe's own words in one line: ping's packet count, or its last line."""
+    lines = [l.strip() for l in seen.strip().splitlines() if l.strip()]
+    return next((l for l in lines if "packets transmitted" in l), lines[-1][:160] if lines else "no answer")
