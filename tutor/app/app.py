@@ -27,6 +27,7 @@ from tutor.app.policy import STUDENT_KEYS, Policy
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
+from tutor.app.screens.packets import PacketsScreen
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_down import LabDownBanner
@@ -180,6 +181,8 @@ class TutorApp(App):
         self._show_lab_down(message.snapshot)
         self.lab_view.show(message.snapshot)
         self.side_map.show(message.snapshot)
+        if isinstance(self.screen, PacketsScreen):
+            self.screen.show_lab(message.snapshot)
         key = _lab_key(message.snapshot)
         if key != self._lab_key:
             self._lab_key = key
@@ -412,6 +415,10 @@ class TutorApp(App):
                 self.show_step(1)
                 self.prepare(1, f"resetting the lab to the start of {self.lesson.id}")
         self.push_screen(ConfirmScreen(question, yes="Reset"), answered)
+
+    def action_packets(self) -> None:
+        """F11: a live capture, on the namespace the lab view shows (the view's own F11 closes it)."""
+        self.push_screen(PacketsScreen(self.lab_view.snapshot, self.lab_view.namespace))
 
     def action_next_namespace(self) -> None:
         self.lab_view.select_next_namespace()

@@ -27,6 +27,7 @@ lab of namespaces: nothing you type can touch this machine.
 | F5 | check the step again now |
 | F9 | lab view: next namespace (host, red, …) |
 | F10 | lab view: next table (links, addresses, routes, ARP, NAT, map) |
+| F11 | packets: a live `tcpdump` on an interface of a namespace (Escape or F11 closes it) |
 | F4 | the lesson list: jump to any lesson |
 | F6 (or r outside the prompt) | reset this lesson's lab to its start (asks first) |
 | F2 | a real shell in the lab; `exit` comes back here |
