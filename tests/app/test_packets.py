@@ -13,7 +13,7 @@ from textual.widgets import Input, Log
 from pilot_helpers import console_text, run, type_command, wait_for
 from tutor.app.app import TutorApp
 from tutor.app.screens.packets import PacketsScreen
-from tutor.lab import HOST, client
+from tutor.lab import HOST, client, lifecycle
 from tutor.lab.runner import group_members
 from tutor.sanitize import cell
 
@@ -115,9 +115,13 @@ def test_a_hostile_interface_name_is_shown_sanitized_and_quitting_ends_tcpdump(l
             await wait_for(pilot, lambda: isinstance(app.screen, PacketsScreen), SLOW, "the Packets view")
             screen = app.screen
             assert isinstance(screen, PacketsScreen)
+            await wait_for(pilot, lambda: any(_comm(p) == "tcpdump" for p in _capture_pids(screen)),
+                           SLOW, "the first tcpdump (host eth0)")
+            first = _capture_pids(screen)
             choice = screen.query_one("#packets-choice", Input)
             choice.value = f"host {cell(HOSTILE)}"      # typed as it is shown
             await pilot.press("enter")
+            await asyncio.to_thread(_wait_gone, first)  # switching ended the first capture
             shown = "pv^[]0;pwned^G"
             await wait_for(pilot, lambda: any(l.startswith(f"listening on {shown}") for l in _log(app)),
                            SLOW, "tcpdump to listen on the hostile name")
@@ -158,5 +162,26 @@ def test_a_missing_interface_is_one_sentence(lab, state_home):
             await pilot.press("f11")
             await wait_for(pilot, lambda: not isinstance(app.screen, PacketsScreen), SLOW, "the view to close")
         assert "tcpdump" not in client.run("ps -eo comm").stdout
+
+    run(body())
+
+
+def test_the_capture_ends_when_the_lab_goes_away(lab, state_home):
+    """The lab stops under the view: tcpdump is gone and the view says why in one sentence."""
+    client.run(CABLE)
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await _open_on(pilot, app, "pk")
+            await wait_for(pilot, lambda: any(_comm(p) == "tcpdump" for p in _capture_pids(screen)),
+                           SLOW, "the tcpdump process")
+            pids = _capture_pids(screen)
+            await asyncio.to_thread(lifecycle.down, lab.name)
+            await wait_for(pilot, lambda: screen.capture is None, SLOW, "the capture to end")
+            await wait_for(pilot, lambda: screen.problem.startswith("the capture ended: the lab "), SLOW,
+                           "the view to say the lab went away")
+            assert "\n" not in screen.problem
+            await asyncio.to_thread(_wait_gone, pids)
 
     run(body())

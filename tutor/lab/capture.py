@@ -101,15 +101,18 @@ class PacketCapture:
         Returns "" when it was stopped, else one sentence saying why tcpdump ended."""
         rest = ""
         said = ""    # tcpdump's own first error line
-        last = ""    # the last line that was not a note (bash's or ip's complaint)
+        last = ""    # the last complaint before tcpdump listened (bash's, ip's); then come packets
+        listening = False
 
         def chunk(text: str) -> None:
-            nonlocal rest, said, last
+            nonlocal rest, said, last, listening
             *whole, rest = (rest + text).split("\n")
             for line in whole:
                 if line.startswith("tcpdump: ") and not is_note(line):
                     said = said or line
-                if line.strip() and not is_note(line):
+                elif line.startswith("listening on "):
+                    listening = True
+                elif line.strip() and not listening and not is_note(line):
                     last = line
             if whole:
                 lines(whole)
@@ -125,4 +128,5 @@ class PacketCapture:
             return "tcpdump is not installed on this machine (`tutor doctor` names its package)"
         if status == 0:
             return "tcpdump ended"
-        return f"the capture failed: {said or last or f'tcpdump exited with status {status}'}"
+        ended = f"tcpdump was killed (signal {-status})" if status < 0 else f"tcpdump exited with status {status}"
+        return f"the capture failed: {said or last or ended}"

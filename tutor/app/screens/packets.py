@@ -95,9 +95,10 @@ class PacketsScreen(ModalScreen[None]):
 
     def show_lab(self, snapshot: LabSnapshot) -> None:
         """A fresh reading of the lab: the choices shown follow it; a lab gone ends the capture."""
+        went_away = snapshot.down and not self.snapshot.down
         self.snapshot = snapshot
         self._show_choices()
-        if snapshot.down and self.capture is not None:
+        if went_away:   # tcpdump died with the lab (if it has not yet, it goes now): say why
             self.stop()
             self._say(f"the capture ended: {snapshot.error or 'the lab stopped'}")
 
@@ -130,7 +131,10 @@ class PacketsScreen(ModalScreen[None]):
         if message.capture is self.capture:
             self.capture = None
             self.query_one("#packets-box").border_title = Text("Packets · stopped")
-            self._say(message.why or "the capture stopped")
+            if self.snapshot.down:   # the lab's end says more than tcpdump's
+                self._say(f"the capture ended: {self.snapshot.error or 'the lab stopped'}")
+            else:
+                self._say(message.why or "the capture stopped")
 
     # -- internals ---------------------------------------------------------------------------
     def _say(self, sentence: str) -> None:
