@@ -28,6 +28,7 @@ from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
 from tutor.app.screens.trace import TraceScreen
+from tutor.app.screens.packets import PacketsScreen
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_down import LabDownBanner
@@ -182,6 +183,8 @@ class TutorApp(App):
         self._show_lab_down(message.snapshot)
         self.lab_view.show(message.snapshot)
         self.side_map.show(message.snapshot)
+        if isinstance(self.screen, PacketsScreen):
+            self.screen.show_lab(message.snapshot)
         key = _lab_key(message.snapshot)
         if key != self._lab_key:
             self._lab_key = key
@@ -425,6 +428,10 @@ class TutorApp(App):
         now = _step_result(self.result, self.step)
         failing = {c.name for c in now.checks if not c.passed} if now else set()
         self.push_screen(TraceScreen(next((c.text for c in probes if c.text in failing), probes[0].text)))
+
+    def action_packets(self) -> None:
+        """F11: a live capture, on the namespace the lab view shows (the view's own F11 closes it)."""
+        self.push_screen(PacketsScreen(self.lab_view.snapshot, self.lab_view.namespace))
 
     def action_next_namespace(self) -> None:
         self.lab_view.select_next_namespace()

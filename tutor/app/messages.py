@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from tutor.lab.capture import PacketCapture
 from tutor.lab.watch import LabSnapshot
 
 if TYPE_CHECKING:
@@ -67,3 +68,17 @@ class LabPrepared(Message):
     """A reset or rebuild of the lab finished; `error` is one sentence if it failed."""
     what: str
     error: str = ""
+
+
+@dataclass
+class PacketLines(Message):
+    """Whole lines that a capture's tcpdump printed (packets, and its own notes)."""
+    capture: PacketCapture
+    lines: list[str]
+
+
+@dataclass
+class CaptureEnded(Message):
+    """A capture's tcpdump ended: `why` is one sentence, or "" when it was stopped."""
+    capture: PacketCapture
+    why: str

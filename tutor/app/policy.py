@@ -29,6 +29,7 @@ STUDENT_KEYS: list[BindingType] = [
     Binding("f8", "step(1)", "Step▸"),
     Binding("f9", "next_namespace", "Namespace", show=False),
     Binding("f10", "next_table", "Table", show=False),
+    Binding("f11", "packets", "Packets"),
     Binding("f12", "trace", "Trace", show=False),
     Binding("ctrl+q", "quit", "Quit"),
 ]
@@ -42,7 +43,7 @@ class Policy:
 
     title = "netns-tutor"
     css: tuple[str, ...] = ("app.tcss",)      # relative to tutor/app/
-    app_keys = True          # the app's own keys (F1…F10, r, Ctrl+Q) answer
+    app_keys = True          # the app's own keys (F1…F11, r, Ctrl+Q) answer
     auto_advance = True      # a step that passes opens the next one, after a moment
     save_progress = True     # steps that pass are written to the student's progress record
     celebrate = True         # a lesson that passes whole says so (summary and a toast)

@@ -1,4 +1,6 @@
-"""Run one console command in the lab host and stream its output in coalesced chunks.
+"""Run one console command in the lab host (or one namespace of it) and stream its output in
+coalesced chunks. The console runs the student's lines with it, the Packets view its tcpdump
+(`tutor.lab.capture`).
 
 The process is started by the one door to the lab (`client.popen`): `nsenter` on this side,
 whose child runs the student's `bash -c` inside the lab's PID namespace. Stopping must not kill
@@ -66,10 +68,12 @@ def group_members(pgid: int) -> list[int]:
 
 
 class CommandRunner:
-    """One command line running in the lab; `run()` blocks (thread), `stop()` is thread-safe."""
+    """One command line running in the lab; `run()` blocks (thread), `stop()` is thread-safe.
+    `netns` runs it in that namespace of the lab (None: the lab host)."""
 
-    def __init__(self, cmdline: str):
+    def __init__(self, cmdline: str, netns: str | None = None):
         self.cmdline = cmdline
+        self.netns = netns
         self.proc: subprocess.Popen | None = None
         self.stop_requested = 0.0
         self.killed = False
@@ -103,7 +107,7 @@ class CommandRunner:
             output("tutor: a command line cannot contain a NUL character (^@)\n")
             return 2
         try:
-            self.proc = client.popen(self.cmdline, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            self.proc = client.popen(self.cmdline, netns=self.netns, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         except (control.LabError, OSError) as exc:
             self.lab_error = str(exc)

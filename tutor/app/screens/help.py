@@ -28,6 +28,7 @@ lab of namespaces: nothing you type can touch this machine.
 | F9 | lab view: next namespace (host, red, …) |
 | F10 | lab view: next table (links, addresses, routes, ARP, NAT, map) |
 | F12 | trace the step's failing ping/tcp/fetch check: its packet's way, hop by hop, and where it dies |
+| F11 | packets: a live `tcpdump` on an interface of a namespace (Escape or F11 closes it) |
 | F4 | the lesson list: jump to any lesson |
 | F6 (or r outside the prompt) | reset this lesson's lab to its start (asks first) |
 | F2 | a real shell in the lab; `exit` comes back here |
