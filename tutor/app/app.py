@@ -27,8 +27,8 @@ from tutor.app.policy import STUDENT_KEYS, Policy
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
-from tutor.app.screens.trace import TraceScreen
 from tutor.app.screens.packets import PacketsScreen
+from tutor.app.screens.trace import TraceScreen
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console
 from tutor.app.widgets.lab_down import LabDownBanner
