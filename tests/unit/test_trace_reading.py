@@ -63,3 +63,15 @@ def test_a_state_check_or_a_lookup_cannot_be_traced():
     with pytest.raises(trace.TraceError, match="is not a check"):
         trace.check_of("ping 8.8.8.8")
     assert trace.traced(trace.check_of("fetch http://www.naver.com/ from red"))
+
+
+def test_the_probes_entries_are_new_ones_or_old_ones_it_refreshed():
+    facts = trace.Facts()
+    refreshed, untouched = ENTRY, ENTRY.replace("id=81", "id=90")
+    before = f"{ENTRY.replace(' 29 ', ' 3 ')}\n{untouched}"
+    after = f"{refreshed}\n{untouched.replace(' 29 ', ' 20 ')}\n{ENTRY.replace('id=81', 'id=99')}"
+    text = (f"@@trace@@ conntrack-before\n{before}\n@@trace@@ probe\n0\nok\n"
+            f"@@trace@@ conntrack-after\n{after}\n")
+    trace._read_probe(text, facts)
+    assert [l.split("id=")[1][:2] for l in facts.conntrack] == ["81", "99"]
+    assert facts.probe == (True, "ok")

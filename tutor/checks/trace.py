@@ -243,9 +243,10 @@ def _read_probe(text: str, facts: Facts) -> None:
     parts = _sections(text)
     facts.before = counters(parts.get("rules-before", ""))
     facts.after = counters(parts.get("rules-after", ""))
-    old = {_conn_key(l) for l in parts.get("conntrack-before", "").splitlines()}
+    # the probe's entries: new ones, or old ones whose countdown it started again
+    old = {_conn_key(l): _countdown(l) for l in parts.get("conntrack-before", "").splitlines()}
     facts.conntrack = [l for l in parts.get("conntrack-after", "").splitlines()
-                       if l.strip() and _conn_key(l) not in old]
+                       if l.strip() and _countdown(l) > old.get(_conn_key(l), -1)]
     code, _, seen = parts.get("probe", "1").partition("\n")
     facts.probe = (code.strip() == "0", seen.strip())
     try:
@@ -256,6 +257,12 @@ def _read_probe(text: str, facts: Facts) -> None:
         if key.startswith("route "):
             facts.routes[key[len("route "):]] = _route(body)
     facts.rules = _uncounted(parts.get("rules-before", ""))
+
+
+def _countdown(line: str) -> int:
+    """A conntrack entry's seconds left (its fifth word)."""
+    words = line.split()
+    return int(words[4]) if len(words) > 4 and words[4].isdigit() else 0
 
 
 def _conn_key(line: str) -> str:
