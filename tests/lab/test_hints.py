@@ -95,6 +95,33 @@ def test_wrong_namespace(lab):
     assert_hint(result, "peer veth0 with veth1 in red", "veth1 is in namespace blue, not in red", "")
 
 
+def follow(info, *commands: str) -> None:
+    for cmd in commands:
+        result = client.run(cmd, info=info)
+        assert result.returncode == 0, f"{cmd}: {result.stderr}"
+
+
+def test_a_mistyped_peer_name_the_hints_lead_out(lab):
+    # the typo, then what the hints said before issue 11: a second pair whose end went into red,
+    # the first pair made again, and a move the kernel refuses
+    lesson = build(lab, "lesson1", 2, "ip link add veth0 type veth peer name veht1")
+    assert_hint(step(lab, lesson, 4), "link veth1 in red",
+                "veht1 on the lab host, the other end of veth0, looks like a slip for it",
+                "Delete the stray pair (ip link del veth0 removes both ends) and recreate it with the right name: "
+                "ip link add veth0 type veth peer name veth1, then move this end: ip link set veth1 netns red")
+    follow(lab, "ip link add veth1 type veth peer name OTHER-END", "ip link set veth1 netns red",
+           "ip link del veth0", "ip link add veth0 type veth peer name veth1")
+    refused = client.run("ip link set veth1 netns red", info=lab)
+    assert refused.returncode != 0 and "same name" in refused.stderr, refused.stderr
+    assert_hint(step(lab, lesson, 4), "peer veth0 with veth1 in red",
+                "red already has a veth1 (the other end of OTHER-END on the lab host)",
+                "Delete the stray pair first (ip -n red link del veth1 removes both ends), then move this end: "
+                "ip link set veth1 netns red")
+    follow(lab, "ip -n red link del veth1", "ip link set veth1 netns red")
+    assert step(lab, lesson, 4).passed
+    assert [l for l in client.run("ip -br link", info=lab).stdout.split() if l.startswith("OTHER")] == []
+
+
 # --- lesson 2 ---------------------------------------------------------------------------------
 
 def test_port_not_on_the_bridge(lab):
