@@ -173,7 +173,7 @@ def test_missing_masquerade(lab):
     lesson = build(lab, "lesson3", 3)
     assert_hint(step(lab, lesson, 4), "masquerade 10.201.0.0/24",
                 "the nat table's POSTROUTING chain has no MASQUERADE rule",
-                "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+                "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
 
 
 def test_masquerade_of_the_wrong_subnet(lab, state_home):
@@ -183,7 +183,19 @@ def test_masquerade_of_the_wrong_subnet(lab, state_home):
     assert ("✗ masquerade 10.201.0.0/24  — the nat rules do not cover 10.201.0.0/24: "
             "-A POSTROUTING -s 10.200.0.0/24 -j MASQUERADE") in out.stdout
     assert ("hint: Wrong source subnet: delete the wrong rule (iptables -t nat -D POSTROUTING -s 10.200.0.0/24 "
-            "-j MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE") in out.stdout
+            "-j MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE"
+            ) in out.stdout
+
+
+def test_masquerade_in_a_user_chain_and_a_return_before_it(lab):
+    lesson = build(lab, "lesson3", 3, "iptables -t nat -N POSTNAT", "iptables -t nat -A POSTROUTING -j POSTNAT",
+                   "iptables -t nat -A POSTNAT -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
+    result = step(lab, lesson, 4)
+    assert result.passed, [(c.name, c.found) for c in result.checks]
+    follow(lab, "iptables -t nat -I POSTROUTING 1 -s 10.201.0.0/24 -j RETURN")
+    assert_hint(step(lab, lesson, 4), "masquerade 10.201.0.0/24",
+                "`-A POSTROUTING -s 10.201.0.0/24 -j RETURN` (rule 1 of POSTROUTING) catches it first",
+                "That rule catches it first: delete it (iptables -t nat -D POSTROUTING 1)")
 
 
 def test_forward_policy_drop(lab):
@@ -243,12 +255,12 @@ def test_lesson4_masquerade_missing_shows_in_the_ping_too(lab):
     lesson = build(lab, "lesson4", 2)
     result = step(lab, lesson, 3)
     assert_hint(result, "masquerade 192.168.15.0/24", "the nat table's POSTROUTING chain has no MASQUERADE rule",
-                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE")
+                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE")
     # the state check holds the pings back; without it, the ping's own diagnosis says the same
     only_pings = copy.deepcopy(lesson)
     only_pings.steps[2].checks = [c for c in lesson.steps[2].checks if c.kind != "masquerade"]
     assert_hint(step(lab, only_pings, 3), "ping 192.168.1.3 from red",
                 "the LAN machine has no route back to 192.168.15.0/24",
-                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE")
+                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE")
     assert_hint(step(lab, only_pings, 3), "ping 8.8.8.8 from red",
                 "the internet has no route back to 192.168.15.0/24", "")

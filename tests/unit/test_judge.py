@@ -300,11 +300,11 @@ def test_masquerade():
     passes("l3-done", "masquerade 10.201.0.0/24")
     passes("l5-done", "masquerade 192.168.15.0/25")       # a wider rule covers a narrower subnet
     fails("l3-start", "masquerade 10.201.0.0/24", "the nat table's POSTROUTING chain has no MASQUERADE rule",
-          "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+          "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
     fails("l3-broken", "masquerade 10.201.0.0/24",
           "the nat rules do not cover 10.201.0.0/24: -A POSTROUTING -s 10.200.0.0/24 -j MASQUERADE",
           "Wrong source subnet: delete the wrong rule (iptables -t nat -D POSTROUTING -s 10.200.0.0/24 -j "
-          "MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+          "MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
 
 
 def test_dnat():
@@ -389,7 +389,7 @@ def test_diagnose_layers_through_the_host():
     v = path_problem(s, "container10", "8.8.8.8")
     assert v is not None
     assert "the internet has no route back to 10.201.0.0/24" in v.found
-    assert v.hint.endswith("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+    assert v.hint.endswith("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
     lab.cache_clear()     # the captured state was changed in place
 
 

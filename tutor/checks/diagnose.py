@@ -271,9 +271,8 @@ def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
     for sub in _subnets(state, src):
         verdict = masquerade_verdict(state, sub)
         if not verdict.passed:
-            return Verdict(False, f"{verdict.found}; {side} has no route back to {sub}",
-                           f"Masquerade the namespaces behind the host: "
-                           f"iptables -t nat -A POSTROUTING -s {sub} -j MASQUERADE")
+            # the masquerade check's own hint: the rule the lessons teach, or the one in its way
+            return Verdict(False, f"{verdict.found}; {side} has no route back to {sub}", verdict.hint)
     return None
 
 
