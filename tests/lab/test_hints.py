@@ -264,3 +264,17 @@ def test_lesson4_masquerade_missing_shows_in_the_ping_too(lab):
                 "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE")
     assert_hint(step(lab, only_pings, 3), "ping 8.8.8.8 from red",
                 "the internet has no route back to 192.168.15.0/24", "")
+
+
+def test_a_failed_connection_from_the_lan_follows_the_docker_chain(lab):
+    # lesson 5's Docker layout works, then forwarding is turned off: the diagnosis must find the
+    # DNAT rule in the DOCKER chain (not say there is none) and name the real broken hop
+    lesson = build(lab, "lesson5", 3, "sysctl -w net.ipv4.ip_forward=0")
+    assert_hint(step(lab, lesson, 3), "tcp 192.168.1.2:8080 from node lan",
+                "net.ipv4.ip_forward is 0 on the lab host", "Turn on forwarding: sysctl -w net.ipv4.ip_forward=1")
+    # the port published is another one: the fix keeps the chain's ! -i v-net-0
+    follow(lab, "sysctl -w net.ipv4.ip_forward=1",
+           "iptables -t nat -R DOCKER 1 ! -i v-net-0 -p tcp --dport 9090 -j DNAT --to-destination 192.168.15.2:80")
+    assert_hint(step(lab, lesson, 3), "dnat tcp 8080 to 192.168.15.2:80", "do not send tcp 8080",
+                "Add it to the DOCKER chain, which PREROUTING sends it into: iptables -t nat -A DOCKER ! -i v-net-0 "
+                "-p tcp --dport 8080 -j DNAT --to-destination 192.168.15.2:80")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from tutor.checks.diagnose import explain
 from tutor.checks.engine import judge_state
 from tutor.checks.lang import parse_check
 from tutor.checks.observe import parse_state
@@ -165,3 +166,34 @@ def test_masquerade_falls_back_to_the_rules_text_when_the_walk_cannot_tell():
     v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -m mark --mark 0x1 -j RETURN",
                                                     "-A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE"))
     assert v.passed, v.found
+
+
+DOCKER_WITHOUT_8080 = DOCKER.replace("--dport 8080", "--dport 9090")
+
+
+def test_the_dnat_fix_goes_into_the_chain_prerouting_sends_the_packet_to():
+    v = judge_state(parse_check("dnat tcp 8080 to 192.168.15.2:80"), with_rules("l5-done", DOCKER_WITHOUT_8080))
+    assert not v.passed
+    assert v.hint == ("Add it to the DOCKER chain, which PREROUTING sends it into: iptables -t nat -A DOCKER "
+                      "! -i v-net-0 -p tcp --dport 8080 -j DNAT --to-destination 192.168.15.2:80")
+
+
+def test_the_dnat_fix_stays_in_prerouting_without_a_user_chain():
+    v = judge_state(parse_check("dnat tcp 8080 to 192.168.15.2:80"), with_rules("l5-done", nat_postrouting()))
+    assert v.hint.startswith("Forward the port: iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT")
+
+
+def lan_tcp(state, port: int):
+    """Why `tcp 192.168.1.2:PORT from node lan` failed, as the hints explain it."""
+    return explain(parse_check(f"tcp 192.168.1.2:{port} from node lan"), state, "curl: (28) timed out")
+
+
+def test_a_failed_connection_from_the_lan_follows_the_docker_chain():
+    state = with_rules("l5-done", DOCKER)
+    state.sysctls[(HOST, "net.ipv4.ip_forward")] = "0"
+    v = lan_tcp(state, 8080)
+    assert "net.ipv4.ip_forward is 0" in v.found, v.found
+    v = lan_tcp(with_rules("l5-done", DOCKER_WITHOUT_8080), 8080)
+    assert "no DNAT rule for tcp port 8080" in v.found
+    assert v.hint == ("Forward the port to the server: iptables -t nat -A DOCKER ! -i v-net-0 -p tcp --dport 8080 "
+                      "-j DNAT --to-destination SERVER-IP:PORT")
