@@ -329,6 +329,18 @@ def name_problem(state: LabState, src: str, host: str) -> Verdict | None:
     return None
 
 
+def _dnat_target(state: LabState, port: int) -> str | None:
+    """Where the lab host's nat PREROUTING sends a new connection from the LAN machine to tcp
+    `port`, walked as the `dnat` check walks it (user chains such as Docker's included); by the
+    rules' text when the walk cannot tell. None: no DNAT rule takes it."""
+    walked = walk_from_lan(state, port)
+    if walked is not None and walked.action != UNKNOWN:
+        return walked.to if walked.action == "DNAT" else None
+    dnat = [r for r in state.nat_rules("PREROUTING")
+            if r.opts.get("-j") == "DNAT" and r.opts.get("--dport") == str(port)]
+    return dnat[0].opts.get("--to-destination", "") if dnat else None
+
+
 def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | None:
     """A check from world node `node` to `ip` (tcp `port`, or 0) into the lab, when that node is
     the LAN machine: a route on the LAN machine, or a DNAT rule."""
@@ -364,18 +376,6 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
         return Verdict(False, f"{owner.ns} has no route back to the LAN {lan_net}",
                        f"Route the LAN through the host: {ip_cmd(owner.ns, f'route add {lan_net} via {gw}')}")
     return None
-
-
-def _dnat_target(state: LabState, port: int) -> str | None:
-    """Where the lab host's nat PREROUTING sends a new connection from the LAN machine to tcp
-    `port`, walked as the `dnat` check walks it (user chains such as Docker's included); by the
-    rules' text when the walk cannot tell. None: no DNAT rule takes it."""
-    walked = walk_from_lan(state, port)
-    if walked is not None and walked.action != UNKNOWN:
-        return walked.to if walked.action == "DNAT" else None
-    dnat = [r for r in state.nat_rules("PREROUTING")
-            if r.opts.get("-j") == "DNAT" and r.opts.get("--dport") == str(port)]
-    return dnat[0].opts.get("--to-destination", "") if dnat else None
 
 
 def _summary(seen: str) -> str:
