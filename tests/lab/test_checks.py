@@ -196,7 +196,7 @@ def test_masquerade_passes_for_every_rule_that_covers_the_subnet(lab, rule):
 def test_masquerade_fails_for_rules_that_miss_the_subnet(lab, rule):
     sh(lab, f"iptables -t nat -A POSTROUTING {rule}")
     fails(lab, "masquerade 10.201.0.0/24", "the nat rules do not cover 10.201.0.0/24: -A POSTROUTING",
-          "add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+          "iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
 
 
 @pytest.mark.parametrize("rule", [

@@ -95,6 +95,33 @@ def test_wrong_namespace(lab):
     assert_hint(result, "peer veth0 with veth1 in red", "veth1 is in namespace blue, not in red", "")
 
 
+def follow(info, *commands: str) -> None:
+    for cmd in commands:
+        result = client.run(cmd, info=info)
+        assert result.returncode == 0, f"{cmd}: {result.stderr}"
+
+
+def test_a_mistyped_peer_name_the_hints_lead_out(lab):
+    # the typo, then what the hints said before issue 11: a second pair whose end went into red,
+    # the first pair made again, and a move the kernel refuses
+    lesson = build(lab, "lesson1", 2, "ip link add veth0 type veth peer name veht1")
+    assert_hint(step(lab, lesson, 4), "link veth1 in red",
+                "veht1 on the lab host, the other end of veth0, looks like a slip for it",
+                "Delete the stray pair (ip link del veth0 removes both ends) and recreate it with the right name: "
+                "ip link add veth0 type veth peer name veth1, then move this end: ip link set veth1 netns red")
+    follow(lab, "ip link add veth1 type veth peer name OTHER-END", "ip link set veth1 netns red",
+           "ip link del veth0", "ip link add veth0 type veth peer name veth1")
+    refused = client.run("ip link set veth1 netns red", info=lab)
+    assert refused.returncode != 0 and "same name" in refused.stderr, refused.stderr
+    assert_hint(step(lab, lesson, 4), "peer veth0 with veth1 in red",
+                "red already has a veth1 (the other end of OTHER-END on the lab host)",
+                "Delete the stray pair first (ip -n red link del veth1 removes both ends), then move this end: "
+                "ip link set veth1 netns red")
+    follow(lab, "ip -n red link del veth1", "ip link set veth1 netns red")
+    assert step(lab, lesson, 4).passed
+    assert [l for l in client.run("ip -br link", info=lab).stdout.split() if l.startswith("OTHER")] == []
+
+
 # --- lesson 2 ---------------------------------------------------------------------------------
 
 def test_port_not_on_the_bridge(lab):
@@ -146,7 +173,7 @@ def test_missing_masquerade(lab):
     lesson = build(lab, "lesson3", 3)
     assert_hint(step(lab, lesson, 4), "masquerade 10.201.0.0/24",
                 "the nat table's POSTROUTING chain has no MASQUERADE rule",
-                "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+                "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
 
 
 def test_masquerade_of_the_wrong_subnet(lab, state_home):
@@ -156,7 +183,19 @@ def test_masquerade_of_the_wrong_subnet(lab, state_home):
     assert ("✗ masquerade 10.201.0.0/24  — the nat rules do not cover 10.201.0.0/24: "
             "-A POSTROUTING -s 10.200.0.0/24 -j MASQUERADE") in out.stdout
     assert ("hint: Wrong source subnet: delete the wrong rule (iptables -t nat -D POSTROUTING -s 10.200.0.0/24 "
-            "-j MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE") in out.stdout
+            "-j MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE"
+            ) in out.stdout
+
+
+def test_masquerade_in_a_user_chain_and_a_return_before_it(lab):
+    lesson = build(lab, "lesson3", 3, "iptables -t nat -N POSTNAT", "iptables -t nat -A POSTROUTING -j POSTNAT",
+                   "iptables -t nat -A POSTNAT -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
+    result = step(lab, lesson, 4)
+    assert result.passed, [(c.name, c.found) for c in result.checks]
+    follow(lab, "iptables -t nat -I POSTROUTING 1 -s 10.201.0.0/24 -j RETURN")
+    assert_hint(step(lab, lesson, 4), "masquerade 10.201.0.0/24",
+                "`-A POSTROUTING -s 10.201.0.0/24 -j RETURN` (rule 1 of POSTROUTING) catches it first",
+                "That rule catches it first: delete it (iptables -t nat -D POSTROUTING 1)")
 
 
 def test_forward_policy_drop(lab):
@@ -216,12 +255,26 @@ def test_lesson4_masquerade_missing_shows_in_the_ping_too(lab):
     lesson = build(lab, "lesson4", 2)
     result = step(lab, lesson, 3)
     assert_hint(result, "masquerade 192.168.15.0/24", "the nat table's POSTROUTING chain has no MASQUERADE rule",
-                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE")
+                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE")
     # the state check holds the pings back; without it, the ping's own diagnosis says the same
     only_pings = copy.deepcopy(lesson)
     only_pings.steps[2].checks = [c for c in lesson.steps[2].checks if c.kind != "masquerade"]
     assert_hint(step(lab, only_pings, 3), "ping 192.168.1.3 from red",
                 "the LAN machine has no route back to 192.168.15.0/24",
-                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE")
+                "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE")
     assert_hint(step(lab, only_pings, 3), "ping 8.8.8.8 from red",
                 "the internet has no route back to 192.168.15.0/24", "")
+
+
+def test_a_failed_connection_from_the_lan_follows_the_docker_chain(lab):
+    # lesson 5's Docker layout works, then forwarding is turned off: the diagnosis must find the
+    # DNAT rule in the DOCKER chain (not say there is none) and name the real broken hop
+    lesson = build(lab, "lesson5", 3, "sysctl -w net.ipv4.ip_forward=0")
+    assert_hint(step(lab, lesson, 3), "tcp 192.168.1.2:8080 from node lan",
+                "net.ipv4.ip_forward is 0 on the lab host", "Turn on forwarding: sysctl -w net.ipv4.ip_forward=1")
+    # the port published is another one: the fix keeps the chain's ! -i v-net-0
+    follow(lab, "sysctl -w net.ipv4.ip_forward=1",
+           "iptables -t nat -R DOCKER 1 ! -i v-net-0 -p tcp --dport 9090 -j DNAT --to-destination 192.168.15.2:80")
+    assert_hint(step(lab, lesson, 3), "dnat tcp 8080 to 192.168.15.2:80", "do not send tcp 8080",
+                "Add it to the DOCKER chain, which PREROUTING sends it into: iptables -t nat -A DOCKER ! -i v-net-0 "
+                "-p tcp --dport 8080 -j DNAT --to-destination 192.168.15.2:80")

@@ -200,6 +200,37 @@ def test_peer():
           "ip link add br0 type veth peer name veth10")
 
 
+# A typo in the peer's name (issue 11): `ip link add veth0 type veth peer name veht1`. The hints
+# must lead out, whatever the student did next by the old ones (fixtures/state/capture.py).
+
+def test_a_mistyped_peer_name_is_named_and_the_stray_pair_deleted():
+    fails("l1-typo", "link veth1 in red",
+          "there is no interface veth1 anywhere in the lab; veht1 on the lab host, the other end of veth0, "
+          "looks like a slip for it",
+          "Delete the stray pair (ip link del veth0 removes both ends) and recreate it with the right name: "
+          "ip link add veth0 type veth peer name veth1, then move this end: ip link set veth1 netns red")
+    fails("l1-typo", "peer veth0 with veth1 in red", "the other end of veth0 on the lab host is veht1 on the lab host",
+          "Delete the pair (ip link del veth0 removes both ends) and recreate it: "
+          "ip link add veth0 type veth peer name veth1")
+
+
+def test_a_second_pair_made_after_the_typo_is_deleted_too():
+    # the old hint made a second pair (veth1, OTHER-END) and veth1 went into red: recreating the
+    # first pair and moving its veth1 there would collide with it
+    fails("l1-two-pairs", "peer veth0 with veth1 in red", "the other end of veth0 on the lab host is veht1",
+          "Delete the pair (ip link del veth0 removes both ends) and the stray veth1 in red "
+          "(ip -n red link del veth1), then recreate it: ip link add veth0 type veth peer name veth1")
+
+
+def test_a_move_the_kernel_refuses_names_the_stray_end_in_the_way():
+    # "An interface with the same name exists in the target netns": red has the other pair's veth1
+    fails("l1-stray", "peer veth0 with veth1 in red",
+          "veth1 is still on the lab host, not in red, and red already has a veth1 "
+          "(the other end of OTHER-END on the lab host)",
+          "Delete the stray pair first (ip -n red link del veth1 removes both ends), then move this end: "
+          "ip link set veth1 netns red")
+
+
 def test_master():
     passes("l3-done", "master brid10 is br0")
     fails("l2-port-off", "master brid11 is br0", "brid11 on the lab host is not plugged into any bridge",
@@ -269,11 +300,11 @@ def test_masquerade():
     passes("l3-done", "masquerade 10.201.0.0/24")
     passes("l5-done", "masquerade 192.168.15.0/25")       # a wider rule covers a narrower subnet
     fails("l3-start", "masquerade 10.201.0.0/24", "the nat table's POSTROUTING chain has no MASQUERADE rule",
-          "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+          "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
     fails("l3-broken", "masquerade 10.201.0.0/24",
           "the nat rules do not cover 10.201.0.0/24: -A POSTROUTING -s 10.200.0.0/24 -j MASQUERADE",
           "Wrong source subnet: delete the wrong rule (iptables -t nat -D POSTROUTING -s 10.200.0.0/24 -j "
-          "MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+          "MASQUERADE) and add iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
 
 
 def test_dnat():
@@ -358,7 +389,7 @@ def test_diagnose_layers_through_the_host():
     v = path_problem(s, "container10", "8.8.8.8")
     assert v is not None
     assert "the internet has no route back to 10.201.0.0/24" in v.found
-    assert v.hint.endswith("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE")
+    assert v.hint.endswith("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
     lab.cache_clear()     # the captured state was changed in place
 
 

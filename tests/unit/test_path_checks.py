@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from tutor.checks.diagnose import explain
 from tutor.checks.engine import judge_state
 from tutor.checks.lang import parse_check
 from tutor.checks.observe import parse_state
@@ -97,3 +98,102 @@ def test_forward_with_a_drop_policy_fails_when_only_bridge_to_bridge_is_accepted
 def test_forward_with_a_drop_policy_passes_when_the_way_out_and_back_is_accepted():
     v = judge_state(parse_check("forward"), with_rules("l3-done", FORWARD_OUT_AND_BACK))
     assert v.passed, v.found
+
+
+def nat_postrouting(*lines: str, chains: tuple[str, ...] = ()) -> str:
+    """A nat table whose POSTROUTING (and user `chains`) hold `lines`."""
+    heads = [":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
+             ":POSTROUTING ACCEPT [0:0]", *(f":{c} - [0:0]" for c in chains)]
+    return "\n".join(["*nat", *heads, *lines, "COMMIT", ""])
+
+
+def masquerade(subnet: str, save: str, lab: str = "l3-done"):
+    return judge_state(parse_check(f"masquerade {subnet}"), with_rules(lab, save))
+
+
+def test_masquerade_through_a_user_chain_passes():
+    v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -j POSTNAT",
+                                                    "-A POSTNAT -s 10.201.0.0/24 -j MASQUERADE", chains=("POSTNAT",)))
+    assert v.passed, v.found
+    assert "via POSTROUTING → POSTNAT" in v.found and "-A POSTNAT -s 10.201.0.0/24 -j MASQUERADE" in v.found
+
+
+def test_masquerade_as_docker_writes_it_passes():
+    v = masquerade("172.18.0.0/16", nat_postrouting("-A POSTROUTING -s 172.18.0.0/16 ! -o docker0 -j MASQUERADE"))
+    assert v.passed, v.found
+    v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -s 10.201.0.0/24 -j SNAT --to-source 172.17.0.3"))
+    assert v.passed, v.found
+
+
+def test_a_return_before_the_masquerade_rule_is_named_and_its_deletion_is_the_hint():
+    v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -s 10.201.0.0/24 -j RETURN",
+                                                    "-A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE"))
+    assert not v.passed, v.found
+    assert "`-A POSTROUTING -s 10.201.0.0/24 -j RETURN` (rule 1 of POSTROUTING) catches it first" in v.found
+    assert v.hint == "That rule catches it first: delete it (iptables -t nat -D POSTROUTING 1)"
+
+
+def test_an_accept_before_the_masquerade_rule_in_a_user_chain_is_named():
+    v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -j POSTNAT", "-A POSTNAT -o eth0 -j ACCEPT",
+                                                    "-A POSTNAT -s 10.201.0.0/24 -j MASQUERADE", chains=("POSTNAT",)))
+    assert not v.passed, v.found
+    assert "`-A POSTNAT -o eth0 -j ACCEPT` (rule 1 of POSTNAT) catches it first" in v.found
+    assert v.hint == "That rule catches it first: delete it (iptables -t nat -D POSTNAT 1)"
+
+
+def test_a_return_with_no_masquerade_rule_after_it_asks_for_one_too():
+    v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -o eth0 -j RETURN"))
+    assert not v.passed and "(rule 1 of POSTROUTING) catches it first" in v.found
+    assert v.hint == ("That rule catches it first: delete it (iptables -t nat -D POSTROUTING 1), then add: "
+                      "iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
+
+
+def test_the_masquerade_fix_names_the_bridge_that_holds_the_subnet():
+    v = masquerade("10.201.0.0/24", nat_postrouting())
+    assert v.hint == "Add one: iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE"
+    v = masquerade("192.168.15.0/24", nat_postrouting(), lab="l5-start")
+    assert v.hint == "Add one: iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE"
+    v = masquerade("172.18.0.0/16", nat_postrouting())     # no interface of the lab host holds it
+    assert v.hint == "Add one: iptables -t nat -A POSTROUTING -s 172.18.0.0/16 -j MASQUERADE"
+
+
+def test_a_masquerade_rule_only_for_another_cable_does_not_cover_the_way_out():
+    v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -s 10.201.0.0/24 -o eth1 -j MASQUERADE"))
+    assert not v.passed and "do not cover 10.201.0.0/24" in v.found
+
+
+def test_masquerade_falls_back_to_the_rules_text_when_the_walk_cannot_tell():
+    v = masquerade("10.201.0.0/24", nat_postrouting("-A POSTROUTING -m mark --mark 0x1 -j RETURN",
+                                                    "-A POSTROUTING -s 10.201.0.0/24 -j MASQUERADE"))
+    assert v.passed, v.found
+
+
+DOCKER_WITHOUT_8080 = DOCKER.replace("--dport 8080", "--dport 9090")
+
+
+def test_the_dnat_fix_goes_into_the_chain_prerouting_sends_the_packet_to():
+    v = judge_state(parse_check("dnat tcp 8080 to 192.168.15.2:80"), with_rules("l5-done", DOCKER_WITHOUT_8080))
+    assert not v.passed
+    assert v.hint == ("Add it to the DOCKER chain, which PREROUTING sends it into: iptables -t nat -A DOCKER "
+                      "! -i v-net-0 -p tcp --dport 8080 -j DNAT --to-destination 192.168.15.2:80")
+
+
+def test_the_dnat_fix_stays_in_prerouting_without_a_user_chain():
+    v = judge_state(parse_check("dnat tcp 8080 to 192.168.15.2:80"), with_rules("l5-done", nat_postrouting()))
+    assert v.hint.startswith("Forward the port: iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT")
+
+
+def lan_tcp(state, port: int):
+    """Why `tcp 192.168.1.2:PORT from node lan` failed, as the hints explain it."""
+    return explain(parse_check(f"tcp 192.168.1.2:{port} from node lan"), state, "curl: (28) timed out")
+
+
+def test_a_failed_connection_from_the_lan_follows_the_docker_chain():
+    state = with_rules("l5-done", DOCKER)
+    state.sysctls[(HOST, "net.ipv4.ip_forward")] = "0"
+    v = lan_tcp(state, 8080)
+    assert "net.ipv4.ip_forward is 0" in v.found, v.found
+    v = lan_tcp(with_rules("l5-done", DOCKER_WITHOUT_8080), 8080)
+    assert "no DNAT rule for tcp port 8080" in v.found
+    assert v.hint == ("Forward the port to the server: iptables -t nat -A DOCKER ! -i v-net-0 -p tcp --dport 8080 "
+                      "-j DNAT --to-destination SERVER-IP:PORT")

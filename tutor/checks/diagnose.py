@@ -10,10 +10,12 @@ import ipaddress
 
 from tutor.checks import kinds
 from tutor.checks.judge import Verdict, ip_cmd, place, who
+from tutor.checks.kinds.dnat import dnat_fix, walk_from_lan
 from tutor.checks.kinds.forward import forward_verdict
 from tutor.checks.kinds.masquerade import masquerade_verdict
 from tutor.checks.kinds.resolv import nameservers
 from tutor.checks.lang import Check
+from tutor.checks.packetpath import UNKNOWN
 from tutor.lab import world
 from tutor.lab.state import HOST, LabState, Link, Route, Rule, covers, in_subnet
 from tutor.lab.world import DNS_SERVER
@@ -271,9 +273,8 @@ def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
     for sub in _subnets(state, src):
         verdict = masquerade_verdict(state, sub)
         if not verdict.passed:
-            return Verdict(False, f"{verdict.found}; {side} has no route back to {sub}",
-                           f"Masquerade the namespaces behind the host: "
-                           f"iptables -t nat -A POSTROUTING -s {sub} -j MASQUERADE")
+            # the masquerade check's own hint: the rule the lessons teach, or the one in its way
+            return Verdict(False, f"{verdict.found}; {side} has no route back to {sub}", verdict.hint)
     return None
 
 
@@ -328,6 +329,18 @@ def name_problem(state: LabState, src: str, host: str) -> Verdict | None:
     return None
 
 
+def _dnat_target(state: LabState, port: int) -> str | None:
+    """Where the lab host's nat PREROUTING sends a new connection from the LAN machine to tcp
+    `port`, walked as the `dnat` check walks it (user chains such as Docker's included); by the
+    rules' text when the walk cannot tell. None: no DNAT rule takes it."""
+    walked = walk_from_lan(state, port)
+    if walked is not None and walked.action != UNKNOWN:
+        return walked.to if walked.action == "DNAT" else None
+    dnat = [r for r in state.nat_rules("PREROUTING")
+            if r.opts.get("-j") == "DNAT" and r.opts.get("--dport") == str(port)]
+    return dnat[0].opts.get("--to-destination", "") if dnat else None
+
+
 def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | None:
     """A check from world node `node` to `ip` (tcp `port`, or 0) into the lab, when that node is
     the LAN machine: a route on the LAN machine, or a DNAT rule."""
@@ -338,13 +351,11 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
     if _host_owns(state, ip):
         if not port:
             return None
-        dnat = [r for r in state.nat_rules("PREROUTING")
-                if r.opts.get("-j") == "DNAT" and r.opts.get("--dport") == str(port)]
-        if not dnat:
+        to = _dnat_target(state, port)
+        if to is None:
+            _, fix = dnat_fix(state, walk_from_lan(state, port), port, "SERVER-IP:PORT")
             return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers {ip}:{port}",
-                           f"Forward the port to the server: iptables -t nat -A PREROUTING -p tcp "
-                           f"--dport {port} -j DNAT --to-destination SERVER-IP:PORT")
-        to = dnat[0].opts.get("--to-destination", "")
+                           f"Forward the port to the server: {fix}")
         target = to.rpartition(":")[0] or to
         if not _is_ip(target):
             return None

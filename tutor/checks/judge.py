@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tutor.lab import world
 from tutor.lab.state import HOST, LabState, Link
 
 
@@ -72,12 +73,54 @@ def missing_link(state: LabState, dev: str, ns: str, kind: str | None = None) ->
                            f"or recreate it on the host")
         return Verdict(False, f"{dev} is in namespace {other.ns}, not in {ns}",
                        f"Wrong namespace: move it with ip -n {other.ns} link set {dev} netns {ns}")
+    if kind != "bridge" and (slip := _slip_of(state, dev)):
+        return _mistyped_pair(state, slip, dev, ns)
     if kind == "bridge":
         fix = f"Create the bridge: {create_cmd(dev, kind, ns)}"
     else:
         fix = f"Create the {'veth pair' if kind == 'veth' else 'interface (for a veth pair)'}: {create_cmd(dev, kind)}"
         fix += "" if ns == HOST else f", then move this end: ip link set {dev} netns {ns}"
     return Verdict(False, f"there is no interface {dev} anywhere in the lab", fix)
+
+
+def one_slip(typed: str, meant: str) -> bool:
+    """Is `typed` `meant` with one slip of the keyboard: a letter wrong, added or left out, or
+    two neighbours swapped (veht1 for veth1)? Another number (veth0 for veth1) is another
+    interface, not a slip."""
+    if typed == meant or abs(len(typed) - len(meant)) > 1:
+        return False
+    if len(typed) == len(meant):
+        diff = [i for i, (a, b) in enumerate(zip(typed, meant, strict=True)) if a != b]
+        if len(diff) == 1:
+            return not (typed[diff[0]].isdigit() and meant[diff[0]].isdigit())
+        return (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and typed[diff[0]] == meant[diff[1]] and typed[diff[1]] == meant[diff[0]])
+    short, long = sorted((typed, meant), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def _slip_of(state: LabState, dev: str) -> Link | None:
+    """A veth end anywhere in the lab whose name looks like `dev` mistyped."""
+    return next((l for space in state.ns.values() for l in space.links.values()
+                 if l.kind == "veth" and one_slip(l.name, dev)
+                 and not (l.ns == HOST and l.name in world.WORLD_LINKS)), None)
+
+
+def _mistyped_pair(state: LabState, slip: Link, dev: str, ns: str) -> Verdict:
+    """`dev` is missing and `slip`, a veth end, has its name with a slip: delete that pair (either
+    end takes both with it) and make it again. Re-running the first command cannot work: the
+    kernel refuses a second interface of the same name."""
+    other = state.peer_of(slip)
+    found = f"there is no interface {dev} anywhere in the lab; {place(slip.name, slip.ns)}"
+    if other is None:
+        return Verdict(False, f"{found} looks like a slip for it",
+                       f"Delete it ({ip_cmd(slip.ns, f'link del {slip.name}')} removes both ends of its pair) "
+                       f"and create the pair again with the right name: {create_cmd(dev, 'veth')}")
+    move = "" if ns == other.ns else f", then move this end: ip link set {dev} netns {ns}"
+    return Verdict(False, f"{found}, the other end of {other.name}, looks like a slip for it",
+                   f"Delete the stray pair ({ip_cmd(other.ns, f'link del {other.name}')} removes both ends) "
+                   f"and recreate it with the right name: "
+                   f"{ip_cmd(other.ns, f'link add {other.name} type veth peer name {dev}')}{move}")
 
 
 def find_link(state: LabState, dev: str, ns: str) -> Link | Verdict:

@@ -4,7 +4,8 @@
 the rules in order, the first one that matches with a deciding target wins; `-j CHAIN` enters a
 user chain and comes back on `RETURN` or at its end, `-g CHAIN` enters one without coming back
 here; the chain's policy decides when nothing else did. The answer quotes the deciding rule, its
-place in its chain and the chains walked, so a hint can say "rule 2 of FORWARD drops it".
+place in its chain, the chains walked and the RETURN rules taken, so a hint can say "rule 2 of
+FORWARD drops it" or "rule 1 of POSTROUTING catches it first".
 
 It never guesses: a rule with a match or target it does not read makes the answer UNKNOWN (and
 says which rule), unless the rule cannot matter (another of its matches already fails, or its
@@ -57,6 +58,7 @@ class Verdict:
     path: tuple[str, ...] = ()      # the chains entered, in order
     to: str = ""                    # DNAT/SNAT/MASQUERADE/REDIRECT: the --to-* value, "" if none
     why: str = ""                   # UNKNOWN: what could not be judged
+    returned: tuple[tuple[str, int, Rule], ...] = ()   # the RETURN rules taken, in order: (chain, place, rule)
 
     @property
     def by_policy(self) -> bool:
@@ -74,14 +76,16 @@ def walk(rules: Iptables, table: str, chain: str, packet: Packet) -> Verdict:
     if chain not in BUILTIN_CHAINS:
         raise ValueError(f"{chain} is not a built-in chain")
     path: list[str] = []
-    found = _chain(rules, table, chain, packet, path, 0)
+    returned: list[tuple[str, int, Rule]] = []
+    found = _chain(rules, table, chain, packet, path, returned, 0)
     if found is not None:
         return found
     policy = rules.policies.get((table, chain), "ACCEPT")
-    return Verdict(policy, chain, path=tuple(path))
+    return Verdict(policy, chain, path=tuple(path), returned=tuple(returned))
 
 
-def _chain(rules: Iptables, table: str, chain: str, packet: Packet, path: list[str], depth: int) -> Verdict | None:
+def _chain(rules: Iptables, table: str, chain: str, packet: Packet, path: list[str],
+           returned: list[tuple[str, int, Rule]], depth: int) -> Verdict | None:
     """Walk one chain: a Verdict if something in it (or below it) decides, None if it returns."""
     path.append(chain)
     mine = [r for r in rules.rules if r.table == table and r.chain == chain]
@@ -99,14 +103,15 @@ def _chain(rules: Iptables, table: str, chain: str, packet: Packet, path: list[s
         if matched is None:
             return unknown(why)
         if target == "RETURN":
+            returned.append((chain, position, rule))
             return None
         if target in DECIDING:
-            return Verdict(target, chain, position, rule, tuple(path), to=to)
+            return Verdict(target, chain, position, rule, tuple(path), to=to, returned=tuple(returned))
         if rules.policies.get((table, target)) != "-":
             return unknown(f"its target {target} is not something the walk reads")
         if depth >= MAX_DEPTH:
             return unknown("the chains jump into each other too deep")
-        below = _chain(rules, table, target, packet, path, depth + 1)
+        below = _chain(rules, table, target, packet, path, returned, depth + 1)
         if jump == "-g" or below is not None:
             return below
     return None

@@ -39,8 +39,9 @@ class Dnat(StateKind):
 
     def judge(self, check: Check, state: LabState) -> Verdict:
         port, ip, to_port = check.args["port"], check.args["to_ip"], check.args["to_port"]
-        fix = f"iptables -t nat -A PREROUTING -p tcp --dport {port} -j DNAT --to-destination {ip}:{to_port}"
-        walked = _walk_from_lan(state, port)
+        walked = walk_from_lan(state, port)
+        chain, fix = dnat_fix(state, walked, port, f"{ip}:{to_port}")
+        add = "Add" if chain == "PREROUTING" else f"Add it to the {chain} chain, which PREROUTING sends it into"
         if walked is not None and walked.action == "DNAT":
             target_ip, _, target_port = walked.to.partition(":")
             if target_ip == ip and (target_port or str(port)) == str(to_port):
@@ -65,12 +66,31 @@ class Dnat(StateKind):
         if rules:
             have = "; ".join(f"-A {r.text}" for r in rules)
             return Verdict(False, f"the DNAT rules do not send tcp {port} to {ip}:{to_port}: {have}",
-                           f"Add: {fix}")
+                           f"{add}: {fix}")
         return Verdict(False, "the nat table's PREROUTING chain has no DNAT rule",
-                       f"Forward the port: {fix} (`--dport` needs `-p tcp` before it)")
+                       f"{'Forward the port' if chain == 'PREROUTING' else add}: {fix} "
+                       f"(`--dport` needs `-p tcp` before it)")
 
 
-def _walk_from_lan(state: LabState, port: int) -> packetpath.Verdict | None:
+def dnat_fix(state: LabState, walked: packetpath.Verdict | None, port: int, to: str) -> tuple[str, str]:
+    """(chain, command): the DNAT rule for tcp `port` to `to`, in the chain where the LAN's packet
+    would meet it: the user chain PREROUTING sends it into (Docker's DOCKER, keeping a
+    `! -i BRIDGE` that chain's rules use), else PREROUTING itself. `walked`: that packet's walk
+    (`walk_from_lan`)."""
+    chain, bridge = "PREROUTING", ""
+    rules = state.ns[HOST].iptables if HOST in state.ns else None
+    if walked is not None and walked.action != UNKNOWN and rules is not None:
+        returned = {c for c, _, _ in walked.returned}
+        users = [c for c in walked.path if c not in packetpath.BUILTIN_CHAINS and c not in returned]
+        if users:
+            chain = users[0]
+            bridge = next((r.opts["!-i"] for r in rules.rules
+                           if r.table == "nat" and r.chain == chain and r.opts.get("!-i")), "")
+    out = f" ! -i {bridge}" if bridge else ""
+    return chain, f"iptables -t nat -A {chain}{out} -p tcp --dport {port} -j DNAT --to-destination {to}"
+
+
+def walk_from_lan(state: LabState, port: int) -> packetpath.Verdict | None:
     """What the lab host's nat PREROUTING does with a new connection from the LAN machine to the
     lab host's LAN address, tcp `port` (as the lesson's `tcp … from node lan` sends it); None
     when the lab host's rules were not read."""

@@ -41,17 +41,37 @@ class Peer(StateKind):
             return Verdict(False, f"cannot find the other end of {place(dev, ns)}",
                            f"Recreate the pair: ip link add {dev} type veth peer name {want}")
         if peer.name != want:
+            # an interface already called `want` would make the new pair (or its move) collide
+            stray = next((l for l in state.links_named(want) if l.kind == "veth"), None)
+            also = (f" and the stray {place(want, stray.ns)} ({ip_cmd(stray.ns, f'link del {want}')}), then"
+                    if stray else "")
             return Verdict(False, f"the other end of {place(dev, ns)} is {place(peer.name, peer.ns)}, not {want}",
-                           f"Delete the pair ({ip_cmd(ns, f'link del {dev}')}) and recreate it: "
-                           f"ip link add {dev} type veth peer name {want}")
+                           f"Delete the pair ({ip_cmd(ns, f'link del {dev}')} removes both ends){also} "
+                           f"{'' if stray else 'and '}recreate it: ip link add {dev} type veth peer name {want}")
         if peer.ns != want_ns:
             if peer.ns == HOST:
-                return Verdict(False, f"{want} is still on the lab host, not in {want_ns}",
-                               f"Move that end into the namespace: ip link set {want} netns {want_ns}")
+                return _not_moved(state, want, want_ns)
             return Verdict(False, f"{want} is in namespace {peer.ns}, not {place('', want_ns).strip()}",
                            f"Wrong namespace: move it with ip -n {peer.ns} link set {want} netns "
                            f"{'1' if want_ns == HOST else want_ns}")
         return Verdict(True, f"{place(dev, ns)} is cabled to {place(want, want_ns)}")
+
+
+def _not_moved(state: LabState, want: str, want_ns: str) -> Verdict:
+    """`want` is still on the lab host. If `want_ns` has an interface of that name already (a
+    stray from an earlier try), the kernel refuses the move: "An interface with the same name
+    exists in the target netns"."""
+    found = f"{want} is still on the lab host, not in {want_ns}"
+    move = f"ip link set {want} netns {want_ns}"
+    there = state.link(want, want_ns)
+    if there is None:
+        return Verdict(False, found, f"Move that end into the namespace: {move}")
+    other = state.peer_of(there) if there.kind == "veth" else None
+    whose = f" (the other end of {place(other.name, other.ns)})" if other else ""
+    both = " removes both ends" if other else ""
+    return Verdict(False, f"{found}, and {want_ns} already has a {want}{whose}",
+                   f"Delete the stray {'pair' if other else 'one'} first "
+                   f"({ip_cmd(want_ns, f'link del {want}')}{both}), then move this end: {move}")
 
 
 KIND = Peer()
