@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from tutor.checks import kinds, observe, packetpath
 from tutor.checks.diagnose import explain, summary
 from tutor.checks.judge import ip_cmd, place
+from tutor.checks.kinds.masquerade import masquerade_fix
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
 from tutor.lab import client, control, world
 from tutor.lab.iptables import Iptables, parse
@@ -525,7 +526,7 @@ def _arrive_node(w: _Walk, node: world.Node, dst: str, reply_to: str, src: str) 
     if not isinstance(back, dict):
         net = _subnet_of(w.state, reply_to)
         if reply_to == src and not w.check.where.node:
-            hint = f"Hide the lab's addresses behind the host's: {_masquerade_fix(w.state, net)}"
+            hint = f"Hide the lab's addresses behind the host's: {masquerade_fix(w.state, net)}"
         else:
             hint = f"Give {node.label} a route back: {node.name} ip route add {net} via {node.host_ip}"
         return w.die("way back", f"the reply to {reply_to} has no way back: the {node.label} machine has no "
@@ -632,13 +633,6 @@ def _is_ip(text: str) -> bool:
     except ValueError:
         return False
 
-
-def _masquerade_fix(state: LabState, net: str) -> str:
-    """The MASQUERADE rule the lessons teach for `net`: not for packets staying on its bridge."""
-    inside = next((l.name for l in state.ns[HOST].links.values()
-                   if any(in_subnet(a, net) for a, _ in l.addrs)), "")
-    skip = f" ! -o {inside}" if inside else ""
-    return f"iptables -t nat -A POSTROUTING -s {net}{skip} -j MASQUERADE"
 
 
 def _said(seen: str) -> str:
