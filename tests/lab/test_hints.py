@@ -260,10 +260,10 @@ def test_lesson4_masquerade_missing_shows_in_the_ping_too(lab):
     only_pings = copy.deepcopy(lesson)
     only_pings.steps[2].checks = [c for c in lesson.steps[2].checks if c.kind != "masquerade"]
     assert_hint(step(lab, only_pings, 3), "ping 192.168.1.3 from red",
-                "the LAN machine has no route back to 192.168.15.0/24",
+                "the reply to 192.168.15.1 has no way back: the LAN machine has no route to 192.168.15.0/24",
                 "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 ! -o v-net-0 -j MASQUERADE")
     assert_hint(step(lab, only_pings, 3), "ping 8.8.8.8 from red",
-                "the internet has no route back to 192.168.15.0/24", "")
+                "the reply to 192.168.15.1 has no way back: the internet has no route to 192.168.15.0/24", "")
 
 
 def test_a_failed_connection_from_the_lan_follows_the_docker_chain(lab):

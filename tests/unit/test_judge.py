@@ -388,7 +388,7 @@ def test_diagnose_layers_through_the_host():
     s.policies[("filter", "FORWARD")] = "ACCEPT"
     v = path_problem(s, "container10", "8.8.8.8")
     assert v is not None
-    assert "the internet has no route back to 10.201.0.0/24" in v.found
+    assert "the reply to 10.201.0.4 has no way back: the internet has no route to 10.201.0.0/24, and " in v.found
     assert v.hint.endswith("iptables -t nat -A POSTROUTING -s 10.201.0.0/24 ! -o br0 -j MASQUERADE")
     lab.cache_clear()     # the captured state was changed in place
 

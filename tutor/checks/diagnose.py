@@ -270,11 +270,15 @@ def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
         return path_problem(state, HOST, ip)
     lan = _lan_address(state)
     side = "the LAN machine" if lan and in_subnet(ip, lan[1]) else "the internet"
-    for sub in _subnets(state, src):
-        verdict = masquerade_verdict(state, sub)
-        if not verdict.passed:
-            # the masquerade check's own hint: the rule the lessons teach, or the one in its way
-            return Verdict(False, f"{verdict.found}; {side} has no route back to {sub}", verdict.hint)
+    for link in _cables(state, src):
+        for a, p in link.addrs:
+            sub = str(ipaddress.ip_network(f"{a}/{p}", strict=False))
+            verdict = masquerade_verdict(state, sub)
+            if not verdict.passed:
+                # as `tutor trace` finds it; the hint is the masquerade check's own: the rule the
+                # lessons teach, or the one in its way
+                return Verdict(False, f"the reply to {a} has no way back: {side} has no route to {sub}, "
+                                      f"and {verdict.found}", verdict.hint)
     return None
 
 
