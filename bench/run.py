@@ -133,6 +133,30 @@ def bench_lessons(b: Bench, lessons) -> None:
         lifecycle.down(name)
 
 
+# What `tutor trace` follows on a finished lesson: one packet each way through NAT.
+TRACES = (("lesson3", "ping 8.8.8.8 from container10"), ("lesson5", "fetch http://192.168.1.2:8080/ from node lan"))
+
+
+def bench_trace(b: Bench) -> None:
+    """`tutor trace` on finished lessons (whole process; aim <= 1 s), beside `tutor verify` of the
+    same lesson in the same lab."""
+    name = f"bench-trace-{os.getpid()}"
+    env = lab_env(name)
+    lifecycle.up(name)
+    try:
+        for lesson_id, check in TRACES:
+            timed([TUTOR, "reset", lesson_id], env)
+            timed([TUTOR, "solve", lesson_id], env)
+            traces, verifies = [], []
+            for _ in range(b.runs):
+                traces.append(timed([TUTOR, "trace", check], env))
+                verifies.append(timed([TUTOR, "verify", lesson_id], env))
+            b.add(f"trace {lesson_id}: {check.split(' from ')[0]}", traces, note="target <= 1 s")
+            b.add(f"verify {lesson_id} (beside trace)", verifies)
+    finally:
+        lifecycle.down(name)
+
+
 def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
     from tutor.lessons.course import quick, run_script
     runs = max(3, b.runs // 3)
@@ -190,7 +214,7 @@ def bench_many_labs(b: Bench, count: int = 30) -> None:
     b.results[f"{count} labs working"] = {"unit": "count", "median": ok, "samples": [alive, ok]}
 
 
-MEASUREMENTS = ["lab", "lessons", "selftest", "many", "tui"]
+MEASUREMENTS = ["lab", "lessons", "selftest", "trace", "many", "tui"]
 
 
 def main() -> int:
@@ -215,6 +239,8 @@ def main() -> int:
             bench_lessons(b, lessons)
         if "selftest" in only:
             bench_selftest_vs_mininet(b, lessons)
+        if "trace" in only:
+            bench_trace(b)
         if "many" in only:
             bench_many_labs(b)
         if "tui" in only:

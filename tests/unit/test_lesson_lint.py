@@ -21,9 +21,15 @@ CHANGING = re.compile(r"[>;&|`$]"
                       r"|\b(?:mkdir|rm|rmdir|touch|tee|echo|printf|mv|cp|ln|chmod|kill|modprobe)\b")
 
 
+# A line of looks stays a look: `tcpdump … & sleep 1; ping … >/dev/null; wait` is judged part by
+# part, once output thrown away is taken out (any other redirection still counts as a change).
+DISCARDED = re.compile(r"\s\d?>\s?/dev/null\b|\s2>&1")
+SEQUENCE = re.compile(r"\s*(?:;|&&|\|\||&|\|)\s*")
+
+
 def changes(command: str) -> bool:
     """True when `command` says something that changes the lab."""
-    return bool(CHANGING.search(command))
+    return any(CHANGING.search(part) for part in SEQUENCE.split(DISCARDED.sub(" ", command)))
 
 
 @pytest.mark.parametrize("command", [
@@ -33,6 +39,8 @@ def changes(command: str) -> bool:
     "echo 'nameserver 8.8.8.8' > /etc/netns/red/resolv.conf", "mkdir -p /etc/netns/red",
     "ping -c 1 10.0.0.1; ip link del veth0", "cat /etc/resolv.conf | tee /tmp/x",
     "serve http blue 80 hi", "bridge link set dev brid10 state 0",
+    "tcpdump -ni eth0 -w /tmp/x.pcap & sleep 1; ping -c 1 8.8.8.8", "ping -c 1 8.8.8.8 > /tmp/out; wait",
+    "tcpdump -ni eth0 -c 2 & sleep 1; ip link del veth0 >/dev/null; wait", "ping -c 1 $(ip link del x)",
 ])
 def test_the_lint_sees_a_change(command):
     assert changes(command)
@@ -42,6 +50,7 @@ def test_the_lint_sees_a_change(command):
     "ip netns", "ip -br link", "ip netns exec red ip -br addr", "ip -n red route", "bridge link",
     "iptables -t nat -L POSTROUTING -n", "iptables -S", "ping -c 3 10.200.0.3",
     "lan curl -s http://192.168.1.2:8080/", "cat /proc/sys/net/ipv4/ip_forward", "ip a show br0",
+    "timeout 5 tcpdump -ni br0 -c 2 icmp & sleep 1; ip netns exec container10 ping -c 1 8.8.8.8 >/dev/null; wait",
 ])
 def test_the_lint_lets_a_look_pass(command):
     assert not changes(command)
