@@ -92,7 +92,7 @@ def test_tabs_titles_and_checks_show_names_literally():
             checks.show_result(StepResult(1, "t", False, [CheckResult("netns red", False, found, "")],
                                           hint=f"Create it; not {NS}"))
             await pilot.pause()
-            shown = str(checks.render())
+            shown = checks.text
             assert _inert(shown)
             assert "(the lab has: x^[]0;pwned^G, [@click=app.quit]q)" in shown
             assert "Hint: Create it; not x^[]0;pwned^G" in shown

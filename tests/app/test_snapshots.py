@@ -165,3 +165,30 @@ def test_the_recordings_are_what_their_names_say():
             state = rec.snapshot.state
             assert set(state.ns) == {HOST, *state.namespaces} and HOST in state.ns, rec.name
             assert state.ns[HOST].iptables is not None and not rec.snapshot.error, rec.name
+
+
+def test_the_hint_stays_in_view_under_a_long_list_of_checks():
+    """A step with more failing checks than the box has room for: the list scrolls, and the hint
+    stays pinned under it, whole (issue 13: lesson 1 step 5's hint was never shown)."""
+    from tutor.checks.engine import CheckResult, StepResult
+    checks = [CheckResult(f"ping 10.0.0.{n} from red", False, f"no reply from 10.0.0.{n}: red has no route", "")
+              for n in range(1, 16)]
+    hint = "Give red a default route: ip -n red route add default via 10.0.0.254 (the last words of the hint)"
+    step = StepResult(5, "many checks", False, checks, hint=hint)
+
+    async def body():
+        app = ChecksApp()
+        async with app.run_test(size=(80, 24)) as pilot:
+            box = app.query_one(ChecksList)
+            box.show_result(step)
+            await pilot.pause()
+            pinned = app.query_one("#check-hint")
+            screen = app.screen.region
+            assert pinned.region.height >= 2 and screen.contains_region(pinned.region)
+            assert box.region.contains_region(pinned.region)
+            shown = app.export_screenshot().replace("&#160;", " ")
+            assert "Hint:" in shown and "(the last words of the hint)" in shown
+            assert "10.0.0.15" not in shown          # the list itself scrolls: its end is out of view
+
+    import asyncio
+    asyncio.run(body())

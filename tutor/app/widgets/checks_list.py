@@ -1,4 +1,7 @@
-"""The step's checks as a live ✓/✗ list, with the hint of the first failing one.
+"""The step's checks as a live ✓/✗ list, with the hint of the first failing one pinned under it.
+
+The list scrolls inside the box; the hint (or "step done") stays in view below it, however many
+checks a step has and however small the terminal: the hint is what the student needs next.
 
 What a check found and its hint quote the lab's own names: they are shown through
 `tutor.sanitize`, in Text (never markup), while the verdicts themselves keep the exact names.
@@ -7,6 +10,8 @@ What a check found and its hint quote the lab's own names: they are shown throug
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from tutor.sanitize import cell, clean
@@ -14,8 +19,25 @@ from tutor.sanitize import cell, clean
 NOT_TRIED = "not tried yet"
 
 
-class ChecksList(Static):
+class ChecksList(Vertical):
     """Shows one StepResult (or the step's check lines before the first verification)."""
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="check-scroll"):
+            yield Static(id="check-lines")
+        yield Static(id="check-hint")
+
+    @property
+    def text(self) -> str:
+        """What the box shows, as plain text: the check lines, then the hint."""
+        lines, hint = (str(self.query_one(f"#check-{part}", Static).render()) for part in ("lines", "hint"))
+        return f"{lines}\n\n{hint}".rstrip() if hint.strip() else lines
+
+    def _show(self, lines: Text, hint: Text | None = None) -> None:
+        self.query_one("#check-lines", Static).update(lines)
+        pinned = self.query_one("#check-hint", Static)
+        pinned.update(hint or "")
+        pinned.display = hint is not None
 
     def show_pending(self, check_lines: list[str]) -> None:
         """Before the first result: the checks, not judged yet."""
@@ -23,7 +45,7 @@ class ChecksList(Static):
         for n, line in enumerate(check_lines):
             text.append(("\n" if n else "") + "· " + cell(line), style="dim")
         self.border_subtitle = "checking…"
-        self.update(text)
+        self._show(text)
 
     def show_result(self, result) -> None:
         """One `StepResult`: a line per check, then the hint."""
@@ -42,19 +64,22 @@ class ChecksList(Static):
                 text.append(cell(check.name))
                 if check.found:
                     text.append(f"\n    {cell(check.found)}", style="italic")
+        hint = None
         if result.passed:
-            text.append("\n\nAll checks pass: step done.", style="bold green")
+            hint = Text("All checks pass: step done.", style="bold green")
         elif result.hint:
-            text.append("\n\nHint: ", style="bold yellow")
-            text.append(clean(result.hint))
+            hint = Text("Hint: ", style="bold yellow")
+            hint.append(clean(result.hint))
         self.border_subtitle = "✓ done" if result.passed else ""
         self.set_class(result.passed, "-passed")
-        self.update(text)
+        self._show(text, hint)
+        # the first failing check in view (its hint is pinned below anyway)
+        self.query_one("#check-scroll", VerticalScroll).scroll_home(animate=False)
 
     def show_error(self, message: str) -> None:
         """The verification itself failed (the lab is down, ...)."""
         self.border_subtitle = "cannot check"
-        self.update(Text(clean(message), style="bold red"))
+        self._show(Text(clean(message), style="bold red"))
 
     def set_busy(self, busy: bool) -> None:
         """A verification is running."""
