@@ -225,3 +225,43 @@ def test_lesson4_masquerade_missing_shows_in_the_ping_too(lab):
                 "iptables -t nat -A POSTROUTING -s 192.168.15.0/24 -j MASQUERADE")
     assert_hint(step(lab, only_pings, 3), "ping 8.8.8.8 from red",
                 "the internet has no route back to 192.168.15.0/24", "")
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+ROUTING_STEP1 = ["ip -n host2 addr add 192.168.1.11/24 dev eth0"]
+
+
+def test_routing_address_without_prefix(lab):
+    lesson = build(lab, "routing", 0, "ip -n host1 addr add 192.168.1.10 dev eth0", *ROUTING_STEP1)
+    assert_hint(step(lab, lesson, 1), "addr 192.168.1.10/24 on eth0 in host1",
+                "eth0 in host1 has 192.168.1.10/32, not /24",
+                "Write the prefix: ip -n host1 addr del 192.168.1.10/32 dev eth0 then "
+                "ip -n host1 addr add 192.168.1.10/24 dev eth0")
+
+
+def test_routing_no_way_back(lab, state_home):
+    """Forwarding on, but host3 was given no default route: the hint names the way back."""
+    build(lab, "routing", 3, "ip -n host4 route add default via 192.168.2.1",
+          "ip netns exec router sysctl -w net.ipv4.ip_forward=1")
+    out = cli_verify("routing", "--step", "5")
+    assert out.returncode == 1, out.stderr
+    assert "✗ route default via 192.168.2.1 in host3  — host3 has no default route" in out.stdout
+    assert "hint: Add it: ip -n host3 route add default via 192.168.2.1" in out.stdout
+
+
+def test_routing_router_does_not_forward(lab):
+    lesson = build(lab, "routing", 4)
+    assert_hint(step(lab, lesson, 5), "sysctl net.ipv4.ip_forward = 1 in router",
+                "net.ipv4.ip_forward is 0 on router",
+                "Set it: ip netns exec router sysctl -w net.ipv4.ip_forward=1")
+
+
+def test_routing_gateway_on_the_wrong_network(lab):
+    """The far leg's address as the gateway: ip refuses it, and the route check says what to add."""
+    lesson = build(lab, "routing", 2)
+    result = client.run("ip -n host1 route add 192.168.2.0/24 via 192.168.2.1", info=lab)
+    assert result.returncode != 0 and "gateway" in result.stderr.lower(), result.stderr
+    assert_hint(step(lab, lesson, 3), "route 192.168.2.0/24 via 192.168.1.1 in host1",
+                "host1 has no route to 192.168.2.0/24",
+                "Add it: ip -n host1 route add 192.168.2.0/24 via 192.168.1.1")
