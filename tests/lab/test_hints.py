@@ -265,3 +265,36 @@ def test_routing_gateway_on_the_wrong_network(lab):
     assert_hint(step(lab, lesson, 3), "route 192.168.2.0/24 via 192.168.1.1 in host1",
                 "host1 has no route to 192.168.2.0/24",
                 "Add it: ip -n host1 route add 192.168.2.0/24 via 192.168.1.1")
+
+
+# --- dns --------------------------------------------------------------------------------------
+
+def test_dns_two_servers_on_one_line(lab):
+    """The notes' `nameserver 192.168.1.100 8.8.8.8` (the lesson's start) names only the first."""
+    lesson = build(lab, "dns", 1)
+    assert_hint(step(lab, lesson, 2), "resolv host nameserver 8.8.8.8",
+                "has `nameserver 192.168.1.100 8.8.8.8`, which names only 192.168.1.100",
+                "Give each server a line of its own (`nameserver 8.8.8.8`): "
+                "sed -i 's/^nameserver .*/nameserver 8.8.8.8/' /etc/resolv.conf")
+
+
+def test_dns_hosts_line_written_name_first(lab, state_home):
+    build(lab, "dns", 0, "echo 'db 192.168.1.3' >> /etc/hosts")
+    out = cli_verify("dns", "--step", "1")
+    assert out.returncode == 1, out.stderr
+    assert "✗ hosts db 192.168.1.3  — /etc/hosts has `db 192.168.1.3`: the name comes first" in out.stdout
+    assert "hint: Write the address first: sed -i '/^db\\s/d' /etc/hosts && echo '192.168.1.3 db' >> /etc/hosts" \
+        in out.stdout
+
+
+def test_dns_search_domains_swapped(lab):
+    lesson = build(lab, "dns", 2, "echo 'search prod.mycompany.com mycompany.com' >> /etc/resolv.conf")
+    assert_hint(step(lab, lesson, 3), "resolv host search mycompany.com prod.mycompany.com",
+                "in another order: the first domain that has the name wins",
+                "Make it `search mycompany.com prod.mycompany.com`")
+
+
+def test_dns_hint_fixes_what_it_names(lab):
+    """The two-servers hint's own command makes step 2 pass."""
+    lesson = build(lab, "dns", 1, "sed -i 's/^nameserver .*/nameserver 8.8.8.8/' /etc/resolv.conf")
+    assert step(lab, lesson, 2).passed
