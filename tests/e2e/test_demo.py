@@ -1,4 +1,4 @@
-"""End to end: `tutor demo lesson2 --auto` plays the lesson by itself in a real terminal.
+"""End to end: `tutor demo lesson2 --auto` (and `routing`, `dns`) plays the lesson by itself in a real terminal.
 
 The real `tutor` runs in a detached tmux session (its own socket, 120x40); the screen is read
 with `capture-pane` while it plays. Afterwards `tutor verify lesson2` from outside must find the
@@ -35,13 +35,12 @@ def _env(lab_name: str, tmp_path: Path) -> dict[str, str]:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
-@pytest.mark.e2e
-@pytest.mark.lab
-@TMUX
-def test_auto_demo_plays_lesson2_and_leaves_it_finished(lab_name, tmp_path):
+def _play(lesson_id: str, lab_name: str, tmp_path: Path) -> tuple[str, list[str], dict[str, str]]:
+    """`tutor demo LESSON --auto` in a detached tmux terminal until it exits: (its exit status,
+    the screens seen while it played, its environment). The tmux server is always ended."""
     env = _env(lab_name, tmp_path)
     status_file = tmp_path / "status"
-    argv = [*_tutor_argv(), "demo", "lesson2", "--auto", "--delay", "0.2", "--speed", "200"]
+    argv = [*_tutor_argv(), "demo", lesson_id, "--auto", "--delay", "0.2", "--speed", "200"]
     # the exit status outlives the window: the shell writes it down once tutor has exited
     script = f"{shlex.join(argv)}; echo $? > {shlex.quote(str(status_file))}"
     # COLUMNS/LINES may be in this process's C environment (GNU readline exports them when a
@@ -66,7 +65,23 @@ def test_auto_demo_plays_lesson2_and_leaves_it_finished(lab_name, tmp_path):
             if shot.returncode == 0 and shot.stdout.strip():
                 screens.append(shot.stdout)
             time.sleep(0.2)
-        status = status_file.read_text().strip()
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
+    return status_file.read_text().strip(), screens, env
+
+
+def _finished(lesson_id: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`tutor verify LESSON` from outside the demo, on its lab."""
+    return subprocess.run([*_tutor_argv(), "verify", lesson_id], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.e2e
+@pytest.mark.lab
+@TMUX
+def test_auto_demo_plays_lesson2_and_leaves_it_finished(lab_name, tmp_path):
+    try:
+        status, screens, env = _play("lesson2", lab_name, tmp_path)
         seen = "\n".join(screens)
         last_shown = next((s for s in reversed(screens) if "DEMO" in s), "(none)")
         assert status == "0", f"tutor demo exited {status}; its last screen:\n{last_shown}"
@@ -80,12 +95,27 @@ def test_auto_demo_plays_lesson2_and_leaves_it_finished(lab_name, tmp_path):
         assert "type a command" not in seen          # nobody is invited to type: the demo does
         # a demo does not count as the student's work
         assert not (tmp_path / "state" / "netns-tutor" / "progress.json").exists()
-        verify = subprocess.run([*_tutor_argv(), "verify", "lesson2"], env={**os.environ, **env},
-                                capture_output=True, text=True, timeout=60)
+        verify = _finished("lesson2", env)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert "lesson complete" in verify.stdout
     finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
+        lifecycle.down(lab_name)
+
+
+@pytest.mark.e2e
+@pytest.mark.lab
+@TMUX
+@pytest.mark.parametrize("lesson_id", ["routing", "dns"])
+def test_auto_demo_plays_the_basics_lessons(lesson_id, lab_name, tmp_path):
+    """The two lessons before lesson1 play by themselves too, to the finished lesson."""
+    try:
+        status, screens, env = _play(lesson_id, lab_name, tmp_path)
+        seen = "\n".join(screens)
+        assert status == "0", f"tutor demo exited {status}; its last screen:\n{screens[-1] if screens else ''}"
+        assert f"▶ DEMO  {lesson_id}" in seen and "Lesson complete!" in seen
+        verify = _finished(lesson_id, env)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+    finally:
         lifecycle.down(lab_name)
 
 

@@ -278,3 +278,76 @@ def test_a_failed_connection_from_the_lan_follows_the_docker_chain(lab):
     assert_hint(step(lab, lesson, 3), "dnat tcp 8080 to 192.168.15.2:80", "do not send tcp 8080",
                 "Add it to the DOCKER chain, which PREROUTING sends it into: iptables -t nat -A DOCKER ! -i v-net-0 "
                 "-p tcp --dport 8080 -j DNAT --to-destination 192.168.15.2:80")
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+ROUTING_STEP1 = ["ip -n host2 addr add 192.168.1.11/24 dev eth0"]
+
+
+def test_routing_address_without_prefix(lab):
+    lesson = build(lab, "routing", 0, "ip -n host1 addr add 192.168.1.10 dev eth0", *ROUTING_STEP1)
+    assert_hint(step(lab, lesson, 1), "addr 192.168.1.10/24 on eth0 in host1",
+                "eth0 in host1 has 192.168.1.10/32, not /24",
+                "Write the prefix: ip -n host1 addr del 192.168.1.10/32 dev eth0 then "
+                "ip -n host1 addr add 192.168.1.10/24 dev eth0")
+
+
+def test_routing_no_way_back(lab, state_home):
+    """Forwarding on, but host3 was given no default route: the hint names the way back."""
+    build(lab, "routing", 3, "ip -n host4 route add default via 192.168.2.1",
+          "ip netns exec router sysctl -w net.ipv4.ip_forward=1")
+    out = cli_verify("routing", "--step", "5")
+    assert out.returncode == 1, out.stderr
+    assert "✗ route default via 192.168.2.1 in host3  — host3 has no default route" in out.stdout
+    assert "hint: Add it: ip -n host3 route add default via 192.168.2.1" in out.stdout
+
+
+def test_routing_router_does_not_forward(lab):
+    lesson = build(lab, "routing", 4)
+    assert_hint(step(lab, lesson, 5), "sysctl net.ipv4.ip_forward = 1 in router",
+                "net.ipv4.ip_forward is 0 on router",
+                "Set it: ip netns exec router sysctl -w net.ipv4.ip_forward=1")
+
+
+def test_routing_gateway_on_the_wrong_network(lab):
+    """The far leg's address as the gateway: ip refuses it, and the route check says what to add."""
+    lesson = build(lab, "routing", 2)
+    result = client.run("ip -n host1 route add 192.168.2.0/24 via 192.168.2.1", info=lab)
+    assert result.returncode != 0 and "gateway" in result.stderr.lower(), result.stderr
+    assert_hint(step(lab, lesson, 3), "route 192.168.2.0/24 via 192.168.1.1 in host1",
+                "host1 has no route to 192.168.2.0/24",
+                "Add it: ip -n host1 route add 192.168.2.0/24 via 192.168.1.1")
+
+
+# --- dns --------------------------------------------------------------------------------------
+
+def test_dns_two_servers_on_one_line(lab):
+    """The notes' `nameserver 192.168.1.100 8.8.8.8` (the lesson's start) names only the first."""
+    lesson = build(lab, "dns", 1)
+    assert_hint(step(lab, lesson, 2), "resolv host nameserver 8.8.8.8",
+                "has `nameserver 192.168.1.100 8.8.8.8`, which names only 192.168.1.100",
+                "Give each server a line of its own (`nameserver 8.8.8.8`): "
+                "sed -i 's/^nameserver .*/nameserver 8.8.8.8/' /etc/resolv.conf")
+
+
+def test_dns_hosts_line_written_name_first(lab, state_home):
+    build(lab, "dns", 0, "echo 'db 192.168.1.3' >> /etc/hosts")
+    out = cli_verify("dns", "--step", "1")
+    assert out.returncode == 1, out.stderr
+    assert "✗ hosts db 192.168.1.3  — /etc/hosts has `db 192.168.1.3`: the name comes first" in out.stdout
+    assert "hint: Write the address first: sed -i '/^db\\s/d' /etc/hosts && echo '192.168.1.3 db' >> /etc/hosts" \
+        in out.stdout
+
+
+def test_dns_search_domains_swapped(lab):
+    lesson = build(lab, "dns", 2, "echo 'search prod.mycompany.com mycompany.com' >> /etc/resolv.conf")
+    assert_hint(step(lab, lesson, 3), "resolv host search mycompany.com prod.mycompany.com",
+                "in another order: the first domain that has the name wins",
+                "Make it `search mycompany.com prod.mycompany.com`")
+
+
+def test_dns_hint_fixes_what_it_names(lab):
+    """The two-servers hint's own command makes step 2 pass."""
+    lesson = build(lab, "dns", 1, "sed -i 's/^nameserver .*/nameserver 8.8.8.8/' /etc/resolv.conf")
+    assert step(lab, lesson, 2).passed

@@ -298,3 +298,26 @@ def test_lab_commands_have_no_controlling_terminal(mlab):
     lines = out.stdout.split()
     assert lines.count("?") == 2, out.stdout          # ps: no terminal, twice
     assert lines.count("no-tty") == 2, out.stdout
+
+
+def test_the_dns_lesson_edits_only_the_labs_own_files(mode, mlab):
+    """The dns lesson writes the lab host's /etc/hosts and /etc/resolv.conf: the lab's private
+    copies (its /etc overlay). The machine's files stay as they were, and a reset brings the
+    lesson's start back."""
+    from tutor.lessons.course import reset_lesson, run_script
+    from tutor.lessons.lesson import BUILTIN_LESSONS, find_lesson, load_lessons
+
+    machine_files = {p: Path(p).read_bytes() for p in ("/etc/hosts", "/etc/resolv.conf")}
+    lessons = load_lessons(BUILTIN_LESSONS)
+    lesson = find_lesson("dns", lessons=lessons)
+    reset_lesson(lesson, mlab, lessons)
+    start = run_ok("cat /etc/resolv.conf", mlab)
+    assert start.startswith("nameserver 192.168.1.100 8.8.8.8\n")
+    run_script([c for s in lesson.steps for c in s.commands if not c.looks_only], mlab, "dns")
+    assert "192.168.1.3 db" in run_ok("cat /etc/hosts", mlab)
+    assert "search mycompany.com prod.mycompany.com" in run_ok("cat /etc/resolv.conf", mlab)
+    assert {p: Path(p).read_bytes() for p in machine_files} == machine_files
+    reset_lesson(lesson, mlab, lessons)
+    assert run_ok("cat /etc/resolv.conf", mlab) == start
+    assert " db" not in run_ok("cat /etc/hosts", mlab)
+    assert {p: Path(p).read_bytes() for p in machine_files} == machine_files

@@ -86,6 +86,7 @@ def test_behaviour_kinds_read_more_only_to_explain_a_failure():
     probes = ["ping 10.0.0.1 from red", "resolve example.com from blue", "fetch http://x/ from host",
               "tcp 10.0.0.1:80 from node lan"]
     assert _reads(probes) == (set(), {"blue"}, False, False)   # a name is looked up as blue sees it
-    assert _reads(probes, for_hints=True) == ({(HOST, IP_FORWARD)}, {"blue"}, True, True)
+    # explaining a failure also reads the lab host's own resolv.conf (`fetch … from host`)
+    assert _reads(probes, for_hints=True) == ({(HOST, IP_FORWARD)}, {"blue", HOST}, True, True)
     assert _reads(probes[:3], for_hints=True)[3] is False      # the LAN's routes: only from a node
     assert _reads(["netns red"], for_hints=True) == (set(), set(), False, False)

@@ -22,7 +22,7 @@ from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 STATES = Path(__file__).resolve().parent / "fixtures" / "state"
 LOSS = "1 packets transmitted, 0 received, 100% packet loss, time 0ms"
 # A hint names a command the student can type.
-COMMAND = re.compile(r"\b(?:ip|iptables|sysctl|mkdir|lan ip) [-a-z0-9]")
+COMMAND = re.compile(r"\b(?:ip|iptables|sysctl|mkdir|lan ip) [-a-z0-9]|\b(?:echo|sed -i) '")
 
 
 @cache

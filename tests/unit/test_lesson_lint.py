@@ -18,7 +18,8 @@ CHANGING = re.compile(r"[>;&|`$]"
                       r"|\b(?:add|del|delete|set|replace|change|flush|append|insert|up|down|serve)\b"
                       r"|(?:^|\s)-(?:[ADIRFNXPZw]|-(?:append|delete|insert|replace|flush|new-chain|"
                       r"delete-chain|policy|zero|write))(?=\s|$)"
-                      r"|\b(?:mkdir|rm|rmdir|touch|tee|echo|printf|mv|cp|ln|chmod|kill|modprobe)\b")
+                      r"|\b(?:mkdir|rm|rmdir|touch|tee|echo|printf|mv|cp|ln|chmod|kill|modprobe)\b"
+                      r"|\bsed\s+-i\b")
 
 
 # A line of looks stays a look: `tcpdump … & sleep 1; ping … >/dev/null; wait` is judged part by

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tutor import progress, safefile
+from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 
 
 @pytest.fixture
@@ -63,6 +64,13 @@ def test_first_unfinished():
     assert (lesson.id, step) == ("lesson2", 2)
     p.lessons["lesson2"]["done"] = [1, 2, 3]
     assert p.first_unfinished(lessons)[0].id == "lesson2"     # all done: the last step
+
+
+def test_a_new_student_starts_at_the_first_shipped_lesson():
+    """The shipped course opens at `routing`, the notes' basics, before lesson1."""
+    p = progress.Progress(path=Path("never-read.json"), lessons={})
+    lesson, step = p.first_unfinished(load_lessons(BUILTIN_LESSONS))
+    assert (lesson.id, step) == ("routing", 1)
 
 
 def test_writes_are_atomic(home, monkeypatch):

@@ -313,7 +313,7 @@ def name_problem(state: LabState, src: str, host: str) -> Verdict | None:
     if _is_ip(host):
         return path_problem(state, src, host)
     if src == HOST:
-        return path_problem(state, src, DNS_SERVER)
+        return _host_resolv_problem(state) or path_problem(state, src, DNS_SERVER)
     path = f"/etc/netns/{src}/resolv.conf"
     fix = f"mkdir -p /etc/netns/{src} && echo 'nameserver {DNS_SERVER}' > {path}"
     text = state.resolv.get(src)
@@ -343,6 +343,27 @@ def _dnat_target(state: LabState, port: int) -> str | None:
     dnat = [r for r in state.nat_rules("PREROUTING")
             if r.opts.get("-j") == "DNAT" and r.opts.get("--dport") == str(port)]
     return dnat[0].opts.get("--to-destination", "") if dnat else None
+
+
+def _host_resolv_problem(state: LabState) -> Verdict | None:
+    """The lab host's /etc/resolv.conf (when it was read) names no server that answers."""
+    if HOST not in state.resolv:
+        return None
+    path, text = "/etc/resolv.conf", state.resolv[HOST] or ""
+    servers = nameservers(text)
+    if DNS_SERVER in servers:
+        return None
+    fix = f"echo 'nameserver {DNS_SERVER}' >> {path}"
+    if not servers:
+        return Verdict(False, f"{path} names no nameserver", f"Name one: {fix}")
+    crowded = next((l.strip() for l in text.splitlines()
+                    if l.split()[:1] == ["nameserver"] and len(l.split()) > 2), None)
+    if crowded:
+        return Verdict(False, f"{path} has `{crowded}`, which names only {crowded.split()[1]}, "
+                              f"and nothing answers DNS there",
+                       f"Give each server a line of its own: sed -i 's/^nameserver .*/nameserver {DNS_SERVER}/' {path}")
+    return Verdict(False, f"{path} names {', '.join(servers)}, which answers no DNS in this lab",
+                   f"Use the lab's DNS server: {fix}")
 
 
 def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | None:

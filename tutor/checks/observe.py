@@ -17,7 +17,7 @@ from tutor.checks import kinds
 from tutor.checks.kinds._kind import Reads
 from tutor.checks.lang import Check
 from tutor.lab import client, control, iptables
-from tutor.lab.state import HOST, LabState, Link, NsState, Route
+from tutor.lab.state import HOST, LabState, Link, NsState, Route, resolv_path
 from tutor.lab.world import WORLD_DIR as WORLD
 
 MARK = "@@tutor@@"
@@ -37,6 +37,7 @@ done
 """
 RULES_SCRIPT = "m iptables; iptables-save 2>&1\n"
 LAN_SCRIPT = f"m route node:lan; nsenter --net={WORLD}/lan -- ip -j route show table main 2>&1\n"
+HOSTS_SCRIPT = f"m hosts; if [ -f /etc/hosts ]; then cat /etc/hosts; else echo '{MARK}missing'; fi\n"
 
 
 def prefix(ns: str, node: bool) -> str:
@@ -47,17 +48,19 @@ def prefix(ns: str, node: bool) -> str:
 
 
 def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = True,
-                 lan: bool = True) -> str:
+                 lan: bool = True, hosts: bool = False) -> str:
     """The observation script for the whole lab plus the named sysctls and resolv.conf files
-    (and the iptables rules and the LAN machine's routes, unless the checks cannot need them)."""
-    parts = [STATE_SCRIPT + (RULES_SCRIPT if rules else "") + (LAN_SCRIPT if lan else "")]
+    (and the iptables rules and the LAN machine's routes, unless the checks cannot need them;
+    the lab host's /etc/hosts when one does)."""
+    parts = [STATE_SCRIPT + (RULES_SCRIPT if rules else "") + (LAN_SCRIPT if lan else "")
+             + (HOSTS_SCRIPT if hosts else "")]
     for ns, key in sorted(sysctls):
         path = shlex.quote("/proc/sys/" + key.replace(".", "/"))
         read = f"{prefix(ns, False)}cat {path} 2>&1" if ns != HOST else \
             f"{{ read -r v < {path} && echo \"$v\"; }} 2>&1"
         parts.append(f"m sysctl {shlex.quote(ns)} {shlex.quote(key)}; {read}")
     for ns in sorted(resolv):
-        path = f"/etc/netns/{ns}/resolv.conf"
+        path = resolv_path(ns)
         parts.append(f"m resolv {shlex.quote(ns)}; "
                      f"if [ -f {shlex.quote(path)} ]; then cat {shlex.quote(path)}; else echo '{MARK}missing'; fi")
     return "\n".join(parts) + "\n"
@@ -82,7 +85,7 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
     for commands and the look at what they did); its exit status and output land in
     `LabState.prelude`."""
     need = reads(checks, for_hints)
-    script = state_script(need.sysctls, need.resolv, need.rules, need.lan)
+    script = state_script(need.sysctls, need.resolv, need.rules, need.lan, need.hosts)
     if prelude:
         script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
     result = client.run(script, info=info, timeout=120 if prelude else 20)
@@ -211,6 +214,8 @@ def parse_state(text: str) -> LabState:
             state.prelude = (int(args[0]) if args[0].isdigit() else 1, state.prelude[1])
         elif what == "resolv" and args:
             state.resolv[args[0]] = None if body.strip() == MARK + "missing" else body
+        elif what == "hosts":
+            state.hosts = None if body.strip() == MARK + "missing" else body
     return state
 
 

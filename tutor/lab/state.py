@@ -83,6 +83,7 @@ class LabState:
     ns: dict[str, NsState] = field(default_factory=dict)  # those read, and HOST
     sysctls: dict[tuple[str, str], str] = field(default_factory=dict)   # (ns, key) -> value
     resolv: dict[str, str | None] = field(default_factory=dict)         # ns -> file text / None
+    hosts: str | None = None   # the lab host's /etc/hosts, when a check needed it
     prelude: tuple[int, str] | None = None   # (exit status, output) of commands run just before
     for_hints: bool = True   # False: what only explains a failed behaviour check was not read
 
@@ -152,3 +153,9 @@ def covers(outer: str, inner: str) -> bool:
     if isinstance(small, ipaddress.IPv6Network) and isinstance(big, ipaddress.IPv6Network):
         return small.subnet_of(big)
     return False   # an IPv4 network never covers an IPv6 one, nor the other way round
+
+
+def resolv_path(ns: str) -> str:
+    """The resolv.conf a namespace's programs read (`ip netns exec` binds /etc/netns/NS/ over
+    /etc); the lab host's own is /etc/resolv.conf."""
+    return "/etc/resolv.conf" if ns == HOST else f"/etc/netns/{ns}/resolv.conf"

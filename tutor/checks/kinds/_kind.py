@@ -22,9 +22,10 @@ class Reads:
     """What one observation must read for some checks, beyond every namespace's links, routes
     and namespace ids (which it always reads)."""
     sysctls: set[tuple[str, str]] = field(default_factory=set)   # (namespace, key)
-    resolv: set[str] = field(default_factory=set)               # namespaces: /etc/netns/NS/resolv.conf
+    resolv: set[str] = field(default_factory=set)               # namespaces (resolv_path), HOST too
     rules: bool = False                                          # iptables-save
     lan: bool = False                                            # the LAN machine's routes
+    hosts: bool = False                                          # the lab host's /etc/hosts
 
     def add(self, other: Reads) -> None:
         """Read what `other` needs as well."""
@@ -32,6 +33,7 @@ class Reads:
         self.resolv |= other.resolv
         self.rules |= other.rules
         self.lan |= other.lan
+        self.hosts |= other.hosts
 
 
 class Kind:
@@ -98,9 +100,10 @@ class ProbeKind(Kind):
     def reads(self, check: Check, for_hints: bool) -> Reads:
         """A failed probe is explained from the firewall, forwarding, and, from a world node,
         the LAN machine's routes: read only when a probe failed (`for_hints`). One that looks
-        up names from a student namespace also reads that namespace's resolv.conf, always."""
+        up names from a student namespace also reads that namespace's resolv.conf, always; one
+        from the lab host reads the host's /etc/resolv.conf to explain a failure."""
         need = Reads(sysctls={(HOST, IP_FORWARD)}, rules=True, lan=check.where.node) if for_hints else Reads()
-        if self.looks_up_names and check.where.ns != HOST and not check.where.node:
+        if self.looks_up_names and not check.where.node and (check.where.ns != HOST or for_hints):
             need.resolv.add(check.where.ns)
         return need
 

@@ -1,44 +1,96 @@
-"""`resolv NS nameserver IP`: /etc/netns/NS/resolv.conf names IP."""
+"""`resolv NS nameserver IP` / `resolv NS search DOMAIN…`: the resolv.conf NS's programs read
+(/etc/netns/NS/resolv.conf; `host`: the lab host's /etc/resolv.conf) names IP as a nameserver,
+or searches exactly those domains, in that order."""
 
 from __future__ import annotations
 
+import re
+
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import Reads, StateKind
-from tutor.checks.lang import Check, Where, Words, ip_address, missing, ns_name
-from tutor.lab.state import LabState
+from tutor.checks.lang import Check, CheckSyntaxError, Where, Words, ip_address, missing, ns_name
+from tutor.lab.state import HOST, LabState, resolv_path
+
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})")
 
 
 class Resolv(StateKind):
     name = "resolv"
-    syntax = "resolv NS nameserver IP"
-    means = "`/etc/netns/NS/resolv.conf` names IP as a nameserver"
+    syntax = "resolv NS (nameserver IP | search DOMAIN…)"
+    means = ("NS's resolv.conf (`/etc/netns/NS/resolv.conf`; for `host`, `/etc/resolv.conf`) names IP "
+             "as a nameserver, or has the search domains DOMAIN… in that order")
     layer = 6
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        args = {"ns": ns_name(w.take("a namespace"))}
-        args["nameserver"] = ip_address(w.option("nameserver", "an address") or missing("`nameserver IP`"),
-                                        "nameserver")
+        first = w.take("a namespace (or `host`)")
+        args: dict = {"ns": first if first == HOST else ns_name(first)}
+        if w.words[:1] == ["search"]:
+            domains, w.words[:] = w.words[1:], []
+            if not domains:
+                missing("the search domains after `search`")
+            for d in domains:
+                if not _DOMAIN.fullmatch(d):
+                    raise CheckSyntaxError(f"{d!r} is not a domain like mycompany.com")
+            # one string (check args are scalars: the lesson cache keeps them as they are)
+            args["search"] = " ".join(d.lower().rstrip(".") for d in domains)
+            return args, Where()
+        args["nameserver"] = ip_address(w.option("nameserver", "an address")
+                                        or missing("`nameserver IP` or `search DOMAIN…`"), "nameserver")
         return args, Where()
 
     def reads(self, check: Check, for_hints: bool) -> Reads:
         return Reads(resolv={check.args["ns"]})
 
     def judge(self, check: Check, state: LabState) -> Verdict:
+        if check.args.get("search"):
+            return _judge_search(check, state)
         ns, want = check.args["ns"], check.args["nameserver"]
-        path = f"/etc/netns/{ns}/resolv.conf"
+        path = resolv_path(ns)
         text = state.resolv.get(ns)
-        fix = f"mkdir -p /etc/netns/{ns} && echo 'nameserver {want}' > {path}"
+        if ns == HOST:
+            fix = f"echo 'nameserver {want}' >> {path}"
+        else:
+            fix = f"mkdir -p /etc/netns/{ns} && echo 'nameserver {want}' > {path}"
         if text is None:
             return Verdict(False, f"{path} does not exist", f"Create it: {fix}")
         servers = nameservers(text)
         if want in servers:
             return Verdict(True, f"{path} names nameserver {want}")
+        crowded = next((l.strip() for l in text.splitlines()
+                        if l.split()[:1] == ["nameserver"] and want in l.split()[2:]), None)
+        if crowded:
+            return Verdict(False, f"{path} has `{crowded}`, which names only {crowded.split()[1]}: "
+                                  f"the resolver reads one address per nameserver line",
+                           f"Give each server a line of its own (`nameserver {want}`): "
+                           f"sed -i 's/^nameserver .*/nameserver {want}/' {path}")
         found = ", ".join(servers) or "no nameserver line"
         return Verdict(False, f"{path} has {found}", f"Write it: {fix}")
 
 
+def _judge_search(check: Check, state: LabState) -> Verdict:
+    ns, want = check.args["ns"], check.args["search"].split()
+    path = resolv_path(ns)
+    text = state.resolv.get(ns)
+    line = f"search {' '.join(want)}"
+    fix = f"sed -i '/^search /d' {path} && echo '{line}' >> {path}"
+    if text is None:
+        make = "" if ns == HOST else f"mkdir -p /etc/netns/{ns} && "
+        return Verdict(False, f"{path} does not exist", f"Create it: {make}echo '{line}' > {path}")
+    lines = [l.split() for l in text.splitlines() if l.split()[:1] in (["search"], ["domain"])]
+    if not lines:
+        return Verdict(False, f"{path} has no search line", f"Add it: echo '{line}' >> {path}")
+    last = lines[-1]   # the resolver keeps only the last search (or domain) line
+    have = [d.lower().rstrip(".") for d in last[1:]]
+    if have == want:
+        return Verdict(True, f"{path} searches {' then '.join(want)}")
+    said = f"`{' '.join(last)}`" + (" (the last of its search lines: only that one counts)" if len(lines) > 1 else "")
+    why = ", in another order: the first domain that has the name wins" if sorted(have) == sorted(want) else ""
+    return Verdict(False, f"{path} has {said}{why}", f"Make it `{line}`: {fix}")
+
+
 def nameservers(text: str) -> list[str]:
-    """The addresses a resolv.conf's `nameserver` lines name, in order."""
+    """The addresses a resolv.conf's `nameserver` lines name, in order (one per line: the
+    resolver ignores what follows the first address)."""
     return [l.split()[1] for l in text.splitlines() if l.split()[:1] == ["nameserver"] and len(l.split()) > 1]
 
 

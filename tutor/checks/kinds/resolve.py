@@ -37,7 +37,8 @@ class Resolve(ProbeKind):
     def mismatch(self, check: Check, seen: str) -> Verdict:
         where = check.where
         first = seen.split()[0] if seen.split() else "nothing"
-        files = "/etc/hosts" + ("" if where.ns == HOST or where.node else f" and /etc/netns/{where.ns}/resolv.conf")
+        files = "/etc/hosts and " + ("its search line in /etc/resolv.conf" if where.ns == HOST or where.node
+                                     else f"/etc/netns/{where.ns}/resolv.conf")
         return Verdict(False, f"resolved to {first} (expected {check.args['is']})",
                        f"The name leads elsewhere: look with {typed_at(where)}getent ahostsv4 "
                        f"{check.args['name']}, and at {files}")
