@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real `tutor trace` output for lessons 3, 4 and 5, finished and then with their NAT rules taken
+# Real `tutor trace` output for the routing lesson and lessons 3, 4 and 5, finished and then with their NAT rules taken
 # away, as docs/trace.md shows it: bash bench/trace_examples.sh > docs/trace.md (as root or not;
 # it uses its own lab, TUTOR_LAB=trace-examples, and stops it at the end).
 set -u
@@ -15,6 +15,11 @@ echo "# \`tutor trace\`: real output"
 echo
 echo "Made by \`bash bench/trace_examples.sh > docs/trace.md\` on $(date -u +%Y-%m-%d) (kernel $(uname -r))."
 echo "Each lesson is solved with \`tutor solve\`, traced, then one rule is taken away and traced again."
+tutor reset routing >/dev/null; tutor solve routing >/dev/null
+echo; echo "## Routing: a namespace as the router"
+show "finished" "ping 192.168.2.10 from host1"
+tutor shell -c 'ip netns exec router sysctl -qw net.ipv4.ip_forward=0'
+show "the router does not forward" "ping 192.168.2.10 from host1"
 tutor reset lesson3 >/dev/null; tutor solve lesson3 >/dev/null
 echo; echo "## Lesson 3: containers behind the host"
 show "finished" "ping 8.8.8.8 from container10"

@@ -145,3 +145,20 @@ def test_no_lab_is_exit_2(lab_name):
     result = subprocess.run([TUTOR, "trace", "ping 8.8.8.8 from host"], capture_output=True, text=True,
                             timeout=60, env={**os.environ})
     assert result.returncode == 2 and "not running" in result.stderr
+
+
+def test_routing_the_router_namespace_is_a_hop_and_its_switch_is_named(lab):
+    finished(lab, "routing")
+    code, found = trace("ping 192.168.2.10 from host1")
+    assert code == 0
+    assert hop(found, "router")[0].startswith("ip route get 192.168.2.10 from 192.168.1.10 iif eth0: on the link dev eth1")
+    assert hop(found, "host3") == ["192.168.2.10 is eth0 in host3"]
+    client.run("ip netns exec router sysctl -qw net.ipv4.ip_forward=0", info=lab)
+    code, found = trace("ping 192.168.2.10 from host1")
+    assert code == 1 and found["dies"] == "router: net.ipv4.ip_forward is 0 in router: it passes no packet on"
+    assert found["hint"] == "Turn on forwarding: ip netns exec router sysctl -w net.ipv4.ip_forward=1"
+    client.run("ip netns exec router sysctl -qw net.ipv4.ip_forward=1; ip -n host3 route del default", info=lab)
+    code, found = trace("ping 192.168.2.10 from host1")
+    assert code == 1 and "host3 has no route to 192.168.1.0/24" in found["dies"]
+    assert found["hint"] == ("Route it back through router: ip -n host3 route add 192.168.1.0/24 via 192.168.2.1 "
+                             "(or a default route via 192.168.2.1)")

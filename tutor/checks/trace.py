@@ -79,6 +79,7 @@ class Facts:
     neighbours: list[dict] = field(default_factory=list)  # the source's ARP table after the probe
     probe: tuple[bool, str] = (False, "")
     rules: str = ""                     # `iptables-save` before the probe (counters left out)
+    forwarding: str = ""                # a router namespace's net.ipv4.ip_forward
     proto: str = ""                     # what is followed: the probe's packet, or (when the name
     port: int | None = None             # lookup failed) its DNS query, udp 53
 
@@ -172,8 +173,16 @@ def _queries(check: Check, state: LabState, facts: Facts) -> dict[str, tuple[str
     for dst in _destinations(check, state, facts):
         q[f"host {dst}"] = ("", f"{dst} from {src} iif {iif}" if iif and src else dst)
     answers = {src, *(a for l in state.ns[HOST].links.values() if l.name != "lo" for a, _ in l.addrs)}
+    # where the packet may end: the world's machines, the namespaces that have a destination
+    # (not every namespace: a lab with hundreds costs no more), a router namespace, the lab host
     places = [(f"node {n.name}", observe.prefix(n.name, True)) for n in world.NODES]
-    places += [(ns, observe.prefix(ns, False)) for ns in state.namespaces if ns in state.ns]
+    owners = {o.ns for dst in _destinations(check, state, facts) for o in state.owners_of(dst)}
+    router = _router(check, state, facts)
+    if router is not None:
+        owners.add(router.ns)
+        q[f"router {router.ns} {facts.address}"] = (observe.prefix(router.ns, False),
+                                                     f"{facts.address} from {src} iif {router.name}")
+    places += [(ns, observe.prefix(ns, False)) for ns in sorted(owners) if ns != HOST and ns in state.ns]
     places.append((HOST, ""))
     for name, at in places:
         for a in sorted(x for x in answers if x):
@@ -207,6 +216,9 @@ def _probe_script(check: Check, state: LabState, facts: Facts) -> str:
              f"t neighbours; {at}ip -j -4 neigh show 2>&1"]
     for key, (where, args) in _queries(check, state, facts).items():
         lines.append(f"t route {key}; {where}ip -j route get {args} 2>&1")
+    router = _router(check, state, facts)
+    if router is not None:
+        lines.append(f"t forwarding; {observe.prefix(router.ns, False)}cat /proc/sys/net/ipv4/ip_forward 2>&1")
     return "\n".join(lines) + "\n"
 
 
@@ -258,6 +270,7 @@ def _read_probe(text: str, facts: Facts) -> None:
         if key.startswith("route "):
             facts.routes[key[len("route "):]] = _route(body)
     facts.rules = _uncounted(parts.get("rules-before", ""))
+    facts.forwarding = parts.get("forwarding", "")
 
 
 def _countdown(line: str) -> int:
@@ -359,7 +372,42 @@ def _follow(w: _Walk) -> bool:
         return False
     if _host_has(state, hop):
         return _through_host(w, src, facts.address, _host_entry(check, state, route))
+    router = _router(check, state, facts)
+    if router is not None:
+        return _through_router(w, router, src, facts.address)
     return _arrive(w, src, facts.address)
+
+
+def _router(check: Check, state: LabState, facts: Facts) -> Link | None:
+    """The interface of a namespace that is the source's gateway (a router namespace, as in the
+    routing lesson), when the packet is not for that namespace itself."""
+    route = facts.route if isinstance(facts.route, dict) else {}
+    gateway = route.get("gateway")
+    if not gateway or _host_has(state, gateway):
+        return None
+    found = next((o for o in state.owners_of(gateway) if o.ns != HOST), None)
+    if found is None or any(o.ns == found.ns for o in state.owners_of(facts.address)):
+        return None
+    return found
+
+
+def _through_router(w: _Walk, router: Link, src: str, dst: str) -> bool:
+    """A namespace routes the packet on: its forwarding switch and its route decision."""
+    ns = router.ns
+    if w.facts.forwarding.strip() == "0":
+        return w.die(ns, f"net.ipv4.ip_forward is 0 in {ns}: it passes no packet on",
+                     f"Turn on forwarding: ip netns exec {ns} sysctl -w net.ipv4.ip_forward=1")
+    route = w.facts.routes.get(f"router {ns} {dst}", "")
+    if not isinstance(route, dict):
+        return w.die(ns, f"{ns} has no route to {dst}: {route or 'not asked'}", "")
+    w.go(ns, f"ip route get {dst} from {src} iif {router.name}: {_show(route)} "
+             f"(its own iptables are not read)")
+    if not _arrive(w, src, dst):
+        return False
+    back = w.facts.routes.get(f"back {ns} {src}", "")
+    if not isinstance(back, dict):
+        return w.die("way back", f"{ns} has no route back to {src} ({back or 'not asked'})", "")
+    return True
 
 
 def _from_host(w: _Walk, src: str, route: dict) -> bool:
@@ -549,10 +597,11 @@ def _arrive(w: _Walk, src: str, dst: str) -> bool:
     back = w.facts.routes.get(f"back {owner.ns} {src}", "")
     if not isinstance(back, dict):
         net = _subnet_of(w.state, src)
-        gw = _gateway_on(w.state, owner)
+        gw, by = _gateway_on(w.state, owner)
         return w.die("way back", f"the reply to {src} has no way back: {owner.ns} has no route to {net} "
                                  f"(ip route get: {back or 'not asked'})",
-                     f"Route it back through the lab host: {ip_cmd(owner.ns, f'route add {net} via {gw}')}")
+                     f"Route it back through {by}: {ip_cmd(owner.ns, f'route add {net} via {gw}')} "
+                     f"(or a default route via {gw})")
     w.go("way back", f"{owner.ns}: ip route get {src}: {_show(back)}")
     return True
 
@@ -615,15 +664,19 @@ def _subnet_of(state: LabState, ip: str) -> str:
     return f"{ip}/32"
 
 
-def _gateway_on(state: LabState, owner: Link) -> str:
-    """The lab host's address on `owner`'s subnet (its natural gateway)."""
+def _gateway_on(state: LabState, owner: Link) -> tuple[str, str]:
+    """(address, whose) of `owner`'s natural gateway: the lab host's address on its subnet, else
+    another namespace's (a router's)."""
+    def legs(ns) -> int:   # a router has an address on more than one cable
+        return -sum(1 for l in ns.links.values() if l.name != "lo" and l.addrs)
+    others = [state.ns[HOST], *sorted((n for name, n in state.ns.items() if name not in (HOST, owner.ns)), key=legs)]
     for a, p in owner.addrs:
-        net = f"{a}/{p}"
-        for link in state.ns[HOST].links.values():
-            for b, _ in link.addrs:
-                if in_subnet(b, net):
-                    return b
-    return "GATEWAY"
+        for ns in others:
+            for link in ns.links.values():
+                for b, _ in link.addrs:
+                    if link.name != "lo" and b != a and in_subnet(b, f"{a}/{p}"):
+                        return b, ("the lab host" if ns.name == HOST else ns.name)
+    return "GATEWAY", "its gateway"
 
 
 def _is_ip(text: str) -> bool:
