@@ -154,6 +154,18 @@ def test_bridge_without_address(lab):
     assert_hint(result, "route 10.201.0.0/24 dev br0", "br0 on the lab host has no address in it", "")
 
 
+def test_bridge_address_without_prefix_is_named_in_the_route_check(lab):
+    """`ip addr add 10.201.0.1 dev br0` gives a /32: the route check must not say br0 has no address."""
+    lesson = build(lab, "lesson3", 0, "ip addr add 10.201.0.1 dev br0")
+    result = step(lab, lesson, 1)
+    by_name = {c.name: c for c in result.checks}
+    found = by_name["route 10.201.0.0/24 dev br0"].found
+    assert found == ("the lab host has no route to 10.201.0.0/24 on br0: br0 on the lab host has 10.201.0.1/32, "
+                     "whose prefix covers less than 10.201.0.0/24")
+    assert by_name["route 10.201.0.0/24 dev br0"].hint == (
+        "Write the prefix: ip addr del 10.201.0.1/32 dev br0 then ip addr add 10.201.0.1/24 dev br0")
+
+
 def test_missing_default_route(lab, state_home):
     build(lab, "lesson3", 1, "ip netns exec container11 ip route add default via 10.201.0.1")
     out = cli_verify("lesson3", "--step", "2")

@@ -53,6 +53,12 @@ def _missing_link_route(check: Check, state: LabState) -> Verdict:
         return Verdict(False, f"{who(ns)} has no route to {dest}: {place(dev, ns)} has {inside[0]} but is DOWN",
                        f"Bring it up (the kernel then adds the route): {ip_cmd(ns, f'link set dev {dev} up')}")
     prefix = dest.split("/")[1]
+    if inside:   # an address in DEST with a longer prefix (10.201.0.1/32): its route covers only that
+        address = inside[0].split("/")[0]
+        return Verdict(False, f"{who(ns)} has no route to {dest} on {dev}: {place(dev, ns)} has {inside[0]}, "
+                              f"whose prefix covers less than {dest}",
+                       f"Write the prefix: {ip_cmd(ns, f'addr del {inside[0]} dev {dev}')} then "
+                       f"{ip_cmd(ns, f'addr add {address}/{prefix} dev {dev}')}")
     return Verdict(False, f"{who(ns)} has no route to {dest} on {dev}: {place(dev, ns)} has no address in it",
                    f"Give {dev} an address in {dest} (the kernel then adds the route): "
                    f"{ip_cmd(ns, f'addr add ADDRESS/{prefix} dev {dev}')}")
