@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,8 @@ def test_shellcheck_is_clean(script):
 def test_install_help_names_every_mode():
     out = run(["bash", str(INSTALL), "--help"])
     assert out.returncode == 0, out.stderr
-    for option in ("--offline-wheels DIR", "--download-wheels DIR", "--allow-userns", "--prefix DIR"):
+    for option in ("--offline-wheels DIR", "--download-wheels DIR", "--allow-userns", "--prefix DIR",
+                   "--bin-dir DIR", "--teachers GROUP"):
         assert option in out.stdout
     assert "/opt/netns-tutor" in out.stdout and "/usr/local/bin/tutor" in out.stdout
 
@@ -247,3 +249,109 @@ def test_build_rootfs_and_selftest_inside(tmp_path):
     finally:
         if not _mounts_under(rootfs):
             shutil.rmtree(rootfs, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ installs for every account
+
+@pytest.fixture
+def open_tmp():
+    """A folder other accounts can enter (pytest's tmp_path is under a 0700 folder of root's)."""
+    import tempfile
+    path = Path(tempfile.mkdtemp(prefix="netns-tutor-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def _as_nobody(argv, **kw):
+    return run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv], **kw)
+
+
+def test_install_refusal_quotes_the_options_given(open_tmp):
+    """Not root: the line to run instead carries every option, quoted for the shell."""
+    if os.geteuid() != 0:
+        out = run(["bash", str(INSTALL), "--prefix", "/opt/my dir", "--allow-userns"])
+    else:
+        script = open_tmp / "install.sh"
+        shutil.copy(INSTALL, script)
+        out = _as_nobody(["bash", str(script), "--prefix", "/opt/my dir", "--allow-userns"])
+    assert out.returncode != 0
+    assert "run this as root: sudo bash" in out.stderr
+    assert "--prefix /opt/my\\ dir --allow-userns" in out.stderr, out.stderr
+
+
+def _source_install(code: str, path: str | None = None):
+    env = dict(os.environ, PATH=path or os.environ["PATH"])
+    return run(["bash", "-c", f'source "{INSTALL}"; {code}'], env=env)
+
+
+def test_install_picks_a_system_python_every_account_can_run(tmp_path):
+    """A python3 first on root's PATH that students cannot run (pyenv under /root) is passed over."""
+    if os.geteuid() != 0:
+        pytest.skip("the choice is proven as another account, which needs root")
+    decoy = tmp_path / "private" / "bin"
+    decoy.mkdir(parents=True)
+    (tmp_path / "private").chmod(0o700)
+    system = [p for p in ("/usr/bin/python3.13", "/usr/bin/python3.12", "/usr/bin/python3.11")
+              if os.path.exists(p)]
+    if not system:
+        pytest.skip("no /usr/bin/python3.11+ here")
+    for name in ("python3.13", "python3.12", "python3.11", "python3"):
+        (decoy / name).symlink_to(system[0])
+    out = _source_install("find_python", path=f"{decoy}:{os.environ['PATH']}")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith("/usr/bin/python3"), out.stdout
+
+
+def test_install_fails_loudly_when_other_accounts_cannot_run_tutor(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    fake = private / "tutor"
+    fake.write_text("#!/bin/sh\necho lesson1\n")
+    fake.chmod(0o755)
+    out = _source_install(f'TUTOR_CMD="{fake}"; check_as_student')
+    assert out.returncode != 0
+    assert "the install does not work for other accounts" in out.stderr
+
+
+def _packages_present() -> bool:
+    text = INSTALL.read_text()
+    block = re.search(r"^BASE_PACKAGES=\(([^)]*)\)", text, re.M)
+    assert block, "BASE_PACKAGES=(...) not found in install.sh"
+    packages = [*block.group(1).split(), "python3", "python3-venv"]
+    out = run(["dpkg-query", "-W", "-f=${Status}\n", *packages])
+    return out.returncode == 0 and out.stdout.count("install ok installed") == len(packages)
+
+
+@pytest.mark.timeout(600)
+def test_install_into_a_prefix_works_for_students_and_writes_only_there(open_tmp):
+    """A real install.sh run (packages already here, so no apt; pip from the network) into a
+    throwaway --prefix: nothing outside it, the command runs as a non-root account, and the drop
+    folder takes a student's `tutor submit` that the teacher's `tutor report` reads."""
+    if os.geteuid() != 0 or not shutil.which("apt-get") or not _packages_present():
+        pytest.skip("needs root on Debian/Ubuntu with the course's packages already installed")
+    base = open_tmp
+    prefix = base / "opt"
+    before = os.path.lexists("/usr/local/bin/tutor") and os.readlink("/usr/local/bin/tutor")
+    out = subprocess.run(["bash", str(INSTALL), "--prefix", str(prefix), "--teachers", "root"],
+                         capture_output=True, text=True, timeout=580)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert "tutor list, as uid 65534" in log
+    after = os.path.lexists("/usr/local/bin/tutor") and os.readlink("/usr/local/bin/tutor")
+    assert before == after, "--prefix wrote /usr/local/bin/tutor"
+    assert os.path.realpath(prefix / ".venv/bin/python").startswith("/usr/bin/")
+    drop = prefix / "handin"
+    assert stat.S_IMODE(drop.stat().st_mode) == 0o3773 and drop.stat().st_gid == 0
+    home = base / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    tutor = str(prefix / ".venv/bin/tutor")
+    handed = _as_nobody([tutor, "submit"], env=env)
+    assert handed.returncode == 0 and handed.stdout == f"handed in to {drop}/nobody.json\n", handed
+    report = run([tutor, "report", "--csv"])
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.count("\nnobody@") == 5, report.stdout     # every lesson, 0/N
