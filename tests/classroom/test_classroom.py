@@ -165,7 +165,7 @@ def test_user_data_keys_and_wiring(user_data):
 
 def test_user_data_greets_with_how_to_start(user_data):
     greeting = embedded(user_data, "/etc/profile.d/netns-tutor.sh")
-    for command in ("tutor ", "tutor list", "tutor doctor", "tutor config name"):
+    for command in ("tutor ", "tutor list", "tutor doctor", "tutor config name", "tutor submit"):
         assert command in greeting
 
 
@@ -355,3 +355,58 @@ def test_install_into_a_prefix_works_for_students_and_writes_only_there(open_tmp
     report = run([tutor, "report", "--csv"])
     assert report.returncode == 0, report.stderr
     assert report.stdout.count("\nnobody@") == 5, report.stdout     # every lesson, 0/N
+
+
+# ------------------------------------------------------------------ the greeting's three states
+
+def _greeting(user_data, tmp_path, status: str | None, tutor: bool, boot_over: bool) -> str:
+    """What an interactive login shell prints, with the greeting's paths moved into tmp_path."""
+    text = embedded(user_data, "/etc/profile.d/netns-tutor.sh")
+    state, cmd, result = tmp_path / "install-status", tmp_path / "tutor", tmp_path / "result.json"
+    for path, there in ((state, status is not None), (cmd, tutor), (result, boot_over)):
+        path.unlink(missing_ok=True)
+        if there:
+            path.write_text(f"{status}\n" if path == state else "#!/bin/sh\n")
+            path.chmod(0o755)
+    text = (text.replace("/var/lib/netns-tutor/install-status", str(state))
+            .replace("/usr/local/bin/tutor", str(cmd)).replace("/run/cloud-init/result.json", str(result)))
+    profile = tmp_path / "profile.sh"
+    profile.write_text(text)
+    out = run(["sh", "-i", "-c", f". {profile}; echo \"left:${{netns_tutor_status-}}\""], stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith("left:"), "the greeting leaves a variable in the login shell"
+    return out.stdout
+
+
+@pytest.mark.parametrize("status, tutor, boot_over, says", [
+    ("installing", False, False, "still being installed"),
+    (None, False, False, "still being installed"),
+    ("ready", True, True, "tutor submit"),
+    (None, True, True, "tutor submit"),                       # installed by hand, not by cloud-init
+    ("failed", False, True, "the installation failed; see /var/log/netns-tutor-install.log"),
+    ("failed", True, True, "the installation failed"),        # an update that failed
+    ("installing", False, True, "the installation failed"),   # cut off: the boot ended without it
+    (None, False, True, "the installation failed"),           # never began (runcmd did not run)
+])
+def test_greeting_tells_installing_from_failed_from_ready(user_data, tmp_path, status, tutor, boot_over, says):
+    out = _greeting(user_data, tmp_path, status, tutor, boot_over)
+    assert says in out, out
+    if says != "still being installed":
+        assert "still being installed" not in out
+
+
+def test_firstboot_records_failure_for_the_greeting(user_data, tmp_path):
+    """A first boot with no project to install ends with `failed` in the status file."""
+    text = embedded(user_data, "/usr/local/sbin/netns-tutor-firstboot")
+    env_file = tmp_path / "classroom.env"
+    env_file.write_text('TUTOR_GIT_URL=""\nTUTOR_GIT_REF="main"\nTUTOR_INSTALL_ARGS=""\n')
+    text = (text.replace("/var/lib/netns-tutor/install-status", str(tmp_path / "state/install-status"))
+            .replace("/var/log/netns-tutor-install.log", str(tmp_path / "install.log"))
+            .replace("/etc/netns-tutor/classroom.env", str(env_file))
+            .replace("work=/var/lib/netns-tutor", f"work={tmp_path / 'work'}"))
+    script = tmp_path / "firstboot"
+    script.write_text(text)
+    out = run(["bash", str(script)])
+    assert out.returncode != 0
+    assert (tmp_path / "state/install-status").read_text() == "failed\n"
+    assert "no project to install" in (tmp_path / "install.log").read_text()
