@@ -77,3 +77,23 @@ tutor_ensure_venv() {  # $1: "" for running, "dev" for the tests too
   "$VENV/bin/python" -m compileall -q "$ROOT/tutor" >/dev/null || true
   echo "$hash-${extra:-run}" > "$stamp"
 }
+
+# One name everywhere: the README and every message say `tutor …`. When `tutor` is not on the
+# user's PATH, link ~/.local/bin/tutor to this checkout's bin/tutor if ~/.local/bin is on PATH
+# (saying so), else say once how to type it here.
+tutor_ensure_on_path() {
+  local bin="$HOME/.local/bin" here="$ROOT/bin/tutor"
+  local told="${XDG_STATE_HOME:-$HOME/.local/state}/netns-tutor/.told-tutor-not-on-path"
+  command -v tutor >/dev/null 2>&1 && return 0
+  case ":$PATH:" in
+    *":$bin:"*|*":$bin/:"*)
+      if [ ! -e "$bin/tutor" ] && [ ! -L "$bin/tutor" ] && mkdir -p "$bin" && ln -s "$here" "$bin/tutor"; then
+        echo "netns-tutor: linked $bin/tutor -> $here, so \`tutor\` works in any folder from now on (rm $bin/tutor undoes it)" >&2
+        return 0
+      fi ;;
+  esac
+  [ -e "$told" ] && return 0
+  echo "netns-tutor: \`tutor\` is not on your PATH: where the course says \`tutor …\`, type $here …" \
+       "(or put $bin on your PATH and run bin/tutor again: it links itself there)" >&2
+  mkdir -p "${told%/*}" 2>/dev/null && : > "$told" 2>/dev/null || true
+}

@@ -19,7 +19,7 @@ USAGE_ERROR = 2
 
 
 COMMANDS = ("lab", "shell", "doctor", "list", "verify", "solve", "trace", "reset", "selftest", "report",
-            "config", "demo", "start")
+            "config", "demo", "submit", "start")
 
 
 def _parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -84,7 +84,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         fmt = rep.add_mutually_exclusive_group()
         fmt.add_argument("--csv", action="store_const", dest="format", const="csv", help="CSV output")
         fmt.add_argument("--json", action="store_const", dest="format", const="json", help="JSON output")
-        rep.add_argument("paths", nargs="+", metavar="PATH", help="progress files or folders of them")
+        rep.add_argument("paths", nargs="*", metavar="PATH",
+                         help="progress files or folders of them (default: the class drop folder)")
     if want("config"):
         cfg = sub.add_parser("config", help="settings: `tutor config name \"Ada L.\"` names you in "
                              "reports; lab-memory (default 1G) and lab-processes (default 1024) "
@@ -102,6 +103,10 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
                        help="with --auto: reset the lesson and play it again until q (kiosk)")
         d.add_argument("--speed", type=float, default=30.0, metavar="CPS",
                        help="typing speed in characters per second (default 30)")
+    if want("submit"):
+        hand = sub.add_parser("submit", help="hand your progress in to the class drop folder")
+        hand.add_argument("--to", metavar="DIR", help="the folder your teacher gave (default: this "
+                          "machine's class drop folder)")
     if want("start"):
         s = sub.add_parser("start", help="open the course at LESSON")
         s.add_argument("lesson", metavar="LESSON", nargs="?")
@@ -170,7 +175,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return commands.selftest(args, starting)
         finally:
             starting.stop()
-    if cmd in ("list", "verify", "solve", "reset", "report", "config", "demo", "trace"):
+    if cmd in ("list", "verify", "solve", "reset", "report", "config", "demo", "trace",
+               "submit"):
         from tutor import commands
         return getattr(commands, cmd)(args)
     from tutor import commands

@@ -1,4 +1,5 @@
-"""The lesson commands of the CLI: list, verify, solve, reset, selftest, start, demo.
+"""The lesson commands of the CLI: list, verify, solve, reset, selftest, start, demo, and
+report and submit (the class's progress).
 
 Output is for people (✓/✗ with hints) unless `--json`; exit codes are the CLI's contract.
 Every text from the lab or a file (names, titles, check findings, command output) goes through
@@ -182,9 +183,18 @@ def demo(args) -> int:
 
 
 def report(args) -> int:
-    """`tutor report [--csv|--json] PATH…`: the class table; unreadable files are skipped, with a note."""
-    from tutor import report as rep
-    files, problems = rep.collect(args.paths)
+    """`tutor report [--csv|--json] [PATH…]`: the class table (default: the class drop folder);
+    unreadable files are skipped, with a note."""
+    from tutor import progress, report as rep
+    from tutor.errors import CliError
+    paths = args.paths
+    if not paths:
+        drop = progress.handin_dir()
+        if not drop.is_dir():
+            raise CliError(f"no PATH given and there is no class drop folder here ({drop}); "
+                           "give the folders or files of progress to read")
+        paths = [str(drop)]
+    files, problems = rep.collect(paths)
     totals = {}
     try:
         totals = {l.id: len(l.steps) for l in load_lessons()}
@@ -194,9 +204,32 @@ def report(args) -> int:
     for line in problems + skipped:
         print(f"tutor: {clean(line)}", file=sys.stderr)   # file names and what they held
     if not files:
-        from tutor.errors import CliError
-        raise CliError("no progress files found in " + ", ".join(args.paths))
+        raise CliError("no progress files found in " + ", ".join(paths))
     print(rep.render(rows, args.format or "text"))
+    return 0
+
+
+def submit(args) -> int:
+    """`tutor submit [--to DIR]`: hand the student's progress in to the class drop folder
+    (default: the one install.sh made beside the project) as ACCOUNT.json; exit 2 on errors."""
+    from pathlib import Path
+
+    from tutor import progress
+    from tutor.errors import CliError
+    folder = Path(args.to) if args.to else progress.handin_dir()
+    record = _progress()
+    if not record.saves:
+        raise CliError("your progress file cannot be read, so there is nothing to hand in")
+    try:
+        dest = progress.hand_in(record, folder)
+    except FileNotFoundError:
+        where = "" if args.to else "; give your teacher's folder with --to DIR"
+        raise CliError(f"there is no class drop folder {folder}{where}") from None
+    except OSError as exc:
+        from tutor.safefile import UnsafeFile
+        why = str(exc) if isinstance(exc, UnsafeFile) else f"{exc.strerror or exc}"
+        raise CliError(f"could not hand in to {folder}: {why}") from None
+    print(f"handed in to {cell(str(dest))}")
     return 0
 
 

@@ -32,6 +32,34 @@ def progress_path() -> Path:
     return state_dir() / "progress.json"
 
 
+def handin_dir() -> Path:
+    """The class drop folder: `handin/` beside the project's `tutor/` package (on a classroom
+    VM, /opt/netns-tutor/handin, made by install.sh; in a checkout it does not exist)."""
+    return Path(__file__).resolve().parents[1] / "handin"
+
+
+def account() -> str:
+    """This account's login name (from the uid, not from $USER), or the uid."""
+    import pwd
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def hand_in(record: Progress, folder: Path) -> Path:
+    """Copy the student's progress into `folder` as ACCOUNT.json (atomic, 0640: the folder's
+    group, the teachers on a classroom VM, may read it). Returns the file's path. OSError as
+    `safefile.write_shared` raises it (FileNotFoundError: no such folder)."""
+    if not folder.is_dir():
+        raise FileNotFoundError(2, "no such folder", str(folder))
+    data = {"format": FORMAT, "student": record.student or student_name(), "lessons": record.lessons,
+            "account": account(), "handed_in": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    dest = folder / f"{account()}.json"
+    safefile.write_shared(dest, json.dumps(data, indent=1, sort_keys=True).encode(), 0o640)
+    return dest
+
+
 @dataclass
 class Progress:
     """Steps done per lesson, plus who and when (for `tutor report`)."""

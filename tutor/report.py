@@ -1,8 +1,9 @@
 """`tutor report`: a class table from progress files collected from students' machines.
 
-Reads every `*.json` under the given paths, skips (and reports) files that are not progress
-records (nor regular files of at most 1 MiB: `tutor.safefile`), and prints one row per student
-and lesson: steps done/total and last activity.
+Reads every `*.json` under the given paths (by default the class drop folder `tutor submit`
+fills), skips (and reports) files that are not progress records (nor regular files of at most
+1 MiB: `tutor.safefile`), and prints one row per student and lesson — every lesson of the
+course, 0/N where the student has not started it: steps done/total and last activity.
 
 Everything in a row comes from files other people wrote (a student's name can be an OSC 52
 sequence that writes the instructor's clipboard, or `=HYPERLINK(…)`): the text table and the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ class Row:
     total: int
     last_activity: str
     file: str
+    started: bool = True   # False: the lesson is not in the student's file (0/N)
 
 
 def collect(paths: list[str]) -> tuple[list[Path], list[str]]:
@@ -40,7 +43,10 @@ def collect(paths: list[str]) -> tuple[list[Path], list[str]]:
     files, problems = [], []
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
+        if p.is_dir() and not os.access(p, os.R_OK | os.X_OK):
+            problems.append(f"{raw}: cannot list this folder (permission denied; on a classroom VM "
+                            "the teachers' group may read the drop folder)")
+        elif p.is_dir():
             files += sorted(q for q in p.rglob("*.json") if q.is_file())
         elif p.is_file():
             files.append(p)
@@ -52,8 +58,10 @@ def collect(paths: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def read_rows(files: list[Path], totals: dict[str, int]) -> tuple[list[Row], list[str]]:
-    """Rows from every readable progress file; a sentence per skipped file."""
+    """Rows from every readable progress file; a sentence per skipped file. `totals`: the
+    course's lessons in order, with their step counts; each gets a row for every student."""
     rows, skipped = [], []
+    order = {lesson_id: n for n, lesson_id in enumerate(totals)}
     for f in files:
         try:   # collected from students: any owner, but small regular files, links not followed
             lessons, student = progress.parse(safefile.read_json(f, trusted=False))
@@ -61,12 +69,16 @@ def read_rows(files: list[Path], totals: dict[str, int]) -> tuple[list[Row], lis
             skipped.append(f"skipped {f}: not a readable progress file ({exc})")
             continue
         student = student or f.stem
-        for lesson_id in sorted(lessons, key=_lesson_order):
-            entry = lessons[lesson_id]
+        for lesson_id in [*totals, *(k for k in lessons if k not in totals)]:
+            entry = lessons.get(lesson_id)
+            if entry is None:
+                rows.append(Row(student, lesson_id, 0, totals[lesson_id], "", str(f), started=False))
+                continue
             total = totals.get(lesson_id) or int(entry.get("total") or 0)
             done = len(set(entry.get("done", [])))
             rows.append(Row(student, lesson_id, done, total, str(entry.get("updated", "")), str(f)))
-    rows.sort(key=lambda r: (r.student, _lesson_order(r.lesson)))
+    rows.sort(key=lambda r: (r.student, (0, order[r.lesson], "") if r.lesson in order
+                             else (1, *_lesson_order(r.lesson))))
     return rows, skipped
 
 

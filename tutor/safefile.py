@@ -7,7 +7,9 @@ DESIGN.md, "Threat model"). So a read opens without blocking, takes only a regul
 reads at most `limit` bytes; it follows no symlink unless asked; with `trusted=True` the file and
 every folder above it must be the user's own (a folder may also be root's), and none may be
 writable by others unless it is sticky (as /tmp is: then only a name's owner can replace it).
-A write is atomic and private: a 0600 file in a 0700 folder, renamed over the old one.
+A write is atomic and private: a 0600 file in a 0700 folder, renamed over the old one. A
+hand-in (`write_shared`) is atomic too, into a folder shared with other accounts, and never
+replaces a name another account holds.
 
 Only `os` is imported (it brings `stat` and `errno`): `tutor reset` reads the lesson cache through here.
 """
@@ -150,6 +152,55 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def write_shared(path: str | os.PathLike[str], data: bytes, mode: int = 0o640) -> None:
+    """Put `data` at `path` in a folder other accounts share (a class drop folder), atomically:
+    a temporary file with `mode`, then renamed over our own earlier one.
+
+    FileNotFoundError if the folder is missing; UnsafeFile if `path` is held by another account
+    or is not a regular file (it is never replaced), or if others can write the folder and it is
+    not sticky (then anyone could replace the file later)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    st = os.stat(folder)
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafeFile(folder, "is not a folder")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX \
+            and st.st_uid != os.geteuid():
+        raise Untrusted(folder, "can be written by other accounts but is not sticky (chmod +t)")
+    _refuse_others(path)
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        try:
+            os.fchmod(fd, mode)   # whatever the umask took away
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _refuse_others(path)   # root may rename over anyone's file: look again just before
+        try:
+            os.replace(tmp, path)
+        except PermissionError:   # a sticky folder: the name is another account's
+            raise UnsafeFile(path, "belongs to another account") from None
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _refuse_others(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsafeFile(path, "is not a regular file; it was left as it is")
+    if st.st_uid != os.geteuid():
+        raise UnsafeFile(path, f"belongs to another account (uid {st.st_uid}); it was left as it is")
 
 
 def _write_all(fd: int, data: bytes) -> None:

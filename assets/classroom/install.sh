@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install netns-tutor on a classroom machine (Debian 12, Ubuntu 22.04 or newer), as root.
 #
-# Puts the project in /opt/netns-tutor with its own venv, and `tutor` on every user's PATH.
-# Running it again updates the copy and the venv; nothing else changes.
+# Puts the project in /opt/netns-tutor with its own venv, `tutor` on every user's PATH, and a
+# class drop folder /opt/netns-tutor/handin for `tutor submit` (students write, teachers read).
+# Running it again updates the copy and the venv; nothing else changes. With --prefix DIR,
+# every file it writes is under DIR (the command too, unless --bin-dir says where to link it).
 #
 # Why an editable install (`pip install -e /opt/netns-tutor`): tutor finds its lessons at
 # <package folder>/../lessons (tutor/lesson.py). A plain `pip install` would move the package
@@ -14,13 +16,15 @@ set -Eeuo pipefail
 umask 022
 
 PREFIX=/opt/netns-tutor
-BIN_LINK=/usr/local/bin/tutor
+BIN_DIR=""            # where the `tutor` link goes: /usr/local/bin, or none with --prefix
+TEACHERS=netns-tutor-teachers
+ORIG_ARGS=("$@")      # quoted back in the refusal line
 SYSCTL_FILE=/etc/sysctl.d/60-netns-tutor-userns.conf
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # what is never copied into the installed tree (names anywhere; ./build, ./dist at the top only)
 COPY_EXCLUDES=(--exclude=.git --exclude=.venv --exclude=venv --exclude=__pycache__ --exclude='*.pyc'
                --exclude=.pytest_cache --exclude=.mypy_cache --exclude=.ruff_cache --exclude='*.egg-info'
-               --exclude=./build --exclude=./dist --exclude=./bench/results)
+               --exclude=./build --exclude=./dist --exclude=./bench/results --exclude=./handin)
 
 usage() {
   cat <<'EOF'
@@ -28,7 +32,9 @@ Usage: install.sh [options] [SOURCE]
        install.sh --download-wheels DIR [SOURCE]
 
 Installs netns-tutor for every user of this machine (run as root): the system packages it
-needs, the project in /opt/netns-tutor with its own venv, and /usr/local/bin/tutor.
+needs, the project in /opt/netns-tutor with its own venv, /usr/local/bin/tutor, and the
+class drop folder /opt/netns-tutor/handin (students hand in with `tutor submit`; members of
+the group netns-tutor-teachers read it with `tutor report`).
 
 SOURCE is the project to install: a folder or a .tar.gz of it (default: the project this
 script belongs to). Running the script again updates the installation.
@@ -41,7 +47,11 @@ Options:
   --allow-userns         if the kernel stops unprivileged user namespaces (Ubuntu's
                          kernel.apparmor_restrict_unprivileged_userns=1), lift that with a
                          file in /etc/sysctl.d so students can run the lab without root
-  --prefix DIR           install somewhere else than /opt/netns-tutor
+  --prefix DIR           install somewhere else than /opt/netns-tutor; nothing is then
+                         written outside DIR (no /usr/local/bin/tutor unless --bin-dir)
+  --bin-dir DIR          link `tutor` into DIR (default /usr/local/bin; none with --prefix)
+  --teachers GROUP       the group that may read the drop folder (default
+                         netns-tutor-teachers, created if missing)
   -h, --help             this text
 
 Examples:
@@ -56,14 +66,16 @@ EOF
 say() { printf 'netns-tutor: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-WHEELS="" DOWNLOAD="" ALLOW_USERNS=0 SOURCE=""
+WHEELS="" DOWNLOAD="" ALLOW_USERNS=0 SOURCE="" PREFIX_GIVEN=0 TEACHERS_GIVEN=0
 while [ $# -gt 0 ]; do
   case $1 in
     -h|--help) usage; exit 0 ;;
     --offline-wheels) WHEELS=${2:?--offline-wheels needs a folder}; shift 2 ;;
     --download-wheels) DOWNLOAD=${2:?--download-wheels needs a folder}; shift 2 ;;
     --allow-userns) ALLOW_USERNS=1; shift ;;
-    --prefix) PREFIX=${2:?--prefix needs a folder}; shift 2 ;;
+    --prefix) PREFIX=${2:?--prefix needs a folder}; PREFIX_GIVEN=1; shift 2 ;;
+    --bin-dir) BIN_DIR=${2:?--bin-dir needs a folder}; shift 2 ;;
+    --teachers) TEACHERS=${2:?--teachers needs a group}; TEACHERS_GIVEN=1; shift 2 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) [ -z "$SOURCE" ] || die "only one SOURCE may be given"; SOURCE=$1; shift ;;
   esac
@@ -71,6 +83,12 @@ done
 [ -n "$WHEELS" ] && [ -n "$DOWNLOAD" ] && die "--offline-wheels and --download-wheels exclude each other"
 case $PREFIX in /?*) ;; *) die "--prefix must be an absolute path other than /" ;; esac
 PREFIX=${PREFIX%/}
+if [ -z "$BIN_DIR" ] && [ "$PREFIX_GIVEN" = 0 ]; then BIN_DIR=/usr/local/bin; fi
+case $BIN_DIR in ''|/?*) ;; *) die "--bin-dir must be an absolute path" ;; esac
+BIN_DIR=${BIN_DIR%/}
+# the command students type: the link, or (with --prefix and no --bin-dir) the venv's own
+if [ -n "$BIN_DIR" ]; then TUTOR_CMD=$BIN_DIR/tutor; else TUTOR_CMD=$PREFIX/.venv/bin/tutor; fi
+STUDENT_UID=65534     # nobody: the non-root account the install is proven with
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
@@ -136,14 +154,27 @@ install_packages() {
   apt_get install --no-install-recommends $missing
 }
 
-find_python() {  # a Python 3.11+ with venv, or nothing
+# A system Python that every account can run: only /usr/bin is looked at (root's PATH may
+# hold one under /root, which students cannot read: their `tutor` would then fail with "bad
+# interpreter: Permission denied"), and as root it is tried as a non-root account too.
+PYTHON_CANDIDATES="/usr/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.11 /usr/bin/python3"
+find_python() {  # a Python 3.11+ with venv that every account can run, or nothing
   local py
-  for py in python3.13 python3.12 python3.11 python3; do
-    if command -v "$py" >/dev/null && "$py" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-      command -v "$py"; return 0
+  for py in $PYTHON_CANDIDATES; do
+    [ -x "$py" ] || continue
+    if as_student "$py" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$py"; return 0
     fi
   done
   return 1
+}
+
+as_student() {  # run "$@" as a non-root account (as root), or as we are (not root)
+  if [ "$(id -u)" = 0 ]; then
+    setpriv --reuid="$STUDENT_UID" --regid="$STUDENT_UID" --clear-groups -- "$@"
+  else
+    "$@"
+  fi
 }
 
 # ---------------------------------------------------------------- the project's files
@@ -179,16 +210,19 @@ copy_project() {  # $1: source folder
   say "project: copying $src to $PREFIX"
   mkdir -p "$PREFIX"
   # replace the old copy wholesale (a file removed from the project must go), keep the venv
-  find "$PREFIX" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
+  # and what students handed in
+  find "$PREFIX" -mindepth 1 -maxdepth 1 ! -name .venv ! -name handin -exec rm -rf {} +
   tar -C "$src" "${COPY_EXCLUDES[@]}" -cf - . | tar -C "$PREFIX" --no-same-owner -xf -
   chmod -R u+rwX,go+rX,go-w "$PREFIX"
 }
 
 make_venv() {
   local py venv=$PREFIX/.venv pip_opts=(--disable-pip-version-check --no-input -q)
-  py=$(find_python) || die "no Python 3.11 or newer with venv found after installing packages"
-  if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    say "venv: $venv is broken or too old, making a new one"
+  py=$(find_python) || die "no Python 3.11 or newer with venv that every account can run in /usr/bin" \
+    "after installing packages ($PYTHON_CANDIDATES)"
+  # a venv students cannot run (made from a Python under /root, say) is as good as none
+  if [ -x "$venv/bin/python" ] && ! as_student "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    say "venv: $venv is broken, too old or not runnable by every account; making a new one"
     rm -rf "$venv"
   fi
   [ -x "$venv/bin/python" ] || { say "venv: creating $venv with $py"; "$py" -m venv "$venv"; }
@@ -206,13 +240,33 @@ make_venv() {
   chmod -R go+rX,go-w "$venv"
 }
 
-check_lessons() {
-  local out
-  out=$(HOME="$TMP/home" XDG_STATE_HOME="$TMP/state" "$PREFIX/.venv/bin/tutor" list 2>&1) ||
-    die "tutor list failed after the install: $out"
-  grep -q lesson1 <<< "$out" || die "tutor does not find its lessons: $out"
-  say "lessons found (tutor list):"
+check_as_student() {  # the installed command, run as a non-root account, finds the lessons
+  local out home=$TMP/student-home
+  mkdir -p "$home"
+  chmod 711 "$TMP"
+  chown "$STUDENT_UID:$STUDENT_UID" "$home"
+  out=$(as_student env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+        "$TUTOR_CMD" list 2>&1) ||
+    die "the install does not work for other accounts: \`tutor list\` as uid $STUDENT_UID failed: $out"
+  grep -q lesson1 <<< "$out" || die "tutor does not find its lessons (as uid $STUDENT_UID): $out"
+  say "lessons found (tutor list, as uid $STUDENT_UID, a non-root account):"
   printf '%s\n' "$out" >&2
+}
+
+# ---------------------------------------------------------------- the class drop folder
+# Students write into it (tutor submit: ACCOUNT.json, 0640), never list it or replace another's
+# file (sticky); the teachers' group reads it (setgid: every file handed in gets that group).
+setup_handin() {
+  local dir=$PREFIX/handin
+  if ! getent group "$TEACHERS" >/dev/null; then
+    [ "$TEACHERS_GIVEN" = 0 ] || die "--teachers: there is no group $TEACHERS"
+    groupadd --system "$TEACHERS"
+    say "group: created $TEACHERS (add a teacher with: sudo usermod -aG $TEACHERS NAME)"
+  fi
+  mkdir -p "$dir"
+  chown "root:$TEACHERS" "$dir"
+  chmod 3773 "$dir"
+  say "drop folder: $dir (students: tutor submit; group $TEACHERS: tutor report)"
 }
 
 # ---------------------------------------------------------------- user namespaces
@@ -335,39 +389,59 @@ check_offline_release() {
 }
 
 # ---------------------------------------------------------------- main
-if [ -n "$DOWNLOAD" ]; then
-  download
-  exit 0
-fi
+main() {
+  if [ -n "$DOWNLOAD" ]; then
+    download
+    exit 0
+  fi
 
-[ "$(id -u)" = 0 ] || die "run this as root (sudo $0 $*)"
-command -v apt-get >/dev/null || die "this script installs with apt-get (Debian or Ubuntu)"
-if [ -n "$WHEELS" ]; then
-  [ -d "$WHEELS" ] || die "--offline-wheels: no such folder $WHEELS"
-  WHEELS=$(cd "$WHEELS" && pwd)
-  check_offline_release
-fi
+  if [ "$(id -u)" != 0 ]; then
+    local again
+    again=$(printf '%q' "$0")
+    [ ${#ORIG_ARGS[@]} = 0 ] || again+=$(printf ' %q' "${ORIG_ARGS[@]}")
+    die "run this as root: sudo bash $again"
+  fi
+  command -v apt-get >/dev/null || die "this script installs with apt-get (Debian or Ubuntu)"
+  if [ -n "$WHEELS" ]; then
+    [ -d "$WHEELS" ] || die "--offline-wheels: no such folder $WHEELS"
+    WHEELS=$(cd "$WHEELS" && pwd)
+    check_offline_release
+  fi
 
-SRC=$(resolve_source)
-install_packages
-copy_project "$SRC"
-make_venv
-ln -sfn "$PREFIX/.venv/bin/tutor" "$BIN_LINK"
-say "command: $BIN_LINK -> $PREFIX/.venv/bin/tutor"
-check_lessons
-userns_setup
+  SRC=$(resolve_source)
+  install_packages
+  copy_project "$SRC"
+  make_venv
+  if [ -n "$BIN_DIR" ]; then
+    mkdir -p "$BIN_DIR"
+    ln -sfn "$PREFIX/.venv/bin/tutor" "$TUTOR_CMD"
+    say "command: $TUTOR_CMD -> $PREFIX/.venv/bin/tutor"
+  else
+    say "command: $TUTOR_CMD (--prefix without --bin-dir: nothing linked outside $PREFIX)"
+  fi
+  setup_handin
+  check_as_student
+  userns_setup
 
-echo
-echo "== tutor doctor =="
-doctor_rc=0
-"$BIN_LINK" doctor || doctor_rc=$?
-echo
-cat <<'EOF'
+  echo
+  echo "== tutor doctor (as uid $STUDENT_UID, as a student sees it) =="
+  local doctor_rc=0 cmd=tutor
+  as_student env -i HOME="$TMP/student-home" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
+    "$TUTOR_CMD" doctor || doctor_rc=$?
+  echo
+  [ "$TUTOR_CMD" = /usr/local/bin/tutor ] || cmd=$TUTOR_CMD
+  cat <<EOF
 netns-tutor is installed. Every user of this machine can now type:
-  tutor            start the course (at the first unfinished lesson)
-  tutor list       the lessons and how far you are
-  tutor doctor     check that a lab can run here
-  tutor config name "Your Name"   the name shown in the instructor's report
+  $cmd            start the course (at the first unfinished lesson)
+  $cmd list       the lessons and how far you are
+  $cmd doctor     check that a lab can run here
+  $cmd config name "Your Name"   the name shown in the instructor's report
+  $cmd submit     hand in your progress (into $PREFIX/handin)
+Teachers (group $TEACHERS) see the class with: $cmd report
 EOF
-[ "$doctor_rc" = 0 ] || say "warning: tutor doctor found a problem (above); a lab may not start"
-exit 0
+  [ "$doctor_rc" = 0 ] || say "warning: tutor doctor found a problem (above); a lab may not start"
+  exit 0
+}
+
+# sourced (by the tests, to call one function): define everything, run nothing
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main; fi

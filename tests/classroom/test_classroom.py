@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +85,8 @@ def test_shellcheck_is_clean(script):
 def test_install_help_names_every_mode():
     out = run(["bash", str(INSTALL), "--help"])
     assert out.returncode == 0, out.stderr
-    for option in ("--offline-wheels DIR", "--download-wheels DIR", "--allow-userns", "--prefix DIR"):
+    for option in ("--offline-wheels DIR", "--download-wheels DIR", "--allow-userns", "--prefix DIR",
+                   "--bin-dir DIR", "--teachers GROUP"):
         assert option in out.stdout
     assert "/opt/netns-tutor" in out.stdout and "/usr/local/bin/tutor" in out.stdout
 
@@ -163,7 +165,7 @@ def test_user_data_keys_and_wiring(user_data):
 
 def test_user_data_greets_with_how_to_start(user_data):
     greeting = embedded(user_data, "/etc/profile.d/netns-tutor.sh")
-    for command in ("tutor ", "tutor list", "tutor doctor", "tutor config name"):
+    for command in ("tutor ", "tutor list", "tutor doctor", "tutor config name", "tutor submit"):
         assert command in greeting
 
 
@@ -247,3 +249,164 @@ def test_build_rootfs_and_selftest_inside(tmp_path):
     finally:
         if not _mounts_under(rootfs):
             shutil.rmtree(rootfs, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ installs for every account
+
+@pytest.fixture
+def open_tmp():
+    """A folder other accounts can enter (pytest's tmp_path is under a 0700 folder of root's)."""
+    import tempfile
+    path = Path(tempfile.mkdtemp(prefix="netns-tutor-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def _as_nobody(argv, **kw):
+    return run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv], **kw)
+
+
+def test_install_refusal_quotes_the_options_given(open_tmp):
+    """Not root: the line to run instead carries every option, quoted for the shell."""
+    if os.geteuid() != 0:
+        out = run(["bash", str(INSTALL), "--prefix", "/opt/my dir", "--allow-userns"])
+    else:
+        script = open_tmp / "install.sh"
+        shutil.copy(INSTALL, script)
+        out = _as_nobody(["bash", str(script), "--prefix", "/opt/my dir", "--allow-userns"])
+    assert out.returncode != 0
+    assert "run this as root: sudo bash" in out.stderr
+    assert "--prefix /opt/my\\ dir --allow-userns" in out.stderr, out.stderr
+
+
+def _source_install(code: str, path: str | None = None):
+    env = dict(os.environ, PATH=path or os.environ["PATH"])
+    return run(["bash", "-c", f'source "{INSTALL}"; {code}'], env=env)
+
+
+def test_install_picks_a_system_python_every_account_can_run(tmp_path):
+    """A python3 first on root's PATH that students cannot run (pyenv under /root) is passed over."""
+    if os.geteuid() != 0:
+        pytest.skip("the choice is proven as another account, which needs root")
+    decoy = tmp_path / "private" / "bin"
+    decoy.mkdir(parents=True)
+    (tmp_path / "private").chmod(0o700)
+    system = [p for p in ("/usr/bin/python3.13", "/usr/bin/python3.12", "/usr/bin/python3.11")
+              if os.path.exists(p)]
+    if not system:
+        pytest.skip("no /usr/bin/python3.11+ here")
+    for name in ("python3.13", "python3.12", "python3.11", "python3"):
+        (decoy / name).symlink_to(system[0])
+    out = _source_install("find_python", path=f"{decoy}:{os.environ['PATH']}")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith("/usr/bin/python3"), out.stdout
+
+
+def test_install_fails_loudly_when_other_accounts_cannot_run_tutor(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    fake = private / "tutor"
+    fake.write_text("#!/bin/sh\necho lesson1\n")
+    fake.chmod(0o755)
+    out = _source_install(f'TUTOR_CMD="{fake}"; check_as_student')
+    assert out.returncode != 0
+    assert "the install does not work for other accounts" in out.stderr
+
+
+def _packages_present() -> bool:
+    text = INSTALL.read_text()
+    block = re.search(r"^BASE_PACKAGES=\(([^)]*)\)", text, re.M)
+    assert block, "BASE_PACKAGES=(...) not found in install.sh"
+    packages = [*block.group(1).split(), "python3", "python3-venv"]
+    out = run(["dpkg-query", "-W", "-f=${Status}\n", *packages])
+    return out.returncode == 0 and out.stdout.count("install ok installed") == len(packages)
+
+
+@pytest.mark.timeout(600)
+def test_install_into_a_prefix_works_for_students_and_writes_only_there(open_tmp):
+    """A real install.sh run (packages already here, so no apt; pip from the network) into a
+    throwaway --prefix: nothing outside it, the command runs as a non-root account, and the drop
+    folder takes a student's `tutor submit` that the teacher's `tutor report` reads."""
+    if os.geteuid() != 0 or not shutil.which("apt-get") or not _packages_present():
+        pytest.skip("needs root on Debian/Ubuntu with the course's packages already installed")
+    base = open_tmp
+    prefix = base / "opt"
+    before = os.path.lexists("/usr/local/bin/tutor") and os.readlink("/usr/local/bin/tutor")
+    out = subprocess.run(["bash", str(INSTALL), "--prefix", str(prefix), "--teachers", "root"],
+                         capture_output=True, text=True, timeout=580)
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-3000:]
+    assert "tutor list, as uid 65534" in log
+    after = os.path.lexists("/usr/local/bin/tutor") and os.readlink("/usr/local/bin/tutor")
+    assert before == after, "--prefix wrote /usr/local/bin/tutor"
+    assert os.path.realpath(prefix / ".venv/bin/python").startswith("/usr/bin/")
+    drop = prefix / "handin"
+    assert stat.S_IMODE(drop.stat().st_mode) == 0o3773 and drop.stat().st_gid == 0
+    home = base / "home"
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+    tutor = str(prefix / ".venv/bin/tutor")
+    handed = _as_nobody([tutor, "submit"], env=env)
+    assert handed.returncode == 0 and handed.stdout == f"handed in to {drop}/nobody.json\n", handed
+    report = run([tutor, "report", "--csv"])
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.count("\nnobody@") == 5, report.stdout     # every lesson, 0/N
+
+
+# ------------------------------------------------------------------ the greeting's three states
+
+def _greeting(user_data, tmp_path, status: str | None, tutor: bool, boot_over: bool) -> str:
+    """What an interactive login shell prints, with the greeting's paths moved into tmp_path."""
+    text = embedded(user_data, "/etc/profile.d/netns-tutor.sh")
+    state, cmd, result = tmp_path / "install-status", tmp_path / "tutor", tmp_path / "result.json"
+    for path, there in ((state, status is not None), (cmd, tutor), (result, boot_over)):
+        path.unlink(missing_ok=True)
+        if there:
+            path.write_text(f"{status}\n" if path == state else "#!/bin/sh\n")
+            path.chmod(0o755)
+    text = (text.replace("/var/lib/netns-tutor/install-status", str(state))
+            .replace("/usr/local/bin/tutor", str(cmd)).replace("/run/cloud-init/result.json", str(result)))
+    profile = tmp_path / "profile.sh"
+    profile.write_text(text)
+    out = run(["sh", "-i", "-c", f". {profile}; echo \"left:${{netns_tutor_status-}}\""], stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith("left:"), "the greeting leaves a variable in the login shell"
+    return out.stdout
+
+
+@pytest.mark.parametrize("status, tutor, boot_over, says", [
+    ("installing", False, False, "still being installed"),
+    (None, False, False, "still being installed"),
+    ("ready", True, True, "tutor submit"),
+    (None, True, True, "tutor submit"),                       # installed by hand, not by cloud-init
+    ("failed", False, True, "the installation failed; see /var/log/netns-tutor-install.log"),
+    ("failed", True, True, "the installation failed"),        # an update that failed
+    ("installing", False, True, "the installation failed"),   # cut off: the boot ended without it
+    (None, False, True, "the installation failed"),           # never began (runcmd did not run)
+])
+def test_greeting_tells_installing_from_failed_from_ready(user_data, tmp_path, status, tutor, boot_over, says):
+    out = _greeting(user_data, tmp_path, status, tutor, boot_over)
+    assert says in out, out
+    if says != "still being installed":
+        assert "still being installed" not in out
+
+
+def test_firstboot_records_failure_for_the_greeting(user_data, tmp_path):
+    """A first boot with no project to install ends with `failed` in the status file."""
+    text = embedded(user_data, "/usr/local/sbin/netns-tutor-firstboot")
+    env_file = tmp_path / "classroom.env"
+    env_file.write_text('TUTOR_GIT_URL=""\nTUTOR_GIT_REF="main"\nTUTOR_INSTALL_ARGS=""\n')
+    text = (text.replace("/var/lib/netns-tutor/install-status", str(tmp_path / "state/install-status"))
+            .replace("/var/log/netns-tutor-install.log", str(tmp_path / "install.log"))
+            .replace("/etc/netns-tutor/classroom.env", str(env_file))
+            .replace("work=/var/lib/netns-tutor", f"work={tmp_path / 'work'}"))
+    script = tmp_path / "firstboot"
+    script.write_text(text)
+    out = run(["bash", str(script)])
+    assert out.returncode != 0
+    assert (tmp_path / "state/install-status").read_text() == "failed\n"
+    assert "no project to install" in (tmp_path / "install.log").read_text()

@@ -23,6 +23,7 @@ loop and the requests it answers, one JSON object per line), which holds and res
 from __future__ import annotations
 
 import encodings.idna  # noqa: F401  (dnslib encodes CNAME targets with it, lazily)
+import errno
 import os
 import signal
 import socket
@@ -164,8 +165,11 @@ def main(argv: list[str]) -> int:
     try:
         hidden = _enter_namespaces(mode, lab_uid, caps.processes)
     except OSError as exc:
-        _report(ready, f"error cannot create the lab's namespaces in {mode} mode "
-                       f"({exc.strerror or exc})")
+        # ENOSPC from unshare(CLONE_NEWUSER) means no user namespace may be made (the count
+        # in user.max_user_namespaces is used up, or 0), not a full disk
+        why = ("no more user namespaces may be made here (user.max_user_namespaces)"
+               if exc.errno == errno.ENOSPC else exc.strerror or str(exc))
+        _report(ready, f"error cannot create the lab's namespaces in {mode} mode ({why})")
         return 4
     pid_r, pid_w = os.pipe()
     pid = os.fork()

@@ -45,27 +45,77 @@ def _read(path: str) -> str | None:
         return None
 
 
-def userns_problem(unprivileged: bool = False) -> str | None:
+@dataclass(frozen=True)
+class Userns:
+    """What the kernel says about user namespaces: the readings the mode decisions rest on
+    (None where the sysctl does not exist on this kernel)."""
+    exists: bool
+    max_namespaces: str | None
+    unprivileged_clone: str | None
+    apparmor_restrict: str | None
+
+
+def read_userns() -> Userns:
+    """This machine's readings."""
+    return Userns(os.path.exists("/proc/self/ns/user"), _read("/proc/sys/user/max_user_namespaces"),
+                  _read("/proc/sys/kernel/unprivileged_userns_clone"),
+                  _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"))
+
+
+def userns_problem(unprivileged: bool = False, readings: Userns | None = None,
+                   euid: int | None = None) -> str | None:
     """Why this user (or, with `unprivileged`, any unprivileged user) cannot create a user
     namespace here, or None when it can. Both modes need one: it is what keeps the lab's root
-    from being the machine's."""
-    if not os.path.exists("/proc/self/ns/user"):
+    from being the machine's. `readings` and `euid` default to this machine's and this process's."""
+    r = readings or read_userns()
+    if not r.exists:
         return "the kernel has no user namespaces"
-    if _read("/proc/sys/user/max_user_namespaces") == "0":
+    if r.max_namespaces == "0":
         return "user.max_user_namespaces is 0"
-    if unprivileged or os.geteuid() != 0:
-        if _read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+    if unprivileged or (os.geteuid() if euid is None else euid) != 0:
+        if r.unprivileged_clone == "0":
             return "kernel.unprivileged_userns_clone is 0 (unprivileged user namespaces are off)"
-        if _read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        if r.apparmor_restrict == "1":
             return "AppArmor restricts unprivileged user namespaces " \
                    "(kernel.apparmor_restrict_unprivileged_userns=1)"
     return None
 
 
+def decide_mode(forced: str, root: bool, readings: Userns) -> tuple[str | None, str]:
+    """The mode a lab starts in ("rootless" or "root") and "", or None and the one sentence why
+    no lab can start. `forced` is $TUTOR_LAB_MODE; `root`, whether we are root."""
+    anyone = userns_problem(unprivileged=True, readings=readings)
+    for_root = userns_problem(readings=readings, euid=0)
+    if forced == "rootless":
+        if anyone is None:
+            return "rootless", ""
+        hint = "unset it to start the lab in root mode" if root and for_root is None else \
+            "unset it, or allow unprivileged user namespaces (see `tutor doctor`)"
+        return None, f"TUTOR_LAB_MODE=rootless needs unprivileged user namespaces, but {anyone}: {hint}"
+    if forced == "root":
+        if not root:
+            return None, "TUTOR_LAB_MODE=root needs root: unset it, or run tutor with sudo"
+        if for_root is None:
+            return "root", ""
+        return None, f"this machine cannot run a lab even for root: {for_root}; run `tutor doctor`"
+    if anyone is None:
+        return "rootless", ""
+    if root and for_root is None:
+        return "root", ""
+    if for_root is not None:
+        return None, f"this machine cannot run a lab even for root: {for_root}; run `tutor doctor`"
+    return None, f"this machine cannot run a lab for you: {anyone}; run tutor with sudo, " \
+        "or see `tutor doctor`"
+
+
 def iptables_backend() -> str:
     """`nf_tables` or `legacy`, as `iptables -V` reports it."""
+    # iptables is in /usr/sbin, which a plain user's PATH on Debian lacks
+    found = shutil.which("iptables", path=_sbin_path())
+    if found is None:
+        return "unknown (iptables not found)"
     try:
-        out = subprocess.run(["iptables", "-V"], capture_output=True, text=True, timeout=5).stdout
+        out = subprocess.run([found, "-V"], capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return "nf_tables" if "nf_tables" in out else "legacy" if "legacy" in out else out.strip() or "unknown"
@@ -94,29 +144,36 @@ def findings() -> list[Finding]:
     return out
 
 
-def _mode_finding() -> Finding:
-    """Which mode a lab would start in, and why."""
-    root = os.geteuid() == 0
-    problem, unprivileged = userns_problem(), userns_problem(unprivileged=True)
-    forced = os.environ.get("TUTOR_LAB_MODE", "")
+def _mode_finding(readings: Userns | None = None, root: bool | None = None,
+                  forced: str | None = None) -> Finding:
+    """Which mode a lab would start in, and why (readings, root and $TUTOR_LAB_MODE injectable)."""
+    r = readings or read_userns()
+    root = os.geteuid() == 0 if root is None else root
+    forced = os.environ.get("TUTOR_LAB_MODE", "") if forced is None else forced
+    for_root, unprivileged = userns_problem(readings=r, euid=0), userns_problem(True, r)
     how = f" (forced by TUTOR_LAB_MODE={forced})" if forced in ("root", "rootless") else ""
     enable = ("enable unprivileged user namespaces (sudo sysctl -w "
               "kernel.unprivileged_userns_clone=1, or on Ubuntu "
               "kernel.apparmor_restrict_unprivileged_userns=0)")
-    if problem is not None:
-        fix = "sudo sysctl -w user.max_user_namespaces=15000" if "max_user" in problem else enable
-        if not root:
-            fix += ", or run tutor with sudo"
-        return Finding("lab mode", False, f"none: {problem}; even as root the lab needs a user "
+    if for_root is not None:   # nobody can, root included: sudo would not help
+        fix = ("sudo sysctl -w user.max_user_namespaces=15000" if "max_user" in for_root
+               else "use a kernel built with user namespaces (CONFIG_USER_NS)")
+        return Finding("lab mode", False, f"none: {for_root}; even as root the lab needs a user "
                        "namespace, so that its root is not this machine's root", fix)
     if forced == "root" and not root:
         return Finding("lab mode", False, "root (forced by TUTOR_LAB_MODE=root), but you are "
                        "not root", "unset TUTOR_LAB_MODE or run tutor with sudo")
     if forced == "rootless" or (forced != "root" and unprivileged is None):
         who = "an id of its own" if root else "you"
+        fix = f"{unprivileged}: {enable}" if unprivileged else ""
+        if unprivileged and root:
+            fix += ", or unset TUTOR_LAB_MODE (root mode needs no unprivileged user namespace)"
         return Finding("lab mode", unprivileged is None, f"rootless{how}: the lab is built in a "
-                       f"user namespace owned by {who}, with root powers over the lab only",
-                       f"{unprivileged}: {enable}" if unprivileged else "")
+                       f"user namespace owned by {who}, with root powers over the lab only", fix)
+    if not root:   # unprivileged users are stopped; root is not
+        return Finding("lab mode", False, f"none for you: {unprivileged}; root can still run a "
+                       "lab (root creates the lab's user namespace itself)",
+                       f"{enable}, or run tutor with sudo")
     why = f" ({unprivileged})" if unprivileged else ""
     return Finding("lab mode", True, f"root{how}: the lab is built by real root{why}; inside "
                    "it, its root is an unprivileged id of its own and the machine is read-only")

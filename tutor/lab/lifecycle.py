@@ -26,16 +26,12 @@ START_TIMEOUT = 10.0
 
 def choose_mode() -> str:
     """rootless when the kernel lets an unprivileged user create user namespaces, else root
-    (if we are). $TUTOR_LAB_MODE forces one."""
-    forced = os.environ.get("TUTOR_LAB_MODE", "")
-    if forced in ("root", "rootless"):
-        return forced
-    from tutor.lab.doctor import userns_problem
-    if userns_problem(unprivileged=True) is None:
-        return "rootless"
-    if os.geteuid() == 0 and userns_problem() is None:
-        return "root"
-    raise LabError(f"this machine cannot run a lab: {userns_problem()}; run `tutor doctor`")
+    (if we are). $TUTOR_LAB_MODE forces one. LabError (one sentence) when neither can start."""
+    from tutor.lab.doctor import decide_mode, read_userns
+    mode, why = decide_mode(os.environ.get("TUTOR_LAB_MODE", ""), os.geteuid() == 0, read_userns())
+    if mode is None:
+        raise LabError(why)
+    return mode
 
 
 def up(name: str | None = None) -> tuple[LabInfo, bool]:
