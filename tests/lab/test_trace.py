@@ -151,7 +151,8 @@ def test_routing_the_router_namespace_is_a_hop_and_its_switch_is_named(lab):
     finished(lab, "routing")
     code, found = trace("ping 192.168.2.10 from host1")
     assert code == 0
-    assert hop(found, "router")[0].startswith("ip route get 192.168.2.10 from 192.168.1.10 iif eth0: on the link dev eth1")
+    assert hop(found, "router")[0].startswith(
+        "ip route get 192.168.2.10 from 192.168.1.10 iif eth0: on the link dev eth1")
     assert hop(found, "host3") == ["192.168.2.10 is eth0 in host3"]
     client.run("ip netns exec router sysctl -qw net.ipv4.ip_forward=0", info=lab)
     code, found = trace("ping 192.168.2.10 from host1")
