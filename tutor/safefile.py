@@ -137,14 +137,24 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> None:
         _trust_folders(path, existing)
         os.makedirs(folder, mode=0o700, exist_ok=True)
     _trust_folders(path)
+    _replace(path, data, 0o600)
+
+
+def _replace(path: str, data: bytes, mode: int, just_before=None) -> None:
+    """Write `data` to a new temporary file with `mode` beside `path`, sync it, call
+    `just_before()` (if given), then rename it over `path`; the temporary file never stays."""
+    folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         try:
+            os.fchmod(fd, mode)   # whatever the umask took away
             _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
+        if just_before is not None:
+            just_before()
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -170,26 +180,11 @@ def write_shared(path: str | os.PathLike[str], data: bytes, mode: int = 0o640) -
             and st.st_uid != os.geteuid():
         raise Untrusted(folder, "can be written by other accounts but is not sticky (chmod +t)")
     _refuse_others(path)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
-        try:
-            os.fchmod(fd, mode)   # whatever the umask took away
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _refuse_others(path)   # root may rename over anyone's file: look again just before
-        try:
-            os.replace(tmp, path)
-        except PermissionError:   # a sticky folder: the name is another account's
-            raise UnsafeFile(path, "belongs to another account") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        # root may rename over anyone's file: look again just before
+        _replace(path, data, mode, just_before=lambda: _refuse_others(path))
+    except PermissionError:   # a sticky folder: the name is another account's
+        raise UnsafeFile(path, "belongs to another account") from None
 
 
 def _refuse_others(path: str) -> None:

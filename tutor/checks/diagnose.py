@@ -299,7 +299,8 @@ def explain(check: Check, state: LabState, seen: str) -> Verdict:
     return Verdict(False, found, _generic_hint(check))
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
+    """Is `text` an IP address (not a name)?"""
     try:
         ipaddress.ip_address(text)
         return True
@@ -310,7 +311,7 @@ def _is_ip(text: str) -> bool:
 def name_problem(state: LabState, src: str, host: str) -> Verdict | None:
     """Reaching `host` (a name or an address) from namespace `src` or the lab host: the path
     to the DNS server and the namespace's resolv.conf, or the path to the address."""
-    if _is_ip(host):
+    if is_ip(host):
         return path_problem(state, src, host)
     if src == HOST:
         return _host_resolv_problem(state) or path_problem(state, src, DNS_SERVER)
@@ -370,7 +371,7 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
     """A check from world node `node` to `ip` (tcp `port`, or 0) into the lab, when that node is
     the LAN machine: a route on the LAN machine, or a DNAT rule."""
     lan = _lan_address(state)
-    if node != LAN.name or not _is_ip(ip) or lan is None:
+    if node != LAN.name or not is_ip(ip) or lan is None:
         return None
     host_ip, lan_net = lan
     if _host_owns(state, ip):
@@ -382,7 +383,7 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
             return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers {ip}:{port}",
                            f"Forward the port to the server: {fix}")
         target = to.rpartition(":")[0] or to
-        if not _is_ip(target):
+        if not is_ip(target):
             return None
         return _forwarding_problem(state, [lan_net], target) or path_problem(state, HOST, target)
     if in_subnet(ip, lan_net):

@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from tutor.checks import kinds, observe, packetpath
-from tutor.checks.diagnose import explain, summary
+from tutor.checks.diagnose import explain, is_ip, summary
 from tutor.checks.judge import ip_cmd, place
 from tutor.checks.kinds.masquerade import masquerade_fix
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
@@ -118,7 +118,7 @@ def trace(text: str, info: control.LabInfo) -> Trace:
 
 def _lookup_script(at: str, host: str) -> str:
     """Where the source sends a packet for `host` (looked up first if it is a name)."""
-    if _is_ip(host):
+    if is_ip(host):
         lookup = f"d={shlex.quote(host)}"
     else:   # a failed lookup: follow its query to the nameserver instead
         lookup = (f"d=$({at}getent ahostsv4 {shlex.quote(host)} 2>&1 | head -n 1); d=${{d%% *}}\n"
@@ -155,7 +155,7 @@ def _read_lookup(text: str, facts: Facts) -> None:
     if "lookup-failed" in parts:
         facts.lookup_error = parts["lookup-failed"] or "getent found no address"
         facts.proto, facts.port = "udp", 53
-    if _is_ip(address):
+    if is_ip(address):
         facts.address = address
         facts.route = _route(parts.get("route", ""))
     elif not facts.lookup_error:
@@ -677,14 +677,6 @@ def _gateway_on(state: LabState, owner: Link) -> tuple[str, str]:
                     if link.name != "lo" and b != a and in_subnet(b, f"{a}/{p}"):
                         return b, ("the lab host" if ns.name == HOST else ns.name)
     return "GATEWAY", "its gateway"
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
 
 
 
