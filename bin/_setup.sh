@@ -43,7 +43,7 @@ tutor_ensure_packages() {  # extra commands to require may be passed (tmux for t
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
     # the one-lesson packages on their own: where one cannot be had, the rest of the course runs
     [ -z "${optional// /}" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $optional >&2 || {
-      echo "netns-tutor: could not install $optional (tutor doctor names the lesson that needs it)" >&2
+      echo "netns-tutor: could not install ${optional% } (tutor doctor names the lesson that needs it)" >&2
       mkdir -p "$VENV" && echo "$optional" > "$tried"; }
     [ -z "${missing// /}" ] && return 0
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2 || {
