@@ -9,7 +9,7 @@ import pytest
 from test_hints import assert_hint, build, step
 
 from tutor.lab import client, tools
-from tutor.lessons.course import CourseError, reset_lesson
+from tutor.lessons.course import CourseError, reset_lesson, selftest
 from tutor.lessons.lesson import BUILTIN_LESSONS, find_lesson
 
 pytestmark = pytest.mark.lab
@@ -82,10 +82,12 @@ def test_reset_takes_away_everything_the_plugins_made(lab):
     assert step(lab, lesson, 2).passed
 
 
-def test_where_the_plugins_are_missing_the_reset_says_so(monkeypatch):
+def test_where_the_plugins_are_missing_reset_and_selftest_say_so(monkeypatch, lab_name):
     monkeypatch.setitem(tools.FOR_LESSON, "/nonexistent/cni/bridge", "cni")
     monkeypatch.setitem(tools.TOOLS, "/nonexistent/cni/bridge", "containernetworking-plugins")
     with pytest.raises(CourseError, match=r"^lesson cni needs /nonexistent/cni/bridge, which this machine does "
                                           r"not have: install it with `sudo apt-get install -y "
                                           r"containernetworking-plugins`$"):
         reset_lesson(find_lesson("cni", BUILTIN_LESSONS))
+    with pytest.raises(CourseError, match=r"^lesson cni needs /nonexistent/cni/bridge, "):
+        selftest([find_lesson("cni", BUILTIN_LESSONS)])

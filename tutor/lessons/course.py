@@ -203,6 +203,8 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
         for lesson in lessons:
             if not lesson.steps:
                 continue
+            if problem := tools.missing_for(lesson.id):
+                raise CourseError(problem)
             if not fresh:
                 lifecycle.reset(info.name)
             fresh = False
