@@ -5,20 +5,25 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 
-# command -> Debian package the lab needs, from the list `tutor doctor` reads too
-declare -A TUTOR_TOOLS=()
+# command -> Debian package the lab needs, from the list `tutor doctor` reads too; the commands
+# only one lesson needs (a third word) are TUTOR_FOR_LESSON's: installed when we can, never required
+declare -A TUTOR_TOOLS=() TUTOR_FOR_LESSON=()
 _tutor_read_tools() {
-  local cmd pkg rest
-  while read -r cmd pkg rest; do
+  local cmd pkg lesson rest
+  while read -r cmd pkg lesson rest; do
     case $cmd in ''|'#'*) continue ;; esac
     TUTOR_TOOLS[$cmd]=$pkg
+    [ -z "$lesson" ] || TUTOR_FOR_LESSON[$cmd]=$lesson
   done < "$ROOT/tutor/lab/tools.txt"
 }
 _tutor_read_tools
 
-tutor_missing_packages() {
-  local cmd missing=()
+tutor_missing_packages() {  # "$@": extra commands; with --optional first, the one-lesson ones only
+  local cmd missing=() optional=
+  [ "${1:-}" = --optional ] && { optional=1; shift; }
   for cmd in "${!TUTOR_TOOLS[@]}" "$@"; do
+    if [ -n "$optional" ]; then [ -n "${TUTOR_FOR_LESSON[$cmd]:-}" ] || continue
+    else [ -z "${TUTOR_FOR_LESSON[$cmd]:-}" ] || continue; fi
     local pkg=${TUTOR_TOOLS[$cmd]:-$cmd}
     PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   done
@@ -26,14 +31,25 @@ tutor_missing_packages() {
 }
 
 tutor_ensure_packages() {  # extra commands to require may be passed (tmux for tests)
-  local missing
+  local missing optional
   missing=$(tutor_missing_packages "$@" | tr '\n' ' ')
-  [ -z "${missing// /}" ] && return 0
+  optional=$(tutor_missing_packages --optional | tr '\n' ' ')
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
-    echo "netns-tutor: installing system packages: $missing" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2 || {
+    # a one-lesson package that could not be installed is tried again only when the list changes
+    local tried="$VENV/.netns-tutor-optional-tried"
+    [ -n "${optional// /}" ] && [ "$(cat "$tried" 2>/dev/null)" = "$optional" ] && optional=
+    [ -z "${missing// /}${optional// /}" ] && return 0
+    echo "netns-tutor: installing system packages: $missing$optional" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
+    # the one-lesson packages on their own: where one cannot be had, the rest of the course runs
+    [ -z "${optional// /}" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $optional >&2 || {
+      echo "netns-tutor: could not install ${optional% } (tutor doctor names the lesson that needs it)" >&2
+      mkdir -p "$VENV" && echo "$optional" > "$tried"; }
+    [ -z "${missing// /}" ] && return 0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2 || {
         echo "netns-tutor: could not install $missing with apt-get" >&2; return 1; }
+  elif [ -z "${missing// /}" ]; then
+    return 0   # a one-lesson package missing: `tutor doctor` and that lesson's reset say so
   else
     echo "netns-tutor: these system packages are missing: $missing" >&2
     echo "Install them with:  sudo apt-get install -y $missing" >&2

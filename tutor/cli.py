@@ -60,7 +60,7 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         if not want(name):
             continue
         c = sub.add_parser(name, help=text)
-        c.add_argument("lesson", metavar="LESSON", help="lesson1..lesson5 (or 1..5)")
+        c.add_argument("lesson", metavar="LESSON", help="lesson1..lesson5 (or 1..5), cni")
         c.add_argument("--step", type=int, metavar="K", help="only step K (1-based)")
         if name == "verify":
             c.add_argument("--json", action="store_true", help="machine-readable result")

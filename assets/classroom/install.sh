@@ -96,8 +96,10 @@ trap 'say "failed at line $LINENO: $BASH_COMMAND"' ERR
 
 # ---------------------------------------------------------------- the system packages
 # What the course runs: the set bin/_setup.sh and `tutor doctor` check, plus procps for
-# `sysctl` (lesson 3 types `sysctl -w net.ipv4.ip_forward=1`), which minimal images lack.
+# `sysctl` (lesson 3 types `sysctl -w net.ipv4.ip_forward=1`), which minimal images lack, and
+# the CNI plugins (the `cni` lesson runs them).
 BASE_PACKAGES=(iproute2 iptables iputils-ping net-tools curl bind9-dnsutils util-linux bsdutils bash procps bridge-utils tcpdump
+               containernetworking-plugins
                ca-certificates)
 
 # The Python packages: python3 where the release's python3 is 3.11 or newer (Debian 12,

@@ -63,6 +63,8 @@ HOSTILE = [
     f"touch {REPO}/x",
     "touch /tmp/x",
     "mkdir /etc/netns/evil",
+    "mkdir -p /etc/cni/net.d && echo '{}' > /etc/cni/net.d/evil.conf",
+    "mkdir -p /var/lib/cni/networks/evil && touch /var/lib/cni/x /var/lib/x",
     "ip netns add evil",
     "echo x > /dev/shm/x",
     "ipcmk -M 4096",
@@ -84,6 +86,7 @@ ESCALATIONS = [
     "umount -l /tmp; touch /tmp/x",
     "umount -l /dev/shm; echo x > /dev/shm/x",
     "umount -l /root; touch /root/x",
+    "umount -l /var/lib/cni; umount -l /var/lib; mkdir -p /var/lib/cni; touch /var/lib/cni/x /var/lib/x",
     "umount -l /run; mkdir -p /run/netns; touch /run/netns/x",
     "umount -l /proc; umount -l /proc; ls /proc",
     "unshare -Urm sh -c 'mount -o remount,bind,rw / && touch /x'",
@@ -123,7 +126,10 @@ def test_hostile_commands_change_nothing_on_the_machine(mode, mlab, machine):
     assert run_ok("ls /root /dev/shm", mlab).split() == ["/dev/shm:", "x", "/root:", "x"]
     assert "evil" in run_ok("ip netns", mlab)
     assert "inet evil" in run_ok("nft list tables", mlab)
+    assert run_ok("ls /var/lib/cni", mlab).split() == ["networks", "x"]   # (/etc went with umount)
     _assert_unchanged(machine)
+    for path in ("/var/lib/cni/x", "/var/lib/x", "/etc/cni/net.d/evil.conf"):
+        assert not os.path.lexists(path), f"the lab wrote {path} on the machine"
 
 
 def test_undoing_the_guards_changes_nothing_on_the_machine(mode, mlab, machine):
@@ -132,6 +138,27 @@ def test_undoing_the_guards_changes_nothing_on_the_machine(mode, mlab, machine):
         client.run(cmd.format(thp=thp), info=mlab, timeout=10)
     _assert_unchanged(machine)
     assert control.status() is not None, "kill -9 -1 inside the lab must not end the lab"
+
+
+def test_var_lib_cni_is_each_labs_own_and_empty(mode, lab_name):
+    """CNI's host-local keeps its leases in /var/lib/cni: in a lab that is an empty tmpfs of its
+    own, never the machine's folder (even where the machine has one) nor another lab's."""
+    other = lab_name + "-b"
+    try:
+        one, _ = lifecycle.up(lab_name)
+        two, _ = lifecycle.up(other)
+        assert run_ok("ls -A /var/lib/cni", one) == run_ok("ls -A /var/lib/cni", two) == ""
+        run_ok("mkdir -p /var/lib/cni/networks/mynet && echo pod1 > /var/lib/cni/networks/mynet/10.22.0.2 "
+               "&& mkdir -p /etc/cni/net.d && echo '{}' > /etc/cni/net.d/10-mynet.conf", one)
+        assert run_ok("cat /var/lib/cni/networks/mynet/10.22.0.2", one) == "pod1\n"
+        assert run_ok("ls -A /var/lib/cni; ls -A /etc/cni/net.d 2>/dev/null || true", two) == ""
+        assert not os.path.lexists("/var/lib/cni/networks/mynet/10.22.0.2")
+        assert not os.path.lexists("/etc/cni/net.d/10-mynet.conf")
+        assert "tmpfs" in run_ok("stat -f -c %T /var/lib/cni", one)
+        lifecycle.reset(lab_name)
+        assert run_ok("ls -A /var/lib/cni; ls -A /etc/cni/net.d 2>/dev/null || true", one) == ""
+    finally:
+        lifecycle.down(other)
 
 
 def test_lab_root_is_not_the_machines_root(mlab):

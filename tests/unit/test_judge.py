@@ -13,10 +13,10 @@ import pytest
 from tutor.checks.diagnose import explain, path_problem
 from tutor.checks.engine import judge_state, mismatch
 from tutor.checks.judge import Verdict
-from tutor.checks.lang import parse_check
+from tutor.checks.lang import CheckSyntaxError, parse_check
 from tutor.checks.observe import MARK, parse_links, parse_routes, parse_state
 from tutor.lab import iptables
-from tutor.lab.state import HOST, LabState, Link
+from tutor.lab.state import HOST, LabState, Link, NsState
 from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 
 STATES = Path(__file__).resolve().parent / "fixtures" / "state"
@@ -174,6 +174,19 @@ def test_link_exists_up_and_type():
     fails("l1-done", "link br9 type bridge", "there is no interface br9",
           "Create the bridge: ip link add br9 type bridge")
     fails("l1-done", "link veth1 in green", "there is no namespace green", "ip netns add green")
+
+
+def test_no_veth():
+    """After a CNI plugin's DEL the namespace is left with lo only."""
+    fails("l1-done", "no veth in red", "veth1 in red is still there (its other end is veth0 on the lab host)",
+          "Take the cable away: ip -n red link del veth1 deletes both ends")
+    fails("l1-done", "no veth in green", "there is no namespace green", "ip netns add green")
+    emptied = LabState(namespaces=["pod2"], ns={HOST: NsState(HOST), "pod2": NsState("pod2", links={
+        "lo": Link("lo", "pod2", 1)})})
+    v = judge_state(parse_check("no veth in pod2"), emptied)
+    assert (v.passed, v.found) == (True, "pod2 has no veth")
+    with pytest.raises(CheckSyntaxError, match="`no` takes `veth`, not 'bridge'"):
+        parse_check("no bridge in pod2")
 
 
 def test_link_not_moved_and_wrong_namespace():

@@ -19,7 +19,8 @@ CHANGING = re.compile(r"[>;&|`$]"
                       r"|(?:^|\s)-(?:[ADIRFNXPZw]|-(?:append|delete|insert|replace|flush|new-chain|"
                       r"delete-chain|policy|zero|write))(?=\s|$)"
                       r"|\b(?:mkdir|rm|rmdir|touch|tee|echo|printf|mv|cp|ln|chmod|kill|modprobe)\b"
-                      r"|\bsed\s+-i\b")
+                      r"|\bsed\s+-i\b"
+                      r"|\bCNI_COMMAND=(?:ADD|DEL)\b")   # a CNI plugin run as a runtime runs it
 
 
 # A line of looks stays a look: `tcpdump … & sleep 1; ping … >/dev/null; wait` is judged part by
@@ -42,6 +43,7 @@ def changes(command: str) -> bool:
     "serve http blue 80 hi", "bridge link set dev brid10 state 0",
     "tcpdump -ni eth0 -w /tmp/x.pcap & sleep 1; ping -c 1 8.8.8.8", "ping -c 1 8.8.8.8 > /tmp/out; wait",
     "tcpdump -ni eth0 -c 2 & sleep 1; ip link del veth0 >/dev/null; wait", "ping -c 1 $(ip link del x)",
+    "CNI_COMMAND=ADD CNI_NETNS=/run/netns/pod1 CNI_IFNAME=eth0 /usr/lib/cni/bridge < /etc/cni/net.d/10-mynet.conf",
 ])
 def test_the_lint_sees_a_change(command):
     assert changes(command)

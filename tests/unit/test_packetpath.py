@@ -176,3 +176,35 @@ def test_the_parser_keeps_every_word_and_its_callers_keep_their_options():
     rules = parse(DOCKER_NAT).rules
     assert rules[0].words == ("-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER")
     assert rules[2].opts["!-i"] == "v-net-0" and rules[2].matches == ("!-i", "-p", "--dport")
+
+
+# The nat rules the CNI bridge plugin (containernetworking-plugins 1.1.1, `ipMasq: true`) writes
+# for pod1, as iptables-save prints them in the lab: a chain per container, a quoted comment with
+# escaped quotes, and `! -d 224.0.0.0/4`.
+CNI_NAT = save("nat",
+               '-A POSTROUTING -s 10.22.0.2/32 -m comment --comment "name: \\"mynet\\" id: \\"pod1\\"" '
+               "-j CNI-98edfcc8c6498ae055b2c621",
+               '-A CNI-98edfcc8c6498ae055b2c621 -d 10.22.0.0/16 -m comment --comment '
+               '"name: \\"mynet\\" id: \\"pod1\\"" -j ACCEPT',
+               '-A CNI-98edfcc8c6498ae055b2c621 ! -d 224.0.0.0/4 -m comment --comment '
+               '"name: \\"mynet\\" id: \\"pod1\\"" -j MASQUERADE',
+               policies="CNI-98edfcc8c6498ae055b2c621 -")
+
+
+@pytest.mark.parametrize("dst, action, position", [
+    ("8.8.8.8", "MASQUERADE", 2),       # out to the internet: masqueraded in the plugin's chain
+    ("10.22.0.3", "ACCEPT", 1),         # to another pod on the bridge: left alone
+    ("224.0.0.251", "ACCEPT", None),    # multicast: past both rules, back to the policy
+])
+def test_the_cni_plugins_chain_is_walked_through_its_comment_and_negated_match(dst, action, position):
+    v = walk(parse(CNI_NAT), "nat", "POSTROUTING",
+             Packet("10.22.0.2", dst, "icmp", iif="cni0", oif="eth0", state="NEW"))
+    assert (v.action, v.position if v.rule else None) == (action, position)
+    if action != "ACCEPT" or position:
+        assert v.path == ("POSTROUTING", "CNI-98edfcc8c6498ae055b2c621")
+
+
+def test_the_cni_plugins_chain_leaves_another_pods_address_alone():
+    v = walk(parse(CNI_NAT), "nat", "POSTROUTING",
+             Packet("10.22.0.9", "8.8.8.8", "icmp", iif="cni0", oif="eth0", state="NEW"))
+    assert (v.action, v.by_policy) == ("ACCEPT", True)

@@ -139,7 +139,8 @@ class AgentWorld:
             self.spare_due = None
 
     def reset(self) -> None:
-        """Back to a fresh lab: new network namespaces, a fresh /etc, no student processes."""
+        """Back to a fresh lab: new network namespaces, a fresh /etc and /var/lib, no student
+        processes."""
         if self.builder is not None:   # too soon: its half-built spare goes, a new one is built
             self._drop_builder(kill=True)
         for server in self.servers + list(self.served.values()):
@@ -163,6 +164,7 @@ class AgentWorld:
             if problem:
                 raise WorldError(problem)
         sandbox.reset_etc()
+        sandbox.reset_var_lib()
         sandbox.remount_sys()   # sysfs shows the namespace it was mounted in: the new one
         self.own_mounts = ns.mount_ids()
         if self.spare_due is not None:

@@ -10,15 +10,8 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from tutor.lab.tools import FOR_LESSON, TOOLS, sbin_path
 
-def _tools() -> dict[str, str]:
-    """command -> Debian package that provides it, from tools.txt (bin/_setup.sh reads it too)."""
-    with open(os.path.join(os.path.dirname(__file__), "tools.txt"), encoding="utf-8") as f:
-        rows = (line.split() for line in f if line.strip() and not line.startswith("#"))
-        return {row[0]: row[1] for row in rows}
-
-
-TOOLS = _tools()
 KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
     "network namespaces": "/proc/self/ns/net",
     "user namespaces": "/proc/self/ns/user",
@@ -111,7 +104,7 @@ def decide_mode(forced: str, root: bool, readings: Userns) -> tuple[str | None, 
 def iptables_backend() -> str:
     """`nf_tables` or `legacy`, as `iptables -V` reports it."""
     # iptables is in /usr/sbin, which a plain user's PATH on Debian lacks
-    found = shutil.which("iptables", path=_sbin_path())
+    found = shutil.which("iptables", path=sbin_path())
     if found is None:
         return "unknown (iptables not found)"
     try:
@@ -126,11 +119,13 @@ def findings() -> list[Finding]:
     out = [Finding(f"kernel: {feat}", os.path.exists(path), "present" if os.path.exists(path) else
                    "missing", "use a kernel built with namespaces (any Debian/Ubuntu kernel has them)")
            for feat, path in KERNEL_FEATURES.items()]
-    missing = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd, path=_sbin_path()) is None})
+    missing = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd, path=sbin_path()) is None})
     for cmd, pkg in TOOLS.items():
-        found = shutil.which(cmd, path=_sbin_path())
-        out.append(Finding(f"tool: {cmd}", found is not None, found or "not found",
-                           f"sudo apt-get install {pkg}", fatal=cmd in ("ip", "nsenter", "bash", "script")))
+        found = shutil.which(cmd, path=sbin_path())
+        lesson = FOR_LESSON.get(cmd)
+        detail = found or ("not found" + (f" (only lesson {lesson} needs it)" if lesson else ""))
+        out.append(Finding(f"tool: {cmd}", found is not None, detail, f"sudo apt-get install {pkg}",
+                           fatal=lesson is None and cmd in ("ip", "nsenter", "bash", "script")))
     if missing:
         out.append(Finding("packages", False, "missing: " + " ".join(missing),
                            "sudo apt-get install -y " + " ".join(missing), fatal=False))
@@ -177,10 +172,6 @@ def _mode_finding(readings: Userns | None = None, root: bool | None = None,
     why = f" ({unprivileged})" if unprivileged else ""
     return Finding("lab mode", True, f"root{how}: the lab is built by real root{why}; inside "
                    "it, its root is an unprivileged id of its own and the machine is read-only")
-
-
-def _sbin_path() -> str:
-    return os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 
 
 def report() -> tuple[str, bool]:

@@ -1,5 +1,5 @@
 """The lab's private filesystem view: everything the machine has, read-only, plus its own
-writable /run, /tmp, /etc (an overlay), /dev, /proc and /sys.
+writable /run, /tmp, /etc and /var/lib (overlays), /dev, /proc and /sys.
 
 Built in two stages, so that nothing typed in the lab — not even `mount -o remount,rw` or
 `umount` as the lab's root — can reach the machine:
@@ -13,7 +13,8 @@ Built in two stages, so that nothing typed in the lab — not even `mount -o rem
    owned by a less privileged user namespace: read-only stays read-only (MNT_LOCK_READONLY) and
    covers cannot be unmounted (MNT_LOCKED).
 3. `build_inner` (PID 1 of the lab) mounts what the lab itself may change: its /proc, its /sys,
-   the /etc overlay and its files under /run.
+   the /etc and /var/lib overlays (with an empty /var/lib/cni of its own) and its files under
+   /run.
 
 The namespaces are private, so every mount below vanishes with the lab.
 """
@@ -28,6 +29,7 @@ import shutil
 from tutor.lab import nsutil as ns, tcpdump_shim, world
 from tutor.lab.world import LAB_HOSTNAME, LAB_RUN, WORLD_DIR
 
+CNI_STATE = "/var/lib/cni"       # where CNI plugins keep their state (host-local's leases)
 SPARE_DIR = f"{LAB_RUN}/spare"   # the next reset's world, built ahead (see tutor.lab.agent)
 BIN_DIR = f"{LAB_RUN}/bin"
 # Fully visible copies of the machine's proc and sysfs, under a locked cover. The kernel lets a
@@ -143,9 +145,10 @@ def build_inner(python: str) -> None:
     """Stage 3, in PID 1 of the lab: what the lab itself may change."""
     build_proc()
     remount_sys(first=True)
-    for d in ("/run/netns", WORLD_DIR, SPARE_DIR, BIN_DIR, f"{LAB_RUN}/etc-upper", f"{LAB_RUN}/etc-work"):
+    for d in ("/run/netns", WORLD_DIR, SPARE_DIR, BIN_DIR, *_overlay_dirs("etc"), *_overlay_dirs("var-lib")):
         os.makedirs(d, exist_ok=True)
     build_etc()
+    build_var_lib()
     write_helpers(python)
     ns.sethostname(LAB_HOSTNAME)
 
@@ -162,15 +165,45 @@ def build_etc() -> None:
     os.makedirs("/etc/netns", exist_ok=True)
 
 
+def _overlay_dirs(name: str) -> tuple[str, str]:
+    """The upper and work folders (on the lab's /run) of the overlay called `name`."""
+    return f"{LAB_RUN}/{name}-upper", f"{LAB_RUN}/{name}-work"
+
+
+def _empty_overlay_dirs(name: str) -> None:
+    for path in _overlay_dirs(name):
+        _rmtree(path)
+        os.makedirs(path)
+
+
 def reset_etc() -> None:
     """Throw away everything the lab wrote into /etc and start from the machine's again."""
     with contextlib.suppress(OSError):   # the overlay, unless the lab unmounted it itself
         ns.umount("/etc")
-    for d in ("etc-upper", "etc-work"):
-        path = f"{LAB_RUN}/{d}"
-        _rmtree(path)
-        os.makedirs(path)
+    _empty_overlay_dirs("etc")
     build_etc()
+
+
+def build_var_lib() -> None:
+    """An overlay over the machine's /var/lib, where tools keep their state (CNI's host-local
+    makes /var/lib/cni), and over it an empty tmpfs at CNI_STATE: the machine's own CNI leases
+    never show through, and what the lab writes there is the lab's alone."""
+    upper, work = _overlay_dirs("var-lib")
+    try:
+        ns.mount("overlay", "/var/lib", "overlay", 0, f"lowerdir=/var/lib,upperdir={upper},workdir={work}")
+    except OSError:   # a /var/lib the overlay cannot stack on (hidden, or missing): one of its own
+        _tmpfs("/var/lib", "755", "16m")
+    os.makedirs(CNI_STATE, exist_ok=True)
+    _tmpfs(CNI_STATE, "755", "16m")
+
+
+def reset_var_lib() -> None:
+    """Throw away everything the lab wrote into /var/lib (CNI leases included)."""
+    for target in (CNI_STATE, "/var/lib"):
+        with contextlib.suppress(OSError):   # unless the lab unmounted it itself
+            ns.umount(target)
+    _empty_overlay_dirs("var-lib")
+    build_var_lib()
 
 
 def _rmtree(path: str) -> None:

@@ -10,7 +10,7 @@ import shlex
 import time
 from collections.abc import Callable
 
-from tutor.lab import client, control, lifecycle
+from tutor.lab import client, control, lifecycle, tools
 from tutor.lessons.lesson import Command, Lesson, Step, load_lessons
 
 Echo = Callable[[str], None]
@@ -123,6 +123,8 @@ def _serve(cmd: Command, info: control.LabInfo) -> None:
 def reset_lesson(lesson: Lesson, info: control.LabInfo | None = None,
                  lessons: list[Lesson] | None = None) -> control.LabInfo:
     """Wipe the lab and rebuild `lesson`'s starting state. Returns the lab's info."""
+    if problem := tools.missing_for(lesson.id):
+        raise CourseError(problem)
     info = info or lifecycle.up()[0]
     with lifecycle.resetting(info.name):
         lifecycle.reset(info.name)
@@ -201,6 +203,8 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
         for lesson in lessons:
             if not lesson.steps:
                 continue
+            if problem := tools.missing_for(lesson.id):
+                raise CourseError(problem)
             if not fresh:
                 lifecycle.reset(info.name)
             fresh = False

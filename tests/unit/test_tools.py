@@ -1,0 +1,30 @@
+"""tools.txt: the commands only one lesson needs are reported, never fatal, and that lesson's
+reset names what is missing in one sentence."""
+
+from __future__ import annotations
+
+from tutor.lab import doctor, tools
+
+
+def test_the_cni_plugins_are_listed_for_the_cni_lesson_only():
+    assert tools.FOR_LESSON["/usr/lib/cni/bridge"] == "cni"
+    assert tools.TOOLS["/usr/lib/cni/bridge"] == "containernetworking-plugins"
+    assert "ip" not in tools.FOR_LESSON
+
+
+def test_a_missing_one_lesson_tool_is_one_sentence_naming_the_package(monkeypatch):
+    monkeypatch.setitem(tools.FOR_LESSON, "/nonexistent/cni/bridge", "cni")
+    monkeypatch.setitem(tools.TOOLS, "/nonexistent/cni/bridge", "containernetworking-plugins")
+    said = tools.missing_for("cni")
+    assert said is not None and said.count(". ") == 0
+    assert said.startswith("lesson cni needs /nonexistent/cni/bridge")
+    assert said.endswith("`sudo apt-get install -y containernetworking-plugins`")
+    assert tools.missing_for("lesson1") is None
+
+
+def test_doctor_says_which_lesson_needs_a_missing_tool_and_does_not_fail(monkeypatch):
+    monkeypatch.setitem(tools.FOR_LESSON, "/nonexistent/ip", "cni")
+    monkeypatch.setitem(tools.TOOLS, "/nonexistent/ip", "containernetworking-plugins")
+    finding = next(f for f in doctor.findings() if f.name == "tool: /nonexistent/ip")
+    assert (finding.ok, finding.fatal) == (False, False)
+    assert finding.detail == "not found (only lesson cni needs it)"

@@ -1,0 +1,39 @@
+"""`no veth [in NS]`: NS has no veth left (a runtime's DEL, or `ip link del`, took the cable away)."""
+
+from __future__ import annotations
+
+from tutor.checks.judge import Verdict, ip_cmd, no_namespace, place, who
+from tutor.checks.kinds._kind import StateKind
+from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
+from tutor.lab.state import LabState
+
+
+class No(StateKind):
+    name = "no"
+    syntax = "no veth [in NS]"
+    means = "NS has no veth interface (the namespace itself must exist)"
+    layer = 1
+
+    def parse(self, w: Words) -> tuple[dict, Where]:
+        what = w.take("what there must be none of (`veth`)")
+        if what != "veth":
+            raise CheckSyntaxError(f"`no` takes `veth`, not {what!r}")
+        return {"what": what}, w.where("in")
+
+    def judge(self, check: Check, state: LabState) -> Verdict:
+        ns = check.where.ns
+        if bad := no_namespace(state, ns):
+            return bad
+        veths = [l for l in state.ns[ns].links.values() if l.kind == "veth"]
+        if not veths:
+            return Verdict(True, f"{who(ns)} has no veth")
+        first = veths[0]
+        peer = state.peer_of(first)
+        other = f" (its other end is {place(peer.name, peer.ns)})" if peer else ""
+        more = f", and {len(veths) - 1} more" if len(veths) > 1 else ""
+        return Verdict(False, f"{place(first.name, ns)} is still there{other}{more}",
+                       f"Take the cable away: {ip_cmd(ns, f'link del {first.name}')} deletes both ends "
+                       "(a CNI plugin does it when run with CNI_COMMAND=DEL)")
+
+
+KIND = No()
