@@ -13,6 +13,7 @@ import os
 import sys
 
 from tutor.errors import CliError
+from tutor.i18n import LANGS, known
 from tutor.lab.world import DNS_SERVER, NODE_NAMES, node
 
 USAGE_ERROR = 2
@@ -32,6 +33,8 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="tutor", description="A hands-on course in Linux container networking, "
         "in a lab of namespaces that can never harm this machine.",
         epilog="With no command, the course opens at the first unfinished lesson.")
+    p.add_argument("--lang", choices=LANGS, help="the course's language (default: TUTOR_LANG, else the "
+                   "locale: ko_KR.UTF-8 is Korean, anything else English)")
     sub = p.add_subparsers(dest="cmd", metavar="COMMAND")
 
     if want("lab"):
@@ -116,6 +119,11 @@ def _parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        argv = _take_lang(argv)
+    except CliError as exc:
+        _error(exc)
+        return USAGE_ERROR
     args = _parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     try:
         code = _dispatch(args)
@@ -136,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
             _error(exc)
             return USAGE_ERROR
         raise
+
+
+def _take_lang(argv: list[str]) -> list[str]:
+    """`tutor --lang ko COMMAND …`: the language goes to TUTOR_LANG, for this process and the
+    ones it starts (the course app, the lab's tools); the rest is the command line."""
+    while argv and argv[0].startswith("--lang"):
+        flag = argv.pop(0)
+        value = flag.partition("=")[2] if "=" in flag else (argv.pop(0) if argv else "")
+        if flag.partition("=")[0] != "--lang" or not known(value):
+            raise CliError(f"--lang takes {' or '.join(LANGS)}, not {value or 'nothing'!r}")
+        os.environ["TUTOR_LANG"] = value
+    return argv
 
 
 def _error(exc: Exception) -> None:

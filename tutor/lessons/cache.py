@@ -13,8 +13,9 @@ import os
 
 from tutor.checks import kinds
 from tutor.checks.lang import Check, Where
+from tutor.i18n import LANGS
 
-FORMAT = 2   # 2: commands are typed (text, line, looks only, serve), not strings
+FORMAT = 3   # 2: commands are typed (text, line, looks only, serve), not strings; 3: one per language
 # The whole course is ~60 KB of JSON; a folder of lessons 1 MiB each could not be cached.
 LIMIT = 16 << 20
 _HERE = os.path.dirname(os.path.realpath(__file__))
@@ -24,9 +25,10 @@ _PARSER = [os.path.join(_HERE, "lesson.py"), os.path.join(_HERE, "cache.py"),
            os.path.join(os.path.dirname(_HERE), "checks", "lang.py")]
 
 
-def _where(files: list[str]) -> tuple[str, str] | None:
-    """The cache file for these lesson files, and the key it must hold: their paths, sizes and
-    times (and the parser's). None if a file cannot be looked at."""
+def _where(files: list[str], language: str) -> tuple[str, str] | None:
+    """The cache file for these lesson files (and their translations) in `language`, and the key
+    it must hold: their paths, sizes and times (and the parser's). None if a file cannot be
+    looked at."""
     import zlib
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     try:
@@ -35,13 +37,14 @@ def _where(files: list[str]) -> tuple[str, str] | None:
     except OSError:
         return None
     folder = os.path.dirname(files[0]) if files else ""
-    return os.path.join(base, "netns-tutor", f"lessons-{zlib.crc32(folder.encode()):08x}.json"), key
+    name = f"lessons-{zlib.crc32(folder.encode()):08x}-{language}.json"
+    return os.path.join(base, "netns-tutor", name), key
 
 
-def load(files: list[str]):
+def load(files: list[str], language: str = "en"):
     """The lessons parsed from `files` when last saved, or None (no cache, stale or not valid)."""
     from tutor import safefile
-    where = _where(files)
+    where = _where(files, language)
     if where is None:
         return None
     try:
@@ -53,13 +56,13 @@ def load(files: list[str]):
         return None
 
 
-def save(files: list[str], lessons: list) -> None:
-    """Keep `lessons` (parsed from `files`); one folder's lessons at a time. Never fails: a
-    cache that cannot be written only costs the parse next time."""
+def save(files: list[str], lessons: list, language: str = "en") -> None:
+    """Keep `lessons` (parsed from `files`); one folder's lessons at a time, in each language.
+    Never fails: a cache that cannot be written only costs the parse next time."""
     import json
 
     from tutor import safefile
-    where = _where(files)
+    where = _where(files, language)
     if where is None:
         return
     path, key = where
@@ -68,7 +71,8 @@ def save(files: list[str], lessons: list) -> None:
         safefile.write_private(path, json.dumps(data, ensure_ascii=False).encode())
         folder = os.path.dirname(path)
         for old in os.listdir(folder):   # other folders' lessons, and caches of older versions
-            if old.startswith("lessons-") and old.endswith((".json", ".pickle")) and old != os.path.basename(path):
+            if (old.startswith("lessons-") and old.endswith((".json", ".pickle")) and old != os.path.basename(path)
+                    and not any(old.endswith(f"-{other}.json") for other in LANGS if other != language)):
                 os.unlink(os.path.join(folder, old))
     except OSError:
         pass

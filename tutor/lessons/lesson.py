@@ -171,8 +171,12 @@ def _command(text: str, path: str, line: int, looks_only: bool) -> Command:
     return Command(text, line, False, Serve(m.group(1), int(m.group(2)), m.group(3) or ""))
 
 
-def parse_lesson(path: os.PathLike | str, text: str | None = None) -> Lesson:
-    """Parse one lesson file; raises LessonError with file:line on any problem."""
+def parse_lesson(path: os.PathLike | str, text: str | None = None, overlay: bool = False) -> Lesson:
+    """Parse one lesson file; raises LessonError with file:line on any problem.
+
+    `overlay`: the file is a translation of a lesson (`lessons/ko/NN-slug.md`): its title, intro
+    and steps' titles and prose, with no `sh`, `check` or `setup` block (those are the lesson's
+    own, written once)."""
     from markdown_it import MarkdownIt
 
     path = os.fspath(path)
@@ -206,14 +210,14 @@ def parse_lesson(path: os.PathLike | str, text: str | None = None) -> Lesson:
         sections[-1]["tokens"].append(tok)
     for i, sec in enumerate(sections):
         end = sections[i + 1]["start"] if i + 1 < len(sections) else len(body_lines)
-        _fill_section(lesson, sec, body_lines, end, body_start, path, is_intro=(i == 0))
+        _fill_section(lesson, sec, body_lines, end, body_start, path, is_intro=(i == 0), overlay=overlay)
     if not lesson.steps:
         raise LessonError("the lesson has no steps (`## Step title` headings)", path, body_start + 1)
     return lesson
 
 
 def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, offset: int,
-                  path: str, is_intro: bool) -> None:
+                  path: str, is_intro: bool, overlay: bool = False) -> None:
     toks = sec["tokens"]
     title = ""
     if not is_intro:
@@ -230,6 +234,9 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
         words = tok.info.split()
         info, options = (words[0], words[1:]) if words else ("", [])
         first = offset + tok.map[0] + 1          # file line of the opening fence
+        if overlay and info in ("sh", "check", "setup"):
+            raise LessonError(f"a translation takes its commands and checks from the lesson it "
+                              f"translates: leave this `{info}` block out", path, first)
         if info in ("sh", "check", "setup"):
             for n in range(tok.map[0], tok.map[1]):
                 if 0 <= n - sec["start"] < len(keep):
@@ -255,9 +262,11 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
     if is_intro:
         lesson.intro = "\n".join(text_lines).strip()
         return
-    if checks is None:
+    if checks is None and overlay:
+        checks = []
+    elif checks is None:
         raise LessonError(f"step {title!r} has no `check` block", path, sec["line"])
-    if not checks:
+    if not checks and not overlay:
         raise LessonError(f"step {title!r} has an empty `check` block", path, check_line)
     body = "\n".join(text_lines[1:]).strip()   # drop the heading line itself
     lesson.steps.append(Step(len(lesson.steps) + 1, title, body, commands, checks, sec["line"]))
@@ -290,12 +299,36 @@ def lesson_files(directory: os.PathLike | str | None = None) -> list[str]:
                   if os.path.isfile(f))
 
 
+def overlay_path(path: str, language: str) -> str:
+    """Where the translation of lesson file `path` into `language` lives: `DIR/ko/NN-slug.md`."""
+    return os.path.join(os.path.dirname(path), language, os.path.basename(path))
+
+
+def translate(lesson: Lesson, overlay: Lesson) -> bool:
+    """Put `overlay`'s words into `lesson` (title, intro, each step's title and prose), keeping
+    its commands and checks. False, and nothing changed, when the overlay does not match the
+    lesson step for step (a lesson changed since it was translated: English then)."""
+    if overlay.id != lesson.id or len(overlay.steps) != len(lesson.steps):
+        return False
+    lesson.title, lesson.intro = overlay.title, overlay.intro
+    for step, words in zip(lesson.steps, overlay.steps, strict=True):
+        step.title, step.body = words.title, words.body
+    return True
+
+
 def _parse_all(files: list[str]) -> list[Lesson]:
+    from tutor import i18n
     from tutor.lessons import cache as lesson_cache
-    lessons = lesson_cache.load(files)
+    language = i18n.lang()
+    overlays = [overlay_path(f, language) for f in files] if language != "en" else []
+    present = [o for o in overlays if os.path.isfile(o)]
+    lessons = lesson_cache.load(files + present, language)
     if lessons is None:
         lessons = [parse_lesson(p) for p in files]
-        lesson_cache.save(files, lessons)
+        for lesson, path in zip(lessons, overlays, strict=False):
+            if path in present:
+                translate(lesson, parse_lesson(path, overlay=True))
+        lesson_cache.save(files + present, lessons, language)
     return lessons
 
 
