@@ -27,9 +27,14 @@ DISCARDED = re.compile(r"\s\d?>\s?/dev/null\b|\s2>&1")
 SEQUENCE = re.compile(r"\s*(?:;|&&|\|\||&|\|)\s*")
 
 
+# A command that ends in `&` leaves a process running (a server): that changes the lab too.
+BACKGROUND = re.compile(r"(?<![&>])&\s*$")
+
+
 def changes(command: str) -> bool:
     """True when `command` says something that changes the lab."""
-    return any(CHANGING.search(part) for part in SEQUENCE.split(DISCARDED.sub(" ", command)))
+    return bool(BACKGROUND.search(command)) or \
+        any(CHANGING.search(part) for part in SEQUENCE.split(DISCARDED.sub(" ", command)))
 
 
 @pytest.mark.parametrize("command", [
@@ -41,6 +46,7 @@ def changes(command: str) -> bool:
     "serve http blue 80 hi", "bridge link set dev brid10 state 0",
     "tcpdump -ni eth0 -w /tmp/x.pcap & sleep 1; ping -c 1 8.8.8.8", "ping -c 1 8.8.8.8 > /tmp/out; wait",
     "tcpdump -ni eth0 -c 2 & sleep 1; ip link del veth0 >/dev/null; wait", "ping -c 1 $(ip link del x)",
+    "python3 -m http.server 8000 >/dev/null 2>&1 &", "ip netns exec c1 python3 -m http.server 80 &",
 ])
 def test_the_lint_sees_a_change(command):
     assert changes(command)

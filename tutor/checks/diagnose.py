@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from tutor.checks import kinds
+from tutor.checks import kinds, packetpath
 from tutor.checks.judge import Verdict, ip_cmd, place, who
 from tutor.checks.kinds.dnat import dnat_fix, walk_from_lan
 from tutor.checks.kinds.forward import forward_verdict
@@ -245,6 +245,35 @@ def _forwarding_problem(state: LabState, sources: list[str], dest: str) -> Verdi
     return None
 
 
+def _published_problem(state: LabState, target: str, port: int) -> Verdict | None:
+    """A new connection from the LAN machine, sent on to `target`:`port` by DNAT: does the lab
+    host's filter FORWARD let it through (Docker's DROP policy: only a published port's ACCEPT
+    in the filter DOCKER chain does)? Walked as the kernel walks it, with the rewritten
+    destination."""
+    rules = state.ns[HOST].iptables if HOST in state.ns else None
+    out = next((l.name for l in state.ns[HOST].links.values() if any(in_subnet(target, f"{a}/{p}")
+                for a, p in l.addrs)), None) if HOST in state.ns else None
+    if rules is None or out is None:
+        return None
+    packet = packetpath.Packet(src=LAN.ip, dst=target, proto="tcp", sport=40000, dport=port,
+                               iif=LAN.host_dev, oif=out, dst_local=False, state="NEW")
+    walked = packetpath.walk(rules, "filter", "FORWARD", packet)
+    if walked.action in (UNKNOWN, "ACCEPT"):
+        return None
+    way = f"new connections from {LAN.host_dev} to {target}:{port} on {out}"
+    if not walked.by_policy:
+        return Verdict(False, f"the FORWARD chain drops {way}: `{walked.quote}` (rule {walked.position} "
+                              f"of {walked.chain})",
+                       f"Delete it: iptables -D {walked.chain} {walked.position}")
+    if "DOCKER" in walked.path:
+        fix = f"iptables -A DOCKER -d {target}/32 ! -i {out} -o {out} -p tcp -m tcp --dport {port} -j ACCEPT"
+    else:
+        fix = f"iptables -A FORWARD -i {LAN.host_dev} -o {out} -d {target} -p tcp --dport {port} -j ACCEPT"
+    return Verdict(False, f"the FORWARD chain drops {way}: no rule accepts them, so its policy "
+                          f"`{walked.quote}` does (the port is forwarded by nat, but not let through)",
+                   f"Let the published port through: {fix}")
+
+
 def _dropping_rule(state: LabState, sources: list[str], dest: str) -> Rule | None:
     """The first FORWARD rule matching only on -s/-d that drops packets from `sources` to `dest`."""
     for r in state.rules:
@@ -360,10 +389,13 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
             _, fix = dnat_fix(state, walk_from_lan(state, port), port, "SERVER-IP:PORT")
             return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers {ip}:{port}",
                            f"Forward the port to the server: {fix}")
-        target = to.rpartition(":")[0] or to
+        target, _, to_port = to.partition(":")
         if not _is_ip(target):
             return None
-        return _forwarding_problem(state, [lan_net], target) or path_problem(state, HOST, target)
+        first = to_port.split("-")[0]
+        return (_forwarding_problem(state, [lan_net], target)
+                or _published_problem(state, target, int(first) if first.isdigit() else port)
+                or path_problem(state, HOST, target))
     if in_subnet(ip, lan_net):
         return None
     lan_routes = state.ns.get(LAN_NODE)

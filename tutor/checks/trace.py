@@ -368,6 +368,7 @@ def _from_host(w: _Walk, src: str, route: dict) -> bool:
     verdict = _nat_walk(w.check, w.state, w.facts, "OUTPUT", "")
     if verdict is not None and verdict.action == "DNAT":
         dst = _address_of(verdict.to)
+        w.port = _port_of(verdict.to, w.port)
         w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
                          f"sends it to {verdict.to}{w.counted(verdict)}")
         found = w.facts.routes.get(f"host {dst}", "")
@@ -446,6 +447,7 @@ def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
     verdict = _nat_walk(w.check, w.state, w.facts, "PREROUTING", iif)
     if verdict is not None and verdict.action == "DNAT":
         new = _address_of(verdict.to)
+        w.port = _port_of(verdict.to, w.port)   # FORWARD and the replies see the new port (8080 -> 80)
         w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
                          f"sends it to {verdict.to}{w.counted(verdict)}")
         dst = new
@@ -601,6 +603,14 @@ def _tuples(line: str) -> tuple[str, str]:
 def _address_of(to: str) -> str:
     """A --to-destination/--to-source value, `IP:PORT` or `IP-IP`, -> its (first) address."""
     return to.split(":")[0].split("-")[0]
+
+
+def _port_of(to: str, port: int | None) -> int | None:
+    """The port of a --to-destination value `IP:PORT` (or `IP:PORT-PORT`: the first); `port`
+    when it names none (DNAT keeps the port then)."""
+    _, _, ports = to.partition(":")
+    first = ports.split("-")[0]
+    return int(first) if first.isdigit() else port
 
 
 def _host_has(state: LabState, ip: str) -> bool:
