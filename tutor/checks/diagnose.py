@@ -245,6 +245,29 @@ def _forwarding_problem(state: LabState, sources: list[str], dest: str) -> Verdi
     return None
 
 
+def own_port_problem(state: LabState, src: str, ip: str, port: int) -> Verdict | None:
+    """The lab host connects to tcp `port` on an address of its own: its connection goes through
+    nat OUTPUT, never PREROUTING, so a port forwarded only in PREROUTING is not forwarded for it
+    (Docker's second jump, from OUTPUT, is what fixes that)."""
+    rules = state.ns[HOST].iptables if HOST in state.ns else None
+    if src != HOST or not port or rules is None or not _is_ip(ip) or not _host_owns(state, ip):
+        return None
+    from_lan = walk_from_lan(state, port)
+    if from_lan is None or from_lan.action != "DNAT":
+        return None
+    packet = packetpath.Packet(src=ip, dst=ip, proto="tcp", sport=40000, dport=port, iif="", oif=None,
+                               dst_local=True, state="NEW")
+    if packetpath.walk(rules, "nat", "OUTPUT", packet).action in ("DNAT", UNKNOWN):
+        return None
+    if from_lan.chain != "PREROUTING":
+        fix = f"iptables -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {from_lan.chain}"
+    else:
+        fix = f"iptables -t nat -A OUTPUT -d {ip} -p tcp --dport {port} -j DNAT --to-destination {from_lan.to}"
+    return Verdict(False, f"nat PREROUTING sends tcp port {port} on to {from_lan.to}, but the lab host's own "
+                          f"connections pass through nat OUTPUT instead, and nothing there sends them on",
+                   f"Send them the same way: {fix}")
+
+
 def _published_problem(state: LabState, target: str, port: int) -> Verdict | None:
     """A new connection from the LAN machine, sent on to `target`:`port` by DNAT: does the lab
     host's filter FORWARD let it through (Docker's DROP policy: only a published port's ACCEPT
@@ -387,6 +410,12 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
         to = _dnat_target(state, port)
         if to is None:
             _, fix = dnat_fix(state, walk_from_lan(state, port), port, "SERVER-IP:PORT")
+            if not any(r.opts.get("-j") == "DNAT" for r in state.rules if r.table == "nat"):
+                # no port is forwarded at all: a server on the host itself (host networking) is as good
+                return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers "
+                                      f"{ip}:{port}",
+                               f"Start a server on the lab host's port {port} (python3 -m http.server {port}), "
+                               f"or forward the port to one: {fix}")
             return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers {ip}:{port}",
                            f"Forward the port to the server: {fix}")
         target, _, to_port = to.partition(":")
