@@ -59,7 +59,7 @@ def test_a_none_container_with_loopback_down(lab):
 
 def test_no_server_on_the_host_network(lab):
     build(lab, 1)
-    assert_hint(step(lab, 2), "tcp 192.168.1.2:8000 from node lan",
+    assert_hint(step(lab, 2), "fetch http://192.168.1.2:8000/ from node lan status 200",
                 "no DNAT rule for tcp port 8000: nothing on the lab host answers 192.168.1.2:8000",
                 "Start a server on the lab host's port 8000 (python3 -m http.server 8000), or forward the port "
                 "to one: iptables -t nat -A PREROUTING -p tcp --dport 8000 -j DNAT --to-destination SERVER-IP:PORT")
@@ -101,7 +101,7 @@ def test_no_masquerade_for_docker0(lab):
 
 def test_a_port_forwarded_by_nat_but_not_let_through_filter(lab):
     build(lab, 5, "iptables -D DOCKER 1")
-    assert_hint(step(lab, 5), "tcp 192.168.1.2:8080 from node lan",
+    assert_hint(step(lab, 5), "fetch http://192.168.1.2:8080/ from node lan status 200",
                 "the FORWARD chain drops new connections from eth1 to 172.18.0.2:80 on docker0: no rule accepts "
                 "them, so its policy `-P FORWARD DROP` does",
                 "Let the published port through: iptables -A DOCKER -d 172.18.0.2/32 ! -i docker0 -o docker0 "
