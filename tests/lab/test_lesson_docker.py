@@ -129,3 +129,11 @@ def test_trace_follows_the_published_port_through_dockers_chains(lab):
     # the DNAT'd packet is judged with its new port: the filter DOCKER chain's ACCEPT for port 80
     assert firewall[0].startswith("filter FORWARD: rule 1 of DOCKER (`-A DOCKER -d 172.18.0.2/32 ! -i docker0 "
                                   "-o docker0 -p tcp -m tcp --dport 80 -j ACCEPT`) lets it through"), firewall
+    # without it, trace stops at FORWARD's policy and names Docker's ACCEPT for that port alone
+    client.run("iptables -D DOCKER 1", info=lab)
+    result = subprocess.run([TUTOR, "trace", "fetch http://192.168.1.2:8080/ from node lan", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    found = json.loads(result.stdout)
+    assert result.returncode == 1 and "`-P FORWARD DROP` drops packets from eth1 to docker0" in found["dies"]
+    assert found["hint"] == ("Let the published port through: iptables -A DOCKER -d 172.18.0.2/32 ! -i docker0 "
+                             "-o docker0 -p tcp -m tcp --dport 80 -j ACCEPT")

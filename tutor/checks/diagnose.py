@@ -288,13 +288,20 @@ def _published_problem(state: LabState, target: str, port: int) -> Verdict | Non
         return Verdict(False, f"the FORWARD chain drops {way}: `{walked.quote}` (rule {walked.position} "
                               f"of {walked.chain})",
                        f"Delete it: iptables -D {walked.chain} {walked.position}")
+    return Verdict(False, f"the FORWARD chain drops {way}: no rule accepts them, so its policy "
+                          f"`{walked.quote}` does (the port is forwarded by nat, but not let through)",
+                   published_fix(walked, LAN.host_dev, out, target, port))
+
+
+def published_fix(walked: packetpath.Verdict, iif: str, out: str, target: str, port: int) -> str:
+    """The hint for a port forwarded by DNAT to `target`:`port` whose new connections FORWARD's
+    policy drops: Docker's ACCEPT in the filter DOCKER chain when the walk went through one,
+    else one ACCEPT in FORWARD; either for that port alone."""
     if "DOCKER" in walked.path:
         fix = f"iptables -A DOCKER -d {target}/32 ! -i {out} -o {out} -p tcp -m tcp --dport {port} -j ACCEPT"
     else:
-        fix = f"iptables -A FORWARD -i {LAN.host_dev} -o {out} -d {target} -p tcp --dport {port} -j ACCEPT"
-    return Verdict(False, f"the FORWARD chain drops {way}: no rule accepts them, so its policy "
-                          f"`{walked.quote}` does (the port is forwarded by nat, but not let through)",
-                   f"Let the published port through: {fix}")
+        fix = f"iptables -A FORWARD -i {iif} -o {out} -d {target} -p tcp --dport {port} -j ACCEPT"
+    return f"Let the published port through: {fix}"
 
 
 def _dropping_rule(state: LabState, sources: list[str], dest: str) -> Rule | None:

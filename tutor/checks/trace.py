@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from tutor.checks import kinds, observe, packetpath
-from tutor.checks.diagnose import explain, summary
+from tutor.checks.diagnose import explain, published_fix, summary
 from tutor.checks.judge import ip_cmd, place
 from tutor.checks.kinds.masquerade import masquerade_fix
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
@@ -453,6 +453,7 @@ def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
         dst = new
     elif _host_has(w.state, dst):
         return _arrive_host(w, src, dst)
+    published = verdict is not None and verdict.action == "DNAT" and w.proto == "tcp" and w.port is not None
     forward = w.state.sysctls.get((HOST, "net.ipv4.ip_forward"), "").strip()
     if forward == "0":
         return w.die("lab host", "net.ipv4.ip_forward is 0: the lab host passes no packet on",
@@ -466,8 +467,10 @@ def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
     if rules is not None:
         v = packetpath.walk(rules, "filter", "FORWARD", w.packet(src, dst, iif, out, False))
         if v.action in ("DROP", "REJECT"):
+            fix = (published_fix(v, iif, out, dst, w.port) if published and v.by_policy and w.port is not None
+                   else _forward_fix(v, iif, out))
             return w.die("firewall", f"filter FORWARD: {_decider(v)} drops packets from {iif} to {out}"
-                                     f"{w.counted(v)}", _forward_fix(v, iif, out))
+                                     f"{w.counted(v)}", fix)
         w.go("firewall", f"filter FORWARD: {_decider(v)} "
                          f"{'lets it through' if v.action != packetpath.UNKNOWN else 'cannot be judged: ' + v.why}"
                          f"{w.counted(v)}", None if v.action == packetpath.UNKNOWN else True)
