@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real `tutor trace` output for the routing lesson and lessons 3, 4 and 5, finished and then with their NAT rules taken
+# Real `tutor trace` output for the routing lesson, lessons 3, 4, 5 and docker, finished and then with their NAT rules taken
 # away, as docs/trace.md shows it: bash bench/trace_examples.sh > docs/trace.md (as root or not;
 # it uses its own lab, TUTOR_LAB=trace-examples, and stops it at the end).
 set -u
@@ -38,3 +38,8 @@ show "finished: from the LAN" "fetch http://192.168.1.2:8080/ from node lan"
 show "finished: from the host itself (nat OUTPUT)" "fetch http://192.168.1.2:8080/ from host"
 tutor shell -c 'iptables -t nat -F DOCKER'
 show "without the DNAT rule (iptables -t nat -F DOCKER)" "fetch http://192.168.1.2:8080/ from node lan"
+tutor reset docker >/dev/null; tutor solve docker >/dev/null
+echo; echo "## Lesson docker: -p 8080:80 through Docker's chains"
+show "finished: from the LAN" "fetch http://192.168.1.2:8080/ from node lan"
+tutor shell -c 'iptables -D DOCKER 1'
+show "without the filter DOCKER chain's ACCEPT (iptables -D DOCKER 1)" "fetch http://192.168.1.2:8080/ from node lan"

@@ -99,6 +99,7 @@ LESSON_VIEWS = {
     "lesson3": (HOST, "rules"),
     "lesson4": ("red", "routes"),
     "lesson5": (HOST, "rules"),
+    "docker": (HOST, "rules"),
 }
 
 

@@ -29,9 +29,14 @@ DISCARDED = re.compile(r"\s\d?>\s?/dev/null\b|\s2>&1")
 SEQUENCE = re.compile(r"\s*(?:;|&&|\|\||&|\|)\s*")
 
 
+# A command that ends in `&` leaves a process running (a server): that changes the lab too.
+BACKGROUND = re.compile(r"(?<![&>])&\s*$")
+
+
 def changes(command: str) -> bool:
     """True when `command` says something that changes the lab."""
-    return any(CHANGING.search(part) for part in SEQUENCE.split(DISCARDED.sub(" ", command)))
+    return bool(BACKGROUND.search(command)) or \
+        any(CHANGING.search(part) for part in SEQUENCE.split(DISCARDED.sub(" ", command)))
 
 
 @pytest.mark.parametrize("command", [
@@ -44,6 +49,7 @@ def changes(command: str) -> bool:
     "tcpdump -ni eth0 -w /tmp/x.pcap & sleep 1; ping -c 1 8.8.8.8", "ping -c 1 8.8.8.8 > /tmp/out; wait",
     "tcpdump -ni eth0 -c 2 & sleep 1; ip link del veth0 >/dev/null; wait", "ping -c 1 $(ip link del x)",
     "CNI_COMMAND=ADD CNI_NETNS=/run/netns/pod1 CNI_IFNAME=eth0 /usr/lib/cni/bridge < /etc/cni/net.d/10-mynet.conf",
+    "python3 -m http.server 8000 >/dev/null 2>&1 &", "ip netns exec c1 python3 -m http.server 80 &",
 ])
 def test_the_lint_sees_a_change(command):
     assert changes(command)

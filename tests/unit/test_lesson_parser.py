@@ -32,7 +32,8 @@ BROKEN = FIXTURES / "broken"
 
 def test_every_shipped_lesson_parses():
     lessons = load_lessons(BUILTIN_LESSONS)
-    assert [l.id for l in lessons] == ["routing", "dns", "lesson1", "lesson2", "lesson3", "lesson4", "lesson5", "cni"]
+    assert [l.id for l in lessons] == ["routing", "dns", "lesson1", "lesson2", "lesson3", "lesson4", "lesson5",
+                                       "docker", "cni"]
     for lesson in lessons:
         assert lesson.title and lesson.intro
         assert lesson.steps, lesson.id
@@ -48,6 +49,7 @@ def test_shipped_lessons_requires_and_setup():
     serve, = by_id["lesson5"].setup
     assert serve.text == "serve http blue 80 Hello from blue"
     assert serve.serve == Serve("blue", 80, "Hello from blue") and not serve.looks_only
+    assert by_id["docker"].requires == [] and by_id["docker"].setup == []   # it starts from an empty host
     assert "ip netns add red" in [c.text for c in by_id["lesson4"].setup]
 
 
@@ -113,7 +115,8 @@ def test_good_fixture_set_loads_in_order():
 def test_find_lesson_accepts_numbers_and_names():
     assert normalize_id(" 3 ") == "lesson3" and normalize_id("Lesson3") == "lesson3"
     assert find_lesson("2", BUILTIN_LESSONS).id == "lesson2"
-    with pytest.raises(LessonError, match=r"there is no lesson '9' \(known: routing, dns, lesson1, .*lesson5, cni\)"):
+    known = r"\(known: routing, dns, lesson1, .*lesson5, docker, cni\)"
+    with pytest.raises(LessonError, match=r"there is no lesson '9' " + known):
         find_lesson("9", BUILTIN_LESSONS)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import pytest
+
 from tutor.checks.diagnose import explain
 from tutor.checks.engine import judge_state
 from tutor.checks.lang import parse_check
@@ -197,3 +199,90 @@ def test_a_failed_connection_from_the_lan_follows_the_docker_chain():
     assert "no DNAT rule for tcp port 8080" in v.found
     assert v.hint == ("Forward the port to the server: iptables -t nat -A DOCKER ! -i v-net-0 -p tcp --dport 8080 "
                       "-j DNAT --to-destination SERVER-IP:PORT")
+
+
+# The filter table as Docker writes it for one bridge (here lesson 5's v-net-0, or lesson 3's
+# br0): up to Docker 27, and Docker 28's regrouping (DOCKER-FORWARD, DOCKER-CT, DOCKER-BRIDGE).
+# The lesson `docker` teaches the first and shows the second; both must pass the same checks.
+DOCKER_FILTER_27 = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A FORWARD -o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o BR -j DOCKER
+-A FORWARD -i BR ! -o BR -j ACCEPT
+-A FORWARD -i BR -o BR -j ACCEPT
+-A DOCKER -d IP/32 ! -i BR -o BR -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i BR ! -o BR -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o BR -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -j RETURN
+COMMIT
+"""
+DOCKER_FILTER_28 = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER - [0:0]
+:DOCKER-BRIDGE - [0:0]
+:DOCKER-CT - [0:0]
+:DOCKER-FORWARD - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-FORWARD
+-A DOCKER -d IP/32 ! -i BR -o BR -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER ! -i BR -o BR -j DROP
+-A DOCKER-BRIDGE -o BR -j DOCKER
+-A DOCKER-CT -o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A DOCKER-FORWARD -j DOCKER-CT
+-A DOCKER-FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A DOCKER-FORWARD -j DOCKER-BRIDGE
+-A DOCKER-FORWARD -i BR -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i BR ! -o BR -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-2 -o BR -j DROP
+COMMIT
+"""
+
+
+def docker_filter(layout: str, bridge: str, ip: str, published: bool = True) -> str:
+    save = layout.replace("BR", bridge).replace("IP", ip)
+    return save if published else "\n".join(l for l in save.splitlines() if "--dport 80" not in l) + "\n"
+
+
+@pytest.mark.parametrize("layout", [DOCKER_FILTER_27, DOCKER_FILTER_28], ids=["docker27", "docker28"])
+def test_forward_follows_dockers_chains_out_and_back(layout):
+    v = judge_state(parse_check("forward"), with_rules("l3-done", docker_filter(layout, "br0", "10.201.0.4")))
+    assert v.passed, v.found
+    # without the rule that lets the bridge's traffic out, the walk names the policy
+    save = docker_filter(layout, "br0", "10.201.0.4").replace("-A FORWARD -i br0 ! -o br0 -j ACCEPT\n", "")
+    save = save.replace("-A DOCKER-FORWARD -i br0 -j ACCEPT\n", "")
+    v = judge_state(parse_check("forward"), with_rules("l3-done", save))
+    assert not v.passed and "from br0 to eth0" in v.found and "-P FORWARD DROP" in v.found
+
+
+@pytest.mark.parametrize("layout", [DOCKER_FILTER_27, DOCKER_FILTER_28], ids=["docker27", "docker28"])
+def test_a_published_port_needs_the_filter_docker_chains_accept(layout):
+    published = with_rules("l5-done", DOCKER + docker_filter(layout, "v-net-0", "192.168.15.2"))
+    assert judge_state(parse_check("forward"), published).passed
+    v = lan_tcp(published, 8080)
+    assert "drops new connections" not in v.found, v.found
+    # nat forwards the port, but nothing in filter lets it through: the hint is Docker's ACCEPT
+    unpublished = with_rules("l5-done", DOCKER + docker_filter(layout, "v-net-0", "192.168.15.2", published=False))
+    v = lan_tcp(unpublished, 8080)
+    assert not v.passed
+    assert "drops new connections from eth1 to 192.168.15.2:80 on v-net-0" in v.found, v.found
+    if layout is DOCKER_FILTER_27:
+        assert "policy `-P FORWARD DROP`" in v.found
+        assert v.hint == ("Let the published port through: iptables -A DOCKER -d 192.168.15.2/32 ! -i v-net-0 "
+                          "-o v-net-0 -p tcp -m tcp --dport 80 -j ACCEPT")
+    else:   # Docker 28's DOCKER chain ends with its own DROP
+        assert "`-A DOCKER ! -i v-net-0 -o v-net-0 -j DROP` (rule 1 of DOCKER)" in v.found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from tutor.checks import kinds
+from tutor.checks import kinds, packetpath
 from tutor.checks.judge import Verdict, ip_cmd, place, who
 from tutor.checks.kinds.dnat import dnat_fix, walk_from_lan
 from tutor.checks.kinds.forward import forward_verdict
@@ -245,6 +245,65 @@ def _forwarding_problem(state: LabState, sources: list[str], dest: str) -> Verdi
     return None
 
 
+def own_port_problem(state: LabState, src: str, ip: str, port: int) -> Verdict | None:
+    """The lab host connects to tcp `port` on an address of its own: its connection goes through
+    nat OUTPUT, never PREROUTING, so a port forwarded only in PREROUTING is not forwarded for it
+    (Docker's second jump, from OUTPUT, is what fixes that)."""
+    rules = state.ns[HOST].iptables if HOST in state.ns else None
+    if src != HOST or not port or rules is None or not is_ip(ip) or not _host_owns(state, ip):
+        return None
+    from_lan = walk_from_lan(state, port)
+    if from_lan is None or from_lan.action != "DNAT":
+        return None
+    packet = packetpath.Packet(src=ip, dst=ip, proto="tcp", sport=40000, dport=port, iif="", oif=None,
+                               dst_local=True, state="NEW")
+    if packetpath.walk(rules, "nat", "OUTPUT", packet).action in ("DNAT", UNKNOWN):
+        return None
+    if from_lan.chain != "PREROUTING":
+        fix = f"iptables -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {from_lan.chain}"
+    else:
+        fix = f"iptables -t nat -A OUTPUT -d {ip} -p tcp --dport {port} -j DNAT --to-destination {from_lan.to}"
+    return Verdict(False, f"nat PREROUTING sends tcp port {port} on to {from_lan.to}, but the lab host's own "
+                          f"connections pass through nat OUTPUT instead, and nothing there sends them on",
+                   f"Send them the same way: {fix}")
+
+
+def _published_problem(state: LabState, target: str, port: int) -> Verdict | None:
+    """A new connection from the LAN machine, sent on to `target`:`port` by DNAT: does the lab
+    host's filter FORWARD let it through (Docker's DROP policy: only a published port's ACCEPT
+    in the filter DOCKER chain does)? Walked as the kernel walks it, with the rewritten
+    destination."""
+    rules = state.ns[HOST].iptables if HOST in state.ns else None
+    out = next((l.name for l in state.ns[HOST].links.values() if any(in_subnet(target, f"{a}/{p}")
+                for a, p in l.addrs)), None) if HOST in state.ns else None
+    if rules is None or out is None:
+        return None
+    packet = packetpath.Packet(src=LAN.ip, dst=target, proto="tcp", sport=40000, dport=port,
+                               iif=LAN.host_dev, oif=out, dst_local=False, state="NEW")
+    walked = packetpath.walk(rules, "filter", "FORWARD", packet)
+    if walked.action in (UNKNOWN, "ACCEPT"):
+        return None
+    way = f"new connections from {LAN.host_dev} to {target}:{port} on {out}"
+    if not walked.by_policy:
+        return Verdict(False, f"the FORWARD chain drops {way}: `{walked.quote}` (rule {walked.position} "
+                              f"of {walked.chain})",
+                       f"Delete it: iptables -D {walked.chain} {walked.position}")
+    return Verdict(False, f"the FORWARD chain drops {way}: no rule accepts them, so its policy "
+                          f"`{walked.quote}` does (the port is forwarded by nat, but not let through)",
+                   published_fix(walked, LAN.host_dev, out, target, port))
+
+
+def published_fix(walked: packetpath.Verdict, iif: str, out: str, target: str, port: int) -> str:
+    """The hint for a port forwarded by DNAT to `target`:`port` whose new connections FORWARD's
+    policy drops: Docker's ACCEPT in the filter DOCKER chain when the walk went through one,
+    else one ACCEPT in FORWARD; either for that port alone."""
+    if "DOCKER" in walked.path:
+        fix = f"iptables -A DOCKER -d {target}/32 ! -i {out} -o {out} -p tcp -m tcp --dport {port} -j ACCEPT"
+    else:
+        fix = f"iptables -A FORWARD -i {iif} -o {out} -d {target} -p tcp --dport {port} -j ACCEPT"
+    return f"Let the published port through: {fix}"
+
+
 def _dropping_rule(state: LabState, sources: list[str], dest: str) -> Rule | None:
     """The first FORWARD rule matching only on -s/-d that drops packets from `sources` to `dest`."""
     for r in state.rules:
@@ -380,12 +439,21 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
         to = _dnat_target(state, port)
         if to is None:
             _, fix = dnat_fix(state, walk_from_lan(state, port), port, "SERVER-IP:PORT")
+            if not any(r.opts.get("-j") == "DNAT" for r in state.rules if r.table == "nat"):
+                # no port is forwarded at all: a server on the host itself (host networking) is as good
+                return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers "
+                                      f"{ip}:{port}",
+                               f"Start a server on the lab host's port {port} (python3 -m http.server {port}), "
+                               f"or forward the port to one: {fix}")
             return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers {ip}:{port}",
                            f"Forward the port to the server: {fix}")
-        target = to.rpartition(":")[0] or to
+        target, _, to_port = to.partition(":")
         if not is_ip(target):
             return None
-        return _forwarding_problem(state, [lan_net], target) or path_problem(state, HOST, target)
+        first = to_port.split("-")[0]
+        return (_forwarding_problem(state, [lan_net], target)
+                or _published_problem(state, target, int(first) if first.isdigit() else port)
+                or path_problem(state, HOST, target))
     if in_subnet(ip, lan_net):
         return None
     lan_routes = state.ns.get(LAN_NODE)

@@ -64,6 +64,12 @@ def missing_link(state: LabState, dev: str, ns: str, kind: str | None = None) ->
     elsewhere = state.links_named(dev)
     if elsewhere:
         other = elsewhere[0]
+        if other.ns == HOST and dev in world.WORLD_LINKS and ns != HOST:
+            # the lab host's own cable out (a container's end is called eth0 too): never move it
+            return Verdict(False, f"there is no {dev} in {ns} (the lab host's {dev} is its own cable "
+                                  f"to the {_node_on(dev).label}, not {ns}'s)",
+                           f"Create the container's end inside {ns}: ip link add veth-{ns} type veth "
+                           f"peer name {dev} netns {ns}")
         if other.ns == HOST:
             return Verdict(False, f"{dev} is still on the lab host, not in {ns}",
                            f"Move that end of the cable into the namespace: ip link set {dev} netns {ns}")
@@ -81,6 +87,11 @@ def missing_link(state: LabState, dev: str, ns: str, kind: str | None = None) ->
         fix = f"Create the {'veth pair' if kind == 'veth' else 'interface (for a veth pair)'}: {create_cmd(dev, kind)}"
         fix += "" if ns == HOST else f", then move this end: ip link set {dev} netns {ns}"
     return Verdict(False, f"there is no interface {dev} anywhere in the lab", fix)
+
+
+def _node_on(dev: str) -> world.Node:
+    """The world machine at the other end of the lab host's cable `dev`."""
+    return next(n for n in world.NODES if n.host_dev == dev)
 
 
 def one_slip(typed: str, meant: str) -> bool:

@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from tutor.checks import kinds, observe, packetpath
-from tutor.checks.diagnose import explain, is_ip, summary
+from tutor.checks.diagnose import explain, is_ip, published_fix, summary
 from tutor.checks.judge import ip_cmd, place
 from tutor.checks.kinds.masquerade import masquerade_fix
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
@@ -416,6 +416,7 @@ def _from_host(w: _Walk, src: str, route: dict) -> bool:
     verdict = _nat_walk(w.check, w.state, w.facts, "OUTPUT", "")
     if verdict is not None and verdict.action == "DNAT":
         dst = _address_of(verdict.to)
+        w.port = _port_of(verdict.to, w.port)
         w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
                          f"sends it to {verdict.to}{w.counted(verdict)}")
         found = w.facts.routes.get(f"host {dst}", "")
@@ -494,11 +495,13 @@ def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
     verdict = _nat_walk(w.check, w.state, w.facts, "PREROUTING", iif)
     if verdict is not None and verdict.action == "DNAT":
         new = _address_of(verdict.to)
+        w.port = _port_of(verdict.to, w.port)   # FORWARD and the replies see the new port (8080 -> 80)
         w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
                          f"sends it to {verdict.to}{w.counted(verdict)}")
         dst = new
     elif _host_has(w.state, dst):
         return _arrive_host(w, src, dst)
+    published = verdict is not None and verdict.action == "DNAT" and w.proto == "tcp" and w.port is not None
     forward = w.state.sysctls.get((HOST, "net.ipv4.ip_forward"), "").strip()
     if forward == "0":
         return w.die("lab host", "net.ipv4.ip_forward is 0: the lab host passes no packet on",
@@ -512,8 +515,10 @@ def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
     if rules is not None:
         v = packetpath.walk(rules, "filter", "FORWARD", w.packet(src, dst, iif, out, False))
         if v.action in ("DROP", "REJECT"):
+            fix = (published_fix(v, iif, out, dst, w.port) if published and v.by_policy and w.port is not None
+                   else _forward_fix(v, iif, out))
             return w.die("firewall", f"filter FORWARD: {_decider(v)} drops packets from {iif} to {out}"
-                                     f"{w.counted(v)}", _forward_fix(v, iif, out))
+                                     f"{w.counted(v)}", fix)
         w.go("firewall", f"filter FORWARD: {_decider(v)} "
                          f"{'lets it through' if v.action != packetpath.UNKNOWN else 'cannot be judged: ' + v.why}"
                          f"{w.counted(v)}", None if v.action == packetpath.UNKNOWN else True)
@@ -650,6 +655,14 @@ def _tuples(line: str) -> tuple[str, str]:
 def _address_of(to: str) -> str:
     """A --to-destination/--to-source value, `IP:PORT` or `IP-IP`, -> its (first) address."""
     return to.split(":")[0].split("-")[0]
+
+
+def _port_of(to: str, port: int | None) -> int | None:
+    """The port of a --to-destination value `IP:PORT` (or `IP:PORT-PORT`: the first); `port`
+    when it names none (DNAT keeps the port then)."""
+    _, _, ports = to.partition(":")
+    first = ports.split("-")[0]
+    return int(first) if first.isdigit() else port
 
 
 def _host_has(state: LabState, ip: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from tutor.checks.diagnose import name_problem
+from tutor.checks.diagnose import name_problem, own_port_problem
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import ProbeKind, typed_at
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
@@ -51,7 +51,8 @@ class Fetch(ProbeKind):
         return host, int(number) if number.isdigit() else 80
 
     def explain(self, check: Check, state: LabState) -> Verdict | None:
-        return name_problem(state, check.where.ns, self.target(check)[0])
+        host, port = self.target(check)
+        return name_problem(state, check.where.ns, host) or own_port_problem(state, check.where.ns, host, port)
 
 
 KIND = Fetch()

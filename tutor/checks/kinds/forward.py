@@ -46,25 +46,29 @@ def forward_verdict(s: LabState) -> Verdict:
                 return Verdict(True, "the FORWARD chain accepts everything (rule ACCEPT)")
     if policy in ("DROP", "REJECT"):
         accepts = [r for r in rules if r.opts.get("-j") == "ACCEPT"]
-        if not accepts:
+        jumps = [r for r in rules if s.policies.get(("filter", r.opts.get("-j", ""))) == "-"]
+        if not accepts and not jumps:
             return Verdict(False, f"the FORWARD chain's policy is {policy}: forwarded packets are dropped",
                            "Accept forwarded packets: iptables -P FORWARD ACCEPT")
-        walked = _way_out_and_back(s)
+        walked = _way_out_and_back(s)   # Docker 28's FORWARD holds only jumps to its own chains
         if walked is not None:
             return walked
-        return Verdict(True, f"the FORWARD policy is {policy}, with {len(accepts)} ACCEPT rule(s)")
+        return Verdict(True, f"the FORWARD policy is {policy}, with {len(accepts)} ACCEPT rule(s)"
+                             + (f" and {len(jumps)} jump(s) to other chains" if jumps else ""))
     return Verdict(True, f"the FORWARD chain's policy is {policy}")
 
 
 def _way_out_and_back(s: LabState) -> Verdict | None:
     """Under a DROP policy, walk FORWARD as the kernel does for what the lessons forward: a new
     packet from each network the student gave the lab host out to the internet, and its answer
-    back. None when there is no such network or a rule the walk cannot read decides."""
+    back. A passing verdict when every way was accepted; None when there is no such network or a
+    rule the walk cannot read decides."""
     rules = s.ns[HOST].iptables if HOST in s.ns else None
     if rules is None:
         return None
     out = world.gateway()
     target = world.DNS_SERVER
+    ways: list[str] = []
     for link in s.ns[HOST].links.values():
         if link.name == "lo" or link.name in world.WORLD_LINKS:
             continue
@@ -91,7 +95,11 @@ def _way_out_and_back(s: LabState) -> Verdict | None:
                     return Verdict(False, f"the FORWARD chain drops packets {way}: `{walked.quote}` "
                                           f"(rule {walked.position} of {walked.chain})",
                                    f"Delete it: iptables -D {walked.chain} {walked.position}")
-    return None
+            ways.append(link.name)
+    if not ways:
+        return None
+    return Verdict(True, f"the FORWARD policy is DROP, and its rules accept the way out to "
+                         f"{out.host_dev} and back for {', '.join(dict.fromkeys(ways))}")
 
 
 KIND = Forward()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.checks.diagnose import path_problem
+from tutor.checks.diagnose import own_port_problem, path_problem
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import ProbeKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words, ip_address, port
@@ -32,7 +32,8 @@ class Tcp(ProbeKind):
         return check.args["ip"], check.args["port"]
 
     def explain(self, check: Check, state: LabState) -> Verdict | None:
-        return path_problem(state, check.where.ns, check.args["ip"])
+        return (path_problem(state, check.where.ns, check.args["ip"])
+                or own_port_problem(state, check.where.ns, check.args["ip"], check.args["port"]))
 
 
 KIND = Tcp()
