@@ -63,8 +63,8 @@ def test_a_fast_line_with_tabs_loses_nothing_and_completes_from_the_lab(lab, sta
         async with app.run_test(size=SIZE) as pilot:
             await _settled(pilot, app)
             state = lambda: app.lab_view.snapshot.state   # noqa: E731
-            await wait_for(pilot, lambda: "veth-red" in getattr(state().ns.get("red"), "links", {}), 15,
-                           "the watcher to see veth-red in red")
+            await wait_for(pilot, lambda: all(f"veth-{n}" in getattr(state().ns.get(n), "links", {})
+                                              for n in ("red", "blue")), 15, "the watcher to see both veths")
             prompt = app.query_one("#prompt", PromptInput)
             type_fast(app, "ip netns exec r\tip link set v\tup\n")
             await wait_for(pilot, lambda: "ip netns exec red ip link set veth-red up" in console_text(app),

@@ -30,7 +30,7 @@ from tutor.app.screens.lessons import LessonsScreen
 from tutor.app.screens.packets import PacketsScreen
 from tutor.app.screens.trace import TraceScreen
 from tutor.app.widgets.checks_list import ChecksList
-from tutor.app.widgets.console import Console
+from tutor.app.widgets.console import Console, PromptInput
 from tutor.app.widgets.lab_down import LabDownBanner
 from tutor.app.widgets.lab_view import LabView
 from tutor.app.widgets.lesson_summary import LessonSummary
@@ -124,9 +124,10 @@ class TutorApp(App):
         Decided here, where keys arrive in the order they were typed: a pane that handed the key
         on by bubbling would let the keys typed after it overtake it."""
         if (isinstance(event, events.Key) and event.is_printable and not event.is_forwarded
+                and not isinstance(self.focused, PromptInput)   # (the common case: one test per key)
                 and self.policy.app_keys and self.screen is self.main_screen):
             prompt = self.cmd_console.prompt
-            if prompt.can_focus and self.focused is not prompt:
+            if prompt.can_focus:
                 self.screen.set_focus(prompt)
         await super().on_event(event)
 
