@@ -16,12 +16,15 @@ import time
 class Terminal:
     """The real `tutor` in a detached tmux pane (120x40) on a private tmux server."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]):
+    def __init__(self, argv: list[str], env: dict[str, str], remain: bool = False):
+        """`remain`: the pane stays on the screen after the program exits, so what it printed
+        last can be read (set in the same tmux command, before the program can end)."""
         self.socket = f"tutor-term-{os.getpid()}-{random.randrange(1 << 30):x}"
         # COLUMNS/LINES in this process's environment would pin the app to their size
         command = " ".join(["exec", "env", "-u", "COLUMNS", "-u", "LINES",
                             *(f"{k}={v}" for k, v in env.items()), *argv])
-        self.tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command)
+        self.tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", "t", command,
+                  *([";", "set-option", "-w", "-t", "t", "remain-on-exit", "on"] if remain else []))
         self.pid = int(self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
 
     def tmux(self, *args: str) -> str:

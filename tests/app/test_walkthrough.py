@@ -152,7 +152,8 @@ def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
 
 
 def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
-    """F6 (or `r` outside the prompt) asks; `n` keeps the lab, `y` resets it to the start."""
+    """F6 asks; Escape keeps the lab, the Reset button resets it to the start (tests/app/test_keys.py
+    holds every other answer to nothing)."""
     async def body():
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
@@ -160,12 +161,10 @@ def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
             await type_command(pilot, "ip netns add blue")
             await wait_for(pilot, lambda: app.step == 2, 10, "step 2 to open")
             await pilot.press("f6")
-            await pilot.press("n")
-            await pilot.pause(0.3)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is app.main_screen, 5, "the question to close")
             assert set(running_lab().namespaces) == {"red", "blue"}
-            app.set_focus(app.lesson_view)
-            await pilot.press("r")
-            await pilot.press("y")
+            await pilot.press("f6", "left", "enter")        # No has the focus; Reset is left of it
             await wait_for(pilot, lambda: not app.preparing, 15, "the reset")
             assert running_lab().namespaces == ()
             assert app.step == 1
@@ -248,7 +247,7 @@ def test_help_and_the_lesson_list_jump_between_lessons(lab, state_home):
             await pilot.press("f4")
             assert isinstance(app.screen, LessonsScreen)
             await pilot.press("down", "enter")              # lesson2
-            await pilot.press("n")                          # keep the lab as it is
+            await pilot.press("enter")                      # "Keep the lab" has the focus
             await wait_for(pilot, lambda: app.lesson.id == "lesson2", 5, "lesson2 to open")
             assert app.step == 1
             assert "lesson2" in str(app.lesson_view.border_title)

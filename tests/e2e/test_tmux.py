@@ -100,3 +100,37 @@ def test_a_bracketed_paste_over_the_limits_is_refused_at_once(terminal, lab_name
     while "after" not in client.run("ip netns").stdout and time.monotonic() < deadline:
         time.sleep(0.1)
     assert client.run("ip netns").stdout.split() == ["after"]
+
+
+def test_tab_completes_in_the_prompt_and_typing_after_it_is_never_a_key(lab_name, tmp_path):
+    """The real terminal, keys sent in one go: `ip net` Tab `r` stays in the prompt (Tab used to
+    leave it, and `r` asked to reset the lab); whole lines with Tabs in them run as typed, a
+    namespace completed from the live lab as the lab view shows it (a Tab typed ahead while
+    `ip netns add` still runs cannot know the new name yet). Ctrl+Q then says on the terminal that the lab keeps
+    running, and how to stop it."""
+    env = {"TUTOR_LAB": lab_name, "XDG_STATE_HOME": str(tmp_path / "state"), "TERM": "xterm-256color",
+           "LANG": "C.UTF-8", "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    term = Terminal([*_tutor_argv(), "start", "lesson1"], env, remain=True)
+    try:
+        term.wait_for("Step 1 of 5")
+        term.keys("ip net", "Tab", "r")
+        term.wait_for("ip netns r")
+        term.keys("C-c")                                     # clear the prompt
+        term.keys("ip net", "Tab", "add red", "Enter")
+        term.wait_for("host  red")                           # the lab view has red: Tab knows it
+        term.keys("ip net", "Tab", "exec r", "Tab", "ip link set lo up", "Enter")
+        deadline = time.monotonic() + 20                     # both lines ran, the second in red
+        while "UP" not in client.run("ip -n red -br link show lo 2>&1").stdout:
+            assert time.monotonic() < deadline, f"the typed lines did not run:\n{term.screen()}"
+            time.sleep(0.1)
+        screen = term.wait_for("ip netns exec red ip link set lo up")
+        assert "Reset the lab" not in screen and "Set the lab up" not in screen
+        info = control.status(lab_name)
+        assert info is not None and info.namespaces == ("red",)
+        term.keys("C-q")
+        screen = term.wait_for("tutor lab down")
+        assert "the lab keeps running" in screen
+        assert control.status(lab_name) is not None          # as it said
+    finally:
+        term.kill()
+        lifecycle.down(lab_name)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import sys
 
+# Said on the terminal when the app closes. The lab is kept, not stopped: `tutor verify` and
+# `tutor shell` in another terminal work on it, and the next `tutor start` resumes on it.
+LAB_KEEPS_RUNNING = "tutor: the lab keeps running (`tutor verify` and `tutor shell` see it); `tutor lab down` stops it"
+
 
 def run_app(lesson_id: str | None = None) -> int:
     """Open the course at `lesson_id` (None: where the student left off); returns an exit code.
 
     Starts the lab first if it is not running; a lab started now is rebuilt to the step the
-    student resumes at.
+    student resumes at. On the way out it says that the lab is still running, and how to stop it.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -28,4 +32,10 @@ def run_app(lesson_id: str | None = None) -> int:
             return 2
     app = TutorApp(lesson_id, fresh_lab=started)
     app.run()
+    try:
+        running = control.status() is not None
+    except control.LabError:
+        running = True    # it answers, if strangely: still there
+    if running:
+        print(LAB_KEEPS_RUNNING)
     return app.return_code or 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
@@ -30,7 +30,7 @@ from tutor.app.screens.lessons import LessonsScreen
 from tutor.app.screens.packets import PacketsScreen
 from tutor.app.screens.trace import TraceScreen
 from tutor.app.widgets.checks_list import ChecksList
-from tutor.app.widgets.console import Console
+from tutor.app.widgets.console import Console, PromptInput
 from tutor.app.widgets.lab_down import LabDownBanner
 from tutor.app.widgets.lab_view import LabView
 from tutor.app.widgets.lesson_summary import LessonSummary
@@ -40,6 +40,7 @@ from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
 from tutor.checks.trace import traced
 from tutor.lab import client
+from tutor.lab.complete import Completion, complete, lab_commands
 from tutor.lab.keeper import keeper
 from tutor.lab.shell import open_lab_shell
 from tutor.lab.state import IP_FORWARD
@@ -97,6 +98,7 @@ class TutorApp(App):
         self._check_again = False
         self.preparing = False
         self.lab_down = ""      # the watcher's sentence while no lab answers, else ""
+        self._commands: list[str] | None = None   # the lab host's commands, read at the first Tab
 
     def get_default_screen(self):
         """The policy's screen: the widgets live there, and a mode's own keys (presenter mode)."""
@@ -114,6 +116,26 @@ class TutorApp(App):
         agent's replies, where `[b]` must not be markup nor an ESC a control."""
         super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout,
                        markup=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Typing is never lost: a printable key while a pane of the main screen has the focus
+        (F-keys and the mouse move it there) puts the focus back in the prompt and goes in.
+
+        Decided here, where keys arrive in the order they were typed: a pane that handed the key
+        on by bubbling would let the keys typed after it overtake it."""
+        if (isinstance(event, events.Key) and event.is_printable and not event.is_forwarded
+                and not isinstance(self.focused, PromptInput)   # (the common case: one test per key)
+                and self.policy.app_keys and self.screen is self.main_screen):
+            prompt = self.cmd_console.prompt
+            if prompt.can_focus:
+                self.screen.set_focus(prompt)
+        await super().on_event(event)
+
+    def _complete(self, line: str, cursor: int) -> Completion:
+        """Tab in the prompt: names from the lab as the watcher last read it."""
+        if self._commands is None:
+            self._commands = lab_commands()
+        return complete(line, cursor, self.lab_view.snapshot.state, self._commands)
 
     def get_driver_class(self):
         """The platform's driver, with backpressure on keys (see `keyflow`)."""
@@ -154,6 +176,7 @@ class TutorApp(App):
         self.query_one("#lab").border_title = "Lab"
         self.query_one("#side-map").border_title = "Map"
         self.show_step(self.step)
+        self.cmd_console.use_completer(self._complete)
         self.cmd_console.focus_prompt()
         self.cmd_console.echo(f"[tutor] {self.lesson.id}: {self.lesson.title} — F1 shows every key")
         if self.progress.notice:
@@ -398,9 +421,14 @@ class TutorApp(App):
             if not lesson_id or lesson_id == self.lesson.id:
                 return
             question = (f"Set the lab up for {lesson_id}? What is in the lab now is replaced by "
-                        "that lesson's starting state.")
-            self.push_screen(ConfirmScreen(question, yes="Set up", no="Keep the lab"),
-                             lambda answer: self.switch_lesson(lesson_id, reset=bool(answer)))
+                        "that lesson's starting state. Keep the lab opens the lesson on the lab "
+                        "as it is; Cancel (Escape) stays here.")
+
+            def answered(answer: bool | None) -> None:
+                if answer is not None:   # None: Cancel or Escape, nothing changes
+                    self.switch_lesson(lesson_id, reset=answer)
+            self.push_screen(ConfirmScreen(question, yes="Set up", no="Keep the lab", cancel="Cancel"),
+                             answered)
         self.push_screen(LessonsScreen(self.lessons, done, self.lesson.id), picked)
 
     def action_reset(self) -> None:

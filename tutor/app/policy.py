@@ -15,16 +15,15 @@ from textual.screen import Screen
 
 from tutor import progress
 
-# The course's keys: the app's own, live while `Policy.app_keys` says so.
+# The course's keys: the app's own, live while `Policy.app_keys` says so. F-keys and Ctrl only:
+# a letter or `?` belongs to the prompt (a typed `r` once opened the reset question mid-command).
 STUDENT_KEYS: list[BindingType] = [
     Binding("f1", "help", "Help"),
-    Binding("question_mark", "help", "Help", show=False),
     Binding("f2", "shell", "Shell"),
     Binding("f3", "next_command", "Next cmd"),
     Binding("f4", "lessons", "Lessons"),
     Binding("f5", "check", "Check", show=False),
     Binding("f6", "reset", "Reset"),
-    Binding("r", "reset", "Reset", show=False),
     Binding("f7", "step(-1)", "◂Step"),
     Binding("f8", "step(1)", "Step▸"),
     Binding("f9", "next_namespace", "Namespace", show=False),
@@ -43,7 +42,7 @@ class Policy:
 
     title = "netns-tutor"
     css: tuple[str, ...] = ("app.tcss",)      # relative to tutor/app/
-    app_keys = True          # the app's own keys (F1…F11, r, Ctrl+Q) answer
+    app_keys = True          # the app's own keys (F1…F12, Ctrl+Q) answer
     auto_advance = True      # a step that passes opens the next one, after a moment
     save_progress = True     # steps that pass are written to the student's progress record
     celebrate = True         # a lesson that passes whole says so (summary and a toast)

@@ -1,4 +1,10 @@
-"""A yes/no question (y/n keys or the buttons); dismisses with True or False."""
+"""A question before something that cannot be undone; only a pressed button answers it.
+
+No letter answers: the student may be typing a command when the question opens, and a typed `y`
+must not wipe the lab. The safe answer has the focus, so Enter picks it; ←/→ (or Tab) move
+between the buttons; Escape changes nothing. Dismisses with True (yes), False (no) or None
+(Escape, or the cancel button where there is one: the caller changes nothing).
+"""
 
 from __future__ import annotations
 
@@ -9,27 +15,30 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Ask before something that cannot be undone (a lab reset)."""
+class ConfirmScreen(ModalScreen[bool | None]):
+    """Ask before something that cannot be undone (a lab reset, a lab set up for a lesson)."""
 
-    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel"),
+        Binding("left", "app.focus_previous", "Previous", show=False),
+        Binding("right", "app.focus_next", "Next", show=False),
+    ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No"):
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No", cancel: str | None = None):
         super().__init__()
-        self.question, self.yes, self.no = question, yes, no
+        self.question, self.yes, self.no, self.cancel = question, yes, no, cancel
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(self.question, id="question")
             with Horizontal(id="buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
-                yield Button(f"{self.no} (n)", variant="primary", id="no")
+                yield Button(self.yes, variant="error", id="yes")
+                yield Button(self.no, variant="primary", id="no")
+                if self.cancel:
+                    yield Button(self.cancel, id="cancel")
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, answer: bool) -> None:
-        self.dismiss(answer)
+        self.dismiss({"yes": True, "no": False}.get(event.button.id or ""))

@@ -19,6 +19,7 @@ lab of namespaces: nothing you type can touch this machine.
 | key | what it does |
 |---|---|
 | Enter | run the command in the lab host |
+| Tab | complete a command, a namespace, an interface or a path; Tab again lists the choices |
 | ↑ / ↓ | earlier / later commands |
 | Ctrl+C | stop the running command (e.g. `ping` without `-c`) |
 | Ctrl+L | clear the console |
@@ -30,11 +31,11 @@ lab of namespaces: nothing you type can touch this machine.
 | F12 | trace the step's failing ping/tcp/fetch check: its packet's way, hop by hop, and where it dies |
 | F11 | packets: a live `tcpdump` on an interface of a namespace (Escape or F11 closes it) |
 | F4 | the lesson list: jump to any lesson |
-| F6 (or r outside the prompt) | reset this lesson's lab to its start (asks first) |
+| F6 | reset this lesson's lab to its start (asks first) |
 | F2 | a real shell in the lab; `exit` comes back here |
-| F1 (or ? outside the prompt) | this help |
-| Tab / Shift+Tab | move between the prompt and the panes |
-| Ctrl+Q | quit (the lab keeps running: `tutor shell` and `tutor verify` see it) |
+| F1 | this help |
+| typing | always goes to the prompt, even after a click or F-key put the focus on a pane |
+| Ctrl+Q | quit; the lab keeps running (`tutor shell` and `tutor verify` see it), `tutor lab down` stops it |
 
 In the tables, `+` marks a row that appeared since your last command and `-` one that went
 away. `tutor verify LESSON` and `tutor shell` in another terminal see the same lab.
@@ -46,7 +47,7 @@ Press Escape or F1 to close this help.
 class HelpScreen(ModalScreen[None]):
     """Keys and a short explanation."""
 
-    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):

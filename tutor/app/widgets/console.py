@@ -19,6 +19,7 @@ n²/2 characters, 200 MB for 20 kB, gigabytes for 1 MB. Capped at MAX_LINE that 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rich.highlighter import Highlighter
@@ -31,6 +32,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Log
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
+from tutor.lab.complete import Completion
 from tutor.lab.runner import CommandRunner
 from tutor.sanitize import clean
 
@@ -40,6 +42,7 @@ SCROLLBACK = 3000
 HISTORY = 500
 MAX_LINE = 4096        # characters in one command line (the lessons' longest is ~120)
 MAX_PASTE_LINES = 200  # lines one paste may run (a whole lesson's commands are ~30)
+MAX_CHOICES = 100      # Tab's candidates shown on one line at most
 TOO_LONG = f"[tutor] a command line holds at most {MAX_LINE:,} characters: this one was not run"
 CUT_OFF = (f"[tutor] a command line holds at most {MAX_LINE:,} characters: this one will not run "
            "(Ctrl+C clears it)")
@@ -75,7 +78,7 @@ class ConsoleHighlighter(Highlighter):
 
 
 class PromptInput(Input):
-    """The prompt line: history on ↑/↓, Ctrl+C interrupts instead of copying.
+    """The prompt line: history on ↑/↓, Tab completes, Ctrl+C interrupts instead of copying.
 
     Enter is handled in the key handler itself, in order with the typed characters: as a
     binding it would run only after keys already queued behind it (a fast typist, tmux
@@ -83,7 +86,17 @@ class PromptInput(Input):
     reason ↑/↓ walk the history here, and Ctrl+C stops the running command the console hands
     down (`runner`) at once: a message would wait behind that command's flood of output.
     Clearing the scrollback is the console's job: it hears of Ctrl+L by message.
+
+    Tab completes the word at the cursor (`completer`, set by the app: `tutor.lab.complete`)
+    and never moves the focus: typing after it stays here, in order, instead of reaching the
+    app's keys. A second Tab that finishes nothing shows the candidates (`ChoicesShown`).
+    Shift+Tab does nothing here, for the same reason.
     """
+
+    @dataclass
+    class ChoicesShown(Message):
+        """A second Tab: the console is to show what the word could become."""
+        choices: tuple[str, ...]
 
     @dataclass
     class ClearPressed(Message):
@@ -103,9 +116,17 @@ class PromptInput(Input):
         self._history_pos: int | None = None   # where ↑/↓ stand; None: at the line being typed
         self._draft = ""                       # that line, kept while ↑ shows older ones
         self.runner: CommandRunner | None = None   # the running command, set by the console
+        # (line, cursor) -> Completion; None: Tab does nothing (presenter mode)
+        self.completer: Callable[[str, int], Completion] | None = None
+        self._tabbed: tuple[str, int] | None = None   # the prompt as the last Tab left it
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
+        if event.key in ("tab", "shift+tab"):
+            event.stop()           # not the screen's focus_next: the prompt keeps the keys
+            event.prevent_default()
+            if event.key == "tab":
+                self._complete()
+        elif event.key == "enter":
             event.stop()
             event.prevent_default()
             line, self.value = self.value, ""
@@ -121,6 +142,18 @@ class PromptInput(Input):
                 self.overflowed = True
                 self.post_message(InputRefused(CUT_OFF))
         # other keys: Textual goes on to Input._on_key (handlers run along the MRO)
+
+    def _complete(self) -> None:
+        """Tab: complete the word at the cursor; a second Tab that finishes nothing lists it."""
+        if self.completer is None:
+            return
+        before = (self.value, self.cursor_position)
+        done = self.completer(*before)
+        if (done.line, done.cursor) != before and len(done.line) <= MAX_LINE:
+            self.value, self.cursor_position = done.line, done.cursor
+        elif len(done.choices) > 1 and self._tabbed == before:
+            self.post_message(self.ChoicesShown(done.choices))
+        self._tabbed = (self.value, self.cursor_position)
 
     def _on_paste(self, event: events.Paste) -> None:
         """A pasted block runs line by line, like in a terminal; an unfinished last line stays.
@@ -193,6 +226,15 @@ class Console(Vertical):
         """True while a command runs."""
         return self.runner is not None
 
+    @property
+    def prompt(self) -> PromptInput:
+        """The prompt line."""
+        return self.query_one(PromptInput)
+
+    def use_completer(self, completer: Callable[[str, int], Completion]) -> None:
+        """What Tab in the prompt calls: (line, cursor) -> `Completion`."""
+        self.query_one(PromptInput).completer = completer
+
     def focus_prompt(self) -> None:
         """Put the cursor into the prompt."""
         self.query_one(PromptInput).focus()
@@ -240,6 +282,12 @@ class Console(Vertical):
     def on_prompt_input_clear_pressed(self, event: PromptInput.ClearPressed) -> None:
         event.stop()
         self.query_one(Log).clear()
+
+    def on_prompt_input_choices_shown(self, event: PromptInput.ChoicesShown) -> None:
+        event.stop()
+        shown = event.choices[:MAX_CHOICES]
+        more = f"  … ({len(event.choices) - len(shown)} more)" if len(event.choices) > len(shown) else ""
+        self.echo("  ".join(shown) + more)
 
     def on_input_refused(self, event: InputRefused) -> None:
         event.stop()
