@@ -9,6 +9,10 @@ import pytest
 
 from tutor.lab import lifecycle
 
+# The suite reads the course in English whatever the machine's locale (a Korean CI machine would
+# otherwise see every message translated); tests of the Korean course set TUTOR_LANG themselves.
+os.environ["TUTOR_LANG"] = "en"
+
 
 def new_lab_name(prefix: str = "test") -> str:
     return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -13,7 +13,7 @@ import os
 import sys
 
 from tutor.errors import CliError
-from tutor.i18n import LANGS, known
+from tutor.i18n import LANGS, _, known
 from tutor.lab.world import DNS_SERVER, NODE_NAMES, node
 
 USAGE_ERROR = 2
@@ -208,27 +208,29 @@ def _lab(action: str) -> int:
     from tutor.sanitize import cell
     if action == "up":
         info, started = lifecycle.up()
-        print(f"lab {cell(info.name)} {'started' if started else 'already running'}: "
-              f"mode {cell(info.mode)}, pid {info.pid}")
+        said = _("lab {name} started: mode {mode}, pid {pid}") if started else \
+            _("lab {name} already running: mode {mode}, pid {pid}")
+        print(said.format(name=cell(info.name), mode=cell(info.mode), pid=info.pid))
         return 0
     if action == "status":
         running = control.status()
         if running is None:
-            print(f"lab {cell(control.lab_name())} is not running")
+            print(_("lab {name} is not running").format(name=cell(control.lab_name())))
             return 1
         # namespace names are whatever was typed in the lab (`ip netns add $'\e]0;x\a'`)
-        ns = ", ".join(map(cell, running.namespaces)) or "none"
-        print(f"lab {cell(running.name)} is running: mode {cell(running.mode)}, pid {running.pid}, "
-              f"namespaces: {ns}")
+        ns = ", ".join(map(cell, running.namespaces)) or _("none")
+        print(_("lab {name} is running: mode {mode}, pid {pid}, namespaces: {namespaces}").format(
+            name=cell(running.name), mode=cell(running.mode), pid=running.pid, namespaces=ns))
         return 0
     stopped = lifecycle.down()
-    print(f"lab {cell(control.lab_name())} {'stopped' if stopped else 'was not running'}")
+    said = _("lab {name} stopped") if stopped else _("lab {name} was not running")
+    print(said.format(name=cell(control.lab_name())))
     return 0
 
 
 def _shell(args: argparse.Namespace) -> int:
     from tutor.lab import client, lifecycle
-    info, _ = lifecycle.up()
+    info, _started = lifecycle.up()
     if args.netns and args.netns not in info.namespaces:
         have = ", ".join(info.namespaces) or "none yet"
         raise CliError(f"there is no namespace {args.netns!r} in the lab (it has: {have})")
@@ -275,7 +277,7 @@ def _run_in_new_session(argv: list[str]) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, forward)
-    _, status = os.waitpid(pid, 0)
+    _pid, status = os.waitpid(pid, 0)
     if not os.WIFSIGNALED(status):
         return os.waitstatus_to_exitcode(status)
     # Die of the same signal, as exec would have. SIGKILL's handler cannot be set (EINVAL), only

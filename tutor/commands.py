@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
+from tutor.i18n import _
 from tutor.lessons.lesson import find_lesson, load_lessons
 from tutor.sanitize import cell, clean, json_text
 
@@ -51,7 +52,8 @@ def list(args) -> int:  # noqa: A001 - the subcommand's name
 def _step_or_die(lesson, step: int | None) -> None:
     if step is not None and not 1 <= step <= len(lesson.steps):
         from tutor.errors import CliError
-        raise CliError(f"{lesson.id} has steps 1 to {len(lesson.steps)}, not {step}")
+        raise CliError(_("{lesson} has steps 1 to {last}, not {step}").format(
+            lesson=lesson.id, last=len(lesson.steps), step=step))
 
 
 def verify(args) -> int:
@@ -64,22 +66,24 @@ def verify(args) -> int:
     try:
         _progress().mark(lesson.id, passed, total=len(lesson.steps))
     except OSError as exc:
-        print(f"tutor: progress not saved ({exc.strerror})", file=sys.stderr)
+        print("tutor: " + _("progress not saved ({why})").format(why=exc.strerror), file=sys.stderr)
     if args.json:
         # the exact names, parsed back; only C1 and bidi characters written as \uXXXX escapes
         print(json_text(json.dumps(result.as_json(), ensure_ascii=False, indent=1)))
         return 0 if result.passed else 1
     print(_c(BOLD, f"{cell(lesson.id)}: {cell(lesson.title)}"))
     for s in result.steps:
-        print(f"{_c(GREEN, '✓') if s.passed else _c(RED, '✗')} step {s.number}: {cell(s.title)}")
+        mark = _c(GREEN, "✓") if s.passed else _c(RED, "✗")
+        print(f"{mark} " + _("step {number}: {title}").format(number=s.number, title=cell(s.title)))
         for c in s.checks:
             mark = _c(GREEN, "✓") if c.passed else _c(RED, "✗")
             # what was found quotes the lab's own names: sanitized before our colours go on
             print(f"    {mark} {cell(c.name)}  {_c(DIM, '— ' + cell(c.found))}")
         if not s.passed and s.hint:
-            print(f"    hint: {clean(s.hint)}")
+            print("    " + _("hint: {hint}").format(hint=clean(s.hint)))
     done = sum(s.passed for s in result.steps)
-    print(f"{done}/{len(result.steps)} steps pass" + (" — lesson complete!" if result.passed else ""))
+    print(_("{done}/{total} steps pass").format(done=done, total=len(result.steps))
+          + (_(" — lesson complete!") if result.passed else ""))
     return 0 if result.passed else 1
 
 
@@ -95,19 +99,19 @@ def trace(args) -> int:
     if args.json:
         print(json_text(json.dumps(found.as_json(), ensure_ascii=False, indent=1)))
         return 0 if found.reached else 1
-    print(_c(BOLD, f"trace: {cell(found.check)}"))
+    print(_c(BOLD, _("trace: {check}").format(check=cell(found.check))))
     width = max((len(h.where) for h in found.hops), default=0)
     for h in found.hops:
         mark = {True: _c(GREEN, "✓"), False: _c(RED, "✗"), None: "?"}[h.ok]
         print(f"  {mark} {cell(h.where):<{width}}  {clean(h.what)}")
     if found.counters:
-        print(_c(DIM, "  counters the probe moved: " + "; ".join(found.counters)))
+        print(_c(DIM, "  " + _("counters the probe moved: {counters}").format(counters="; ".join(found.counters))))
     if found.reached:
-        print(_c(GREEN, "it gets there and back"))
+        print(_c(GREEN, _("it gets there and back")))
     else:
-        print(_c(RED, "it does not get there and back: it dies at the ✗ above"))
+        print(_c(RED, _("it does not get there and back: it dies at the ✗ above")))
         if found.hint:
-            print(f"  hint: {clean(found.hint)}")
+            print("  " + _("hint: {hint}").format(hint=clean(found.hint)))
     return 0 if found.reached else 1
 
 
@@ -117,11 +121,12 @@ def solve(args) -> int:
     from tutor.lessons.course import solve_step
     lesson = find_lesson(args.lesson)
     _step_or_die(lesson, args.step)
-    info, _ = lifecycle.up()
+    info, _started = lifecycle.up()
     ok = True
     for step in lesson.steps:
         if args.step is None or step.number == args.step:
-            print(_c(BOLD, f"# step {step.number}: {cell(step.title)}"), flush=True)
+            print(_c(BOLD, "# " + _("step {number}: {title}").format(number=step.number, title=cell(step.title))),
+                  flush=True)
             ok &= solve_step(step, lambda line: print(clean(line), flush=True), info)
     return 0 if ok else 1
 
@@ -132,9 +137,9 @@ def reset(args) -> int:
     from tutor.lessons.course import reset_lesson
     lessons = load_lessons()
     lesson = find_lesson(args.lesson, lessons=lessons)
-    info, _ = lifecycle.up()
+    info, _started = lifecycle.up()
     reset_lesson(lesson, info, lessons)
-    print(f"lab reset to the start of {cell(lesson.id)}: {cell(lesson.title)}")
+    print(_("lab reset to the start of {lesson}: {title}").format(lesson=cell(lesson.id), title=cell(lesson.title)))
     return 0
 
 
@@ -149,13 +154,14 @@ def selftest(args, starting=None) -> int:
 
     def show(line) -> None:
         mark = _c(GREEN, "✓") if line.ok else _c(RED, "✗")
-        label = f"step {line.step}" if line.step else "end"
+        label = _("step {number}").format(number=line.step) if line.step else _("end")
         print(f"{mark} {cell(line.lesson)} {label}: {cell(line.title)}"
               + (f"\n    {clean(line.detail)}" if line.detail else ""), flush=True)
 
     report = run_selftest(lessons, everything, show, starting)
     bad = sum(not l.ok for l in report.lines)
-    print(f"{len(report.lines) - bad} passed, {bad} failed in {report.seconds:.1f} s")
+    print(_("{passed} passed, {failed} failed in {seconds:.1f} s").format(
+        passed=len(report.lines) - bad, failed=bad, seconds=report.seconds))
     return 0 if report.ok else 1
 
 
@@ -229,7 +235,7 @@ def submit(args) -> int:
         from tutor.safefile import UnsafeFile
         why = str(exc) if isinstance(exc, UnsafeFile) else f"{exc.strerror or exc}"
         raise CliError(f"could not hand in to {folder}: {why}") from None
-    print(f"handed in to {cell(str(dest))}")
+    print(_("handed in to {path}").format(path=cell(str(dest))))
     return 0
 
 

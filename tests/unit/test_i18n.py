@@ -150,3 +150,16 @@ def test_every_shipped_overlay_matches_its_lesson_step_for_step():
             assert words.id == lesson.id, path
             assert len(words.steps) == len(lesson.steps), \
                 f"{path}: {len(words.steps)} steps, the lesson has {len(lesson.steps)}"
+
+
+def test_the_cli_speaks_korean_when_asked(tmp_path):
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "TUTOR_LAB": f"i18n-{os.getpid()}"}
+    env.pop("TUTOR_LANG", None)
+    for argv, extra in ((["--lang", "ko", "lab", "status"], {}), (["lab", "status"], {"LANG": "ko_KR.UTF-8"})):
+        out = subprocess.run([sys.executable, "-m", "tutor.cli", *argv], capture_output=True, text=True,
+                             cwd=REPO, env={**env, "LC_ALL": "", **extra})
+        assert out.returncode == 1 and out.stdout == f"실습 환경 i18n-{os.getpid()}이(가) 실행 중이 아닙니다\n", out
+    out = subprocess.run([sys.executable, "-m", "tutor.cli", "lab", "status"], capture_output=True, text=True,
+                         cwd=REPO, env={**env, "LANG": "C.UTF-8", "LC_ALL": ""})
+    assert out.stdout == f"lab i18n-{os.getpid()} is not running\n"

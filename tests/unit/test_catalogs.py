@@ -1,0 +1,54 @@
+"""The message catalogs: every message marked `_()` in the code has a Korean translation with the
+same placeholders, and the compiled catalog the course reads is the one the .po file says."""
+
+from __future__ import annotations
+
+import gettext
+import string
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+REPO = Path(__file__).resolve().parents[2]
+PO = REPO / "tutor" / "locale" / "ko" / "LC_MESSAGES" / "tutor.po"
+MO = PO.with_suffix(".mo")
+
+
+def marked() -> dict[str, str]:
+    """Every message the code marks with _(), and where."""
+    found = {}
+    for filename, line, message, _comments, _context in extract_from_dir(str(REPO / "tutor"), keywords={"_": None}):
+        if isinstance(message, str):
+            found.setdefault(message, f"tutor/{filename}:{line}")
+    return found
+
+
+def fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_every_marked_message_has_a_korean_translation():
+    with PO.open("rb") as f:
+        catalog = read_po(f)
+    missing = [f"{where}: {msgid!r}" for msgid, where in marked().items()
+               if msgid not in catalog or not catalog[msgid].string]
+    assert not missing, "no Korean for:\n" + "\n".join(missing)
+
+
+def test_a_translation_keeps_the_placeholders():
+    with PO.open("rb") as f:
+        catalog = read_po(f)
+    wrong = [m.id for m in catalog if m.id and m.string and fields(str(m.id)) != fields(str(m.string))]
+    assert not wrong
+
+
+def test_the_compiled_catalog_is_the_po_file():
+    """`pybabel compile -d tutor/locale -D tutor` after every change to the .po file."""
+    with PO.open("rb") as f:
+        catalog = read_po(f)
+    with MO.open("rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    for message in catalog:
+        if message.id:
+            assert compiled.gettext(str(message.id)) == message.string, message.id
