@@ -17,7 +17,7 @@ MO = PO.with_suffix(".mo")
 
 def marked() -> dict[str, str]:
     """Every message the code marks with _(), and where."""
-    found = {}
+    found: dict[str, str] = {}
     for filename, line, message, _comments, _context in extract_from_dir(str(REPO / "tutor"), keywords={"_": None}):
         if isinstance(message, str):
             found.setdefault(message, f"tutor/{filename}:{line}")
