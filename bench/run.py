@@ -157,6 +157,29 @@ def bench_trace(b: Bench) -> None:
         lifecycle.down(name)
 
 
+def bench_scale(b: Bench) -> None:
+    """`tutor verify lesson3` on a finished lesson 3 with 0, 50, 250 and 1,000 namespaces the
+    lesson never names (issue 15: <= 1.5x the time without them at 250)."""
+    name = f"bench-scale-{os.getpid()}"
+    env = lab_env(name)
+    info, _ = lifecycle.up(name)
+    try:
+        timed([TUTOR, "reset", "lesson3"], env)
+        timed([TUTOR, "solve", "lesson3"], env)
+        made = 0
+        for extra in (0, 50, 250, 1000):
+            if extra > made:
+                batch = "".join(f"netns add x{i}\n" for i in range(made, extra))
+                client.run(f"ip -batch - <<'EOF'\n{batch}EOF", info=info, timeout=300)
+                made = extra
+            b.add(f"verify lesson3 (+{extra} namespaces)", [timed([TUTOR, "verify", "lesson3"], env)
+                                                             for _ in range(b.runs)])
+        b.ratio("verify +250 / +0 namespaces", "verify lesson3 (+250 namespaces)",
+                "verify lesson3 (+0 namespaces)", 1.5)
+    finally:
+        lifecycle.down(name)
+
+
 def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
     from tutor.lessons.course import quick, run_script
     runs = max(3, b.runs // 3)
@@ -214,7 +237,7 @@ def bench_many_labs(b: Bench, count: int = 30) -> None:
     b.results[f"{count} labs working"] = {"unit": "count", "median": ok, "samples": [alive, ok]}
 
 
-MEASUREMENTS = ["lab", "lessons", "selftest", "trace", "many", "tui"]
+MEASUREMENTS = ["lab", "lessons", "selftest", "trace", "scale", "many", "tui"]
 
 
 def main() -> int:
@@ -241,6 +264,8 @@ def main() -> int:
             bench_selftest_vs_mininet(b, lessons)
         if "trace" in only:
             bench_trace(b)
+        if "scale" in only:
+            bench_scale(b)
         if "many" in only:
             bench_many_labs(b)
         if "tui" in only:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tutor.checks.engine import NOT_TRIED, CheckResult, verify
+from tutor.checks.lang import parse_check
 from tutor.checks.observe import read_state
 from tutor.lab import client, control, lifecycle
 from tutor.lab.state import HOST
@@ -318,7 +319,7 @@ def test_a_control_character_in_a_name_hides_no_other_interface(lab):
             "ip link add $'a\\x01b' type bridge\nip link add $'c\\x1bd' type bridge\n"
             "ip -n red link add $'e\\x7f\\x02f' type bridge\nip link set veth1 netns red")
     passes(lab, "link veth0 type veth", "link veth1 in red", "peer veth0 with veth1 in red")
-    state = read_state([])
+    state = read_state([], whole=True)
     assert {"veth0", "a\x01b", "c\x1bd"} <= set(state.ns[HOST].links)
     assert {"lo", "veth1", "e\x7f\x02f"} <= set(state.ns["red"].links)
     assert state.ns[HOST].error == state.ns["red"].error == ""
@@ -326,3 +327,15 @@ def test_a_control_character_in_a_name_hides_no_other_interface(lab):
                        capture_output=True, text=True, timeout=60, check=False)
     checks = {c["name"]: c for s in json.loads(r.stdout)["steps"] for c in s["checks"]}
     assert checks["link veth0 type veth"]["passed"], checks["link veth0 type veth"]
+
+
+def test_an_observation_reads_the_namespaces_its_checks_name(lab):
+    """Namespaces a lesson never names cost a check nothing (issue 15): their names are listed,
+    their links and routes are not read unless asked for the whole lab."""
+    client.run("ip netns add red; ip netns add zz1; ip netns add zz2", info=lab)
+    state = read_state([parse_check("link lo in red")], info=lab)
+    assert set(state.namespaces) == {"red", "zz1", "zz2"} and not state.whole
+    assert "lo" in state.ns["red"].links and state.ns[HOST].links
+    assert not state.ns["zz1"].links and not state.ns["zz2"].links      # listed, not read
+    whole = read_state([parse_check("link lo in red")], info=lab, whole=True)
+    assert whole.whole and "lo" in whole.ns["zz1"].links and "lo" in whole.ns["zz2"].links

@@ -78,6 +78,15 @@ def test_an_end_left_down(lab, state_home):
     assert "✗ ping 10.200.0.3 from host  — not tried yet" in out.stdout
 
 
+def test_a_namespace_the_lesson_never_names_is_read_when_a_hint_needs_it(lab):
+    """The first reading looks only at the namespaces the checks name; a failing check is judged
+    again from the whole lab, so the hint still finds veth1 in a namespace lesson 1 never names."""
+    lesson = build(lab, "lesson1", 3, "ip netns add green", "ip link set veth1 netns green")
+    result = step(lab, lesson, 4)
+    assert_hint(result, "link veth1 in red", "veth1 is in namespace green, not in red",
+                "Wrong namespace: move it with ip -n green link set veth1 netns red")
+
+
 def test_veth_end_not_moved(lab, state_home):
     build(lab, "lesson1", 3)
     out = cli_verify("lesson1")

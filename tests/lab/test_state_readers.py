@@ -68,7 +68,7 @@ def _netlink(names: list[str]) -> LabState:
 def test_netlink_and_ip_j_fill_the_same_model(lab):
     result = client.run(TOPOLOGY, info=lab)
     assert result.returncode == 0, result.stdout + result.stderr
-    seen = read_state([parse_check("forward")], info=lab)      # `forward`: rules and ip_forward too
+    seen = read_state([parse_check("forward")], info=lab, whole=True)   # `forward`: rules and ip_forward too
     names = [HOST, "blue", "red"]
     assert seen.namespaces == names[1:]
     watched = _netlink(names)

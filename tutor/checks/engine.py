@@ -69,15 +69,15 @@ def verify(lesson, step: int | None = None, info: control.LabInfo | None = None)
 
 def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabInfo) -> LessonResult:
     """Verdicts of `steps` from one observation of the lab, probing behaviour where it can pass."""
-    verdicts: dict[tuple[int, int], Verdict] = {}
+    verdicts = _judge_states(steps, state)
+    if not state.whole and not all(v.passed for v in verdicts.values()):
+        # a check fails: its hint may point at any namespace (the other end of a cable, the
+        # same address elsewhere), so judge again from a reading of the whole lab
+        state = observe.read_state([c for s in steps for c in s.checks], info, whole=True)
+        verdicts = _judge_states(steps, state)
     to_probe: dict[str, Check] = {}
     for s in steps:
-        state_ok = True
-        for i, c in enumerate(s.checks):
-            if not c.behaviour:
-                verdicts[(s.number, i)] = judged = judge_state(c, state)
-                state_ok &= judged.passed
-        if state_ok:
+        if all(v.passed for (n, _), v in verdicts.items() if n == s.number):
             to_probe.update({c.text: c for c in s.checks if c.behaviour})
     probes = observe.run_probes(list(to_probe.values()), info)
     if not state.for_hints and not all(ok for ok, _ in probes.values()):
@@ -107,6 +107,12 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
                                   [CheckResult(c.text, v.passed, v.found, "" if v.passed else v.hint)
                                    for c, v in checks], hint))
     return LessonResult(lesson.id, lesson.title, all(r.passed for r in results), results)
+
+
+def _judge_states(steps: list, state: observe.LabState) -> dict[tuple[int, int], Verdict]:
+    """The verdict of every state check of `steps`, by (step number, place in the step)."""
+    return {(s.number, i): judge_state(c, state) for s in steps for i, c in enumerate(s.checks)
+            if not c.behaviour}
 
 
 def mismatch(check: Check, seen: str) -> Verdict:

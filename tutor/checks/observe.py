@@ -28,13 +28,14 @@ _IP_BATCH = "printf 'addr show\\nroute show table main\\nnetns list-id\\n' | ip 
 _M = f'm() {{ echo "{MARK} $*"; }}\n'
 # (globs, not `ls`: each process costs the observation a millisecond or two; a namespace the
 # student named `host` is not read: that name is the lab host's in the state)
-STATE_SCRIPT = f"""{_M}m netns; for n in /run/netns/*; do [ -e "$n" ] && echo "${{n##*/}}"; done
+NAMES_SCRIPT = f"""{_M}m netns; for n in /run/netns/*; do [ -e "$n" ] && echo "${{n##*/}}"; done
 m ipbatch {HOST}; {_IP_BATCH} -batch - 2>&1
-for n in /run/netns/*; do
-  [ -e "$n" ] || continue; n=${{n##*/}}; [ "$n" = {HOST} ] && continue
+"""
+_READ_NS = f"""  [ -e "/run/netns/$n" ] || continue; [ "$n" = {HOST} ] && continue
   m ipbatch "$n"; {_IP_BATCH} -n "$n" -batch - 2>&1
 done
 """
+STATE_SCRIPT = NAMES_SCRIPT + 'for n in /run/netns/*; do\n  n=${n##*/}\n' + _READ_NS
 RULES_SCRIPT = "m iptables; iptables-save 2>&1\n"
 LAN_SCRIPT = f"m route node:lan; nsenter --net={WORLD}/lan -- ip -j route show table main 2>&1\n"
 HOSTS_SCRIPT = f"m hosts; if [ -f /etc/hosts ]; then cat /etc/hosts; else echo '{MARK}missing'; fi\n"
@@ -47,12 +48,21 @@ def prefix(ns: str, node: bool) -> str:
     return "" if ns == HOST else f"ip netns exec {shlex.quote(ns)} "
 
 
+def namespaces_script(names: set[str] | None) -> str:
+    """The list of namespaces, the lab host's links and routes, and those of the namespaces
+    `names` (None: every one)."""
+    if names is None:
+        return STATE_SCRIPT
+    listed = " ".join(shlex.quote(n) for n in sorted(names))
+    return NAMES_SCRIPT + (f"for n in {listed}; do\n{_READ_NS}" if listed else "")
+
+
 def state_script(sysctls: set[tuple[str, str]], resolv: set[str], rules: bool = True,
-                 lan: bool = True, hosts: bool = False) -> str:
-    """The observation script for the whole lab plus the named sysctls and resolv.conf files
-    (and the iptables rules and the LAN machine's routes, unless the checks cannot need them;
-    the lab host's /etc/hosts when one does)."""
-    parts = [STATE_SCRIPT + (RULES_SCRIPT if rules else "") + (LAN_SCRIPT if lan else "")
+                 lan: bool = True, hosts: bool = False, namespaces: set[str] | None = None) -> str:
+    """The observation script for the lab (every namespace, or only `namespaces`) plus the
+    named sysctls and resolv.conf files (and the iptables rules and the LAN machine's routes,
+    unless the checks cannot need them; the lab host's /etc/hosts when one does)."""
+    parts = [namespaces_script(namespaces) + (RULES_SCRIPT if rules else "") + (LAN_SCRIPT if lan else "")
              + (HOSTS_SCRIPT if hosts else "")]
     for ns, key in sorted(sysctls):
         path = shlex.quote("/proc/sys/" + key.replace(".", "/"))
@@ -72,12 +82,17 @@ def reads(checks: list[Check], for_hints: bool = False) -> Reads:
     need = Reads()
     for c in checks:
         need.add(kinds.get(c.kind).reads(c, for_hints))
+        if not c.where.node and c.where.ns != HOST:
+            need.namespaces.add(c.where.ns)
     return need
 
 
 def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude: str = "",
-               for_hints: bool = False) -> LabState:
-    """Observe everything `checks` need (and all links and routes, for hints).
+               for_hints: bool = False, whole: bool = False) -> LabState:
+    """Observe everything `checks` need: the namespaces they name (and the lab host, and the
+    list of every namespace's name), or, `whole` or `for_hints`, every namespace (a hint may
+    point anywhere: a duplicate address, the other end of a cable). So a check costs the same
+    however many namespaces a student has made that the lesson never looks at.
 
     What only explains a failed behaviour check (iptables rules, ip_forward, the LAN machine's
     routes) is read `for_hints`; without it `LabState.for_hints` says it was left out.
@@ -85,12 +100,15 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
     for commands and the look at what they did); its exit status and output land in
     `LabState.prelude`."""
     need = reads(checks, for_hints)
-    script = state_script(need.sysctls, need.resolv, need.rules, need.lan, need.hosts)
+    whole = whole or for_hints
+    script = state_script(need.sysctls, need.resolv, need.rules, need.lan, need.hosts,
+                          None if whole else need.namespaces)
     if prelude:
         script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
     result = client.run(script, info=info, timeout=120 if prelude else 20)
     state = parse_state(result.stdout)
     state.for_hints = for_hints or not any(c.behaviour for c in checks)
+    state.whole = whole
     return state
 
 

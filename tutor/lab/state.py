@@ -86,6 +86,7 @@ class LabState:
     hosts: str | None = None   # the lab host's /etc/hosts, when a check needed it
     prelude: tuple[int, str] | None = None   # (exit status, output) of commands run just before
     for_hints: bool = True   # False: what only explains a failed behaviour check was not read
+    whole: bool = True       # False: only the namespaces the checks name were read (and the names of all)
 
     @property
     def rules(self) -> list[Rule]:

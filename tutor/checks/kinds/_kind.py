@@ -19,8 +19,9 @@ IP_FORWARD = "net.ipv4.ip_forward"
 
 @dataclass
 class Reads:
-    """What one observation must read for some checks, beyond every namespace's links, routes
-    and namespace ids (which it always reads)."""
+    """What one observation must read for some checks: the namespaces whose links, routes and
+    namespace ids they look at (the lab host's always; the list of names always), and more."""
+    namespaces: set[str] = field(default_factory=set)           # student namespaces to read
     sysctls: set[tuple[str, str]] = field(default_factory=set)   # (namespace, key)
     resolv: set[str] = field(default_factory=set)               # namespaces (resolv_path), HOST too
     rules: bool = False                                          # iptables-save
@@ -29,6 +30,7 @@ class Reads:
 
     def add(self, other: Reads) -> None:
         """Read what `other` needs as well."""
+        self.namespaces |= other.namespaces
         self.sysctls |= other.sysctls
         self.resolv |= other.resolv
         self.rules |= other.rules
@@ -52,7 +54,7 @@ class Kind:
 
     def reads(self, check: Check, for_hints: bool) -> Reads:
         """What the observation must read for `check` (`for_hints`: also what explains a failed
-        probe)."""
+        probe), beyond the namespace it names (`observe.reads` adds that one for every kind)."""
         return Reads()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tutor.checks.judge import Verdict, find_link, ip_cmd, place
-from tutor.checks.kinds._kind import StateKind
+from tutor.checks.kinds._kind import Reads, StateKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words, iface
 from tutor.lab.state import HOST, LabState
 
@@ -27,6 +27,9 @@ class Peer(StateKind):
         tail.done()
         w.words = []
         return args, where
+
+    def reads(self, check: Check, for_hints: bool) -> Reads:
+        return Reads(namespaces={check.args["peer_ns"]} - {HOST})
 
     def judge(self, check: Check, state: LabState) -> Verdict:
         dev, ns, want, want_ns = check.args["dev"], check.where.ns, check.args["peer"], check.args["peer_ns"]
