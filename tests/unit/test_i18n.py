@@ -163,3 +163,9 @@ def test_the_cli_speaks_korean_when_asked(tmp_path):
     out = subprocess.run([sys.executable, "-m", "tutor.cli", "lab", "status"], capture_output=True, text=True,
                          cwd=REPO, env={**env, "LANG": "C.UTF-8", "LC_ALL": ""})
     assert out.stdout == f"lab i18n-{os.getpid()} is not running\n"
+
+
+def test_every_shipped_lesson_is_in_korean_too():
+    missing = [lesson.id for lesson in load_lessons(BUILTIN_LESSONS)
+               if not os.path.exists(overlay_path(lesson.path, "ko"))]
+    assert not missing, f"no Korean overlay for {missing}"
