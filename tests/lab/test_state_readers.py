@@ -11,7 +11,7 @@ from tutor.checks.lang import parse_check
 from tutor.checks.observe import read_state
 from tutor.lab import HOST, client, control
 from tutor.lab.netlink import NetlinkReader, close_fds
-from tutor.lab.state import IP_FORWARD, LabState, Link
+from tutor.lab.state import IP_FORWARD, LabState, Link, NsState
 from tutor.lab.watch import read_rules
 
 pytestmark = pytest.mark.lab
@@ -105,3 +105,18 @@ def test_netlink_and_ip_j_fill_the_same_model(lab):
     assert [r.text for r in seen.nat_rules("POSTROUTING")] == [
         "POSTROUTING -s 10.200.0.0/24 ! -o veth0 -j MASQUERADE"]
     assert watched.ns["red"].iptables is not None and watched.sysctls[("red", IP_FORWARD)] == "0"
+
+
+def test_the_watcher_reads_the_rules_of_the_namespace_on_screen_only(lab):
+    """After each command the watcher reads iptables of the lab host and the namespace on screen,
+    not of every namespace (issue 15: a thousand namespaces cost a command nothing more)."""
+    client.run("ip netns add red; ip netns add zz; ip netns exec red iptables -A INPUT -j ACCEPT", info=lab)
+    state = LabState(["red", "zz"], {HOST: NsState(HOST), "red": NsState("red"), "zz": NsState("zz")})
+    read_rules(state, ["red"])
+    red = state.ns["red"].iptables
+    assert state.ns[HOST].iptables is not None and red is not None
+    assert [r.text for r in red.rules] == ["INPUT -j ACCEPT"]
+    assert state.ns["zz"].iptables is None and ("zz", IP_FORWARD) not in state.sysctls
+    read_rules(state, [])
+    read_rules(state)                         # every namespace, as before
+    assert state.ns["zz"].iptables is not None

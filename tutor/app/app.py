@@ -461,6 +461,9 @@ class TutorApp(App):
         """F11: a live capture, on the namespace the lab view shows (the view's own F11 closes it)."""
         self.push_screen(PacketsScreen(self.lab_view.snapshot, self.lab_view.namespace))
 
+    def on_lab_view_namespace_picked(self, message: LabView.NamespacePicked) -> None:
+        self.watcher.watch_rules_of(message.name)
+
     def action_next_namespace(self) -> None:
         self.lab_view.select_next_namespace()
 

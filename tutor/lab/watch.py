@@ -6,7 +6,8 @@ from an inotify descriptor on the lab's `/run/netns` that the agent hands over, 
 (the agent swaps the lab host's network namespace) by that namespace's inode in the agent's
 status, asked once a second, and hears the agent die at once through a pidfd. iptables rules and
 `ip_forward` are not netlink state: they are read with one `client.run` when asked
-(`refresh(rules=True)`, after each command) — iptables has no change events the lab hands out.
+(`refresh(rules=True)`, after each command) — iptables has no change events the lab hands out —
+for the lab host and the namespace on screen only (`watch_rules_of`).
 What it publishes is the lab's one model (`tutor.lab.state.LabState`), the one the checks judge.
 
 The first event after a quiet spell is read at once, so a change shows as soon as it happened;
@@ -30,6 +31,7 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +56,18 @@ for n in $(ip netns list | cut -d' ' -f1); do
   [ "$n" = {HOST} ] || ip netns exec "$n" bash -c "$(declare -f dump); dump $n"
 done
 """
+
+
+def rules_script(names: list[str] | None) -> str:
+    """Read iptables and ip_forward of the lab host and of `names` (None: every namespace)."""
+    if names is None:
+        return RULES_SCRIPT
+    head = RULES_SCRIPT.split("for n in", 1)[0]
+    listed = " ".join(shlex.quote(n) for n in names if n != HOST)
+    if not listed:
+        return head
+    return head + (f'for n in {listed}; do\n  [ -e "/run/netns/$n" ] && '
+                   f'ip netns exec "$n" bash -c "$(declare -f dump); dump $n"\ndone\n')
 
 
 @dataclass
@@ -94,6 +108,7 @@ class LabWatcher:
         self._lock = threading.Lock()
         self._want_rules = True
         self._want_reconnect = True
+        self._rules_of: list[str] = []               # student namespaces whose rules are read
         self.stopped = False
         self._ended = False
 
@@ -103,6 +118,15 @@ class LabWatcher:
         with self._lock:
             self._want_rules |= rules
             self._want_reconnect |= reconnect
+        self._wake()
+
+    def watch_rules_of(self, name: str) -> None:
+        """Read iptables of the lab host and of namespace `name` (the one on screen) from now on,
+        and now: a namespace's rules are read when they are looked at, so a lab of a thousand
+        namespaces costs a command no more than a lab of two."""
+        with self._lock:
+            self._rules_of = [] if name == HOST else [name]
+            self._want_rules = True
         self._wake()
 
     def stop(self) -> None:
@@ -319,13 +343,14 @@ class LabWatcher:
                 again.add(name)
         with self._lock:
             rules, self._want_rules = self._want_rules, False
+            rules_of = list(self._rules_of)
         lab = LabState(list(self._listed), namespaces,
                        sysctls={k: v for k, v in old_state.sysctls.items() if k[0] in namespaces})
         if lab != old_state or self.snapshot.error:
             self._publish(LabSnapshot(lab))
         if rules:   # one lab command (~30 ms): after the netlink tables are on their way
             lab = replace(lab, ns={n: replace(s) for n, s in namespaces.items()}, sysctls=dict(lab.sysctls))
-            read_rules(lab)
+            read_rules(lab, rules_of)
             if lab != self.snapshot.state:
                 self._publish(LabSnapshot(lab))
         return again
@@ -338,10 +363,11 @@ class LabWatcher:
         self.emit(snapshot)
 
 
-def read_rules(lab: LabState) -> None:
-    """Fill in iptables rules and ip_forward for every namespace, with one lab command."""
+def read_rules(lab: LabState, names: list[str] | None = None) -> None:
+    """Fill in iptables rules and ip_forward for the lab host and `names` (None: every
+    namespace), with one lab command."""
     try:
-        out = client.run(RULES_SCRIPT, timeout=10).stdout
+        out = client.run(rules_script(names), timeout=10).stdout
     except control.LabError:
         return
     current: NsState | None = None

@@ -11,6 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static, Tab, TabbedContent, TabPane, Tabs
 
 from tutor.app import tables
@@ -109,6 +110,13 @@ class LabView(Vertical):
                 # a Text, not a str: Textual reads a str label as markup (`[@click=…]`)
                 tabs.add_tab(Tab(Text(tables.namespace_label(name)), id=tab_id))
 
+    class NamespacePicked(Message):
+        """The namespace on screen changed (its iptables are read from now on)."""
+
+        def __init__(self, name: str):
+            super().__init__()
+            self.name = name
+
     @on(Tabs.TabActivated, "#ns-tabs")
     def _namespace_picked(self, event: Tabs.TabActivated) -> None:
         event.stop()
@@ -116,6 +124,7 @@ class LabView(Vertical):
         if picked != self.namespace:
             self.namespace = picked
             self._fill()
+            self.post_message(self.NamespacePicked(picked))
 
     def _set_columns(self, table: DataTable, name: str, rows: list[list[Text]]) -> None:
         """Give each column the width of its widest cell, set here rather than measured later.
