@@ -10,6 +10,7 @@ import shlex
 import time
 from collections.abc import Callable
 
+from tutor.i18n import _
 from tutor.lab import client, control, lifecycle, tools
 from tutor.lessons.lesson import Command, Lesson, Step, load_lessons
 
@@ -222,20 +223,22 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
                 after = results[step.number]
                 detail = ""
                 if before.passed:
-                    detail = "its checks already pass before its commands (they cannot fail)"
+                    detail = _("its checks already pass before its commands (they cannot fail)")
                 elif failure:
-                    detail = f"a command failed: {failure.command}" + (f": {failure.output}" if failure.output else "")
+                    detail = _("a command failed: {command}").format(command=failure.command) + (
+                        f": {failure.output}" if failure.output else "")
                 elif not after.passed:
                     bad = next(c for c in after.checks if not c.passed)
-                    detail = f"after its commands `{bad.name}` still fails: {bad.found}"
+                    detail = _("after its commands `{check}` still fails: {found}").format(check=bad.name,
+                                                                                             found=bad.found)
                 _add(out, report, SelftestLine(lesson.id, step.number, step.title, not before.passed,
                                                after.passed and not failure, detail))
                 if not last:
                     before = results[lesson.steps[k + 1].number]
             broken = [s for s in seen.steps if not s.passed]
-            detail = "; ".join(f"step {s.number} fails again ({next(c for c in s.checks if not c.passed).name})"
-                               for s in broken)
-            _add(out, report, SelftestLine(lesson.id, 0, "the finished lesson verifies", True, not broken, detail))
+            detail = "; ".join(_("step {number} fails again ({check})").format(
+                number=s.number, check=next(c for c in s.checks if not c.passed).name) for s in broken)
+            _add(out, report, SelftestLine(lesson.id, 0, _("the finished lesson verifies"), True, not broken, detail))
     finally:
         starting.stop()
     out.seconds = time.monotonic() - t0
