@@ -10,42 +10,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lessonkit import assert_hint, build, step
 
-from tutor.checks.engine import StepResult, verify
 from tutor.lab import client
-from tutor.lessons.course import reset_lesson, run_script
-from tutor.lessons.lesson import BUILTIN_LESSONS, Lesson, load_lessons
+from tutor.lessons.course import reset_lesson
+from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
 TUTOR = str(REPO / ".venv" / "bin" / "tutor")
 LESSONS = load_lessons(BUILTIN_LESSONS)
-
-
-def build(info, lesson_id: str, steps_done: int, *typed: str) -> Lesson:
-    """The lab at `lesson_id`'s start, its first `steps_done` steps solved, then `typed` by hand."""
-    lesson = next(l for l in LESSONS if l.id == lesson_id)
-    reset_lesson(lesson, info, LESSONS)
-    for step in lesson.steps[:steps_done]:
-        run_script([c for c in step.commands if not c.looks_only], info, f"{lesson_id} step {step.number}")
-    for cmd in typed:
-        result = client.run(cmd, info=info)
-        assert result.returncode == 0, f"{cmd}: {result.stderr}"
-    return lesson
-
-
-def step(info, lesson: Lesson, number: int) -> StepResult:
-    return verify(lesson, number, info).steps[0]
-
-
-def assert_hint(result: StepResult, check: str, found: str, hint: str) -> None:
-    """`check` fails quoting `found`, and the step's hint (its lowest failing layer) is `hint`."""
-    assert not result.passed
-    by_name = {c.name: c for c in result.checks}
-    assert not by_name[check].passed
-    assert found in by_name[check].found, by_name[check].found
-    assert hint in result.hint, result.hint
 
 
 def cli_verify(lesson_id: str, *args: str) -> subprocess.CompletedProcess:

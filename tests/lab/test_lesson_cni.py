@@ -6,7 +6,7 @@ the reset says so in one sentence."""
 from __future__ import annotations
 
 import pytest
-from test_hints import assert_hint, build, step
+from lessonkit import assert_hint, build, step
 
 from tutor.lab import client, tools
 from tutor.lessons.course import CourseError, reset_lesson, selftest

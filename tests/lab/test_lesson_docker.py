@@ -8,11 +8,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import lessonkit
 import pytest
 
-from tutor.checks.engine import StepResult, verify
+from tutor.checks.engine import StepResult
 from tutor.lab import client
-from tutor.lessons.course import reset_lesson, run_script
 from tutor.lessons.lesson import BUILTIN_LESSONS, Lesson, load_lessons
 
 pytestmark = pytest.mark.lab
@@ -24,26 +24,16 @@ LESSON = next(l for l in LESSONS if l.id == "docker")
 
 def build(info, steps_done: int, *typed: str) -> Lesson:
     """The lab at the lesson's start, its first `steps_done` steps solved, then `typed` by hand."""
-    reset_lesson(LESSON, info, LESSONS)
-    for step in LESSON.steps[:steps_done]:
-        run_script([c for c in step.commands if not c.looks_only], info, f"docker step {step.number}")
-    for cmd in typed:
-        result = client.run(cmd, info=info)
-        assert result.returncode == 0, f"{cmd}: {result.stderr}"
-    return LESSON
+    return lessonkit.build(info, "docker", steps_done, *typed)
 
 
 def step(info, number: int) -> StepResult:
-    return verify(LESSON, number, info).steps[0]
+    return lessonkit.step(info, LESSON, number)
 
 
 def assert_hint(result: StepResult, check: str, found: str, hint: str) -> None:
     """`check` fails quoting `found`, and the step's hint is `hint`."""
-    assert not result.passed
-    by_name = {c.name: c for c in result.checks}
-    assert not by_name[check].passed
-    assert found in by_name[check].found, by_name[check].found
-    assert hint == result.hint, result.hint
+    lessonkit.assert_hint(result, check, found, hint, exact=True)
 
 
 def test_a_none_container_with_a_cable_in_it(lab):
