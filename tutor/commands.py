@@ -78,9 +78,9 @@ def verify(args) -> int:
         for c in s.checks:
             mark = _c(GREEN, "✓") if c.passed else _c(RED, "✗")
             # what was found quotes the lab's own names: sanitized before our colours go on
-            print(f"    {mark} {cell(c.name)}  {_c(DIM, '— ' + cell(c.found))}")
+            print(f"    {mark} {cell(c.name)}  {_c(DIM, '— ' + cell(c.shown_found))}")
         if not s.passed and s.hint:
-            print("    " + _("hint: {hint}").format(hint=clean(s.hint)))
+            print("    " + _("hint: {hint}").format(hint=clean(s.shown_hint)))
     done = sum(s.passed for s in result.steps)
     print(_("{done}/{total} steps pass").format(done=done, total=len(result.steps))
           + (_(" — lesson complete!") if result.passed else ""))
