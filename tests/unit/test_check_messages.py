@@ -18,10 +18,31 @@ from tutor.checks.engine import judge_steps, result_of
 from tutor.checks.observe import parse_state
 from tutor.i18n import Msg, in_lang
 from tutor.lessons.lesson import BUILTIN_LESSONS, find_lesson, load_lessons
-from verdicts_en import LOSS, STATES, verdicts
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+STATES = FIXTURES / "state"
+LOSS = "1 packets transmitted, 0 received, 100% packet loss, time 0ms"
 HANGUL = re.compile("[\uac00-\ud7a3]")
+
+
+def verdicts() -> dict[str, dict[str, list]]:
+    """Every lesson check judged on every recorded lab, in English: {state: {check line: [passed,
+    found, hint]}}, behaviour checks as if their probe failed. `fixtures/verdicts.en.json` is this,
+    written by the code before verdicts were translated (main at f91346e), with
+    `python tests/unit/test_check_messages.py > tests/unit/fixtures/verdicts.en.json`."""
+    from tutor.checks.diagnose import explain
+    from tutor.checks.engine import judge_state
+    from tutor.checks.lang import parse_check
+    lines = sorted({c.text for l in load_lessons(BUILTIN_LESSONS) for s in l.steps for c in s.checks})
+    out: dict[str, dict[str, list]] = {}
+    for path in sorted(STATES.glob("*.txt")):
+        state = parse_state(path.read_text())
+        out[path.stem] = {}
+        for line in lines:
+            check = parse_check(line)
+            v = explain(check, state, LOSS) if check.behaviour else judge_state(check, state)
+            out[path.stem][line] = [v.passed, str(v.found), str(v.hint)]
+    return out
 
 
 @cache
@@ -39,14 +60,14 @@ def test_a_msg_is_its_english_and_renders_in_korean_with_its_params_as_they_are(
     assert in_lang(msg, "ko") == msg.text("ko") and in_lang("eth0", "ko") == "eth0"
     assert Msg("{n} more", n=3) == "3 more"
     with pytest.raises(AttributeError):
-        msg.template = "x"  # type: ignore[misc]
+        msg.template = "x"
     assert pickle.loads(pickle.dumps(msg)).text("ko") == msg.text("ko")
     assert json.dumps({"found": msg}) == '{"found": "veth1 in red is DOWN"}'
 
 
 def test_english_verdicts_are_the_ones_before_translation():
     """Every lesson check on every recorded lab says, in English, exactly what it said before
-    verdicts became Msgs (fixtures/verdicts.en.json: see verdicts_en.py)."""
+    verdicts became Msgs (fixtures/verdicts.en.json: see `verdicts`)."""
     before = json.loads((FIXTURES / "verdicts.en.json").read_text())
     assert now() == before
 
@@ -102,12 +123,12 @@ def _failing_steps(lesson_id: str, state_name: str):
 def test_json_is_english_and_korean_adds_localized_fields(monkeypatch):
     lesson, steps, state = _failing_steps("lesson1", "l1-not-moved")
     monkeypatch.setenv("TUTOR_LANG", "en")
-    english = judge_steps(lesson, steps, state, None).as_json()   # type: ignore[arg-type]
+    english = judge_steps(lesson, steps, state, None).as_json()  # type: ignore[arg-type]
     for s in english["steps"]:
         for c in s["checks"]:
             assert list(c) == ["name", "passed", "found", "hint"]
     monkeypatch.setenv("TUTOR_LANG", "ko")
-    korean = judge_steps(lesson, steps, state, None).as_json()    # type: ignore[arg-type]
+    korean = judge_steps(lesson, steps, state, None).as_json()  # type: ignore[arg-type]
     stripped = json.loads(json.dumps(korean))
     for s in stripped["steps"]:
         for c in s["checks"]:
@@ -143,3 +164,9 @@ def test_a_check_result_keeps_english_and_shows_the_chosen_language():
     assert en.found == ko.found == str(v.found) and en.found_local is None
     assert en.shown_found == str(v.found) and ko.shown_found == v.found.text("ko")
     assert ko.shown_hint == v.hint.text("ko")
+
+
+if __name__ == "__main__":
+    import sys
+    json.dump(verdicts(), sys.stdout, ensure_ascii=False, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
