@@ -39,7 +39,7 @@ class Fetch(ProbeKind):
         return not check.args.get("status") or f"HTTP {check.args['status']}" in seen
 
     def worked(self, check: Check, seen: str) -> str:
-        return f"{check.where} fetched {check.args['url']}: {seen.strip()}"
+        return Msg("{where} fetched {url}: {seen}", where=str(check.where), url=check.args["url"], seen=seen.strip())
 
     def mismatch(self, check: Check, seen: str) -> Verdict:
         return Verdict(False, Msg("{seen} (expected HTTP {status})", seen=seen.strip(), status=check.args["status"]),

@@ -33,7 +33,7 @@ class Resolve(ProbeKind):
 
     def worked(self, check: Check, seen: str) -> str:
         first = seen.split()[0] if seen.split() else "?"
-        return f"{check.where} resolves {check.args['name']} to {first}"
+        return Msg("{where} resolves {name} to {ip}", where=str(check.where), name=check.args["name"], ip=first)
 
     def mismatch(self, check: Check, seen: str) -> Verdict:
         where = check.where
