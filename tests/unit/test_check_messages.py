@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from tutor import commands
 from tutor.checks import engine
@@ -20,6 +21,7 @@ from tutor.i18n import Msg, in_lang
 from tutor.lessons.lesson import BUILTIN_LESSONS, find_lesson, load_lessons
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PO = Path(__file__).resolve().parents[2] / "tutor" / "locale" / "ko" / "LC_MESSAGES" / "tutor.po"
 STATES = FIXTURES / "state"
 LOSS = "1 packets transmitted, 0 received, 100% packet loss, time 0ms"
 HANGUL = re.compile("[\uac00-\ud7a3]")
@@ -72,6 +74,11 @@ def test_english_verdicts_are_the_ones_before_translation():
     assert now() == before
 
 
+def templates(msg: Msg) -> list[str]:
+    """The templates of `msg` and of the Msgs in it."""
+    return [msg.template] + [t for v in msg.params.values() if isinstance(v, Msg) for t in templates(v)]
+
+
 def leaves(msg: Msg) -> list[str]:
     """The params of `msg` and of the Msgs in it that are not Msgs: names, addresses, commands."""
     out: list[str] = []
@@ -98,10 +105,14 @@ def test_every_failing_verdict_and_hint_speaks_korean():
     """A verdict written as an f-string would stay English: every failing check's found and hint
     (behaviour checks: as `diagnose` explains a lost ping) are Msgs, their Korean has Hangul, and
     every name, address and command in them is in it as is."""
+    with PO.open("rb") as f:
+        translated = {str(m.id) for m in read_po(f) if m.id and m.string}
     seen = 0
     for state, check, v in _failing():
         seen += 1
         assert isinstance(v.found, Msg) and isinstance(v.hint, Msg), (state, check.text, v.found)
+        for template in templates(v.found) + templates(v.hint):
+            assert template in translated, (state, check.text, template)
         ko_found, ko_hint = v.found.text("ko"), v.hint.text("ko")
         assert HANGUL.search(ko_found) and HANGUL.search(ko_hint), (state, check.text)
         for value in leaves(v.found) + leaves(v.hint):
@@ -163,6 +174,13 @@ def test_a_check_result_keeps_english_and_shows_the_chosen_language():
     assert en.found == ko.found == str(v.found) and en.found_local is None
     assert en.shown_found == str(v.found) and ko.shown_found == v.found.text("ko")
     assert ko.shown_hint == v.hint.text("ko")
+
+
+def test_the_hints_table_is_what_the_recorded_labs_say():
+    """docs/hints.ko.md: `python -m tutor.lessons.hints_table > docs/hints.ko.md`."""
+    from tutor.lessons.hints_table import markdown, rows
+    assert len(rows()) >= 30
+    assert (Path(__file__).resolve().parents[2] / "docs" / "hints.ko.md").read_text() == markdown()
 
 
 if __name__ == "__main__":

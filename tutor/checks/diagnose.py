@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 
 from tutor.checks import kinds, packetpath
-from tutor.checks.judge import Verdict, ip_cmd, more, place, who
+from tutor.checks.judge import Verdict, ip_cmd, place, who
 from tutor.checks.kinds.dnat import dnat_fix, walk_from_lan
 from tutor.checks.kinds.forward import forward_verdict
 from tutor.checks.kinds.masquerade import masquerade_verdict
@@ -182,7 +182,7 @@ def _wrong_way(state: LabState, route: Route, owner: Link) -> Verdict:
     for link in _cables(state, HOST):
         short = [x for x, n in link.addrs if n == 32 and in_subnet(x, sub)]
         if short:
-            return Verdict(False, more(found, "{found}; {where} has {addr}", where=place(link.name, HOST),
+            return Verdict(False, Msg("{found}; {where} has {addr}", found=found, where=place(link.name, HOST),
                                        addr=f"{short[0]}/32"),
                            Msg("Write the prefix: {delete} then {cmd}",
                                delete=f"ip addr del {short[0]}/32 dev {link.name}",

@@ -45,11 +45,6 @@ def who(ns: str) -> str:
     return Msg("the lab host") if ns == HOST else ns
 
 
-def more(found: str, template: str, /, **params: object) -> Msg:
-    """`found` (a verdict's sentence) followed by more: `template` holds `{found}` where it goes."""
-    return Msg(template, found=found, **params)
-
-
 def create_cmd(dev: str, kind: str | None, ns: str = HOST) -> str:
     """The command that creates interface `dev` in `ns`: a bridge, or one end of a veth pair."""
     if kind == "bridge":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tutor.checks.judge import Verdict, ip_cmd, missing_link, more, place
+from tutor.checks.judge import Verdict, ip_cmd, missing_link, place
 from tutor.checks.kinds._kind import StateKind
 from tutor.checks.lang import (
     Check,
@@ -45,13 +45,13 @@ class Addr(StateKind):
             verdict = missing_link(state, dev, ns)
             moved = [l for l in state.links_named(dev) if ip in dict(l.addrs)]
             if moved:   # moving an interface to another namespace wipes its addresses
-                return Verdict(False, more(verdict.found, "{found} (it has {ip} there)", ip=ip),
-                               more(verdict.hint, "{found}; moving it clears its addresses, so add {want} "
-                                                  "again: {cmd}", want=want, cmd=add))
+                return Verdict(False, Msg("{found} (it has {ip} there)", found=verdict.found, ip=ip),
+                               Msg("{found}; moving it clears its addresses, so add {want} again: {cmd}",
+                                   found=verdict.hint, want=want, cmd=add))
             if owners:
                 o = owners[0]
-                return Verdict(False, more(verdict.found, "{found}; {ip} is on {where}", ip=ip,
-                                           where=place(o.name, o.ns)), verdict.hint)
+                return Verdict(False, Msg("{found}; {ip} is on {where}", found=verdict.found, ip=ip,
+                                          where=place(o.name, o.ns)), verdict.hint)
             return verdict
         mine = dict(link.addrs)
         others = [o for o in owners if (o.name, o.ns) != (dev, ns)]
