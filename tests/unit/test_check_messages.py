@@ -183,6 +183,31 @@ def test_the_hints_table_is_what_the_recorded_labs_say():
     assert (Path(__file__).resolve().parents[2] / "docs" / "hints.ko.md").read_text() == markdown()
 
 
+def test_a_trace_speaks_korean_and_its_json_stays_english(monkeypatch):
+    from tutor.checks.lang import parse_check
+    from tutor.checks.trace import Facts, build
+    check = parse_check("ping 8.8.8.8 from container11")
+    state = parse_state((STATES / "l3-broken.txt").read_text())
+    facts = Facts(address="8.8.8.8", route={"dev": "veth11", "gateway": "10.201.0.1", "prefsrc": "10.201.0.5"},
+                  probe=(False, LOSS), proto="icmp")
+    trace = build(check, state, facts)
+    monkeypatch.setenv("TUTOR_LANG", "en")
+    english = trace.as_json()
+    assert set(english) == {"check", "reached", "result", "hops", "dies", "hint", "counters"}
+    assert all(set(h) == {"where", "what", "ok"} for h in english["hops"])
+    assert english["hops"][0]["what"] == "ip route get 8.8.8.8: via 10.201.0.1 dev veth11 src 10.201.0.5"
+    monkeypatch.setenv("TUTOR_LANG", "ko")
+    korean = trace.as_json()
+    assert {k: v for k, v in korean.items() if not k.endswith("_local") and k != "hops"} == \
+        {k: v for k, v in english.items() if k != "hops"}
+    assert all(HANGUL.search(h["what_local"]) or h["what_local"] == h["what"] for h in korean["hops"])
+    shown = trace.shown("ko")
+    assert HANGUL.search(shown.dies) and HANGUL.search(shown.hint)
+    assert shown.hint.endswith(str(trace.hint).split(": ", 1)[1])   # the command as it is
+    monkeypatch.setenv("TUTOR_LANG", "en")
+    assert trace.shown("en").as_json() == english
+
+
 if __name__ == "__main__":
     import sys
     json.dump(verdicts(), sys.stdout, ensure_ascii=False, indent=1, sort_keys=True)
