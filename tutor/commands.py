@@ -22,6 +22,12 @@ def _c(code: str, text: str) -> str:
     return f"{code}{text}{RESET}" if sys.stdout.isatty() else text
 
 
+def _width(text: str) -> int:
+    """Columns `text` takes in a terminal: Hangul (and other wide characters) take two."""
+    from unicodedata import east_asian_width
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _progress():
     from tutor import progress
     p = progress.load()
@@ -78,9 +84,9 @@ def verify(args) -> int:
         for c in s.checks:
             mark = _c(GREEN, "✓") if c.passed else _c(RED, "✗")
             # what was found quotes the lab's own names: sanitized before our colours go on
-            print(f"    {mark} {cell(c.name)}  {_c(DIM, '— ' + cell(c.found))}")
+            print(f"    {mark} {cell(c.name)}  {_c(DIM, '— ' + cell(c.shown_found))}")
         if not s.passed and s.hint:
-            print("    " + _("hint: {hint}").format(hint=clean(s.hint)))
+            print("    " + _("hint: {hint}").format(hint=clean(s.shown_hint)))
     done = sum(s.passed for s in result.steps)
     print(_("{done}/{total} steps pass").format(done=done, total=len(result.steps))
           + (_(" — lesson complete!") if result.passed else ""))
@@ -99,11 +105,13 @@ def trace(args) -> int:
     if args.json:
         print(json_text(json.dumps(found.as_json(), ensure_ascii=False, indent=1)))
         return 0 if found.reached else 1
+    found = found.shown()   # the hops in the course's language (the JSON above stays English)
     print(_c(BOLD, _("trace: {check}").format(check=cell(found.check))))
-    width = max((len(h.where) for h in found.hops), default=0)
+    width = max((_width(h.where) for h in found.hops), default=0)
     for h in found.hops:
         mark = {True: _c(GREEN, "✓"), False: _c(RED, "✗"), None: "?"}[h.ok]
-        print(f"  {mark} {cell(h.where):<{width}}  {clean(h.what)}")
+        where = cell(h.where)
+        print(f"  {mark} {where}{' ' * (width - _width(where))}  {clean(h.what)}")
     if found.counters:
         print(_c(DIM, "  " + _("counters the probe moved: {counters}").format(counters="; ".join(found.counters))))
     if found.reached:

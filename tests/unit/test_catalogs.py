@@ -1,5 +1,6 @@
-"""The message catalogs: every message marked `_()` in the code has a Korean translation with the
-same placeholders, and the compiled catalog the course reads is the one the .po file says."""
+"""The message catalogs: every message marked `_()` in the code, and every `Msg()` template (what
+checks find and their hints), has a Korean translation with the same placeholders, and the
+compiled catalog the course reads is the one the .po file says."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ MO = PO.with_suffix(".mo")
 
 
 def marked() -> dict[str, str]:
-    """Every message the code marks with _(), and where."""
+    """Every message the code marks with _() or writes as a Msg() template, and where."""
     found: dict[str, str] = {}
-    for filename, line, message, _comments, _context in extract_from_dir(str(REPO / "tutor"), keywords={"_": None}):
+    for filename, line, message, _comments, _context in extract_from_dir(str(REPO / "tutor"),
+                                                                         keywords={"_": None, "Msg": (1,)}):
         if isinstance(message, str):
             found.setdefault(message, f"tutor/{filename}:{line}")
     return found

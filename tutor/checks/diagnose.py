@@ -16,6 +16,7 @@ from tutor.checks.kinds.masquerade import masquerade_verdict
 from tutor.checks.kinds.resolv import nameservers
 from tutor.checks.lang import Check
 from tutor.checks.packetpath import UNKNOWN
+from tutor.i18n import Msg
 from tutor.lab import world
 from tutor.lab.state import HOST, LabState, Link, Route, Rule, covers, in_subnet
 from tutor.lab.world import DNS_SERVER
@@ -69,7 +70,8 @@ def _outside(ip: str, state: LabState) -> bool:
 def path_problem(state: LabState, src: str, ip: str) -> Verdict | None:
     """The first broken hop from namespace `src` (or the lab host) to `ip`, or None if none seen."""
     if src != HOST and src not in state.namespaces:
-        return Verdict(False, f"there is no namespace {src}", f"Create it: ip netns add {src}")
+        return Verdict(False, Msg("there is no namespace {ns}", ns=src),
+                       Msg("Create it: {cmd}", cmd=f"ip netns add {src}"))
     owners = state.owners_of(ip)
     if len(owners) > 1:
         return _duplicate(ip, owners)
@@ -88,21 +90,22 @@ def path_problem(state: LabState, src: str, ip: str) -> Verdict | None:
     if route.gateway and src != HOST and _host_owns(state, route.gateway) and not _host_owns(state, ip):
         return _through_host(state, src, ip)
     if not route.gateway and not owners and not _outside(ip, state):
-        return Verdict(False, f"no interface in the lab has the address {ip}",
-                       f"Give it to the interface that should answer: ip -n NS addr add {ip}/24 dev DEV "
-                       f"(look with ip -br addr and ip -n NS -br addr)")
+        return Verdict(False, Msg("no interface in the lab has the address {ip}", ip=ip),
+                       Msg("Give it to the interface that should answer: {cmd} (look with {look})",
+                           cmd=f"ip -n NS addr add {ip}/24 dev DEV", look="ip -br addr and ip -n NS -br addr"))
     for o in owners:
-        if o.ns != src and (problem := _link_problem(state, o.ns, o, f" (which has {ip})")):
+        if o.ns != src and (problem := _link_problem(state, o.ns, o, ip)):
             return problem
     return None
 
 
 def _duplicate(ip: str, owners: list[Link]) -> Verdict:
-    where = " and ".join(place(o.name, o.ns) for o in owners[:2])
-    fixes = " or ".join(ip_cmd(o.ns, f"addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}") for o in owners[:2])
-    return Verdict(False, f"{ip} is on {where}",
-                   "Duplicate address: two interfaces answer for one address, so ARP replies "
-                   f"race. Remove it where it does not belong: {fixes}")
+    first, second = owners[0], owners[1]
+    fixes = [ip_cmd(o.ns, f"addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}") for o in (first, second)]
+    return Verdict(False, Msg("{ip} is on {first} and {second}", ip=ip, first=place(first.name, first.ns),
+                              second=place(second.name, second.ns)),
+                   Msg("Duplicate address: two interfaces answer for one address, so ARP replies race. Remove "
+                       "it where it does not belong: {cmd} or {other}", cmd=fixes[0], other=fixes[1]))
 
 
 def _source_taken(state: LabState, src: str, ip: str) -> Verdict | None:
@@ -140,71 +143,79 @@ def _free_address(state: LabState, subnet: str) -> str:
 def _no_route(state: LabState, src: str, ip: str) -> Verdict:
     cables = _cables(state, src)
     if not cables:
-        return Verdict(False, f"{who(src)} has no route to {ip}: it has no network interface but lo",
-                       f"Connect it with a veth pair: ip link add VETH type veth peer name PEER, "
-                       f"then ip link set PEER netns {src}")
+        return Verdict(False, Msg("{who} has no route to {ip}: it has no network interface but lo", who=who(src),
+                                  ip=ip),
+                       Msg("Connect it with a veth pair: {cmd}, then {move}",
+                           cmd="ip link add VETH type veth peer name PEER", move=f"ip link set PEER netns {src}"))
     for link in cables:
         for a, p in link.addrs:
             if in_subnet(ip, f"{a}/{p}") and not link.admin_up:
-                return Verdict(False, f"{who(src)} has no route to {ip}: {place(link.name, src)} "
-                               f"(which has {a}/{p}) is DOWN",
-                               f"Bring it up (the kernel then adds the route): "
-                               f"{ip_cmd(src, f'link set dev {link.name} up')}")
+                return Verdict(False, Msg("{who} has no route to {ip}: {where} (which has {addr}) is DOWN",
+                                          who=who(src), ip=ip, where=place(link.name, src), addr=f"{a}/{p}"),
+                               Msg("Bring it up (the kernel then adds the route): {cmd}",
+                                   cmd=ip_cmd(src, f"link set dev {link.name} up")))
     addressed = [l for l in cables if l.addrs]
     if not addressed:
-        return Verdict(False, f"{who(src)} has no route to {ip}: it has no address yet",
-                       f"Give its interface an address with a prefix: "
-                       f"{ip_cmd(src, f'addr add ADDRESS/24 dev {cables[0].name}')}")
+        return Verdict(False, Msg("{who} has no route to {ip}: it has no address yet", who=who(src), ip=ip),
+                       Msg("Give its interface an address with a prefix: {cmd}",
+                           cmd=ip_cmd(src, f"addr add ADDRESS/24 dev {cables[0].name}")))
     if gw := _gateway_guess(state, src):
-        return Verdict(False, f"{who(src)} has no route to {ip}",
-                       f"Give {who(src)} a default route: {ip_cmd(src, f'route add default via {gw}')}")
+        return Verdict(False, Msg("{who} has no route to {ip}", who=who(src), ip=ip),
+                       Msg("Give {who} a default route: {cmd}", who=who(src),
+                           cmd=ip_cmd(src, f"route add default via {gw}")))
     link = addressed[0]
     sub = str(ipaddress.ip_network(f"{link.addrs[0][0]}/{link.addrs[0][1]}", strict=False))
     free, side = _free_address(state, sub), _host_side(state, link)
-    return Verdict(False, f"{who(src)} has no route to {ip}, and the lab host has no address in {sub} "
-                   f"to be its gateway",
-                   f"Give the host side an address, then route through it: ip addr add {free}/{sub.split('/')[1]} "
-                   f"dev {side}, then {ip_cmd(src, f'route add default via {free}')}")
+    return Verdict(False, Msg("{who} has no route to {ip}, and the lab host has no address in {sub} to be its "
+                              "gateway", who=who(src), ip=ip, sub=sub),
+                   Msg("Give the host side an address, then route through it: {cmd}, then {route}",
+                       cmd=f"ip addr add {free}/{sub.split('/')[1]} dev {side}",
+                       route=ip_cmd(src, f"route add default via {free}")))
 
 
 def _wrong_way(state: LabState, route: Route, owner: Link) -> Verdict:
     """The lab host sends a lab address out to the world: it has no route to the owner's subnet."""
     a, p = next((a, p) for a, p in owner.addrs if state.owners_of(a))
     sub = str(ipaddress.ip_network(f"{a}/{p}", strict=False))
-    found = (f"the lab host has no route to {sub}: it sends packets for {a} out of {route.dev} "
-             f"to {route.gateway or 'the world'}")
+    found = Msg("the lab host has no route to {sub}: it sends packets for {ip} out of {dev} to {gateway}", sub=sub,
+                ip=a, dev=route.dev, gateway=route.gateway or Msg("the world"))
     for link in _cables(state, HOST):
         short = [x for x, n in link.addrs if n == 32 and in_subnet(x, sub)]
         if short:
-            return Verdict(False, f"{found}; {place(link.name, HOST)} has {short[0]}/32",
-                           f"Write the prefix: ip addr del {short[0]}/32 dev {link.name} then "
-                           f"ip addr add {short[0]}/{p} dev {link.name}")
+            return Verdict(False, Msg("{found}; {where} has {addr}", found=found, where=place(link.name, HOST),
+                                       addr=f"{short[0]}/32"),
+                           Msg("Write the prefix: {delete} then {cmd}",
+                               delete=f"ip addr del {short[0]}/32 dev {link.name}",
+                               cmd=f"ip addr add {short[0]}/{p} dev {link.name}"))
     side = _host_side(state, owner)
-    return Verdict(False, found, f"Give {side} an address in {sub} (the kernel then adds the route): "
-                                 f"ip addr add {_free_address(state, sub)}/{p} dev {side}")
+    return Verdict(False, found, Msg("Give {dev} an address in {dest} (the kernel then adds the route): {cmd}",
+                                     dev=side, dest=sub, cmd=f"ip addr add {_free_address(state, sub)}/{p} dev {side}"))
 
 
-def _link_problem(state: LabState, ns: str, dev: Link, note: str = "") -> Verdict | None:
-    """An interface on the path, its cable and the bridge behind it."""
+def _link_problem(state: LabState, ns: str, dev: Link, has: str = "") -> Verdict | None:
+    """An interface on the path, its cable and the bridge behind it (`has`: the address the
+    interface was looked at for, said after its name)."""
+    where = Msg("{where} (which has {ip})", where=place(dev.name, ns), ip=has) if has else place(dev.name, ns)
     if not dev.admin_up:
-        return Verdict(False, f"{place(dev.name, ns)}{note} is DOWN",
-                       f"Bring it up: {ip_cmd(ns, f'link set dev {dev.name} up')}")
+        return Verdict(False, Msg("{where} is DOWN", where=where),
+                       Msg("Bring it up: {cmd}", cmd=ip_cmd(ns, f"link set dev {dev.name} up")))
     peer = state.peer_of(dev) if dev.kind == "veth" else None
     if peer is None:
         return None
     if not peer.admin_up:
-        return Verdict(False, f"the other end of {place(dev.name, ns)}{note}, {place(peer.name, peer.ns)}, is DOWN",
-                       f"Bring it up: {ip_cmd(peer.ns, f'link set dev {peer.name} up')}")
+        return Verdict(False, Msg("the other end of {where}, {other}, is DOWN", where=where,
+                                  other=place(peer.name, peer.ns)),
+                       Msg("Bring it up: {cmd}", cmd=ip_cmd(peer.ns, f"link set dev {peer.name} up")))
     bridges = [l.name for l in state.ns[peer.ns].links.values() if l.kind == "bridge"]
     if peer.master is None and not peer.addrs and bridges:
         which = bridges[0] if len(bridges) == 1 else "BRIDGE"
-        return Verdict(False, f"{place(peer.name, peer.ns)}, the other end of {place(dev.name, ns)}{note}, "
-                              f"is not plugged into a bridge",
-                       f"Attach it: {ip_cmd(peer.ns, f'link set {peer.name} master {which}')}")
+        return Verdict(False, Msg("{other}, the other end of {where}, is not plugged into a bridge",
+                                  other=place(peer.name, peer.ns), where=where),
+                       Msg("Attach it: {cmd}", cmd=ip_cmd(peer.ns, f"link set {peer.name} master {which}")))
     bridge = state.link(peer.master, peer.ns) if peer.master else None
     if bridge and not bridge.admin_up:
-        return Verdict(False, f"the bridge {place(bridge.name, peer.ns)} is DOWN",
-                       f"Bring it up: {ip_cmd(peer.ns, f'link set dev {bridge.name} up')}")
+        return Verdict(False, Msg("the bridge {where} is DOWN", where=place(bridge.name, peer.ns)),
+                       Msg("Bring it up: {cmd}", cmd=ip_cmd(peer.ns, f"link set dev {bridge.name} up")))
     return None
 
 
@@ -226,22 +237,23 @@ def _gateway_missing(state: LabState, src: str, route: Route, dev: Link | None) 
     target = (peer.master or peer.name) if peer else "DEV"
     prefix = next((s.split("/")[1] for s in _subnets(state, src) if in_subnet(gw, s)), "24")
     where = peer.ns if peer else HOST
-    return Verdict(False, f"{who(src)} sends it via {gw}, but no interface in the lab has {gw}",
-                   f"Give the gateway its address: {ip_cmd(where, f'addr add {gw}/{prefix} dev {target}')}")
+    return Verdict(False, Msg("{who} sends it via {gw}, but no interface in the lab has {gw}", who=who(src), gw=gw),
+                   Msg("Give the gateway its address: {cmd}",
+                       cmd=ip_cmd(where, f"addr add {gw}/{prefix} dev {target}")))
 
 
 def _forwarding_problem(state: LabState, sources: list[str], dest: str) -> Verdict | None:
     """Can the lab host pass packets from `sources` (subnets) on to address `dest`?"""
     forward = state.sysctls.get((HOST, "net.ipv4.ip_forward"))
     if forward is not None and forward.strip() == "0":
-        return Verdict(False, "net.ipv4.ip_forward is 0 on the lab host: it drops packets it should pass on",
-                       "Turn on forwarding: sysctl -w net.ipv4.ip_forward=1")
+        return Verdict(False, Msg("net.ipv4.ip_forward is 0 on the lab host: it drops packets it should pass on"),
+                       Msg("Turn on forwarding: {cmd}", cmd="sysctl -w net.ipv4.ip_forward=1"))
     verdict = forward_verdict(state)
     if not verdict.passed:
         return verdict
     if rule := _dropping_rule(state, sources, dest):
-        return Verdict(False, f"the FORWARD chain has `-A {rule.text}`, which drops these packets",
-                       f"Remove it: iptables -D {rule.text}")
+        return Verdict(False, Msg("the FORWARD chain has `{rule}`, which drops these packets", rule=f"-A {rule.text}"),
+                       Msg("Remove it: {cmd}", cmd=f"iptables -D {rule.text}"))
     return None
 
 
@@ -263,9 +275,10 @@ def own_port_problem(state: LabState, src: str, ip: str, port: int) -> Verdict |
         fix = f"iptables -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j {from_lan.chain}"
     else:
         fix = f"iptables -t nat -A OUTPUT -d {ip} -p tcp --dport {port} -j DNAT --to-destination {from_lan.to}"
-    return Verdict(False, f"nat PREROUTING sends tcp port {port} on to {from_lan.to}, but the lab host's own "
-                          f"connections pass through nat OUTPUT instead, and nothing there sends them on",
-                   f"Send them the same way: {fix}")
+    return Verdict(False, Msg("nat PREROUTING sends tcp port {port} on to {to}, but the lab host's own connections "
+                              "pass through nat OUTPUT instead, and nothing there sends them on", port=port,
+                              to=from_lan.to),
+                   Msg("Send them the same way: {cmd}", cmd=fix))
 
 
 def _published_problem(state: LabState, target: str, port: int) -> Verdict | None:
@@ -283,13 +296,13 @@ def _published_problem(state: LabState, target: str, port: int) -> Verdict | Non
     walked = packetpath.walk(rules, "filter", "FORWARD", packet)
     if walked.action in (UNKNOWN, "ACCEPT"):
         return None
-    way = f"new connections from {LAN.host_dev} to {target}:{port} on {out}"
+    way = Msg("new connections from {iif} to {target} on {oif}", iif=LAN.host_dev, target=f"{target}:{port}", oif=out)
     if not walked.by_policy:
-        return Verdict(False, f"the FORWARD chain drops {way}: `{walked.quote}` (rule {walked.position} "
-                              f"of {walked.chain})",
-                       f"Delete it: iptables -D {walked.chain} {walked.position}")
-    return Verdict(False, f"the FORWARD chain drops {way}: no rule accepts them, so its policy "
-                          f"`{walked.quote}` does (the port is forwarded by nat, but not let through)",
+        return Verdict(False, Msg("the FORWARD chain drops {way}: `{rule}` (rule {position} of {chain})", way=way,
+                                  rule=walked.quote, position=walked.position, chain=walked.chain),
+                       Msg("Delete it: {cmd}", cmd=f"iptables -D {walked.chain} {walked.position}"))
+    return Verdict(False, Msg("the FORWARD chain drops {way}: no rule accepts them, so its policy `{policy}` does "
+                              "(the port is forwarded by nat, but not let through)", way=way, policy=walked.quote),
                    published_fix(walked, LAN.host_dev, out, target, port))
 
 
@@ -301,7 +314,7 @@ def published_fix(walked: packetpath.Verdict, iif: str, out: str, target: str, p
         fix = f"iptables -A DOCKER -d {target}/32 ! -i {out} -o {out} -p tcp -m tcp --dport {port} -j ACCEPT"
     else:
         fix = f"iptables -A FORWARD -i {iif} -o {out} -d {target} -p tcp --dport {port} -j ACCEPT"
-    return f"Let the published port through: {fix}"
+    return Msg("Let the published port through: {cmd}", cmd=fix)
 
 
 def _dropping_rule(state: LabState, sources: list[str], dest: str) -> Rule | None:
@@ -328,7 +341,7 @@ def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
     if not _outside(ip, state):
         return path_problem(state, HOST, ip)
     lan = _lan_address(state)
-    side = "the LAN machine" if lan and in_subnet(ip, lan[1]) else "the internet"
+    side = Msg("the LAN machine") if lan and in_subnet(ip, lan[1]) else Msg("the internet")
     for link in _cables(state, src):
         for a, p in link.addrs:
             sub = str(ipaddress.ip_network(f"{a}/{p}", strict=False))
@@ -336,8 +349,8 @@ def _through_host(state: LabState, src: str, ip: str) -> Verdict | None:
             if not verdict.passed:
                 # as `tutor trace` finds it; the hint is the masquerade check's own: the rule the
                 # lessons teach, or the one in its way
-                return Verdict(False, f"the reply to {a} has no way back: {side} has no route to {sub}, "
-                                      f"and {verdict.found}", verdict.hint)
+                return Verdict(False, Msg("the reply to {ip} has no way back: {side} has no route to {sub}, and "
+                                          "{found}", ip=a, side=side, sub=sub, found=verdict.found), verdict.hint)
     return None
 
 
@@ -354,7 +367,7 @@ def explain(check: Check, state: LabState, seen: str) -> Verdict:
     else:
         problem = kind.explain(check, state)
     if problem:
-        return Verdict(False, f"{found} — {problem.found}", problem.hint)
+        return Verdict(False, Msg("{seen} — {found}", seen=found, found=problem.found), problem.hint)
     return Verdict(False, found, _generic_hint(check))
 
 
@@ -379,17 +392,18 @@ def name_problem(state: LabState, src: str, host: str) -> Verdict | None:
     text = state.resolv.get(src)
     servers = nameservers(text or "")
     if text is not None and not servers:
-        return Verdict(False, f"{path} names no nameserver", f"Name one: {fix}")
+        return Verdict(False, Msg("{path} names no nameserver", path=path), Msg("Name one: {cmd}", cmd=fix))
     # Without its own file a namespace reads the lab host's /etc/resolv.conf, which names the
     # lab's DNS server: then the way there is what matters first.
     server = servers[0] if servers else DNS_SERVER
     if problem := path_problem(state, src, server):
         return problem
     if server != DNS_SERVER:
-        return Verdict(False, f"{path} names {server}, which answers no DNS in this lab",
-                       f"Use the lab's DNS server: {fix}")
+        return Verdict(False, Msg("{path} names {servers}, which answers no DNS in this lab", path=path,
+                                  servers=server),
+                       Msg("Use the lab's DNS server: {cmd}", cmd=fix))
     if src in state.resolv and text is None:
-        return Verdict(False, f"{src} has no {path}", f"Give it a DNS server: {fix}")
+        return Verdict(False, Msg("{ns} has no {path}", ns=src, path=path), Msg("Give it a DNS server: {cmd}", cmd=fix))
     return None
 
 
@@ -415,15 +429,17 @@ def _host_resolv_problem(state: LabState) -> Verdict | None:
         return None
     fix = f"echo 'nameserver {DNS_SERVER}' >> {path}"
     if not servers:
-        return Verdict(False, f"{path} names no nameserver", f"Name one: {fix}")
+        return Verdict(False, Msg("{path} names no nameserver", path=path), Msg("Name one: {cmd}", cmd=fix))
     crowded = next((l.strip() for l in text.splitlines()
                     if l.split()[:1] == ["nameserver"] and len(l.split()) > 2), None)
     if crowded:
-        return Verdict(False, f"{path} has `{crowded}`, which names only {crowded.split()[1]}, "
-                              f"and nothing answers DNS there",
-                       f"Give each server a line of its own: sed -i 's/^nameserver .*/nameserver {DNS_SERVER}/' {path}")
-    return Verdict(False, f"{path} names {', '.join(servers)}, which answers no DNS in this lab",
-                   f"Use the lab's DNS server: {fix}")
+        return Verdict(False, Msg("{path} has `{line}`, which names only {server}, and nothing answers DNS there",
+                                  path=path, line=crowded, server=crowded.split()[1]),
+                       Msg("Give each server a line of its own: {cmd}",
+                           cmd=f"sed -i 's/^nameserver .*/nameserver {DNS_SERVER}/' {path}"))
+    return Verdict(False, Msg("{path} names {servers}, which answers no DNS in this lab", path=path,
+                              servers=", ".join(servers)),
+                   Msg("Use the lab's DNS server: {cmd}", cmd=fix))
 
 
 def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | None:
@@ -441,12 +457,13 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
             _, fix = dnat_fix(state, walk_from_lan(state, port), port, "SERVER-IP:PORT")
             if not any(r.opts.get("-j") == "DNAT" for r in state.rules if r.table == "nat"):
                 # no port is forwarded at all: a server on the host itself (host networking) is as good
-                return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers "
-                                      f"{ip}:{port}",
-                               f"Start a server on the lab host's port {port} (python3 -m http.server {port}), "
-                               f"or forward the port to one: {fix}")
-            return Verdict(False, f"no DNAT rule for tcp port {port}: nothing on the lab host answers {ip}:{port}",
-                           f"Forward the port to the server: {fix}")
+                return Verdict(False, Msg("no DNAT rule for tcp port {port}: nothing on the lab host answers "
+                                          "{target}", port=port, target=f"{ip}:{port}"),
+                               Msg("Start a server on the lab host's port {port} ({server}), or forward the port "
+                                   "to one: {cmd}", port=port, server=f"python3 -m http.server {port}", cmd=fix))
+            return Verdict(False, Msg("no DNAT rule for tcp port {port}: nothing on the lab host answers {target}",
+                                      port=port, target=f"{ip}:{port}"),
+                           Msg("Forward the port to the server: {cmd}", cmd=fix))
         target, _, to_port = to.partition(":")
         if not is_ip(target):
             return None
@@ -460,15 +477,16 @@ def _node_problem(state: LabState, node: str, ip: str, port: int) -> Verdict | N
     if lan_routes is not None and _best_route(lan_routes.routes, ip) is None:
         net = next((s for s in _subnets(state, HOST) if in_subnet(ip, s)),
                    str(ipaddress.ip_network(ip + "/24", strict=False)))
-        return Verdict(False, f"the LAN machine has no route to {ip}",
-                       f"Give it one via the lab host: lan ip route add {net} via {host_ip}")
+        return Verdict(False, Msg("the LAN machine has no route to {ip}", ip=ip),
+                       Msg("Give it one via the lab host: {cmd}", cmd=f"lan ip route add {net} via {host_ip}"))
     if problem := _forwarding_problem(state, [lan_net], ip) or path_problem(state, HOST, ip):
         return problem
     owner = next((o for o in state.owners_of(ip) if o.ns != HOST), None)
     if owner and _best_route(state.ns[owner.ns].routes, host_ip) is None:
         gw = _gateway_guess(state, owner.ns) or "GATEWAY"
-        return Verdict(False, f"{owner.ns} has no route back to the LAN {lan_net}",
-                       f"Route the LAN through the host: {ip_cmd(owner.ns, f'route add {lan_net} via {gw}')}")
+        return Verdict(False, Msg("{ns} has no route back to the LAN {net}", ns=owner.ns, net=lan_net),
+                       Msg("Route the LAN through the host: {cmd}",
+                           cmd=ip_cmd(owner.ns, f"route add {lan_net} via {gw}")))
     return None
 
 
@@ -477,10 +495,11 @@ def summary(seen: str) -> str:
     lines = [l.strip() for l in seen.strip().splitlines() if l.strip()]
     for l in lines:
         if "packet loss" in l:
-            return "no reply (" + l.split(",")[2].strip() + ")" if l.count(",") >= 2 else l
-    return lines[-1][:160] if lines else "no answer"
+            return Msg("no reply ({loss})", loss=l.split(",")[2].strip()) if l.count(",") >= 2 else l
+    return lines[-1][:160] if lines else Msg("no answer")
 
 
 def _generic_hint(check: Check) -> str:
-    return (f"Look at the path step by step: the addresses (ip -br addr), the routes (ip route) "
-            f"and the firewall (iptables -S; iptables -t nat -S) on {check.where} and the lab host")
+    return Msg("Look at the path step by step: the addresses ({addrs}), the routes ({routes}) and the firewall "
+               "({rules}) on {where} and the lab host", addrs="ip -br addr", routes="ip route",
+               rules="iptables -S; iptables -t nat -S", where=str(check.where))

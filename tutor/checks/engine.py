@@ -4,6 +4,10 @@ State checks are judged from one observation. Behaviour checks (ping, fetch, ...
 steps whose state checks all pass — a ping across a missing cable cannot teach anything — and
 all of them run at once, in parallel. A step passes when every one of its checks passes; its
 hint is the first failing check of the lowest layer.
+
+What a check found and its hint are kept in English (`found`, `hint`: JSON and progress carry no
+language) and, when the course speaks another language, in that one too (`found_local`,
+`hint_local`: what `tutor verify` and the Checks box show; `--json` adds them only then).
 """
 
 from __future__ import annotations
@@ -14,18 +18,32 @@ from tutor.checks import kinds, observe
 from tutor.checks.diagnose import explain
 from tutor.checks.judge import Verdict
 from tutor.checks.lang import Check
+from tutor.i18n import Msg, in_lang, lang
 from tutor.lab import control
 
-NOT_TRIED = "not tried yet: a check above it fails first"
+NOT_TRIED = Msg("not tried yet: a check above it fails first")
 
 
 @dataclass
 class CheckResult:
-    """One check's verdict, as `tutor verify --json` prints it."""
+    """One check's verdict, as `tutor verify --json` prints it: English, plus the language the
+    course speaks when it is not English (None: English)."""
     name: str
     passed: bool
     found: str
     hint: str
+    found_local: str | None = None
+    hint_local: str | None = None
+
+    @property
+    def shown_found(self) -> str:
+        """What was found, in the course's language."""
+        return self.found if self.found_local is None else self.found_local
+
+    @property
+    def shown_hint(self) -> str:
+        """The hint, in the course's language."""
+        return self.hint if self.hint_local is None else self.hint_local
 
 
 @dataclass
@@ -36,6 +54,12 @@ class StepResult:
     passed: bool
     checks: list[CheckResult]
     hint: str = ""
+    hint_local: str | None = None
+
+    @property
+    def shown_hint(self) -> str:
+        """The step's hint, in the course's language."""
+        return self.hint if self.hint_local is None else self.hint_local
 
 
 @dataclass
@@ -50,7 +74,21 @@ class LessonResult:
         """The `--json` shape: {"lesson", "passed", "steps": [{"id", "title", "passed", "checks"}]}."""
         return {"lesson": self.lesson_id, "passed": self.passed,
                 "steps": [{"id": s.number, "title": s.title, "passed": s.passed,
-                           "checks": [asdict(c) for c in s.checks]} for s in self.steps]}
+                           "checks": [_check_json(c) for c in s.checks]} for s in self.steps]}
+
+
+def _check_json(c: CheckResult) -> dict:
+    """One check in `--json`: the localized fields only when there are some (English: none)."""
+    return {k: v for k, v in asdict(c).items() if v is not None}
+
+
+def result_of(text: str, passed: bool, verdict: Verdict, code: str) -> CheckResult:
+    """A check's result from its verdict: English, and in language `code` unless that is English."""
+    hint = "" if passed else verdict.hint
+    if code == "en":
+        return CheckResult(text, passed, str(verdict.found), str(hint))
+    return CheckResult(text, passed, str(verdict.found), str(hint),
+                       in_lang(verdict.found, code), in_lang(hint, code))
 
 
 def judge_state(check: Check, state: observe.LabState) -> Verdict:
@@ -84,6 +122,7 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
         # a packet did not arrive: read what explains why (rules, forwarding, the LAN's routes)
         state = observe.read_state([c for s in steps for c in s.checks], info, for_hints=True)
     results = []
+    code = lang()
     for s in steps:
         checks = []
         for i, c in enumerate(s.checks):
@@ -104,8 +143,8 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
         failing = sorted((c.layer, n) for n, (c, v) in enumerate(checks) if not v.passed and v.found != NOT_TRIED)
         hint = checks[failing[0][1]][1].hint if failing else ""
         results.append(StepResult(s.number, s.title, all(v.passed for _, v in checks),
-                                  [CheckResult(c.text, v.passed, v.found, "" if v.passed else v.hint)
-                                   for c, v in checks], hint))
+                                  [result_of(c.text, v.passed, v, code) for c, v in checks], str(hint),
+                                  None if code == "en" else in_lang(hint, code)))
     return LessonResult(lesson.id, lesson.title, all(r.passed for r in results), results)
 
 

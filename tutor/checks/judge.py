@@ -3,12 +3,16 @@
 Each check kind judges in its own module (`tutor.checks.kinds`), a pure function from what was
 read to a Verdict. Every verdict says what was found ("veth1 in red is DOWN") and, when it
 fails, the command that fixes it. Nothing here touches the lab.
+
+Both are `Msg`s (`tutor.i18n`): English templates with named params, so the same verdict reads
+in Korean too. Names, addresses and commands are params, never translated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tutor.i18n import Msg
 from tutor.lab import world
 from tutor.lab.state import HOST, LabState, Link
 
@@ -17,8 +21,8 @@ from tutor.lab.state import HOST, LabState, Link
 class Verdict:
     """The outcome of one check."""
     passed: bool
-    found: str
-    hint: str = ""
+    found: str          # a Msg where it says something in words: str() is the English
+    hint: str = ""      # likewise
 
 
 def ip_cmd(ns: str, rest: str) -> str:
@@ -31,14 +35,14 @@ def in_ns(ns: str, cmd: str) -> str:
     return cmd if ns == HOST else f"ip netns exec {ns} {cmd}"
 
 
-def place(name: str, ns: str) -> str:
+def place(name: str, ns: str) -> Msg:
     """`veth1 in red`, `veth0 on the lab host`."""
-    return f"{name} on the lab host" if ns == HOST else f"{name} in {ns}"
+    return Msg("{name} on the lab host", name=name) if ns == HOST else Msg("{name} in {ns}", name=name, ns=ns)
 
 
 def who(ns: str) -> str:
     """`red`, or `the lab host`."""
-    return "the lab host" if ns == HOST else ns
+    return Msg("the lab host") if ns == HOST else ns
 
 
 def create_cmd(dev: str, kind: str | None, ns: str = HOST) -> str:
@@ -52,9 +56,9 @@ def no_namespace(state: LabState, ns: str) -> Verdict | None:
     """A failing verdict when namespace `ns` does not exist (the lab host always does)."""
     if ns == HOST or ns in state.namespaces:
         return None
-    have = ", ".join(state.namespaces) or "none"
-    return Verdict(False, f"there is no namespace {ns} (the lab has: {have})",
-                   f"Create it first: ip netns add {ns}")
+    have = ", ".join(state.namespaces) or Msg("none")
+    return Verdict(False, Msg("there is no namespace {ns} (the lab has: {have})", ns=ns, have=have),
+                   Msg("Create it first: {cmd}", cmd=f"ip netns add {ns}"))
 
 
 def missing_link(state: LabState, dev: str, ns: str, kind: str | None = None) -> Verdict:
@@ -66,27 +70,32 @@ def missing_link(state: LabState, dev: str, ns: str, kind: str | None = None) ->
         other = elsewhere[0]
         if other.ns == HOST and dev in world.WORLD_LINKS and ns != HOST:
             # the lab host's own cable out (a container's end is called eth0 too): never move it
-            return Verdict(False, f"there is no {dev} in {ns} (the lab host's {dev} is its own cable "
-                                  f"to the {_node_on(dev).label}, not {ns}'s)",
-                           f"Create the container's end inside {ns}: ip link add veth-{ns} type veth "
-                           f"peer name {dev} netns {ns}")
+            return Verdict(False, Msg("there is no {dev} in {ns} (the lab host's {dev} is its own cable "
+                                      "to the {node}, not {ns}'s)", dev=dev, ns=ns, node=_node_on(dev).label),
+                           Msg("Create the container's end inside {ns}: {cmd}", ns=ns,
+                               cmd=f"ip link add veth-{ns} type veth peer name {dev} netns {ns}"))
         if other.ns == HOST:
-            return Verdict(False, f"{dev} is still on the lab host, not in {ns}",
-                           f"Move that end of the cable into the namespace: ip link set {dev} netns {ns}")
+            return Verdict(False, Msg("{dev} is still on the lab host, not in {ns}", dev=dev, ns=ns),
+                           Msg("Move that end of the cable into the namespace: {cmd}",
+                               cmd=f"ip link set {dev} netns {ns}"))
         if ns == HOST:
-            return Verdict(False, f"{dev} is in namespace {other.ns}, not on the lab host",
-                           f"Wrong namespace: move it back with ip -n {other.ns} link set {dev} netns 1, "
-                           f"or recreate it on the host")
-        return Verdict(False, f"{dev} is in namespace {other.ns}, not in {ns}",
-                       f"Wrong namespace: move it with ip -n {other.ns} link set {dev} netns {ns}")
+            return Verdict(False, Msg("{dev} is in namespace {other}, not on the lab host", dev=dev, other=other.ns),
+                           Msg("Wrong namespace: move it back with {cmd}, or recreate it on the host",
+                               cmd=f"ip -n {other.ns} link set {dev} netns 1"))
+        return Verdict(False, Msg("{dev} is in namespace {other}, not in {ns}", dev=dev, other=other.ns, ns=ns),
+                       Msg("Wrong namespace: move it with {cmd}", cmd=f"ip -n {other.ns} link set {dev} netns {ns}"))
     if kind != "bridge" and (slip := _slip_of(state, dev)):
         return _mistyped_pair(state, slip, dev, ns)
+    fix: Msg
     if kind == "bridge":
-        fix = f"Create the bridge: {create_cmd(dev, kind, ns)}"
+        fix = Msg("Create the bridge: {cmd}", cmd=create_cmd(dev, kind, ns))
+    elif kind == "veth":
+        fix = Msg("Create the veth pair: {cmd}", cmd=create_cmd(dev, kind))
     else:
-        fix = f"Create the {'veth pair' if kind == 'veth' else 'interface (for a veth pair)'}: {create_cmd(dev, kind)}"
-        fix += "" if ns == HOST else f", then move this end: ip link set {dev} netns {ns}"
-    return Verdict(False, f"there is no interface {dev} anywhere in the lab", fix)
+        fix = Msg("Create the interface (for a veth pair): {cmd}", cmd=create_cmd(dev, kind))
+    if kind != "bridge" and ns != HOST:
+        fix = Msg("{fix}, then move this end: {cmd}", fix=fix, cmd=f"ip link set {dev} netns {ns}")
+    return Verdict(False, Msg("there is no interface {dev} anywhere in the lab", dev=dev), fix)
 
 
 def _node_on(dev: str) -> world.Node:
@@ -122,16 +131,20 @@ def _mistyped_pair(state: LabState, slip: Link, dev: str, ns: str) -> Verdict:
     end takes both with it) and make it again. Re-running the first command cannot work: the
     kernel refuses a second interface of the same name."""
     other = state.peer_of(slip)
-    found = f"there is no interface {dev} anywhere in the lab; {place(slip.name, slip.ns)}"
     if other is None:
-        return Verdict(False, f"{found} looks like a slip for it",
-                       f"Delete it ({ip_cmd(slip.ns, f'link del {slip.name}')} removes both ends of its pair) "
-                       f"and create the pair again with the right name: {create_cmd(dev, 'veth')}")
-    move = "" if ns == other.ns else f", then move this end: ip link set {dev} netns {ns}"
-    return Verdict(False, f"{found}, the other end of {other.name}, looks like a slip for it",
-                   f"Delete the stray pair ({ip_cmd(other.ns, f'link del {other.name}')} removes both ends) "
-                   f"and recreate it with the right name: "
-                   f"{ip_cmd(other.ns, f'link add {other.name} type veth peer name {dev}')}{move}")
+        return Verdict(False, Msg("there is no interface {dev} anywhere in the lab; {slip} looks like a slip for it",
+                                  dev=dev, slip=place(slip.name, slip.ns)),
+                       Msg("Delete it ({delete} removes both ends of its pair) and create the pair again "
+                           "with the right name: {cmd}", delete=ip_cmd(slip.ns, f"link del {slip.name}"),
+                           cmd=create_cmd(dev, "veth")))
+    hint = Msg("Delete the stray pair ({delete} removes both ends) and recreate it with the right name: {cmd}",
+               delete=ip_cmd(other.ns, f"link del {other.name}"),
+               cmd=ip_cmd(other.ns, f"link add {other.name} type veth peer name {dev}"))
+    if ns != other.ns:
+        hint = Msg("{fix}, then move this end: {cmd}", fix=hint, cmd=f"ip link set {dev} netns {ns}")
+    return Verdict(False, Msg("there is no interface {dev} anywhere in the lab; {slip}, the other end of "
+                              "{other}, looks like a slip for it", dev=dev, slip=place(slip.name, slip.ns),
+                              other=other.name), hint)
 
 
 def find_link(state: LabState, dev: str, ns: str) -> Link | Verdict:

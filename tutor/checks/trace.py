@@ -26,12 +26,18 @@ from tutor.checks.diagnose import explain, is_ip, published_fix, summary
 from tutor.checks.judge import ip_cmd, place
 from tutor.checks.kinds.masquerade import masquerade_fix
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
+from tutor.i18n import Msg, in_lang, lang
 from tutor.lab import client, control, world
 from tutor.lab.iptables import Iptables, parse
 from tutor.lab.state import HOST, LabState, Link, in_subnet
 
 MARK = "@@trace@@"
 CONNTRACK = "/proc/net/nf_conntrack"
+
+# where a hop is, when it is not a namespace or a world machine
+CABLE, LAB_HOST, FIREWALL, NAT = Msg("cable"), Msg("lab host"), Msg("firewall"), Msg("NAT")
+CONNTRACKED, WAY_BACK, RESULT, LAB = Msg("conntrack"), Msg("way back"), Msg("result"), Msg("lab")
+NOT_ASKED = Msg("not asked")
 
 
 class TraceError(ValueError):
@@ -41,7 +47,7 @@ class TraceError(ValueError):
 @dataclass
 class Hop:
     """One thing the packet meets: where, what happens there, and whether it goes on (None:
-    the walk cannot tell)."""
+    the walk cannot tell). `where` and `what` are Msgs where they are words: str() is English."""
     where: str
     what: str
     ok: bool | None = True
@@ -60,10 +66,24 @@ class Trace:
 
     def as_json(self) -> dict:
         """`tutor trace --json`: {"check", "reached", "result", "hops": [{"where", "what", "ok"}],
-        "dies", "hint", "counters"}."""
-        return {"check": self.check, "reached": self.reached, "result": self.result,
-                "hops": [{"where": h.where, "what": h.what, "ok": h.ok} for h in self.hops],
-                "dies": self.dies, "hint": self.hint, "counters": self.counters}
+        "dies", "hint", "counters"}, in English; when the course speaks another language, each
+        hop also has "where_local" and "what_local", and the trace "dies_local" and "hint_local"."""
+        code = lang()
+        hops = [{"where": str(h.where), "what": str(h.what), "ok": h.ok} for h in self.hops]
+        out = {"check": self.check, "reached": self.reached, "result": str(self.result), "hops": hops,
+               "dies": str(self.dies), "hint": str(self.hint), "counters": [str(c) for c in self.counters]}
+        if code != "en":
+            for hop, h in zip(hops, self.hops, strict=True):
+                hop.update(where_local=in_lang(h.where, code), what_local=in_lang(h.what, code))
+            out.update(dies_local=in_lang(self.dies, code), hint_local=in_lang(self.hint, code))
+        return out
+
+    def shown(self, code: str | None = None) -> Trace:
+        """This trace in language `code` (the course's by default), for people to read."""
+        code = code or lang()
+        return Trace(self.check, self.reached, in_lang(self.result, code),
+                     [Hop(in_lang(h.where, code), in_lang(h.what, code), h.ok) for h in self.hops],
+                     in_lang(self.dies, code), in_lang(self.hint, code), [in_lang(c, code) for c in self.counters])
 
 
 @dataclass
@@ -302,7 +322,7 @@ class _Walk:
 
     def die(self, where: str, what: str, hint: str) -> bool:
         self.hops.append(Hop(where, what, False))
-        self.dies, self.hint = f"{where}: {what}", hint
+        self.dies, self.hint = Msg("{where}: {what}", where=where, what=what), hint
         return False
 
     def packet(self, src: str, dst: str, iif: str | None, oif: str | None, dst_local: bool | None,
@@ -311,12 +331,13 @@ class _Walk:
         return packetpath.Packet(src, dst, self.proto, sport, dport, iif, oif, dst_local, state)
 
     def counted(self, verdict: packetpath.Verdict) -> str:
+        """` (its counter: +N)` after a rule the probe's packets moved, else nothing."""
         key = ("nat" if verdict.action in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT") else "filter",
                verdict.chain, verdict.position)
         if key not in self.facts.after:
             return ""
         moved = self.facts.after[key] - self.facts.before.get(key, 0)
-        return f" (its counter: +{moved})"
+        return Msg(" (its counter: +{moved})", moved=moved)
 
 
 def build(check: Check, state: LabState, facts: Facts) -> Trace:
@@ -325,42 +346,49 @@ def build(check: Check, state: LabState, facts: Facts) -> Trace:
     ok, seen = facts.probe
     reached = ok and not facts.lookup_error and kinds.probe(check.kind).expected(check, seen)
     _follow(w)
-    result = _said(seen) if facts.address else f"lookup failed: {facts.lookup_error}"
+    result = _said(seen) if facts.address else Msg("lookup failed: {error}", error=facts.lookup_error)
     if reached and w.dies:
-        w.go("result", "the probe got through although the walk expected it to stop above: "
-                       "something the walk does not read let it pass", None)
+        w.go(RESULT, Msg("the probe got through although the walk expected it to stop above: something the "
+                         "walk does not read let it pass"), None)
         w.dies = w.hint = ""
     elif not reached and not w.dies:
         why = explain(check, state, seen) if facts.address else None
         if why is not None and why.found:
-            w.die("result", why.found, why.hint)
+            w.die(RESULT, why.found, why.hint)
         else:
-            w.die("result", summary(seen), "")
+            w.die(RESULT, summary(seen), "")
     elif reached:
-        w.go("result", f"it got there and back: {result}")
+        w.go(RESULT, Msg("it got there and back: {result}", result=result))
     if w.dies and not w.hint and facts.address:
         w.hint = explain(check, state, seen).hint
-    moved = [f"{t} {c} {'policy' if n == 0 else f'rule {n}'}: +{count - facts.before.get((t, c, n), 0)}"
-             for (t, c, n), count in facts.after.items() if count > facts.before.get((t, c, n), 0)]
+    moved: list[str] = []
+    for (t, c, n), count in facts.after.items():
+        if count > facts.before.get((t, c, n), 0):
+            more = count - facts.before.get((t, c, n), 0)
+            moved.append(Msg("{table} {chain} policy: +{moved}", table=t, chain=c, moved=more) if n == 0 else
+                         Msg("{table} {chain} rule {position}: +{moved}", table=t, chain=c, position=n, moved=more))
     return Trace(check.text, reached, result, w.hops, w.dies, w.hint, moved)
 
 
 def _follow(w: _Walk) -> bool:
     """Walk from the source to the destination and back; False where it dies."""
     check, state, facts = w.check, w.state, w.facts
-    src_name = str(check.where) if check.where.node else ("lab host" if check.where.ns == HOST else check.where.ns)
+    src_name = str(check.where) if check.where.node else (LAB_HOST if check.where.ns == HOST else check.where.ns)
     target = kinds.probe(check.kind).target(check)[0]
     if not facts.address:
-        return w.die(src_name, f"cannot look up {target} ({facts.lookup_error}), and names no nameserver", "")
+        return w.die(src_name, Msg("cannot look up {name} ({error}), and names no nameserver", name=target,
+                                   error=facts.lookup_error), "")
     if facts.lookup_error:
-        w.go(src_name, f"cannot look up {target} ({facts.lookup_error}): what follows is its DNS query "
-                       f"to the nameserver {facts.address}, udp port 53", None)
+        w.go(src_name, Msg("cannot look up {name} ({error}): what follows is its DNS query to the nameserver "
+                           "{server}, udp port 53", name=target, error=facts.lookup_error, server=facts.address),
+             None)
     elif target != facts.address:
-        w.go(src_name, f"{target} is {facts.address} (the lookup curl makes)")
+        w.go(src_name, Msg("{name} is {ip} (the lookup curl makes)", name=target, ip=facts.address))
     route = facts.route
     if not isinstance(route, dict):
-        return w.die(src_name, f"no route to {facts.address}: `ip route get` says {route!r}", "")
-    w.go(src_name, f"ip route get {facts.address}: {_show(route)}")
+        return w.die(src_name, Msg("no route to {dst}: `ip route get` says {said}", dst=facts.address,
+                                   said=repr(route)), "")
+    w.go(src_name, Msg("ip route get {dst}: {route}", dst=facts.address, route=_show(route)))
     src = route.get("prefsrc") or ""
     dev = route.get("dev") or ""
     hop = route.get("gateway") or facts.address
@@ -395,18 +423,19 @@ def _through_router(w: _Walk, router: Link, src: str, dst: str) -> bool:
     """A namespace routes the packet on: its forwarding switch and its route decision."""
     ns = router.ns
     if w.facts.forwarding.strip() == "0":
-        return w.die(ns, f"net.ipv4.ip_forward is 0 in {ns}: it passes no packet on",
-                     f"Turn on forwarding: ip netns exec {ns} sysctl -w net.ipv4.ip_forward=1")
+        return w.die(ns, Msg("net.ipv4.ip_forward is 0 in {ns}: it passes no packet on", ns=ns),
+                     Msg("Turn on forwarding: {cmd}", cmd=f"ip netns exec {ns} sysctl -w net.ipv4.ip_forward=1"))
     route = w.facts.routes.get(f"router {ns} {dst}", "")
     if not isinstance(route, dict):
-        return w.die(ns, f"{ns} has no route to {dst}: {route or 'not asked'}", "")
-    w.go(ns, f"ip route get {dst} from {src} iif {router.name}: {_show(route)} "
-             f"(its own iptables are not read)")
+        return w.die(ns, Msg("{ns} has no route to {dst}: {why}", ns=ns, dst=dst, why=route or NOT_ASKED), "")
+    w.go(ns, Msg("{query}: {route} (its own iptables are not read)",
+                 query=f"ip route get {dst} from {src} iif {router.name}", route=_show(route)))
     if not _arrive(w, src, dst):
         return False
     back = w.facts.routes.get(f"back {ns} {src}", "")
     if not isinstance(back, dict):
-        return w.die("way back", f"{ns} has no route back to {src} ({back or 'not asked'})", "")
+        return w.die(WAY_BACK, Msg("{ns} has no route back to {src} ({why})", ns=ns, src=src, why=back or NOT_ASKED),
+                     "")
     return True
 
 
@@ -417,16 +446,15 @@ def _from_host(w: _Walk, src: str, route: dict) -> bool:
     if verdict is not None and verdict.action == "DNAT":
         dst = _address_of(verdict.to)
         w.port = _port_of(verdict.to, w.port)
-        w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
-                         f"sends it to {verdict.to}{w.counted(verdict)}")
+        w.go(LAB_HOST, _dnat_hop(verdict, w.counted(verdict)))
         found = w.facts.routes.get(f"host {dst}", "")
         if not isinstance(found, dict):
-            return w.die("lab host", f"no route to {dst}: {found or 'not asked'}", "")
-        w.go("lab host", f"ip route get {dst}: {_show(found)}")
+            return w.die(LAB_HOST, Msg("no route to {dst}: {why}", dst=dst, why=found or NOT_ASKED), "")
+        w.go(LAB_HOST, Msg("ip route get {dst}: {route}", dst=dst, route=_show(found)))
         route, src = found, found.get("prefsrc") or src
     elif route.get("type") == "local" or _host_has(w.state, dst):
         return _arrive_host(w, src, dst)
-    if not _neighbour(w, "lab host", route.get("dev") or "", route.get("gateway") or dst):
+    if not _neighbour(w, LAB_HOST, route.get("dev") or "", route.get("gateway") or dst):
         return False
     return _leave_host(w, src, dst, "", route, forwarded=False)
 
@@ -436,7 +464,7 @@ def _cable(w: _Walk, src_name: str, dev: str) -> bool:
     check, state = w.check, w.state
     if check.where.node:
         n = world.node(check.where.ns)
-        w.go("cable", f"{n.dev} of {n.label} ↔ {n.host_dev} on the lab host")
+        w.go(CABLE, Msg("{dev} of {node} ↔ {host_dev} on the lab host", dev=n.dev, node=n.label, host_dev=n.host_dev))
         return True
     if check.where.ns == HOST:
         return True
@@ -444,11 +472,12 @@ def _cable(w: _Walk, src_name: str, dev: str) -> bool:
     peer = state.peer_of(link) if link else None
     if link is None or peer is None:
         return True
-    there = place(peer.name, peer.ns) + (f", a port of bridge {peer.master}" if peer.master else "")
+    there = (Msg("{where}, a port of bridge {bridge}", where=place(peer.name, peer.ns), bridge=peer.master)
+             if peer.master else place(peer.name, peer.ns))
     if not peer.admin_up:
-        return w.die("cable", f"{dev} in {check.where.ns} ↔ {there}, which is DOWN",
-                     f"Bring it up: {ip_cmd(peer.ns, f'link set dev {peer.name} up')}")
-    w.go("cable", f"{dev} in {check.where.ns} ↔ {there}")
+        return w.die(CABLE, Msg("{dev} in {ns} ↔ {there}, which is DOWN", dev=dev, ns=check.where.ns, there=there),
+                     Msg("Bring it up: {cmd}", cmd=ip_cmd(peer.ns, f"link set dev {peer.name} up")))
+    w.go(CABLE, Msg("{dev} in {ns} ↔ {there}", dev=dev, ns=check.where.ns, there=there))
     return True
 
 
@@ -458,11 +487,11 @@ def _neighbour(w: _Walk, src_name: str, dev: str, hop: str) -> bool:
         if n.get("dst") == hop and n.get("dev") == dev:
             states = n.get("state") or []
             if any(s in ("FAILED", "INCOMPLETE") for s in states):
-                return w.die(src_name, f"no ARP answer from {hop} on {dev} ({'/'.join(states)}): "
-                                       f"nothing on that cable has the address",
-                             f"Give {hop} to the interface that should answer it, on the same cable or bridge "
-                             f"(ip -br addr shows who has what)")
-            w.go(src_name, f"{hop} answers ARP on {dev} ({n.get('lladdr', '?')})")
+                return w.die(src_name, Msg("no ARP answer from {hop} on {dev} ({states}): nothing on that cable "
+                                           "has the address", hop=hop, dev=dev, states="/".join(states)),
+                             Msg("Give {hop} to the interface that should answer it, on the same cable or bridge "
+                                 "({cmd} shows who has what)", hop=hop, cmd="ip -br addr"))
+            w.go(src_name, Msg("{hop} answers ARP on {dev} ({mac})", hop=hop, dev=dev, mac=n.get("lladdr", "?")))
     return True
 
 
@@ -496,20 +525,19 @@ def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
     if verdict is not None and verdict.action == "DNAT":
         new = _address_of(verdict.to)
         w.port = _port_of(verdict.to, w.port)   # FORWARD and the replies see the new port (8080 -> 80)
-        w.go("lab host", f"nat {_chains(verdict)}: `{verdict.quote}` (rule {verdict.position} of {verdict.chain}) "
-                         f"sends it to {verdict.to}{w.counted(verdict)}")
+        w.go(LAB_HOST, _dnat_hop(verdict, w.counted(verdict)))
         dst = new
     elif _host_has(w.state, dst):
         return _arrive_host(w, src, dst)
     published = verdict is not None and verdict.action == "DNAT" and w.proto == "tcp" and w.port is not None
     forward = w.state.sysctls.get((HOST, "net.ipv4.ip_forward"), "").strip()
     if forward == "0":
-        return w.die("lab host", "net.ipv4.ip_forward is 0: the lab host passes no packet on",
-                     "Turn on forwarding: sysctl -w net.ipv4.ip_forward=1")
+        return w.die(LAB_HOST, Msg("net.ipv4.ip_forward is 0: the lab host passes no packet on"),
+                     Msg("Turn on forwarding: {cmd}", cmd="sysctl -w net.ipv4.ip_forward=1"))
     route = w.facts.routes.get(f"host {dst}", "")
     if not isinstance(route, dict):
-        return w.die("lab host", f"no route to {dst}: {route or 'not asked'}", "")
-    w.go("lab host", f"ip route get {dst} from {src} iif {iif}: {_show(route)}")
+        return w.die(LAB_HOST, Msg("no route to {dst}: {why}", dst=dst, why=route or NOT_ASKED), "")
+    w.go(LAB_HOST, Msg("{query}: {route}", query=f"ip route get {dst} from {src} iif {iif}", route=_show(route)))
     out = route.get("dev") or ""
     rules = w.rules
     if rules is not None:
@@ -517,11 +545,14 @@ def _through_host(w: _Walk, src: str, dst: str, iif: str) -> bool:
         if v.action in ("DROP", "REJECT"):
             fix = (published_fix(v, iif, out, dst, w.port) if published and v.by_policy and w.port is not None
                    else _forward_fix(v, iif, out))
-            return w.die("firewall", f"filter FORWARD: {_decider(v)} drops packets from {iif} to {out}"
-                                     f"{w.counted(v)}", fix)
-        w.go("firewall", f"filter FORWARD: {_decider(v)} "
-                         f"{'lets it through' if v.action != packetpath.UNKNOWN else 'cannot be judged: ' + v.why}"
-                         f"{w.counted(v)}", None if v.action == packetpath.UNKNOWN else True)
+            return w.die(FIREWALL, Msg("filter FORWARD: {decider} drops packets from {iif} to {oif}{counter}",
+                                       decider=_decider(v), iif=iif, oif=out, counter=w.counted(v)), fix)
+        if v.action != packetpath.UNKNOWN:
+            w.go(FIREWALL, Msg("filter FORWARD: {decider} lets it through{counter}", decider=_decider(v),
+                               counter=w.counted(v)))
+        else:
+            w.go(FIREWALL, Msg("filter FORWARD: {decider} cannot be judged: {why}{counter}", decider=_decider(v),
+                               why=v.why, counter=w.counted(v)), None)
     return _leave_host(w, src, dst, iif, route, forwarded=True)
 
 
@@ -535,14 +566,17 @@ def _leave_host(w: _Walk, src: str, dst: str, iif: str, route: dict, forwarded: 
             mine = w.state.link(out, HOST)
             reply_to = (_address_of(v.to) if v.action == "SNAT" and v.to
                         else mine.addrs[0][0] if mine and mine.addrs else src)
-            w.go("NAT", f"nat POSTROUTING: `{v.quote}` (rule {v.position} of {v.chain}) rewrites the source: "
-                        f"{src} → {reply_to}{w.counted(v)}")
+            w.go(NAT, Msg("nat POSTROUTING: `{rule}` (rule {position} of {chain}) rewrites the source: {src} → "
+                          "{to}{counter}", rule=v.quote, position=v.position, chain=v.chain, src=src, to=reply_to,
+                          counter=w.counted(v)))
         elif forwarded:
-            w.go("NAT", f"nat POSTROUTING: nothing rewrites the source ({_decider(v)}); it leaves as {src}")
+            w.go(NAT, Msg("nat POSTROUTING: nothing rewrites the source ({decider}); it leaves as {src}",
+                          decider=_decider(v), src=src))
     for line in w.facts.conntrack:
         original, reply = _tuples(line)
         if original.endswith(f" {dst}"):
-            w.go("conntrack", f"the kernel tracks {original}; replies are expected as {reply}")
+            w.go(CONNTRACKED, Msg("the kernel tracks {original}; replies are expected as {reply}", original=original,
+                                  reply=reply))
             break
     node = next((n for n in world.NODES if n.host_dev == out), None)
     arrived = _arrive_node(w, node, dst, reply_to, src) if node else _arrive(w, reply_to, dst)
@@ -551,16 +585,18 @@ def _leave_host(w: _Walk, src: str, dst: str, iif: str, route: dict, forwarded: 
     v = packetpath.walk(w.rules, "filter", "FORWARD",
                         w.packet(dst, reply_to, out, iif, False, "ESTABLISHED", reply=True))
     if v.action in ("DROP", "REJECT"):
-        return w.die("firewall", f"filter FORWARD: {_decider(v)} drops the replies from {out} to {iif}{w.counted(v)}",
-                     f"Accept the replies: iptables -A FORWARD -i {out} -o {iif} "
-                     f"-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-    w.go("firewall", f"filter FORWARD lets the replies back: {_decider(v)}",
+        return w.die(FIREWALL, Msg("filter FORWARD: {decider} drops the replies from {iif} to {oif}{counter}",
+                                   decider=_decider(v), iif=out, oif=iif, counter=w.counted(v)),
+                     Msg("Accept the replies: {cmd}",
+                         cmd=f"iptables -A FORWARD -i {out} -o {iif} -m conntrack --ctstate RELATED,ESTABLISHED "
+                             "-j ACCEPT"))
+    w.go(FIREWALL, Msg("filter FORWARD lets the replies back: {decider}", decider=_decider(v)),
          None if v.action == packetpath.UNKNOWN else True)
     return True
 
 
 def _arrive_host(w: _Walk, src: str, dst: str) -> bool:
-    w.go("lab host", f"{dst} is the lab host's own address: it is delivered here")
+    w.go(LAB_HOST, Msg("{dst} is the lab host's own address: it is delivered here", dst=dst))
     return True
 
 
@@ -568,23 +604,26 @@ def _arrive_node(w: _Walk, node: world.Node, dst: str, reply_to: str, src: str) 
     """A world machine: does it have `dst`, and a way back to `reply_to`?"""
     mine = {node.ip, *node.extra}
     if dst in mine:
-        w.go(node.label, f"the {node.label} machine has {dst}")
+        w.go(node.label, Msg("the {node} machine has {dst}", node=node.label, dst=dst))
     else:
         onward = w.facts.routes.get(f"on node {node.name} {dst}", "")
         if not isinstance(onward, dict):
-            return w.die(node.label, f"the lab host sent it to the {node.label} machine, which has no route to "
-                                     f"{dst} (ip route get: {onward or 'not asked'})", "")
-        w.go(node.label, f"the {node.label} machine sends it on: {_show(onward)}", None)
+            return w.die(node.label, Msg("the lab host sent it to the {node} machine, which has no route to {dst} "
+                                         "(ip route get: {why})", node=node.label, dst=dst, why=onward or NOT_ASKED),
+                         "")
+        w.go(node.label, Msg("the {node} machine sends it on: {route}", node=node.label, route=_show(onward)), None)
     back = w.facts.routes.get(f"back node {node.name} {reply_to}", "")
     if not isinstance(back, dict):
         net = _subnet_of(w.state, reply_to)
         if reply_to == src and not w.check.where.node:
-            hint = f"Hide the lab's addresses behind the host's: {masquerade_fix(w.state, net)}"
+            hint = Msg("Hide the lab's addresses behind the host's: {cmd}", cmd=masquerade_fix(w.state, net))
         else:
-            hint = f"Give {node.label} a route back: {node.name} ip route add {net} via {node.host_ip}"
-        return w.die("way back", f"the reply to {reply_to} has no way back: the {node.label} machine has no "
-                                 f"route to {net} (ip route get: {back or 'not asked'})", hint)
-    w.go("way back", f"{node.label}: ip route get {reply_to}: {_show(back)}")
+            hint = Msg("Give {node} a route back: {cmd}", node=node.label,
+                       cmd=f"{node.name} ip route add {net} via {node.host_ip}")
+        return w.die(WAY_BACK, Msg("the reply to {ip} has no way back: the {node} machine has no route to {net} "
+                                   "(ip route get: {why})", ip=reply_to, node=node.label, net=net,
+                                   why=back or NOT_ASKED), hint)
+    w.go(WAY_BACK, Msg("{where}: ip route get {dst}: {route}", where=node.label, dst=reply_to, route=_show(back)))
     return True
 
 
@@ -592,35 +631,42 @@ def _arrive(w: _Walk, src: str, dst: str) -> bool:
     """A namespace of the lab that has `dst`: is it there, and can it answer?"""
     owners = [o for o in w.state.owners_of(dst) if o.ns != HOST]
     if not owners:
-        return w.die("lab", f"no interface in the lab has {dst}",
-                     f"Give it to the interface that should answer: ip -n NS addr add {dst}/24 dev DEV")
+        return w.die(LAB, Msg("no interface in the lab has {ip}", ip=dst),
+                     Msg("Give it to the interface that should answer: {cmd}",
+                         cmd=f"ip -n NS addr add {dst}/24 dev DEV"))
     owner = owners[0]
-    w.go(owner.ns, f"{dst} is {place(owner.name, owner.ns)}")
+    w.go(owner.ns, Msg("{ip} is {where}", ip=dst, where=place(owner.name, owner.ns)))
     if not owner.admin_up:
-        return w.die(owner.ns, f"{owner.name} is DOWN",
-                     f"Bring it up: {ip_cmd(owner.ns, f'link set dev {owner.name} up')}")
+        return w.die(owner.ns, Msg("{where} is DOWN", where=owner.name),
+                     Msg("Bring it up: {cmd}", cmd=ip_cmd(owner.ns, f"link set dev {owner.name} up")))
     back = w.facts.routes.get(f"back {owner.ns} {src}", "")
     if not isinstance(back, dict):
         net = _subnet_of(w.state, src)
         gw, by = _gateway_on(w.state, owner)
-        return w.die("way back", f"the reply to {src} has no way back: {owner.ns} has no route to {net} "
-                                 f"(ip route get: {back or 'not asked'})",
-                     f"Route it back through {by}: {ip_cmd(owner.ns, f'route add {net} via {gw}')} "
-                     f"(or a default route via {gw})")
-    w.go("way back", f"{owner.ns}: ip route get {src}: {_show(back)}")
+        return w.die(WAY_BACK, Msg("the reply to {ip} has no way back: {ns} has no route to {net} (ip route get: "
+                                   "{why})", ip=src, ns=owner.ns, net=net, why=back or NOT_ASKED),
+                     Msg("Route it back through {by}: {cmd} (or a default route via {gw})", by=by,
+                         cmd=ip_cmd(owner.ns, f"route add {net} via {gw}"), gw=gw))
+    w.go(WAY_BACK, Msg("{where}: ip route get {dst}: {route}", where=owner.ns, dst=src, route=_show(back)))
     return True
 
 
 # --- words ------------------------------------------------------------------------------------
 
 def _show(route: dict) -> str:
-    parts = [f"via {route['gateway']}" if route.get("gateway") else "on the link",
-             f"dev {route.get('dev', '?')}"]
-    if route.get("prefsrc"):
-        parts.append(f"src {route['prefsrc']}")
+    """A route as `ip route get` found it: `via GW dev DEV src SRC`, in words where it has some."""
     if route.get("type") == "local":
-        parts = ["local (an address of its own)"]
-    return " ".join(parts)
+        return Msg("local (an address of its own)")
+    via = f"via {route['gateway']}" if route.get("gateway") else Msg("on the link")
+    if route.get("prefsrc"):
+        return Msg("{via} dev {dev} src {src}", via=via, dev=route.get("dev", "?"), src=route["prefsrc"])
+    return Msg("{via} dev {dev}", via=via, dev=route.get("dev", "?"))
+
+
+def _dnat_hop(v: packetpath.Verdict, counter: str) -> Msg:
+    """What a DNAT rule does to the packet."""
+    return Msg("nat {chains}: `{rule}` (rule {position} of {chain}) sends it to {to}{counter}", chains=_chains(v),
+               rule=v.quote, position=v.position, chain=v.chain, to=v.to, counter=counter)
 
 
 def _chains(v: packetpath.Verdict) -> str:
@@ -629,18 +675,17 @@ def _chains(v: packetpath.Verdict) -> str:
 
 
 def _decider(v: packetpath.Verdict) -> str:
-    if v.action == packetpath.UNKNOWN:
-        return f"rule {v.position} of {v.chain} (`{v.quote}`)"
-    if v.by_policy:
-        return f"no rule matches, so the policy `{v.quote}`"
-    return f"rule {v.position} of {v.chain} (`{v.quote}`)"
+    if v.by_policy and v.action != packetpath.UNKNOWN:
+        return Msg("no rule matches, so the policy `{policy}`", policy=v.quote)
+    return Msg("rule {position} of {chain} (`{rule}`)", position=v.position, chain=v.chain, rule=v.quote)
 
 
 def _forward_fix(v: packetpath.Verdict, iif: str, out: str) -> str:
     if v.by_policy:
-        return (f"Accept the way out and the replies: iptables -A FORWARD -i {iif} -o {out} -j ACCEPT, "
-                f"then iptables -A FORWARD -i {out} -o {iif} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
-    return f"That rule matches first: delete it (iptables -D {v.chain} {v.position})"
+        return Msg("Accept the way out and the replies: {cmd}, then {back}",
+                   cmd=f"iptables -A FORWARD -i {iif} -o {out} -j ACCEPT",
+                   back=f"iptables -A FORWARD -i {out} -o {iif} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+    return Msg("That rule matches first: delete it ({delete})", delete=f"iptables -D {v.chain} {v.position}")
 
 
 def _tuples(line: str) -> tuple[str, str]:
@@ -688,12 +733,12 @@ def _gateway_on(state: LabState, owner: Link) -> tuple[str, str]:
             for link in ns.links.values():
                 for b, _ in link.addrs:
                     if link.name != "lo" and b != a and in_subnet(b, f"{a}/{p}"):
-                        return b, ("the lab host" if ns.name == HOST else ns.name)
-    return "GATEWAY", "its gateway"
+                        return b, (Msg("the lab host") if ns.name == HOST else ns.name)
+    return "GATEWAY", Msg("its gateway")
 
 
 
 def _said(seen: str) -> str:
     """The probe's own words in one line: ping's packet count, or its last line."""
     lines = [l.strip() for l in seen.strip().splitlines() if l.strip()]
-    return next((l for l in lines if "packets transmitted" in l), lines[-1][:160] if lines else "no answer")
+    return next((l for l in lines if "packets transmitted" in l), lines[-1][:160] if lines else Msg("no answer"))

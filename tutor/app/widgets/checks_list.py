@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from tutor.i18n import _
 from tutor.sanitize import cell, clean
 
 NOT_TRIED = "not tried yet"
@@ -63,13 +64,13 @@ class ChecksList(Vertical):
                 text.append("✗ ", style="bold red")
                 text.append(cell(check.name))
                 if check.found:
-                    text.append(f"\n    {cell(check.found)}", style="italic")
+                    text.append(f"\n    {cell(check.shown_found)}", style="italic")
         hint = None
         if result.passed:
-            hint = Text("All checks pass: step done.", style="bold green")
+            hint = Text(_("All checks pass: step done."), style="bold green")
         elif result.hint:
-            hint = Text("Hint: ", style="bold yellow")
-            hint.append(clean(result.hint))
+            hint = Text(_("Hint: "), style="bold yellow")
+            hint.append(clean(result.shown_hint))
         self.border_subtitle = "✓ done" if result.passed else ""
         self.set_class(result.passed, "-passed")
         self._show(text, hint)

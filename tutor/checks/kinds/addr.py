@@ -13,6 +13,7 @@ from tutor.checks.lang import (
     ip_address,
     missing,
 )
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -44,38 +45,49 @@ class Addr(StateKind):
             verdict = missing_link(state, dev, ns)
             moved = [l for l in state.links_named(dev) if ip in dict(l.addrs)]
             if moved:   # moving an interface to another namespace wipes its addresses
-                verdict.found += f" (it has {ip} there)"
-                verdict.hint += f"; moving it clears its addresses, so add {want} again: {add}"
-            elif owners:
+                return Verdict(False, Msg("{found} (it has {ip} there)", found=verdict.found, ip=ip),
+                               Msg("{found}; moving it clears its addresses, so add {want} again: {cmd}",
+                                   found=verdict.hint, want=want, cmd=add))
+            if owners:
                 o = owners[0]
-                verdict.found += f"; {ip} is on {place(o.name, o.ns)}"
+                return Verdict(False, Msg("{found}; {ip} is on {where}", found=verdict.found, ip=ip,
+                                          where=place(o.name, o.ns)), verdict.hint)
             return verdict
         mine = dict(link.addrs)
         others = [o for o in owners if (o.name, o.ns) != (dev, ns)]
         if ip in mine and mine[ip] != prefix:
-            return Verdict(False, f"{place(dev, ns)} has {ip}/{mine[ip]}, not /{prefix}",
-                           f"Write the prefix: {ip_cmd(ns, f'addr del {ip}/{mine[ip]} dev {dev}')} then {add}"
-                           + (f" (without /{prefix} the kernel uses /32: no route to the rest of the subnet)"
-                              if mine[ip] == 32 else ""))
+            fix = Msg("Write the prefix: {delete} then {cmd}", delete=ip_cmd(ns, f"addr del {ip}/{mine[ip]} dev {dev}"),
+                      cmd=add)
+            if mine[ip] == 32:
+                fix = Msg("{fix} (without /{prefix} the kernel uses /32: no route to the rest of the subnet)",
+                          fix=fix, prefix=prefix)
+            return Verdict(False, Msg("{where} has {have}, not /{prefix}", where=place(dev, ns),
+                                      have=f"{ip}/{mine[ip]}", prefix=prefix), fix)
         if ip in mine and others:
             o = others[0]
-            return Verdict(False, f"{want} is on {place(dev, ns)} and also on {place(o.name, o.ns)}",
-                           f"Duplicate address: two machines answering for {ip} confuse ARP. Remove the "
-                           f"wrong one: {ip_cmd(o.ns, f'addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}')}")
+            return Verdict(False, Msg("{want} is on {where} and also on {other}", want=want, where=place(dev, ns),
+                                      other=place(o.name, o.ns)),
+                           Msg("Duplicate address: two machines answering for {ip} confuse ARP. Remove the "
+                               "wrong one: {cmd}", ip=ip,
+                               cmd=ip_cmd(o.ns, f"addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}")))
         if ip in mine:
-            return Verdict(True, f"{place(dev, ns)} has {want}")
+            return Verdict(True, Msg("{where} has {want}", where=place(dev, ns), want=want))
         if others:
             o = others[0]
-            return Verdict(False, f"{ip} is on {place(o.name, o.ns)}, not on {place(dev, ns)}",
-                           f"Wrong place: {ip_cmd(o.ns, f'addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}')} "
-                           f"then {add}")
+            return Verdict(False, Msg("{ip} is on {other}, not on {where}", ip=ip, other=place(o.name, o.ns),
+                                      where=place(dev, ns)),
+                           Msg("Wrong place: {delete} then {cmd}",
+                               delete=ip_cmd(o.ns, f"addr del {ip}/{dict(o.addrs)[ip]} dev {o.name}"), cmd=add))
         if mine:
             have = ", ".join(f"{a}/{p}" for a, p in link.addrs)
-            return Verdict(False, f"{place(dev, ns)} has {have}, not {want}", f"Add it: {add}")
-        what = "the bridge " if link.kind == "bridge" else ""
-        return Verdict(False, f"{what}{place(dev, ns)} has no IPv4 address",
-                       f"Give it one: {add}" + (" (a bridge needs an address to be the gateway of its "
-                                                  "subnet)" if link.kind == "bridge" else ""))
+            return Verdict(False, Msg("{where} has {have}, not {want}", where=place(dev, ns), have=have, want=want),
+                           Msg("Add it: {cmd}", cmd=add))
+        if link.kind == "bridge":
+            return Verdict(False, Msg("the bridge {where} has no IPv4 address", where=place(dev, ns)),
+                           Msg("Give it one: {cmd} (a bridge needs an address to be the gateway of its subnet)",
+                               cmd=add))
+        return Verdict(False, Msg("{where} has no IPv4 address", where=place(dev, ns)),
+                       Msg("Give it one: {cmd}", cmd=add))
 
 
 KIND = Addr()

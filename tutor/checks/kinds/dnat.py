@@ -15,6 +15,7 @@ from tutor.checks.lang import (
     port,
 )
 from tutor.checks.packetpath import UNKNOWN
+from tutor.i18n import Msg
 from tutor.lab import world
 from tutor.lab.state import HOST, LabState
 
@@ -41,18 +42,23 @@ class Dnat(StateKind):
         port, ip, to_port = check.args["port"], check.args["to_ip"], check.args["to_port"]
         walked = walk_from_lan(state, port)
         chain, fix = dnat_fix(state, walked, port, f"{ip}:{to_port}")
-        add = "Add" if chain == "PREROUTING" else f"Add it to the {chain} chain, which PREROUTING sends it into"
+        add = (Msg("Add: {cmd}", cmd=fix) if chain == "PREROUTING"
+               else Msg("Add it to the {chain} chain, which PREROUTING sends it into: {cmd}", chain=chain, cmd=fix))
+        target = f"{ip}:{to_port}"
         if walked is not None and walked.action == "DNAT":
             target_ip, _, target_port = walked.to.partition(":")
             if target_ip == ip and (target_port or str(port)) == str(to_port):
-                via = f" (via {' → '.join(walked.path)})" if len(walked.path) > 1 else ""
-                return Verdict(True, f"PREROUTING forwards tcp port {port} to {ip}:{to_port}{via}")
+                found = Msg("PREROUTING forwards tcp port {port} to {target}", port=port, target=target)
+                if len(walked.path) > 1:
+                    found = Msg("{found} (via {path})", found=found, path=" → ".join(walked.path))
+                return Verdict(True, found)
             # the kernel takes the first rule that catches the packet: a wrong one earlier wins
-            return Verdict(False, f"the DNAT rules do not send tcp {port} to {ip}:{to_port}: the first that "
-                                  f"catches it, `{walked.quote}` (rule {walked.position} of {walked.chain}), "
-                                  f"sends it to {walked.to}",
-                           f"That rule matches first: delete it (iptables -t nat -D {walked.chain} "
-                           f"{walked.position}), then add: {fix}")
+            return Verdict(False, Msg("the DNAT rules do not send tcp {port} to {target}: the first that catches "
+                                      "it, `{rule}` (rule {position} of {chain}), sends it to {to}", port=port,
+                                      target=target, rule=walked.quote, position=walked.position,
+                                      chain=walked.chain, to=walked.to),
+                           Msg("That rule matches first: delete it ({delete}), then add: {cmd}",
+                               delete=f"iptables -t nat -D {walked.chain} {walked.position}", cmd=fix))
         if walked is not None and walked.action != UNKNOWN:
             rules = [r for r in state.rules if r.table == "nat" and r.opts.get("-j") == "DNAT"]
         else:   # a rule the walk cannot read: judge by the rules' text, as written
@@ -62,14 +68,15 @@ class Dnat(StateKind):
                 target_ip, _, target_port = dest.partition(":")
                 if (r.opts.get("-p") == "tcp" and r.opts.get("--dport") == str(port) and target_ip == ip
                         and (target_port or str(port)) == str(to_port)):
-                    return Verdict(True, f"PREROUTING forwards tcp port {port} to {ip}:{to_port}")
+                    return Verdict(True, Msg("PREROUTING forwards tcp port {port} to {target}", port=port,
+                                             target=target))
         if rules:
             have = "; ".join(f"-A {r.text}" for r in rules)
-            return Verdict(False, f"the DNAT rules do not send tcp {port} to {ip}:{to_port}: {have}",
-                           f"{add}: {fix}")
-        return Verdict(False, "the nat table's PREROUTING chain has no DNAT rule",
-                       f"{'Forward the port' if chain == 'PREROUTING' else add}: {fix} "
-                       f"(`--dport` needs `-p tcp` before it)")
+            return Verdict(False, Msg("the DNAT rules do not send tcp {port} to {target}: {have}", port=port,
+                                      target=target, have=have), add)
+        return Verdict(False, Msg("the nat table's PREROUTING chain has no DNAT rule"),
+                       Msg("{fix} (`--dport` needs `-p tcp` before it)",
+                           fix=Msg("Forward the port: {cmd}", cmd=fix) if chain == "PREROUTING" else add))
 
 
 def dnat_fix(state: LabState, walked: packetpath.Verdict | None, port: int, to: str) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from tutor.checks.diagnose import name_problem, own_port_problem
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import ProbeKind, typed_at
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -38,12 +39,12 @@ class Fetch(ProbeKind):
         return not check.args.get("status") or f"HTTP {check.args['status']}" in seen
 
     def worked(self, check: Check, seen: str) -> str:
-        return f"{check.where} fetched {check.args['url']}: {seen.strip()}"
+        return Msg("{where} fetched {url}: {seen}", where=str(check.where), url=check.args["url"], seen=seen.strip())
 
     def mismatch(self, check: Check, seen: str) -> Verdict:
-        return Verdict(False, f"{seen.strip()} (expected HTTP {check.args['status']})",
-                       f"The server answers, with another status: look at its answer with "
-                       f"{typed_at(check.where)}curl -sI {check.args['url']}")
+        return Verdict(False, Msg("{seen} (expected HTTP {status})", seen=seen.strip(), status=check.args["status"]),
+                       Msg("The server answers, with another status: look at its answer with {cmd}",
+                           cmd=f"{typed_at(check.where)}curl -sI {check.args['url']}"))
 
     def target(self, check: Check) -> tuple[str, int]:
         hostport = check.args["url"].split("://", 1)[1].split("/", 1)[0]

@@ -10,6 +10,7 @@ from tutor.checks import packetpath
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import IP_FORWARD, Reads, StateKind
 from tutor.checks.lang import Check, Where, Words
+from tutor.i18n import Msg
 from tutor.lab import world
 from tutor.lab.state import HOST, LabState
 
@@ -40,22 +41,26 @@ def forward_verdict(s: LabState) -> Verdict:
         if not r.matches:
             target = r.opts.get("-j", "")
             if target in ("DROP", "REJECT"):
-                return Verdict(False, f"the FORWARD chain has `-A {r.text}` before any ACCEPT",
-                               f"Remove it: iptables -D {r.text}")
+                return Verdict(False, Msg("the FORWARD chain has `{rule}` before any ACCEPT", rule=f"-A {r.text}"),
+                               Msg("Remove it: {cmd}", cmd=f"iptables -D {r.text}"))
             if target == "ACCEPT":
-                return Verdict(True, "the FORWARD chain accepts everything (rule ACCEPT)")
+                return Verdict(True, Msg("the FORWARD chain accepts everything (rule ACCEPT)"))
     if policy in ("DROP", "REJECT"):
         accepts = [r for r in rules if r.opts.get("-j") == "ACCEPT"]
         jumps = [r for r in rules if s.policies.get(("filter", r.opts.get("-j", ""))) == "-"]
         if not accepts and not jumps:
-            return Verdict(False, f"the FORWARD chain's policy is {policy}: forwarded packets are dropped",
-                           "Accept forwarded packets: iptables -P FORWARD ACCEPT")
+            return Verdict(False, Msg("the FORWARD chain's policy is {policy}: forwarded packets are dropped",
+                                      policy=policy),
+                           Msg("Accept forwarded packets: {cmd}", cmd="iptables -P FORWARD ACCEPT"))
         walked = _way_out_and_back(s)   # Docker 28's FORWARD holds only jumps to its own chains
         if walked is not None:
             return walked
-        return Verdict(True, f"the FORWARD policy is {policy}, with {len(accepts)} ACCEPT rule(s)"
-                             + (f" and {len(jumps)} jump(s) to other chains" if jumps else ""))
-    return Verdict(True, f"the FORWARD chain's policy is {policy}")
+        if jumps:
+            return Verdict(True, Msg("the FORWARD policy is {policy}, with {accepts} ACCEPT rule(s) and {jumps} "
+                                     "jump(s) to other chains", policy=policy, accepts=len(accepts), jumps=len(jumps)))
+        return Verdict(True, Msg("the FORWARD policy is {policy}, with {accepts} ACCEPT rule(s)", policy=policy,
+                                 accepts=len(accepts)))
+    return Verdict(True, Msg("the FORWARD chain's policy is {policy}", policy=policy))
 
 
 def _way_out_and_back(s: LabState) -> Verdict | None:
@@ -79,8 +84,8 @@ def _way_out_and_back(s: LabState) -> Verdict | None:
                                       dst_local=False, state="NEW")
             back = packetpath.Packet(src=target, dst=inside, proto="icmp", iif=out.host_dev, oif=link.name,
                                      dst_local=False, state="ESTABLISHED")
-            for packet, way in ((there, f"from {link.name} to {out.host_dev}"),
-                                (back, f"back from {out.host_dev} to {link.name}")):
+            for packet, way in ((there, Msg("from {iif} to {oif}", iif=link.name, oif=out.host_dev)),
+                                (back, Msg("back from {iif} to {oif}", iif=out.host_dev, oif=link.name))):
                 walked = packetpath.walk(rules, "filter", "FORWARD", packet)
                 if walked.action == packetpath.UNKNOWN:
                     return None
@@ -89,17 +94,18 @@ def _way_out_and_back(s: LabState) -> Verdict | None:
                            f"iptables -A FORWARD -i {out.host_dev} -o {link.name} -m conntrack "
                            f"--ctstate RELATED,ESTABLISHED -j ACCEPT")
                     if walked.by_policy:
-                        return Verdict(False, f"the FORWARD chain drops packets {way}: no rule accepts them, "
-                                              f"so its policy `{walked.quote}` does",
-                                       f"Accept the way out and back: {fix}")
-                    return Verdict(False, f"the FORWARD chain drops packets {way}: `{walked.quote}` "
-                                          f"(rule {walked.position} of {walked.chain})",
-                                   f"Delete it: iptables -D {walked.chain} {walked.position}")
+                        return Verdict(False, Msg("the FORWARD chain drops packets {way}: no rule accepts them, "
+                                                  "so its policy `{policy}` does", way=way, policy=walked.quote),
+                                       Msg("Accept the way out and back: {cmd}", cmd=fix))
+                    return Verdict(False, Msg("the FORWARD chain drops packets {way}: `{rule}` (rule {position} of "
+                                              "{chain})", way=way, rule=walked.quote, position=walked.position,
+                                              chain=walked.chain),
+                                   Msg("Delete it: {cmd}", cmd=f"iptables -D {walked.chain} {walked.position}"))
             ways.append(link.name)
     if not ways:
         return None
-    return Verdict(True, f"the FORWARD policy is DROP, and its rules accept the way out to "
-                         f"{out.host_dev} and back for {', '.join(dict.fromkeys(ways))}")
+    return Verdict(True, Msg("the FORWARD policy is DROP, and its rules accept the way out to {oif} and back for "
+                             "{ways}", oif=out.host_dev, ways=", ".join(dict.fromkeys(ways))))
 
 
 KIND = Forward()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict, create_cmd, ip_cmd, missing_link, place
 from tutor.checks.kinds._kind import StateKind
 from tutor.checks.lang import Check, Where, Words, iface
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -27,15 +28,18 @@ class Link(StateKind):
         if link is None:
             return missing_link(state, dev, ns, want)
         if want and link.kind != want:
-            return Verdict(False, f"{place(dev, ns)} is a {link.kind or 'plain device'}, not a {want}",
-                           f"Delete it ({ip_cmd(ns, f'link del {dev}')}) and create a {want}: "
-                           f"{create_cmd(dev, want, ns)}")
+            return Verdict(False, Msg("{where} is a {kind}, not a {want}", where=place(dev, ns),
+                                      kind=link.kind or Msg("plain device"), want=want),
+                           Msg("Delete it ({delete}) and create a {want}: {cmd}", delete=ip_cmd(ns, f"link del {dev}"),
+                               want=want, cmd=create_cmd(dev, want, ns)))
         if check.args.get("up") and not link.admin_up:
-            return Verdict(False, f"{place(dev, ns)} is DOWN",
-                           f"Bring it up: {ip_cmd(ns, f'link set dev {dev} up')}")
-        up = "UP" if link.admin_up else "DOWN"
-        note = " (its other end is still down)" if link.admin_up and link.oper == "LOWERLAYERDOWN" else ""
-        return Verdict(True, f"{place(dev, ns)} exists, {up}{note}")
+            return Verdict(False, Msg("{where} is DOWN", where=place(dev, ns)),
+                           Msg("Bring it up: {cmd}", cmd=ip_cmd(ns, f"link set dev {dev} up")))
+        if not link.admin_up:
+            return Verdict(True, Msg("{where} exists, DOWN", where=place(dev, ns)))
+        if link.oper == "LOWERLAYERDOWN":
+            return Verdict(True, Msg("{where} exists, UP (its other end is still down)", where=place(dev, ns)))
+        return Verdict(True, Msg("{where} exists, UP", where=place(dev, ns)))
 
 
 KIND = Link()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict, ip_cmd, missing_link, no_namespace, who
 from tutor.checks.kinds._kind import StateKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words, iface
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -35,9 +36,10 @@ class Links(StateKind):
         extra = [dev for dev in have if dev not in want]
         if extra:
             dev = extra[0]
-            return Verdict(False, f"{who(ns)} also has {', '.join(extra)}, besides {', '.join(want)}",
-                           f"Take it out: {ip_cmd(ns, f'link del {dev}')}")
-        return Verdict(True, f"{who(ns)} has only {', '.join(want)}")
+            return Verdict(False, Msg("{who} also has {extra}, besides {want}", who=who(ns), extra=", ".join(extra),
+                                      want=", ".join(want)),
+                           Msg("Take it out: {cmd}", cmd=ip_cmd(ns, f"link del {dev}")))
+        return Verdict(True, Msg("{who} has only {want}", who=who(ns), want=", ".join(want)))
 
 
 KIND = Links()

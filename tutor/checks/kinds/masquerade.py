@@ -11,6 +11,7 @@ from tutor.checks import packetpath
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import IP_FORWARD, Reads, StateKind
 from tutor.checks.lang import Check, Where, Words, network
+from tutor.i18n import Msg
 from tutor.lab import world
 from tutor.lab.iptables import Iptables, Rule
 from tutor.lab.state import HOST, LabState, covers, in_subnet
@@ -46,8 +47,10 @@ def masquerade_verdict(s: LabState, subnet: str) -> Verdict:
     if walked.action == packetpath.UNKNOWN:
         return _by_text(s, subnet)
     if walked.action in NAT_OUT:
-        via = f", via {' → '.join(walked.path)}" if len(walked.path) > 1 else ""
-        return Verdict(True, f"POSTROUTING masquerades {subnet} (`{walked.quote}`{via})")
+        if len(walked.path) > 1:
+            return Verdict(True, Msg("POSTROUTING masquerades {subnet} (`{rule}`, via {path})", subnet=subnet,
+                                     rule=walked.quote, path=" → ".join(walked.path)))
+        return Verdict(True, Msg("POSTROUTING masquerades {subnet} (`{rule}`)", subnet=subnet, rule=walked.quote))
     # a rule that decided (ACCEPT) or a RETURN that sent it to the policy caught it first
     stop = (walked.chain, walked.position, walked.rule) if walked.rule else _stopping_return(rules, walked, packet)
     if stop is None:    # nothing caught it: no rule masquerades it
@@ -55,10 +58,13 @@ def masquerade_verdict(s: LabState, subnet: str) -> Verdict:
     chain, position, rule = stop
     later = any(r.table == "nat" and _target(r) in NAT_OUT and packetpath.matches(r, packet)[0]
                 for r in rules.rules)
-    then = "" if later else f", then add: {masquerade_fix(s, subnet)}"
-    return Verdict(False, f"the nat rules do not masquerade {subnet}: `-A {rule.text}` (rule {position} of "
-                          f"{chain}) catches it first and lets it out unchanged",
-                   f"That rule catches it first: delete it (iptables -t nat -D {chain} {position}){then}")
+    delete = f"iptables -t nat -D {chain} {position}"
+    hint = (Msg("That rule catches it first: delete it ({delete})", delete=delete) if later
+            else Msg("That rule catches it first: delete it ({delete}), then add: {cmd}", delete=delete,
+                     cmd=masquerade_fix(s, subnet)))
+    return Verdict(False, Msg("the nat rules do not masquerade {subnet}: `{rule}` (rule {position} of {chain}) "
+                              "catches it first and lets it out unchanged", subnet=subnet, rule=f"-A {rule.text}",
+                              position=position, chain=chain), hint)
 
 
 NAT_OUT = ("MASQUERADE", "SNAT")
@@ -133,7 +139,7 @@ def _by_text(s: LabState, subnet: str) -> Verdict:
     nat = [r for r in s.nat_rules("POSTROUTING") if _target(r) in NAT_OUT]
     for r in nat:
         if _nat_covers(r.opts, subnet):
-            return Verdict(True, f"POSTROUTING masquerades {subnet} (`-A {r.text}`)")
+            return Verdict(True, Msg("POSTROUTING masquerades {subnet} (`{rule}`)", subnet=subnet, rule=f"-A {r.text}"))
     return _not_covered(s, subnet, nat)
 
 
@@ -143,10 +149,12 @@ def _not_covered(s: LabState, subnet: str, nat: list[Rule]) -> Verdict:
     if nat:
         have = "; ".join(f"-A {r.text}" for r in nat)
         wrong = [r for r in nat if r.opts.get("-s") and not covers(r.opts["-s"], subnet)]
-        hint = (f"Wrong source subnet: delete the wrong rule (iptables -t nat -D {wrong[0].text}) and add {fix}"
-                if wrong else f"Add: {fix}")
-        return Verdict(False, f"the nat rules do not cover {subnet}: {have}", hint)
-    return Verdict(False, "the nat table's POSTROUTING chain has no MASQUERADE rule", f"Add one: {fix}")
+        hint = (Msg("Wrong source subnet: delete the wrong rule ({delete}) and add {cmd}",
+                    delete=f"iptables -t nat -D {wrong[0].text}", cmd=fix)
+                if wrong else Msg("Add: {cmd}", cmd=fix))
+        return Verdict(False, Msg("the nat rules do not cover {subnet}: {have}", subnet=subnet, have=have), hint)
+    return Verdict(False, Msg("the nat table's POSTROUTING chain has no MASQUERADE rule"),
+                   Msg("Add one: {cmd}", cmd=fix))
 
 
 KIND = Masquerade()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict, find_link, ip_cmd, place
 from tutor.checks.kinds._kind import StateKind
 from tutor.checks.lang import Check, Where, Words, iface, missing
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -27,15 +28,18 @@ class Master(StateKind):
         bridge = state.link(br, ns)
         fix = ip_cmd(ns, f"link set {dev} master {br}")
         if bridge is None:
-            return Verdict(False, f"{place(dev, ns)} cannot join {br}: there is no bridge {br} there",
-                           f"Create the bridge first: {ip_cmd(ns, f'link add {br} type bridge')}, then {fix}")
+            return Verdict(False, Msg("{where} cannot join {br}: there is no bridge {br} there", where=place(dev, ns),
+                                      br=br),
+                           Msg("Create the bridge first: {create}, then {cmd}",
+                               create=ip_cmd(ns, f"link add {br} type bridge"), cmd=fix))
         if link.master is None:
-            return Verdict(False, f"{place(dev, ns)} is not plugged into any bridge",
-                           f"Attach the port to the bridge: {fix}")
+            return Verdict(False, Msg("{where} is not plugged into any bridge", where=place(dev, ns)),
+                           Msg("Attach the port to the bridge: {cmd}", cmd=fix))
         if link.master != br:
-            return Verdict(False, f"{place(dev, ns)} is a port of {link.master}, not {br}",
-                           f"Move it: {fix}")
-        return Verdict(True, f"{place(dev, ns)} is a port of {br}")
+            return Verdict(False, Msg("{where} is a port of {master}, not {br}", where=place(dev, ns),
+                                      master=link.master, br=br),
+                           Msg("Move it: {cmd}", cmd=fix))
+        return Verdict(True, Msg("{where} is a port of {br}", where=place(dev, ns), br=br))
 
 
 KIND = Master()

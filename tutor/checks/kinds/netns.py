@@ -5,6 +5,7 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import StateKind
 from tutor.checks.lang import Check, Where, Words, ns_name
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -20,10 +21,10 @@ class Netns(StateKind):
     def judge(self, check: Check, state: LabState) -> Verdict:
         name = check.args["name"]
         if name in state.namespaces:
-            return Verdict(True, f"namespace {name} exists")
-        have = ", ".join(state.namespaces) or "none"
-        return Verdict(False, f"there is no namespace {name} (the lab has: {have})",
-                       f"Create it: ip netns add {name}")
+            return Verdict(True, Msg("namespace {name} exists", name=name))
+        have = ", ".join(state.namespaces) or Msg("none")
+        return Verdict(False, Msg("there is no namespace {ns} (the lab has: {have})", ns=name, have=have),
+                       Msg("Create it: {cmd}", cmd=f"ip netns add {name}"))
 
 
 KIND = Netns()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict, ip_cmd, no_namespace, place, who
 from tutor.checks.kinds._kind import StateKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -26,14 +27,17 @@ class No(StateKind):
             return bad
         veths = [l for l in state.ns[ns].links.values() if l.kind == "veth"]
         if not veths:
-            return Verdict(True, f"{who(ns)} has no veth")
+            return Verdict(True, Msg("{who} has no veth", who=who(ns)))
         first = veths[0]
         peer = state.peer_of(first)
-        other = f" (its other end is {place(peer.name, peer.ns)})" if peer else ""
-        more = f", and {len(veths) - 1} more" if len(veths) > 1 else ""
-        return Verdict(False, f"{place(first.name, ns)} is still there{other}{more}",
-                       f"Take the cable away: {ip_cmd(ns, f'link del {first.name}')} deletes both ends "
-                       "(a CNI plugin does it when run with CNI_COMMAND=DEL)")
+        found = (Msg("{where} is still there (its other end is {other})", where=place(first.name, ns),
+                     other=place(peer.name, peer.ns)) if peer
+                 else Msg("{where} is still there", where=place(first.name, ns)))
+        if len(veths) > 1:
+            found = Msg("{found}, and {count} more", found=found, count=len(veths) - 1)
+        return Verdict(False, found,
+                       Msg("Take the cable away: {cmd} deletes both ends (a CNI plugin does it when run with "
+                           "CNI_COMMAND=DEL)", cmd=ip_cmd(ns, f"link del {first.name}")))
 
 
 KIND = No()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict, find_link, ip_cmd, place
 from tutor.checks.kinds._kind import Reads, StateKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words, iface
+from tutor.i18n import Msg
 from tutor.lab.state import HOST, LabState
 
 
@@ -37,44 +38,56 @@ class Peer(StateKind):
         if isinstance(link, Verdict):
             return link
         if link.kind != "veth":
-            return Verdict(False, f"{place(dev, ns)} is a {link.kind or 'plain device'}, not a veth end",
-                           f"Create a pair: ip link add {dev} type veth peer name {want}")
+            return Verdict(False, Msg("{where} is a {kind}, not a veth end", where=place(dev, ns),
+                                      kind=link.kind or Msg("plain device")),
+                           Msg("Create a pair: {cmd}", cmd=f"ip link add {dev} type veth peer name {want}"))
         peer = state.peer_of(link)
         if peer is None:
-            return Verdict(False, f"cannot find the other end of {place(dev, ns)}",
-                           f"Recreate the pair: ip link add {dev} type veth peer name {want}")
+            return Verdict(False, Msg("cannot find the other end of {where}", where=place(dev, ns)),
+                           Msg("Recreate the pair: {cmd}", cmd=f"ip link add {dev} type veth peer name {want}"))
         if peer.name != want:
             # an interface already called `want` would make the new pair (or its move) collide
             stray = next((l for l in state.links_named(want) if l.kind == "veth"), None)
-            also = (f" and the stray {place(want, stray.ns)} ({ip_cmd(stray.ns, f'link del {want}')}), then"
-                    if stray else "")
-            return Verdict(False, f"the other end of {place(dev, ns)} is {place(peer.name, peer.ns)}, not {want}",
-                           f"Delete the pair ({ip_cmd(ns, f'link del {dev}')} removes both ends){also} "
-                           f"{'' if stray else 'and '}recreate it: ip link add {dev} type veth peer name {want}")
+            create = f"ip link add {dev} type veth peer name {want}"
+            found = Msg("the other end of {where} is {other}, not {want}", where=place(dev, ns),
+                        other=place(peer.name, peer.ns), want=want)
+            if stray:
+                return Verdict(False, found, Msg("Delete the pair ({delete} removes both ends) and the stray "
+                                                 "{stray} ({delete_stray}), then recreate it: {cmd}",
+                                                 delete=ip_cmd(ns, f"link del {dev}"), stray=place(want, stray.ns),
+                                                 delete_stray=ip_cmd(stray.ns, f"link del {want}"), cmd=create))
+            return Verdict(False, found, Msg("Delete the pair ({delete} removes both ends) and recreate it: {cmd}",
+                                             delete=ip_cmd(ns, f"link del {dev}"), cmd=create))
         if peer.ns != want_ns:
             if peer.ns == HOST:
                 return _not_moved(state, want, want_ns)
-            return Verdict(False, f"{want} is in namespace {peer.ns}, not {place('', want_ns).strip()}",
-                           f"Wrong namespace: move it with ip -n {peer.ns} link set {want} netns "
-                           f"{'1' if want_ns == HOST else want_ns}")
-        return Verdict(True, f"{place(dev, ns)} is cabled to {place(want, want_ns)}")
+            move = f"ip -n {peer.ns} link set {want} netns {'1' if want_ns == HOST else want_ns}"
+            if want_ns == HOST:
+                return Verdict(False, Msg("{dev} is in namespace {other}, not on the lab host", dev=want,
+                                          other=peer.ns), Msg("Wrong namespace: move it with {cmd}", cmd=move))
+            return Verdict(False, Msg("{dev} is in namespace {other}, not in {ns}", dev=want, other=peer.ns,
+                                      ns=want_ns), Msg("Wrong namespace: move it with {cmd}", cmd=move))
+        return Verdict(True, Msg("{where} is cabled to {other}", where=place(dev, ns), other=place(want, want_ns)))
 
 
 def _not_moved(state: LabState, want: str, want_ns: str) -> Verdict:
     """`want` is still on the lab host. If `want_ns` has an interface of that name already (a
     stray from an earlier try), the kernel refuses the move: "An interface with the same name
     exists in the target netns"."""
-    found = f"{want} is still on the lab host, not in {want_ns}"
+    found = Msg("{dev} is still on the lab host, not in {ns}", dev=want, ns=want_ns)
     move = f"ip link set {want} netns {want_ns}"
     there = state.link(want, want_ns)
     if there is None:
-        return Verdict(False, found, f"Move that end into the namespace: {move}")
+        return Verdict(False, found, Msg("Move that end into the namespace: {cmd}", cmd=move))
     other = state.peer_of(there) if there.kind == "veth" else None
-    whose = f" (the other end of {place(other.name, other.ns)})" if other else ""
-    both = " removes both ends" if other else ""
-    return Verdict(False, f"{found}, and {want_ns} already has a {want}{whose}",
-                   f"Delete the stray {'pair' if other else 'one'} first "
-                   f"({ip_cmd(want_ns, f'link del {want}')}{both}), then move this end: {move}")
+    delete = ip_cmd(want_ns, f"link del {want}")
+    if other:
+        return Verdict(False, Msg("{found}, and {ns} already has a {dev} (the other end of {other})", found=found,
+                                  ns=want_ns, dev=want, other=place(other.name, other.ns)),
+                       Msg("Delete the stray pair first ({delete} removes both ends), then move this end: {cmd}",
+                           delete=delete, cmd=move))
+    return Verdict(False, Msg("{found}, and {ns} already has a {dev}", found=found, ns=want_ns, dev=want),
+                   Msg("Delete the stray one first ({delete}), then move this end: {cmd}", delete=delete, cmd=move))
 
 
 KIND = Peer()

@@ -6,6 +6,7 @@ from tutor.checks.diagnose import path_problem
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import ProbeKind
 from tutor.checks.lang import Check, Where, Words, ip_address
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -22,7 +23,7 @@ class Ping(ProbeKind):
         return f"ping -n -c 1 -W 1 {check.args['ip']}"
 
     def worked(self, check: Check, seen: str) -> str:
-        return f"{check.where} gets replies from {check.args['ip']}"
+        return Msg("{where} gets replies from {ip}", where=str(check.where), ip=check.args["ip"])
 
     def target(self, check: Check) -> tuple[str, int]:
         return check.args["ip"], 0

@@ -9,6 +9,7 @@ import re
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import Reads, StateKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words, ip_address, missing, ns_name
+from tutor.i18n import Msg
 from tutor.lab.state import HOST, LabState, resolv_path
 
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})")
@@ -52,19 +53,20 @@ class Resolv(StateKind):
         else:
             fix = f"mkdir -p /etc/netns/{ns} && echo 'nameserver {want}' > {path}"
         if text is None:
-            return Verdict(False, f"{path} does not exist", f"Create it: {fix}")
+            return Verdict(False, Msg("{path} does not exist", path=path), Msg("Create it: {cmd}", cmd=fix))
         servers = nameservers(text)
         if want in servers:
-            return Verdict(True, f"{path} names nameserver {want}")
+            return Verdict(True, Msg("{path} names nameserver {want}", path=path, want=want))
         crowded = next((l.strip() for l in text.splitlines()
                         if l.split()[:1] == ["nameserver"] and want in l.split()[2:]), None)
         if crowded:
-            return Verdict(False, f"{path} has `{crowded}`, which names only {crowded.split()[1]}: "
-                                  f"the resolver reads one address per nameserver line",
-                           f"Give each server a line of its own (`nameserver {want}`): "
-                           f"sed -i 's/^nameserver .*/nameserver {want}/' {path}")
-        found = ", ".join(servers) or "no nameserver line"
-        return Verdict(False, f"{path} has {found}", f"Write it: {fix}")
+            return Verdict(False, Msg("{path} has `{line}`, which names only {server}: the resolver reads one "
+                                      "address per nameserver line", path=path, line=crowded,
+                                      server=crowded.split()[1]),
+                           Msg("Give each server a line of its own (`nameserver {want}`): {cmd}", want=want,
+                               cmd=f"sed -i 's/^nameserver .*/nameserver {want}/' {path}"))
+        found = ", ".join(servers) or Msg("no nameserver line")
+        return Verdict(False, Msg("{path} has {found}", path=path, found=found), Msg("Write it: {cmd}", cmd=fix))
 
 
 def _judge_search(check: Check, state: LabState) -> Verdict:
@@ -75,17 +77,25 @@ def _judge_search(check: Check, state: LabState) -> Verdict:
     fix = f"sed -i '/^search /d' {path} && echo '{line}' >> {path}"
     if text is None:
         make = "" if ns == HOST else f"mkdir -p /etc/netns/{ns} && "
-        return Verdict(False, f"{path} does not exist", f"Create it: {make}echo '{line}' > {path}")
+        return Verdict(False, Msg("{path} does not exist", path=path),
+                       Msg("Create it: {cmd}", cmd=f"{make}echo '{line}' > {path}"))
     lines = [l.split() for l in text.splitlines() if l.split()[:1] in (["search"], ["domain"])]
     if not lines:
-        return Verdict(False, f"{path} has no search line", f"Add it: echo '{line}' >> {path}")
+        return Verdict(False, Msg("{path} has no search line", path=path),
+                       Msg("Add it: {cmd}", cmd=f"echo '{line}' >> {path}"))
     last = lines[-1]   # the resolver keeps only the last search (or domain) line
     have = [d.lower().rstrip(".") for d in last[1:]]
     if have == want:
-        return Verdict(True, f"{path} searches {' then '.join(want)}")
-    said = f"`{' '.join(last)}`" + (" (the last of its search lines: only that one counts)" if len(lines) > 1 else "")
-    why = ", in another order: the first domain that has the name wins" if sorted(have) == sorted(want) else ""
-    return Verdict(False, f"{path} has {said}{why}", f"Make it `{line}`: {fix}")
+        domains: str = want[0]
+        for d in want[1:]:
+            domains = Msg("{first} then {next}", first=domains, next=d)
+        return Verdict(True, Msg("{path} searches {domains}", path=path, domains=domains))
+    said = Msg("{path} has `{line}`", path=path, line=" ".join(last))
+    if len(lines) > 1:
+        said = Msg("{found} (the last of its search lines: only that one counts)", found=said)
+    if sorted(have) == sorted(want):
+        said = Msg("{found}, in another order: the first domain that has the name wins", found=said)
+    return Verdict(False, said, Msg("Make it `{line}`: {cmd}", line=line, cmd=fix))
 
 
 def nameservers(text: str) -> list[str]:

@@ -9,6 +9,7 @@ from tutor.checks.diagnose import name_problem
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import ProbeKind, typed_at
 from tutor.checks.lang import Check, Where, Words, ip_address
+from tutor.i18n import Msg
 from tutor.lab.state import HOST, LabState
 
 
@@ -32,16 +33,16 @@ class Resolve(ProbeKind):
 
     def worked(self, check: Check, seen: str) -> str:
         first = seen.split()[0] if seen.split() else "?"
-        return f"{check.where} resolves {check.args['name']} to {first}"
+        return Msg("{where} resolves {name} to {ip}", where=str(check.where), name=check.args["name"], ip=first)
 
     def mismatch(self, check: Check, seen: str) -> Verdict:
         where = check.where
-        first = seen.split()[0] if seen.split() else "nothing"
-        files = "/etc/hosts and " + ("its search line in /etc/resolv.conf" if where.ns == HOST or where.node
-                                     else f"/etc/netns/{where.ns}/resolv.conf")
-        return Verdict(False, f"resolved to {first} (expected {check.args['is']})",
-                       f"The name leads elsewhere: look with {typed_at(where)}getent ahostsv4 "
-                       f"{check.args['name']}, and at {files}")
+        first = seen.split()[0] if seen.split() else Msg("nothing")
+        files = (Msg("/etc/hosts and its search line in /etc/resolv.conf") if where.ns == HOST or where.node
+                 else Msg("/etc/hosts and {path}", path=f"/etc/netns/{where.ns}/resolv.conf"))
+        return Verdict(False, Msg("resolved to {ip} (expected {want})", ip=first, want=check.args["is"]),
+                       Msg("The name leads elsewhere: look with {cmd}, and at {files}",
+                           cmd=f"{typed_at(where)}getent ahostsv4 {check.args['name']}", files=files))
 
     def target(self, check: Check) -> tuple[str, int]:
         return check.args["name"], 0

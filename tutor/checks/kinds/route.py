@@ -5,6 +5,7 @@ from __future__ import annotations
 from tutor.checks.judge import Verdict, ip_cmd, missing_link, no_namespace, place, who
 from tutor.checks.kinds._kind import StateKind
 from tutor.checks.lang import Check, Where, Words, iface, ip_address, network
+from tutor.i18n import Msg
 from tutor.lab.state import LabState, in_subnet
 
 
@@ -28,18 +29,21 @@ class Route(StateKind):
         if bad := no_namespace(state, ns):
             return bad
         routes = [r for r in state.ns[ns].routes if r.dest == dest]
-        label = "default route" if dest == "default" else f"route to {dest}"
+        label = Msg("default route") if dest == "default" else Msg("route to {dest}", dest=dest)
         spec = " ".join(x for x in (dest, f"via {via}" if via else "", f"dev {dev}" if dev else "") if x)
         if not routes:
             if via is None and dev and dest != "default":
                 return _missing_link_route(check, state)
-            return Verdict(False, f"{who(ns)} has no {label}", f"Add it: {ip_cmd(ns, f'route add {spec}')}")
+            return Verdict(False, Msg("{who} has no {route}", who=who(ns), route=label),
+                           Msg("Add it: {cmd}", cmd=ip_cmd(ns, f"route add {spec}")))
         for r in routes:
             if (via is None or r.gateway == via) and (dev is None or r.dev == dev):
-                return Verdict(True, f"{who(ns)} has a {label} via {r.gateway or 'a direct link'} dev {r.dev}")
+                return Verdict(True, Msg("{who} has a {route} via {gateway} dev {dev}", who=who(ns), route=label,
+                                         gateway=r.gateway or Msg("a direct link"), dev=r.dev))
         r = routes[0]
-        return Verdict(False, f"{who(ns)}'s {label} goes via {r.gateway or 'no gateway'} dev {r.dev}, not {spec}",
-                       f"Replace it: {ip_cmd(ns, f'route replace {spec}')}")
+        return Verdict(False, Msg("{who}'s {route} goes via {gateway} dev {dev}, not {spec}", who=who(ns),
+                                  route=label, gateway=r.gateway or Msg("no gateway"), dev=r.dev, spec=spec),
+                       Msg("Replace it: {cmd}", cmd=ip_cmd(ns, f"route replace {spec}")))
 
 
 def _missing_link_route(check: Check, state: LabState) -> Verdict:
@@ -50,18 +54,23 @@ def _missing_link_route(check: Check, state: LabState) -> Verdict:
         return missing_link(state, dev, ns)
     inside = [f"{a}/{p}" for a, p in link.addrs if in_subnet(a, dest)]
     if inside and not link.admin_up:
-        return Verdict(False, f"{who(ns)} has no route to {dest}: {place(dev, ns)} has {inside[0]} but is DOWN",
-                       f"Bring it up (the kernel then adds the route): {ip_cmd(ns, f'link set dev {dev} up')}")
+        return Verdict(False, Msg("{who} has no route to {dest}: {where} has {addr} but is DOWN", who=who(ns),
+                                  dest=dest, where=place(dev, ns), addr=inside[0]),
+                       Msg("Bring it up (the kernel then adds the route): {cmd}",
+                           cmd=ip_cmd(ns, f"link set dev {dev} up")))
     prefix = dest.split("/")[1]
     if inside:   # an address in DEST with a longer prefix (10.201.0.1/32): its route covers only that
         address = inside[0].split("/")[0]
-        return Verdict(False, f"{who(ns)} has no route to {dest} on {dev}: {place(dev, ns)} has {inside[0]}, "
-                              f"whose prefix covers less than {dest}",
-                       f"Write the prefix: {ip_cmd(ns, f'addr del {inside[0]} dev {dev}')} then "
-                       f"{ip_cmd(ns, f'addr add {address}/{prefix} dev {dev}')}")
-    return Verdict(False, f"{who(ns)} has no route to {dest} on {dev}: {place(dev, ns)} has no address in it",
-                   f"Give {dev} an address in {dest} (the kernel then adds the route): "
-                   f"{ip_cmd(ns, f'addr add ADDRESS/{prefix} dev {dev}')}")
+        return Verdict(False, Msg("{who} has no route to {dest} on {dev}: {where} has {addr}, whose prefix covers "
+                                  "less than {dest}", who=who(ns), dest=dest, dev=dev, where=place(dev, ns),
+                                  addr=inside[0]),
+                       Msg("Write the prefix: {delete} then {cmd}",
+                           delete=ip_cmd(ns, f"addr del {inside[0]} dev {dev}"),
+                           cmd=ip_cmd(ns, f"addr add {address}/{prefix} dev {dev}")))
+    return Verdict(False, Msg("{who} has no route to {dest} on {dev}: {where} has no address in it", who=who(ns),
+                              dest=dest, dev=dev, where=place(dev, ns)),
+                   Msg("Give {dev} an address in {dest} (the kernel then adds the route): {cmd}", dev=dev, dest=dest,
+                       cmd=ip_cmd(ns, f"addr add ADDRESS/{prefix} dev {dev}")))
 
 
 KIND = Route()

@@ -7,6 +7,7 @@ import re
 from tutor.checks.judge import Verdict, in_ns, no_namespace, who
 from tutor.checks.kinds._kind import Reads, StateKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -38,13 +39,15 @@ class Sysctl(StateKind):
             return bad
         value = (state.sysctls.get((ns, key)) or "").strip()
         if value != want and not value.lstrip("-").isdigit():
-            return Verdict(False, f"could not read {key} in {who(ns)} ({value or 'no answer'})",
-                           f"Check the name: {in_ns(ns, f'sysctl {key}')}")
+            return Verdict(False, Msg("could not read {key} in {who} ({value})", key=key, who=who(ns),
+                                      value=value or Msg("no answer")),
+                           Msg("Check the name: {cmd}", cmd=in_ns(ns, f"sysctl {key}")))
         if value != want:
-            extra = " (it does not route packets between its interfaces)" if key.endswith("ip_forward") else ""
-            return Verdict(False, f"{key} is {value} on {who(ns)}{extra}",
-                           f"Set it: {in_ns(ns, f'sysctl -w {key}={want}')}")
-        return Verdict(True, f"{key} is {want} on {who(ns)}")
+            found = (Msg("{key} is {value} on {who} (it does not route packets between its interfaces)", key=key,
+                         value=value, who=who(ns)) if key.endswith("ip_forward")
+                     else Msg("{key} is {value} on {who}", key=key, value=value, who=who(ns)))
+            return Verdict(False, found, Msg("Set it: {cmd}", cmd=in_ns(ns, f"sysctl -w {key}={want}")))
+        return Verdict(True, Msg("{key} is {value} on {who}", key=key, value=want, who=who(ns)))
 
 
 KIND = Sysctl()

@@ -6,6 +6,7 @@ from tutor.checks.diagnose import own_port_problem, path_problem
 from tutor.checks.judge import Verdict
 from tutor.checks.kinds._kind import ProbeKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words, ip_address, port
+from tutor.i18n import Msg
 from tutor.lab.state import LabState
 
 
@@ -26,7 +27,8 @@ class Tcp(ProbeKind):
         return f"timeout 2 bash -c 'exec 3<>/dev/tcp/{check.args['ip']}/{check.args['port']}' && echo connected"
 
     def worked(self, check: Check, seen: str) -> str:
-        return f"{check.where} connected to {check.args['ip']}:{check.args['port']}"
+        return Msg("{where} connected to {target}", where=str(check.where),
+                   target=f"{check.args['ip']}:{check.args['port']}")
 
     def target(self, check: Check) -> tuple[str, int]:
         return check.args["ip"], check.args["port"]
