@@ -3,6 +3,7 @@ as `tutor trace` prints it, worked out in a thread so the app stays live."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,29 +11,34 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tutor.i18n import _
 from tutor.sanitize import clean
 
 MARKS = {True: ("✓", "green"), False: ("✗", "red"), None: ("?", "yellow")}
 
 
 def trace_text(found) -> Text:
-    """A `tutor.checks.trace.Trace` as the screen shows it (every lab word sanitized)."""
+    """A `tutor.checks.trace.Trace` as the screen shows it, in the course's language (every lab
+    word sanitized)."""
+    found = found.shown()
     text = Text()
-    text.append(f"trace: {clean(found.check)}\n\n", style="bold")
-    width = max((len(h.where) for h in found.hops), default=0)
+    text.append(_("trace: {check}").format(check=clean(found.check)) + "\n\n", style="bold")
+    width = max((cell_len(h.where) for h in found.hops), default=0)
     for h in found.hops:
         mark, colour = MARKS[h.ok]
         text.append(f"{mark} ", style=colour)
-        text.append(f"{clean(h.where):<{width}}  ", style="bold")
+        where = clean(h.where)
+        text.append(where + " " * (width - cell_len(where) + 2), style="bold")   # Hangul is two cells wide
         text.append(clean(h.what) + "\n")
     if found.counters:
-        text.append("\ncounters the probe moved: " + clean("; ".join(found.counters)) + "\n", style="dim")
+        counters = _("counters the probe moved: {counters}").format(counters=clean("; ".join(found.counters)))
+        text.append("\n" + counters + "\n", style="dim")
     if found.reached:
-        text.append("\nit gets there and back\n", style="green")
+        text.append("\n" + _("it gets there and back") + "\n", style="green")
     else:
-        text.append("\nit does not get there and back: it dies at the ✗ above\n", style="red")
+        text.append("\n" + _("it does not get there and back: it dies at the ✗ above") + "\n", style="red")
         if found.hint:
-            text.append("hint: " + clean(found.hint) + "\n", style="bold")
+            text.append(_("hint: {hint}").format(hint=clean(found.hint)) + "\n", style="bold")
     return text
 
 
@@ -47,7 +53,7 @@ class TraceScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="trace-box"):
-            yield Static(Text(f"tracing {clean(self.check)} …"), id="trace")
+            yield Static(Text(_("tracing {check} …").format(check=clean(self.check))), id="trace")
 
     def on_mount(self) -> None:
         self.run_worker(self._trace, thread=True, exclusive=True, group="trace")
@@ -61,7 +67,8 @@ class TraceScreen(ModalScreen[None]):
                 raise control.not_running()
             shown: Text = trace_text(trace(self.check, info))
         except Exception as exc:  # the lab went away, or the check cannot be traced: say so
-            shown = Text(f"cannot trace {clean(self.check)}: {clean(str(exc))}", style="red")
+            shown = Text(_("cannot trace {check}: {why}").format(check=clean(self.check), why=clean(str(exc))),
+                         style="red")
         self.app.call_from_thread(self._show, shown)
 
     def _show(self, shown: Text) -> None:
