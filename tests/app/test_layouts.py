@@ -116,6 +116,13 @@ def test_a_small_terminal_shows_the_text_the_prompt_the_hint_and_a_table(state_h
             await pilot.press("ctrl+t")
             await pilot.pause()
             assert commands.folded
+            # a finished lesson's summary fits above them, its way on in view, the checks whole
+            app.summary.show_finished(app.lesson, app.next_lesson())
+            await pilot.pause()
+            nxt = app.next_lesson()
+            assert nxt is not None and _visible(app, app.summary)
+            assert f"F8 goes on to {nxt.id}" in str(app.summary.render()) and f"{nxt.id}." in _shown(app)
+            assert app.checks.region.bottom <= height - 1 and _visible(app, app.query_one("#prompt"))
 
     asyncio.run(body())
 

@@ -224,6 +224,7 @@ class TutorApp(App):
         screen.set_class(height < SHORT, "-short")
         folded = height < SHORT and not self.commands_open
         self.step_commands.fold(folded)
+        self.summary.fold(height < SHORT)
         self.step_commands.border_subtitle = ("F3 types it · Ctrl+T all" if folded else
                                               "F3 puts the next one in the prompt")
         self.query_one(CourseFooter).fit(width)
