@@ -459,8 +459,8 @@ class TutorApp(App):
         """Open step `number` of the current lesson."""
         self.step = number
         step = next(s for s in self.lesson.steps if s.number == number)
-        if self.policy.save_progress:
-            self.progress.set_current(self.lesson.id, number)
+        if self.policy.save_progress:   # (a synced write: after the frame, not before the first one)
+            self.call_after_refresh(self.progress.set_current, self.lesson.id, number)
         self.lesson_view.show(self.lesson, number, self.progress.done(self.lesson.id))
         self.step_commands.show([c.text for c in step.commands])
         result = _step_result(self.result, number)
