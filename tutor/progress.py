@@ -1,4 +1,11 @@
-"""The student's progress: steps passed per lesson, in the XDG state directory.
+"""The student's progress: steps passed per lesson, and where the student was, in the XDG state
+directory.
+
+The file: `{"format": 1, "student": ..., "lessons": {id: {"done": [...], "total": n, "updated": ...}},
+"current": {"lesson": id, "step": n}}`. `current` came later: a file without it loads (the
+course then resumes at the first unfinished step), and readers that do not know it (an older
+`tutor`, `tutor report` of a hand-in) ignore it; a malformed `current` is ignored, never a reason
+to move the file aside.
 
 Files are read and written through `tutor.safefile`: atomic private writes; reads only of a
 small regular file in folders that are the student's own. A file whose contents are not a
@@ -68,6 +75,7 @@ class Progress:
     student: str = ""
     notice: str = ""     # set when a corrupt file was moved aside, or the file is left alone
     saves: bool = True   # False when the file there could not be read: never write over it
+    current: tuple[str, int] | None = None   # (lesson id, step number) the student last had open
 
     def done(self, lesson_id: str) -> set[int]:
         return set(self.lessons.get(lesson_id, {}).get("done", []))
@@ -84,6 +92,24 @@ class Progress:
         entry["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.save()
 
+    def set_current(self, lesson_id: str, step: int) -> None:
+        """Record the step the student has open (saved; nothing written if it is already so)."""
+        if self.current == (lesson_id, step):
+            return
+        self.current = (lesson_id, step)
+        self.save()
+
+    def resume_point(self, lessons: list):
+        """(lesson, step number) to open: the step the student last had open, unless that lesson
+        is finished or gone (then the first unfinished step)."""
+        if self.current:
+            lesson_id, number = self.current
+            lesson = next((l for l in lessons if l.id == lesson_id), None)
+            if lesson and {s.number for s in lesson.steps} - self.done(lesson_id) \
+                    and any(s.number == number for s in lesson.steps):
+                return lesson, number
+        return self.first_unfinished(lessons)
+
     def first_unfinished(self, lessons: list):
         """(lesson, step number) where the student should continue."""
         for lesson in lessons:
@@ -97,8 +123,10 @@ class Progress:
         """Write the record (atomically, 0600); does nothing if the file could not be read."""
         if not self.saves:
             return
-        data = {"format": FORMAT, "student": self.student or student_name(),
-                "lessons": self.lessons}
+        data: dict[str, object] = {"format": FORMAT, "student": self.student or student_name(),
+                                   "lessons": self.lessons}
+        if self.current:
+            data["current"] = {"lesson": self.current[0], "step": self.current[1]}
         safefile.write_private(self.path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
@@ -161,6 +189,15 @@ def parse(data: object) -> tuple[dict[str, dict], str]:
     return lessons, str(data.get("student", ""))
 
 
+def parse_current(data: object) -> tuple[str, int] | None:
+    """The `current` of a progress document, (lesson id, step), or None if absent or malformed."""
+    current = data.get("current") if isinstance(data, dict) else None
+    if (isinstance(current, dict) and isinstance(current.get("lesson"), str)
+            and _count(current.get("step")) and current["step"] > 0):
+        return current["lesson"], current["step"]
+    return None
+
+
 def _count(value: object) -> bool:
     """A non-negative int (a step number, a total, a format version); bools are not counts."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
@@ -178,8 +215,9 @@ def load(path: Path | None = None) -> Progress:
         return Progress(path, notice=f"could not read your progress file ({why}); "
                         "it was left as it is and progress is not saved", saves=False)
     try:
-        lessons, student = parse(safefile.loads_json(raw))
-        return Progress(path, lessons, student)
+        data = safefile.loads_json(raw)
+        lessons, student = parse(data)
+        return Progress(path, lessons, student, current=parse_current(data))
     except ValueError as exc:   # UnicodeDecodeError and JSONDecodeError are ValueErrors too
         aside = _aside_name(path)
         try:

@@ -120,8 +120,9 @@ def test_ctrl_c_stops_sleep_and_a_flood_is_capped(lab, state_home):
 
 def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
     """Progress survives the app; a lab that was gone is rebuilt to where the student was."""
-    # The course opens at the first unfinished lesson: with `routing` (the first) done, lesson1.
-    progress.load().mark("routing", {s.number for s in find_lesson("routing").steps})
+    # The course opens at the first unfinished lesson: with the basics (`routing`, `dns`) done, lesson1.
+    for basics in ("routing", "dns"):
+        progress.load().mark(basics, {s.number for s in find_lesson(basics).steps})
 
     async def first():
         app = TutorApp(None)

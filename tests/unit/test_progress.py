@@ -66,6 +66,44 @@ def test_first_unfinished():
     assert p.first_unfinished(lessons)[0].id == "lesson2"     # all done: the last step
 
 
+def test_the_current_step_is_saved_and_resumed(home):
+    """Where the student was (issue 13): saved beside the finished steps, and resumed there."""
+    class L:
+        def __init__(self, id, n):
+            self.id, self.steps = id, [type("S", (), {"number": i})() for i in range(1, n + 1)]
+    lessons = [L("lesson1", 2), L("lesson5", 4)]
+    p = progress.load()
+    p.mark("lesson1", {1}, total=2)
+    p.set_current("lesson5", 3)
+    data = json.loads((home / "progress.json").read_text())
+    assert data["current"] == {"lesson": "lesson5", "step": 3}
+    assert data["lessons"]["lesson1"]["done"] == [1]
+    again = progress.load()
+    assert again.current == ("lesson5", 3)
+    lesson, step = again.resume_point(lessons)
+    assert (lesson.id, step) == ("lesson5", 3)          # not the first unfinished (lesson1 step 2)
+    again.mark("lesson5", {1, 2, 3, 4}, total=4)          # that lesson finished: first unfinished
+    assert (again.resume_point(lessons)[0].id, again.resume_point(lessons)[1]) == ("lesson1", 2)
+    again.current = ("gone", 1)                           # a lesson no longer shipped
+    assert again.resume_point(lessons)[0].id == "lesson1"
+
+
+def test_an_old_file_without_current_loads_and_a_bad_current_is_ignored(home):
+    """Files written before `current` existed load as they are; a malformed one is not a reason
+    to move the file aside; and the readers of hand-ins (`parse`) accept a file with it."""
+    home.mkdir(parents=True)
+    old = {"format": 1, "student": "ann", "lessons": {"lesson1": {"done": [1, 2], "total": 5}}}
+    (home / "progress.json").write_text(json.dumps(old))
+    p = progress.load()
+    assert p.current is None and p.notice == "" and p.done("lesson1") == {1, 2}
+    for bad in ({"lesson": 5, "step": 1}, {"lesson": "lesson1", "step": -1}, "lesson1", {"lesson": "x"}):
+        (home / "progress.json").write_text(json.dumps({**old, "current": bad}))
+        p = progress.load()
+        assert p.current is None and p.notice == "" and p.done("lesson1") == {1, 2}, bad
+    new = {**old, "current": {"lesson": "lesson1", "step": 3}}
+    assert progress.parse(new) == ({"lesson1": {"done": [1, 2], "total": 5}}, "ann")
+
+
 def test_a_new_student_starts_at_the_first_shipped_lesson():
     """The shipped course opens at `routing`, the notes' basics, before lesson1."""
     p = progress.Progress(path=Path("never-read.json"), lessons={})

@@ -19,10 +19,16 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Footer
 
 from tutor.app.keyflow import bounded
-from tutor.app.messages import ChecksUpdated, CommandFinished, CommandStarted, LabChanged, LabPrepared
+from tutor.app.messages import (
+    ChecksUpdated,
+    CommandFinished,
+    CommandStarted,
+    LabChanged,
+    LabLessonRead,
+    LabPrepared,
+)
 from tutor.app.policy import STUDENT_KEYS, Policy
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
@@ -31,6 +37,7 @@ from tutor.app.screens.packets import PacketsScreen
 from tutor.app.screens.trace import TraceScreen
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console, PromptInput
+from tutor.app.widgets.course_footer import CourseFooter
 from tutor.app.widgets.lab_down import LabDownBanner
 from tutor.app.widgets.lab_view import LabView
 from tutor.app.widgets.lesson_summary import LessonSummary
@@ -39,7 +46,7 @@ from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
 from tutor.checks.trace import traced
-from tutor.lab import client
+from tutor.lab import client, control, lifecycle
 from tutor.lab.complete import Completion, complete, lab_commands
 from tutor.lab.keeper import keeper
 from tutor.lab.shell import open_lab_shell
@@ -52,6 +59,7 @@ from tutor.sanitize import clean
 CHECK_DEBOUNCE = 0.15   # seconds of quiet in the lab before the checks run again
 ADVANCE_DELAY = 1.0     # seconds a finished step stays on screen, green, before the next opens
 WIDE = 170              # columns from which the map gets its own column
+SHORT = 34              # rows below which the panes fold (issue 13: 80x24 and 100x30 terminals)
 
 
 def _step_result(result, number: int):
@@ -87,8 +95,10 @@ class TutorApp(App):
             done = self.progress.done(self.lesson.id)
             self.step = next((s.number for s in self.lesson.steps if s.number not in done), 1)
         else:
-            self.lesson, self.step = self.progress.first_unfinished(self.lessons)
+            self.lesson, self.step = self.progress.resume_point(self.lessons)
+        self.resuming = lesson_id is None
         self.fresh_lab = fresh_lab
+        self.asking_lab = False   # the resume question is open: no checks until it is answered
         self.result: engine.LessonResult | None = None
         self.celebrated = False
         self.watcher = LabWatcher(lambda snapshot: self.post_message(LabChanged(snapshot)))
@@ -99,6 +109,8 @@ class TutorApp(App):
         self.preparing = False
         self.lab_down = ""      # the watcher's sentence while no lab answers, else ""
         self._commands: list[str] | None = None   # the lab host's commands, read at the first Tab
+        self.commands_open = False   # Ctrl+T: the whole of "Type these" on a short terminal
+        self._widgets_found = False   # on_mount found the main screen's widgets
 
     def get_default_screen(self):
         """The policy's screen: the widgets live there, and a mode's own keys (presenter mode)."""
@@ -154,7 +166,7 @@ class TutorApp(App):
                 with Horizontal(id="lab-row"):
                     yield LabView(id="lab")
                     yield TopologyMap(id="side-map")
-        yield Footer()
+        yield CourseFooter()
 
     def on_mount(self) -> None:
         # the main screen's widgets, kept: while a modal screen is up, App.query_one looks there
@@ -169,12 +181,13 @@ class TutorApp(App):
         self.lab_down_banner = self.query_one(LabDownBanner)
         self.lab_down_banner.hide()
         self.query_one("#commands").border_title = "Type these"
-        self.query_one("#commands").border_subtitle = "F3 puts the next one in the prompt"
         self.query_one("#checks").border_title = "Checks"
         self.query_one("#console").border_title = "Console · lab host"
         self.query_one("#console").border_subtitle = "Ctrl+C stops · F2 real shell"
         self.query_one("#lab").border_title = "Lab"
         self.query_one("#side-map").border_title = "Map"
+        self._widgets_found = True
+        self._fit(*self.size)
         self.show_step(self.step)
         self.cmd_console.use_completer(self._complete)
         self.cmd_console.focus_prompt()
@@ -184,9 +197,14 @@ class TutorApp(App):
         # after the first frame: the watcher's first reading (and its pyroute2 import) must not
         # hold back the first paint
         self.call_after_refresh(self._watch)
-        if self.fresh_lab and (self.step > 1 or self.lesson.requires or self.lesson.setup):
+        if self.fresh_lab and not self._starts_empty():
             self.prepare(self.step, "the lab was not running: rebuilding it")
+        elif self.resuming and self.policy.save_progress and not self.fresh_lab:
+            self.asking_lab = True
+            self._read_lab_lesson()
         else:
+            if self.fresh_lab:
+                self._note_lab_lesson(self.lesson.id)
             self.schedule_checks()
         self.policy.started(self)
 
@@ -195,7 +213,26 @@ class TutorApp(App):
         # a running command is stopped by its worker, which Textual cancels on exit
 
     def on_resize(self, event) -> None:
-        self.screen.set_class(event.size.width >= WIDE, "-wide")
+        if self._widgets_found:   # (the first Resize comes before on_mount, which fits too)
+            self._fit(event.size.width, event.size.height)
+
+    def _fit(self, width: int, height: int) -> None:
+        """The layout for this terminal: the map's own column when wide; when short, "Type these"
+        folds to the next command and the checks' list to a few lines (the hint stays whole)."""
+        screen = self.main_screen
+        screen.set_class(width >= WIDE, "-wide")
+        screen.set_class(height < SHORT, "-short")
+        folded = height < SHORT and not self.commands_open
+        self.step_commands.fold(folded)
+        self.summary.fold(height < SHORT)
+        self.step_commands.border_subtitle = ("F3 types it · Ctrl+T all" if folded else
+                                              "F3 puts the next one in the prompt")
+        self.query_one(CourseFooter).fit(width)
+
+    def action_toggle_commands(self) -> None:
+        """Ctrl+T: all of the step's commands, or (on a short terminal) just the next one."""
+        self.commands_open = not self.commands_open
+        self._fit(*self.size)
 
     # -- the lab -----------------------------------------------------------------------------
     @work(thread=True, group="lab-watch", exit_on_error=False)
@@ -203,6 +240,8 @@ class TutorApp(App):
         self.watcher.run()
 
     def on_lab_changed(self, message: LabChanged) -> None:
+        if not self.is_running:   # a reading that arrives while the app shuts down
+            return
         self._show_lab_down(message.snapshot)
         self.lab_view.show(message.snapshot)
         self.side_map.show(message.snapshot)
@@ -225,6 +264,60 @@ class TutorApp(App):
         elif not snapshot.down and self.lab_down:
             self.lab_down = ""
             self.lab_down_banner.hide()
+
+    def _starts_empty(self) -> bool:
+        """Whether the open step starts from an empty lab (a fresh lab is its start)."""
+        return self.step == self.lesson.steps[0].number and not self.lesson.requires and not self.lesson.setup
+
+    # A worker for what is only a small file, but it asks the agent for its pid first: the
+    # first frame must not wait for the lab.
+    @work(thread=True, group="lab-lesson", exit_on_error=False)
+    def _read_lab_lesson(self) -> None:
+        try:
+            info = control.status()
+            message = LabLessonRead(lifecycle.recorded_lesson(info) if info else None)
+        except (control.LabError, OSError) as exc:
+            message = LabLessonRead(None, str(exc))
+        self.post_message(message)
+
+    @work(thread=True, group="lab-lesson", exit_on_error=False)
+    def _note_lab_lesson(self, lesson_id: str) -> None:
+        """Note that the lab is now used for `lesson_id` (it will not be asked about again)."""
+        try:
+            info = control.status()
+            if info:
+                lifecycle.record_lesson(lesson_id, info)
+        except (control.LabError, OSError):
+            pass   # the next resume asks once more: nothing is lost
+
+    def on_lab_lesson_read(self, message: LabLessonRead) -> None:
+        """On resume: a lab set up for another lesson (or for none, where the step needs more
+        than an empty lab) is not worked on without asking. Progress is never touched here."""
+        if not self.is_running:   # (shutting down)
+            return
+        lesson = self.lesson.id
+        if message.error or message.lesson_id == lesson or (message.lesson_id is None and self._starts_empty()):
+            self.asking_lab = False
+            if not message.error:
+                self._note_lab_lesson(lesson)
+            self.schedule_checks(0.01)
+            return
+        was = (f"set up for {message.lesson_id}" if message.lesson_id
+               else "not set up for any lesson (it was started anew)")
+        question = (f"You were at step {self.step} of {lesson}, but the lab is {was}. Set it up "
+                    f"for {lesson} (its start, then the steps before {self.step} replayed)? Your "
+                    "progress record is kept either way; Escape goes on with the lab as it is.")
+
+        def answered(answer: bool | None) -> None:
+            self.asking_lab = False
+            if answer:
+                self.prepare(self.step, f"setting the lab up for {lesson}")
+            else:
+                self._note_lab_lesson(lesson)
+                self.schedule_checks(0.01)
+        self.cmd_console.echo(f"[tutor] the lab is {was}")
+        self.push_screen(ConfirmScreen(question, yes=f"Set the lab up for {lesson}",
+                                       no="Continue with the lab as it is", default="yes"), answered)
 
     def on_lab_down_banner_restart_pressed(self, message: LabDownBanner.RestartPressed) -> None:
         self.action_reset()
@@ -287,7 +380,7 @@ class TutorApp(App):
 
     def _start_checks(self) -> None:
         self._check_timer = None
-        if self.preparing or not self.cmd_console.is_attached:   # busy, or shutting down
+        if self.preparing or self.asking_lab or not self.cmd_console.is_attached:   # busy, asking, or shutting down
             return
         if self._checking:
             self._check_again = True
@@ -311,7 +404,7 @@ class TutorApp(App):
             self._check_again = False
             self.schedule_checks(0.01)
         checks = self.checks
-        if not checks.is_attached:
+        if not checks.is_attached or not self.is_running:   # (shutting down)
             return
         if message.error:
             checks.show_error(message.error)
@@ -322,18 +415,23 @@ class TutorApp(App):
         previous, self.result = self.result, result
         passed = {s.number for s in result.steps if s.passed}
         done = self.progress.done(self.lesson.id)
+        every = {s.number for s in self.lesson.steps}
         if passed - done:
             self.progress.mark(self.lesson.id, passed, total=len(self.lesson.steps))
             self.lesson_view.show_done(self.lesson, self.progress.done(self.lesson.id))
         now = _step_result(result, self.step)
         before = _step_result(previous, self.step)
         checks.show_result(now)
-        if not now.passed or (before is not None and before.passed):
-            return
-        if result.passed and not self.celebrated:
+        # Complete on any path (issue 13: lesson 5's summary waited for a restart when the step
+        # on screen had passed before the lesson did): every check passing at once, whatever step
+        # is open, or this result finishing the record of steps done.
+        if not self.celebrated and (result.passed or (passed - done and every <= done | passed)):
             self.celebrated = True
             if self.policy.celebrate:
-                self.set_timer(ADVANCE_DELAY, self._celebrate)
+                lesson_id = self.lesson.id
+                self.set_timer(ADVANCE_DELAY, lambda: self._celebrate(lesson_id))
+            return
+        if not now.passed or (before is not None and before.passed):
             return
         later = sorted(n for n in {s.number for s in self.lesson.steps} - passed if n > self.step)
         if later and self.policy.auto_advance:
@@ -350,7 +448,9 @@ class TutorApp(App):
         i = ids.index(self.lesson.id)
         return self.lessons[i + 1] if i + 1 < len(self.lessons) else None
 
-    def _celebrate(self) -> None:
+    def _celebrate(self, lesson_id: str) -> None:
+        if lesson_id != self.lesson.id or not self.celebrated:   # another lesson opened meanwhile
+            return
         self.summary.show_finished(self.lesson, self.next_lesson())
         self.notify(f"{self.lesson.id} complete!", title="Well done", timeout=6)
 
@@ -359,6 +459,8 @@ class TutorApp(App):
         """Open step `number` of the current lesson."""
         self.step = number
         step = next(s for s in self.lesson.steps if s.number == number)
+        if self.policy.save_progress:   # (a synced write: after the frame, not before the first one)
+            self.call_after_refresh(self.progress.set_current, self.lesson.id, number)
         self.lesson_view.show(self.lesson, number, self.progress.done(self.lesson.id))
         self.step_commands.show([c.text for c in step.commands])
         result = _step_result(self.result, number)
@@ -389,6 +491,7 @@ class TutorApp(App):
         if reset:
             self.prepare(1, f"setting the lab up for {lesson_id}")
         else:
+            self._note_lab_lesson(lesson_id)
             self.schedule_checks(0.01)
 
     def action_step(self, delta: int) -> None:

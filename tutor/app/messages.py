@@ -71,6 +71,14 @@ class LabPrepared(Message):
 
 
 @dataclass
+class LabLessonRead(Message):
+    """On resume: the lesson the running lab was last set up for (None: never noted, or a lab
+    started since), or `error`, one sentence, when the lab could not be asked."""
+    lesson_id: str | None
+    error: str = ""
+
+
+@dataclass
 class PacketLines(Message):
     """Whole lines that a capture's tcpdump printed (packets, and its own notes)."""
     capture: PacketCapture

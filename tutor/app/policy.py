@@ -30,6 +30,7 @@ STUDENT_KEYS: list[BindingType] = [
     Binding("f10", "next_table", "Table", show=False),
     Binding("f11", "packets", "Packets"),
     Binding("f12", "trace", "Trace", show=False),
+    Binding("ctrl+t", "toggle_commands", "Type these", show=False),
     Binding("ctrl+q", "quit", "Quit"),
 ]
 # Their actions and Textual's own app keys' (its Ctrl+Q): what `app_keys = False` turns off.

@@ -1,9 +1,12 @@
 """Screenshots of the course app, one SVG per lesson: `python -m tutor.app.screenshot OUTDIR`.
 
+Each lesson at 200x50 (OUTDIR/<lesson id>.svg), and one lesson (`SMALL_LESSON`) also at 80x24,
+the smallest terminal the layout is made for (OUTDIR/<lesson id>-80x24.svg).
+
 For each lesson: a throwaway lab (its own TUTOR_LAB) and a throwaway progress record are made,
-the lesson is reset and solved with `tutor.lessons.course`, the app is opened headless at 200x50 on
-the lesson's last step, the step's last command is run in the console, and the screen is saved
-as OUTDIR/<lesson id>.svg. The student's own lab and progress are never touched.
+the lesson is reset and solved with `tutor.lessons.course`, the app is opened headless on the
+lesson's last step, the step's last command is run in the console, and the screen is saved.
+The student's own lab and progress are never touched.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from tutor.lessons import course
 from tutor.lessons.lesson import load_lessons
 
 SIZE = (200, 50)
+SMALL = (80, 24)
+SMALL_LESSON = "lesson2"
 
 
 async def _wait(pilot, predicate, timeout: float) -> None:
@@ -29,10 +34,12 @@ async def _wait(pilot, predicate, timeout: float) -> None:
         await pilot.pause(0.1)
 
 
-async def _shoot(lesson, path: Path) -> None:
+async def _shoot(lesson, path: Path, size: tuple[int, int]) -> None:
+    from textual.widgets import Input
+
     from tutor.app.app import TutorApp
     app = TutorApp(lesson.id)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         last = lesson.steps[-1]
         await _wait(pilot, lambda: app.result is not None and app.lab_view.snapshot.state.ns, 20)
         if last.commands:
@@ -42,14 +49,17 @@ async def _shoot(lesson, path: Path) -> None:
             await _wait(pilot, lambda: not app.cmd_console.running, 30)
         await _wait(pilot, lambda: app.summary.display, 10)
         await pilot.pause(1.0)
+        app.query_one("#prompt", Input).cursor_blink = False   # the cursor shown, whatever the moment
+        await pilot.pause(0.1)
         app.save_screenshot(filename=path.name, path=str(path.parent))
 
 
-def shoot_lesson(lesson, lessons, outdir: Path) -> Path:
-    """Solve `lesson` in a lab of its own and save its screenshot; returns the SVG's path."""
+def shoot_lesson(lesson, lessons, outdir: Path, size: tuple[int, int] = SIZE) -> Path:
+    """Solve `lesson` in a lab of its own and save its screenshot at `size`; returns the SVG's
+    path (`<id>.svg` at the default size, else `<id>-<cols>x<rows>.svg`)."""
     saved = {k: os.environ.get(k) for k in ("TUTOR_LAB", "XDG_STATE_HOME")}
     os.environ["TUTOR_LAB"] = f"screenshot-{os.getpid()}-{lesson.id}"
-    path = outdir / f"{lesson.id}.svg"
+    path = outdir / (f"{lesson.id}.svg" if size == SIZE else f"{lesson.id}-{size[0]}x{size[1]}.svg")
     with tempfile.TemporaryDirectory(prefix="tutor-shot-") as state:
         os.environ["XDG_STATE_HOME"] = state
         try:
@@ -59,7 +69,7 @@ def shoot_lesson(lesson, lessons, outdir: Path) -> Path:
                 course.solve_step(step, echo=lambda _line: None, info=info)
             # the record says every step but the last is done: the app opens on the last one
             progress.load().mark(lesson.id, {s.number for s in lesson.steps[:-1]}, len(lesson.steps))
-            asyncio.run(_shoot(lesson, path))
+            asyncio.run(_shoot(lesson, path, size))
         finally:
             lifecycle.down()
             for key, value in saved.items():
@@ -79,9 +89,10 @@ def main(argv: list[str]) -> int:
     for lesson in lessons:
         if wanted and lesson.id not in wanted:
             continue
-        started = time.monotonic()
-        path = shoot_lesson(lesson, lessons, outdir)
-        print(f"{path}  ({time.monotonic() - started:.1f} s)")
+        for size in (SIZE, SMALL) if lesson.id == SMALL_LESSON else (SIZE,):
+            started = time.monotonic()
+            path = shoot_lesson(lesson, lessons, outdir, size)
+            print(f"{path}  ({time.monotonic() - started:.1f} s)")
     return 0
 
 

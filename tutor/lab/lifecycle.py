@@ -164,7 +164,7 @@ def _sweep(where: str) -> None:
 def _remove_leftovers(where: str, name: str) -> None:
     """What lab `name` leaves once it has ended: its socket file, reset lock and cgroups."""
     # (the socket as door.socket_path names it, without refusing a name found in the folder)
-    for stale in (f"{where}/{name}.sock", f"{where}/{name}.reset"):
+    for stale in (f"{where}/{name}.sock", f"{where}/{name}.reset", f"{where}/{name}.lesson"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(stale)
     limits.remove_for(name)
@@ -362,4 +362,46 @@ def resetting(name: str | None = None, timeout: float = 120.0):
 
 def reset(name: str | None = None) -> None:
     """Wipe the lab back to a fresh one (new namespaces, fresh /etc, no student processes)."""
+    forget_lesson(name)
     request("reset", name)
+
+
+# -- which lesson the lab was set up for ------------------------------------------------------
+# `<folder>/<name>.lesson`, beside the socket, holds "LESSON-ID AGENT-PID": written after a lesson's
+# start was built (`tutor.lessons.course.reset_lesson`) or the student chose to go on with the lab
+# as it was; removed by a plain reset and with the lab's other leftovers. The course app reads it
+# on resume to ask before it works on a lab set up for another lesson. The agent's pid ties it to
+# one lab: a lab started anew under the same name is not taken for the old one.
+
+def _lesson_file(name: str | None) -> str | None:
+    where = door.checked_folder()
+    return None if where is None else f"{where}/{door.check_name(name or lab_name())}.lesson"
+
+
+def record_lesson(lesson_id: str, info: LabInfo) -> None:
+    """Note that lab `info` is set up for `lesson_id` (OSError if it cannot be written)."""
+    from tutor import safefile
+    path = _lesson_file(info.name)
+    if path is not None and lesson_id.replace("-", "").isalnum():
+        safefile.write_private(path, f"{lesson_id} {info.pid}\n".encode())
+
+
+def recorded_lesson(info: LabInfo) -> str | None:
+    """The lesson lab `info` was last set up for, or None (never noted, or for an earlier lab)."""
+    from tutor import safefile
+    path = _lesson_file(info.name)
+    try:
+        words = safefile.read_bytes(path, 256).decode().split() if path else []
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(words) == 2 and words[1] == str(info.pid):
+        return words[0]
+    return None
+
+
+def forget_lesson(name: str | None = None) -> None:
+    """The lab is no longer set up for a lesson (it is being wiped)."""
+    path = _lesson_file(name)
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

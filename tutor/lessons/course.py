@@ -130,6 +130,7 @@ def reset_lesson(lesson: Lesson, info: control.LabInfo | None = None,
     with lifecycle.resetting(info.name):
         lifecycle.reset(info.name)
         run_script(start_commands(lesson, lessons), info, f"rebuilding the start of {lesson.id}")
+        lifecycle.record_lesson(lesson.id, info)
     return info
 
 

@@ -1,7 +1,8 @@
 """A question before something that cannot be undone; only a pressed button answers it.
 
 No letter answers: the student may be typing a command when the question opens, and a typed `y`
-must not wipe the lab. The safe answer has the focus, so Enter picks it; ←/→ (or Tab) move
+must not wipe the lab. The safe answer has the focus (or, with `default="yes"`, the answer the
+question recommends when nothing can be lost either way), so Enter picks it; ←/→ (or Tab) move
 between the buttons; Escape changes nothing. Dismisses with True (yes), False (no) or None
 (Escape, or the cancel button where there is one: the caller changes nothing).
 """
@@ -24,9 +25,11 @@ class ConfirmScreen(ModalScreen[bool | None]):
         Binding("right", "app.focus_next", "Next", show=False),
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No", cancel: str | None = None):
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No", cancel: str | None = None,
+                 default: str = "no"):
         super().__init__()
         self.question, self.yes, self.no, self.cancel = question, yes, no, cancel
+        self.default = default
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -38,7 +41,7 @@ class ConfirmScreen(ModalScreen[bool | None]):
                     yield Button(self.cancel, id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one(f"#{self.default}", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss({"yes": True, "no": False}.get(event.button.id or ""))

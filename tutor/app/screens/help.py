@@ -24,10 +24,11 @@ lab of namespaces: nothing you type can touch this machine.
 | Ctrl+C | stop the running command (e.g. `ping` without `-c`) |
 | Ctrl+L | clear the console |
 | F3 | put the step's next command into the prompt (typing it teaches more) |
+| Ctrl+T | on a small terminal: all of the step's commands in "Type these", or just the next one |
 | F7 / F8 | previous / next step |
 | F5 | check the step again now |
 | F9 | lab view: next namespace (host, red, …) |
-| F10 | lab view: next table (links, addresses, routes, ARP, NAT, map) |
+| F10 | lab view: next table (links, addresses, routes, ARP, NAT, map; the map has its own column from 170 columns) |
 | F12 | trace the step's failing ping/tcp/fetch check: its packet's way, hop by hop, and where it dies |
 | F11 | packets: a live `tcpdump` on an interface of a namespace (Escape or F11 closes it) |
 | F4 | the lesson list: jump to any lesson |
@@ -36,6 +37,11 @@ lab of namespaces: nothing you type can touch this machine.
 | F1 | this help |
 | typing | always goes to the prompt, even after a click or F-key put the focus on a pane |
 | Ctrl+Q | quit; the lab keeps running (`tutor shell` and `tutor verify` see it), `tutor lab down` stops it |
+
+A diagram wider than the lesson's pane scrolls sideways: drag the bar under it, or Shift and
+the mouse wheel. On a small terminal the panes fold: "Type these" shows only the next command
+(Ctrl+T shows them all), the map is F10's last tab, and F2 and F11 leave the footer (they still
+work).
 
 In the tables, `+` marks a row that appeared since your last command and `-` one that went
 away. `tutor verify LESSON` and `tutor shell` in another terminal see the same lab.

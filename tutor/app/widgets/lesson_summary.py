@@ -14,21 +14,42 @@ from tutor.sanitize import cell
 
 
 class LessonSummary(Static):
-    """Hidden until `show_finished()`; `hide()` when another lesson opens."""
+    """Hidden until `show_finished()`; `hide()` when another lesson opens. Folded (a short
+    terminal), it leaves out the list of steps: the way on must fit."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.folded = False
+        self._shown: tuple | None = None   # (lesson, next lesson) while shown
+
+    def fold(self, folded: bool) -> None:
+        """Leave out the list of steps (True), or show it."""
+        if folded != self.folded:
+            self.folded = folded
+            if self._shown and self.display:
+                self.show_finished(*self._shown)
 
     def show_finished(self, lesson, next_lesson) -> None:
         """What was built, and how to go on."""
+        self._shown = (lesson, next_lesson)
         text = Text()
         text.append("Lesson complete! ", style="bold green")
+        if self.folded and next_lesson:   # the way on, in two lines of the narrowest column
+            text.append("F8", style="bold")
+            text.append(f" goes on to {next_lesson.id}.")
+            self.update(text)
+            self.display = True
+            return
         text.append(cell(lesson.title))   # titles come from lesson files
-        for step in lesson.steps:
+        for step in [] if self.folded else lesson.steps:
             text.append(f"\n  ✓ {step.number}. {cell(step.title)}", style="green")
         if next_lesson:
             text.append("\n\nF8", style="bold")
             text.append(f" goes on to {next_lesson.id}: {cell(next_lesson.title)} (the lab is set up for it). "
                         "Or keep exploring this lab.")
         else:
-            text.append("\n\nThat was the last lesson: the whole course is done. Well done!", style="bold")
+            text.append("\n" if self.folded else "\n\n")
+            text.append("That was the last lesson: the whole course is done. Well done!", style="bold")
         self.update(text)
         self.display = True
 

@@ -1,4 +1,8 @@
-"""The step's commands, with the next one to type marked; F3 puts it into the prompt."""
+"""The step's commands, with the next one to type marked; F3 puts it into the prompt.
+
+Folded (on a short terminal, issue 13), it shows only the next command and how many there are:
+the room goes to the lesson's text, the checks' hint and the lab; Ctrl+T unfolds it.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class StepCommands(Static):
         super().__init__(**kwargs)
         self.commands: list[str] = []
         self.next_index = 0
+        self.folded = False
 
     def show(self, commands: list[str]) -> None:
         """A new step: its commands, starting from the first."""
@@ -43,8 +48,24 @@ class StepCommands(Static):
                 self._render_list()
                 return
 
+    def fold(self, folded: bool) -> None:
+        """Show only the next command (True), or the whole list."""
+        if folded != self.folded:
+            self.folded = folded
+            self.set_class(folded, "-folded")
+            self._render_list()
+
     def _render_list(self) -> None:
         text = Text(no_wrap=False)
+        if self.folded and self.commands:   # one line, cut with an ellipsis: F3 types it whole
+            n = len(self.commands)
+            i = min(self.next_index, n - 1)
+            done = self.next_index >= n
+            line = Text()   # (one line: app.tcss, StepCommands.-folded)
+            line.append(f"{i + 1}/{n} ", style="dim")
+            line.append(("  " if done else "› ") + cell(self.commands[i]), style="dim" if done else "bold")
+            self.update(line)
+            return
         if not self.commands:
             text.append("(nothing to type in this step)", style="dim")
         for i, command in enumerate(self.commands):
