@@ -91,3 +91,25 @@ def test_colours_are_kept_and_title_or_clipboard_sequences_are_dropped(lab, stat
             assert "\x1b" not in text and "\x07" not in text
 
     run(body())
+
+
+def test_the_pty_follows_the_console_when_it_is_resized(lab, state_home):
+    """A command running while the window grows reads the new width from its pty, and its
+    output wraps at the new width."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            before = _log(app).scrollable_content_region.width
+            await type_command(pilot, "sleep 2; echo cols $(tput cols); seq -s ' ' 1 200", wait=False,
+                               keys=False)
+            await wait_for(pilot, lambda: app.cmd_console.running, 5, "the command to start")
+            await pilot.resize_terminal(160, 40)
+            await wait_for(pilot, lambda: _log(app).scrollable_content_region.width != before, 5,
+                           "the console to grow")
+            after = _log(app).scrollable_content_region.width
+            await wait_for(pilot, lambda: not app.cmd_console.running, 20, "the command to end")
+            lines = list(_log(app).lines)
+            assert f"cols {after}" in lines, lines[-8:]
+            assert max(len(line) for line in lines[lines.index(f"cols {after}"):]) > before
+
+    run(body())

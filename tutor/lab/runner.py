@@ -23,9 +23,10 @@ zombie in the lab's `ps`. So Ctrl+C sends SIGINT to every *other* member of the 
 most every FLUSH seconds, and the part of a flood (`yes`) that nobody could read is dropped with
 a note. On pipes, a line longer than MAX_LINE characters (`cat /dev/zero`, which never ends its
 line) is cut there with a note: one that grows forever would take the reader's memory with it
-(on a pty the emulator wraps it, and its scrollback is capped). On pipes, terminal controls in the output are left to the reader, which
-shows everything it is handed through `tutor.sanitize`; on a pty, to the emulator, which acts on
-them and shows the rest through `tutor.sanitize`.
+(on a pty the emulator wraps it, and its scrollback is capped). On pipes, terminal controls in
+the output are left to the reader, which shows everything it is handed through
+`tutor.sanitize`; on a pty, to the emulator, which acts on them and shows the rest through
+`tutor.sanitize`.
 While it runs, the command's process group is registered with the keeper (`keeper.py`), which
 kills it should the app die first.
 

@@ -226,6 +226,16 @@ class Console(Vertical):
             yield Label(PROMPT + " ", id="prompt-label")
             yield PromptInput(history=self.history, placeholder=self.idle_placeholder, id="prompt")
 
+    def on_mount(self) -> None:
+        self._load_emulator()
+
+    @work(thread=True, group="console-load", exit_on_error=False)
+    def _load_emulator(self) -> None:
+        """Import the emulator (pyte and wcwidth: ~30 ms) now, in the background, not when the
+        first command's output waits for it (bench_tui: Enter -> first output), nor before the
+        first paint."""
+        import tutor.app.vterm  # noqa: F401
+
     @property
     def running(self) -> bool:
         """True while a command runs."""
