@@ -61,3 +61,10 @@ def test_resize_keeps_the_screen():
     term.resize(20, 8)
     term.feed("0123456789abcde\r\n")
     assert _shown(term) == ["abc", "0123456789abcde"]
+
+
+def test_test_patterns_and_132_columns_are_ignored():
+    """DECALN would fill the console with E; DECCOLM would make the screen 132 columns wide."""
+    term = Terminal(20, 4)
+    term.feed("a\x1b#8\x1b[?3hb\r\n")
+    assert _shown(term) == ["ab"] and term.screen.columns == 20

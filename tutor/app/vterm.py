@@ -62,6 +62,23 @@ class _Screen(pyte.Screen):
     def set_icon_name(self, param: str) -> None:
         """OSC 1: dropped, as the title."""
 
+    def alignment_display(self) -> None:
+        """DECALN (`ESC # 8`, fill the screen with E: a test pattern) is dropped."""
+
+    def set_mode(self, *modes: int, **kwargs) -> None:
+        """As pyte's, but 132-column mode (DECCOLM) is ignored: the width is the console's."""
+        super().set_mode(*_no_deccolm(modes, kwargs), **kwargs)
+
+    def reset_mode(self, *modes: int, **kwargs) -> None:
+        """As pyte's, without DECCOLM (see `set_mode`)."""
+        super().reset_mode(*_no_deccolm(modes, kwargs), **kwargs)
+
+
+def _no_deccolm(modes: tuple[int, ...], kwargs: dict) -> tuple[int, ...]:
+    if not kwargs.get("private"):
+        return modes
+    return tuple(mode for mode in modes if mode << 5 != pyte.modes.DECCOLM)
+
 
 class Terminal:
     """One command's screen: `feed` it the pty's text, `take` what to show."""
