@@ -361,7 +361,7 @@ class Console(Vertical):
     def _run(self, runner: CommandRunner) -> None:
         from textual.worker import get_current_worker
 
-        from tutor.app.vterm import Terminal  # (pyte: loaded with the first command)
+        from tutor.app.vterm import Terminal  # (loaded by now: `_load_emulator`)
         worker = get_current_worker()
         term = Terminal(*(runner.size or DEFAULT_SIZE), keep=SCROLLBACK)
 
