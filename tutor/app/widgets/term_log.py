@@ -86,7 +86,8 @@ class TermLog(Log):
         self.virtual_size = Size(self._width, self.line_count)
 
     def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
-        """Log's own for a plain line; a coloured one keeps its colours (and the selection)."""
+        """Log's own for a plain line; a coloured one keeps its colours (and the selection).
+        (`Log`'s hook for drawing one line: `Log.render_line` calls it, and so does this.)"""
         line = self._lines[y]
         spans = getattr(line, "spans", ())
         if not spans:
@@ -95,8 +96,9 @@ class TermLog(Log):
         text.stylize(rich_style)
         for start, end, style in spans:
             text.stylize(style, start, end)
-        selection = self.text_selection
-        if selection is not None and (span := selection.get_span(y - self._clear_y)) is not None:
+        # (text selection came with Textual 2; a student's install may be older)
+        selection = getattr(self, "text_selection", None)
+        if selection is not None and (span := selection.get_span(y - getattr(self, "_clear_y", 0))) is not None:
             start, end = span
             text.stylize(self.screen.get_component_rich_style("screen--selection"), start,
                          len(text) if end == -1 else end)
