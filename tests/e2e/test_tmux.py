@@ -134,3 +134,27 @@ def test_tab_completes_in_the_prompt_and_typing_after_it_is_never_a_key(lab_name
     finally:
         term.kill()
         lifecycle.down(lab_name)
+
+
+def test_the_console_is_a_terminal_and_passes_no_title_on(terminal, lab_name):
+    """Issue 13 in the real binary: no stray mark above the prompt; a failed curl shows its error
+    line, not a progress meter; `\\r` rewrites a line; a title (OSC 0) or clipboard (OSC 52)
+    sequence from the lab never reaches this terminal: the pane's title stays what it was."""
+    screen = terminal.wait_for("Step 1 of 5")
+    # the lesson's opening note is wider than the console: its horizontal scrollbar used to
+    # stand above the prompt, a stray thumb ("▏", "▌") in an empty row
+    lines = screen.split("\n")
+    row = next(i for i, line in enumerate(lines) if "root@lab:/# " in line)   # the prompt's
+    above = lines[row - 1][lines[row].index("root@lab:/# "):]
+    assert not set(above) & set("▏▎▍▌▋▊▉"), above
+    title = terminal.tmux("display-message", "-p", "-t", "t", "#{pane_title}")
+    terminal.type("curl http://nowhere.invalid/")
+    screen = terminal.wait_for("curl: (6) Could not resolve host: nowhere.invalid", timeout=30)
+    assert "% Total" not in screen and "Dload" not in screen
+    terminal.type(r"printf '\e]0;pwned\a\e]2;pwned2\e\\\e]52;c;cHduZWQ=\aabc\rX\n'")
+    screen = terminal.wait_for("Xbc")
+    assert "pwned" not in screen.replace("0;pwned\\a", "").replace("2;pwned2", "")
+    time.sleep(0.3)                               # (a title sequence would have arrived by now)
+    assert terminal.tmux("display-message", "-p", "-t", "t", "#{pane_title}") == title
+    buffers = terminal.tmux("list-buffers")
+    assert "pwned" not in buffers                 # OSC 52 set no tmux buffer

@@ -34,8 +34,11 @@ class CommandStarted(Message):
 
 @dataclass
 class CommandOutput(Message):
-    """A coalesced chunk of a running command's output (stdout and stderr together)."""
-    text: str
+    """A running command's output as its terminal (`tutor.app.vterm`) shows it after a coalesced
+    chunk: the lines that scrolled off for good (`lines`, after a note if more were skipped), and
+    the screen's rows as they stand (`screen`, which later output may change)."""
+    lines: list[str]
+    screen: list[str]
 
 
 @dataclass

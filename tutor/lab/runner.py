@@ -2,19 +2,31 @@
 coalesced chunks. The console runs the student's lines with it, the Packets view its tcpdump
 (`tutor.lab.capture`).
 
+Given a `size`, the command runs on a pty of that size (the console's): its stdout and stderr
+are the slave end of a pty this process opens, so tools behave as in a terminal (curl shows no
+progress meter, ping's lines come at once, `ls` colours), and the output is the raw terminal
+stream, for the console's emulator (`tutor.app.vterm`) to draw. The pty is ours, not the user's
+terminal, and it never becomes the lab's controlling terminal (the command starts in a new
+session and opens no tty), so nothing in the lab can type into anything (see `client.command`).
+Its stdin stays /dev/null: the console sends no keys, and a program waiting for them (`cat`)
+would wait forever. Ctrl+C stays a signal (below), not a ^C typed into the pty: that would
+need the pty as the controlling terminal of a session inside the lab, and the keeper could then
+no longer end the command by its process group. Without a `size` (tcpdump), plain pipes.
+
 The process is started by the one door to the lab (`client.popen`): `nsenter` on this side,
 whose child runs the student's `bash -c` inside the lab's PID namespace. Stopping must not kill
 `nsenter` first: its orphaned child would be re-parented to this machine's init and linger as a
 zombie in the lab's `ps`. So Ctrl+C sends SIGINT to every *other* member of the process group
 (what a terminal's Ctrl+C reaches), escalates to SIGKILL if they ignore it, and only kills
 `nsenter` last. Output is read with poll() (select() refuses a descriptor numbered past
-1023, which an app holding a socket per namespace can reach) and handed over at most every
-FLUSH seconds, and the part of a flood (`yes`) that nobody could read is dropped with a
-note. A line longer than MAX_LINE characters (`cat /dev/zero`, which never ends its line) is
-cut there with a note: the console keeps whole lines, and one that grows forever would take
-the app's memory with it. Terminal controls in the output are left to the console, which
-shows everything it is handed through `tutor.sanitize` (once, at the one place text enters
-its scrollback).
+1023, which an app holding a socket per namespace can reach) and handed over at once, then at
+most every FLUSH seconds, and the part of a flood (`yes`) that nobody could read is dropped with
+a note. On pipes, a line longer than MAX_LINE characters (`cat /dev/zero`, which never ends its
+line) is cut there with a note: one that grows forever would take the reader's memory with it
+(on a pty the emulator wraps it, and its scrollback is capped). On pipes, terminal controls in
+the output are left to the reader, which shows everything it is handed through
+`tutor.sanitize`; on a pty, to the emulator, which acts on them and shows the rest through
+`tutor.sanitize`.
 While it runs, the command's process group is registered with the keeper (`keeper.py`), which
 kills it should the app die first.
 
@@ -24,10 +36,15 @@ Never imports Textual: `CommandRunner.run()` takes plain callbacks.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import errno
+import fcntl
 import os
 import select
 import signal
+import struct
 import subprocess
+import termios
 import time
 from collections.abc import Callable
 
@@ -36,6 +53,8 @@ from tutor.lab.keeper import keeper
 
 FLUSH = 0.05           # seconds between output chunks handed to the UI
 MAX_PENDING = 256_000  # characters kept between two flushes; older ones are dropped
+# on a pty: what the emulator can take in one flush (pyte reads ~0.5 MB/s on a busy core)
+MAX_PENDING_PTY = 16_000
 MAX_LINE = 20_000      # characters of one output line shown (`ip -j link` fits); the rest is cut
 CUT_NOTE = " … [tutor: line cut]"
 KILL_AFTER = 1.0       # seconds a command may ignore SIGINT before SIGKILL
@@ -71,9 +90,11 @@ class CommandRunner:
     """One command line running in the lab; `run()` blocks (thread), `stop()` is thread-safe.
     `netns` runs it in that namespace of the lab (None: the lab host)."""
 
-    def __init__(self, cmdline: str, netns: str | None = None):
+    def __init__(self, cmdline: str, netns: str | None = None, size: tuple[int, int] | None = None):
         self.cmdline = cmdline
         self.netns = netns
+        self.size = size        # (columns, lines) of the pty to run on; None: pipes
+        self._master: int | None = None   # the pty's master end while it runs
         self.proc: subprocess.Popen | None = None
         self.stop_requested = 0.0
         self.killed = False
@@ -85,6 +106,14 @@ class CommandRunner:
             return
         self.stop_requested = time.monotonic()
         self._signal(signal.SIGINT)
+
+    def resize(self, columns: int, lines: int) -> None:
+        """The console changed size: so does the pty (thread-safe; a no-op on pipes)."""
+        self.size = (columns, lines)
+        master = self._master
+        if master is not None:
+            with contextlib.suppress(OSError):   # closed meanwhile: the command has ended
+                set_size(master, columns, lines)
 
     def _signal(self, sig: int) -> None:
         proc = self.proc
@@ -106,19 +135,37 @@ class CommandRunner:
             # no argv can carry it; Popen's ValueError would end the worker before it reports
             output("tutor: a command line cannot contain a NUL character (^@)\n")
             return 2
+        slave = None
         try:
-            self.proc = client.popen(self.cmdline, netns=self.netns, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            if self.size:
+                self._master, slave = os.openpty()
+                set_size(self._master, *self.size)
+                out: int = slave
+                err: int = slave
+            else:
+                out, err = subprocess.PIPE, subprocess.STDOUT
+            # a new session, which never opens a tty: the pty is nobody's controlling terminal
+            self.proc = client.popen(self.cmdline, netns=self.netns, stdout=out, stderr=err,
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         except (control.LabError, OSError) as exc:
+            self._close_master()
             self.lab_error = str(exc)
             output(f"tutor: {exc}\n")
             return 127
+        finally:
+            if slave is not None:
+                os.close(slave)   # the command holds its own: EOF (EIO) comes when it is gone
         proc = self.proc
-        assert proc.stdout is not None   # made with stdout=PIPE above
         keeper.add(proc.pid)    # its own session: the group's id is its pid
-        fd = proc.stdout.fileno()
+        if self._master is not None:
+            fd, on_pty, max_pending = self._master, True, MAX_PENDING_PTY
+        else:
+            assert proc.stdout is not None   # made with stdout=PIPE above
+            fd, on_pty, max_pending = proc.stdout.fileno(), False, MAX_PENDING
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending, dropped, last_flush, ended = "", 0, time.monotonic(), 0.0
+        # the first chunk goes at once (Enter -> first output is what a student waits on), then
+        # at most one every FLUSH seconds
+        pending, dropped, last_flush, ended = "", 0, 0.0, 0.0
         column = 0      # characters of the unfinished last line handed over so far
         poller = select.poll()
         poller.register(fd, select.POLLIN)
@@ -128,19 +175,19 @@ class CommandRunner:
                     self.stop()
                 self._escalate()
                 if poller.poll(FLUSH * 1000):
-                    data = os.read(fd, 65536)
+                    data = _read(fd)
                     if not data:
                         break
                     pending += decoder.decode(data)
-                    if len(pending) > MAX_PENDING:
-                        keep = len(pending) - MAX_PENDING // 2
+                    if len(pending) > max_pending:
+                        keep = len(pending) - max_pending // 2
                         cut = pending.find("\n", keep) + 1 or keep   # no newline: cut anyway
                         dropped += pending[:cut].count("\n")
                         pending = pending[cut:]
                 now = time.monotonic()
                 if pending and now - last_flush >= FLUSH:
-                    text, column = cap_lines(settle_returns(pending), column)
-                    output(_with_note(text, dropped))
+                    text, column = (pending, 0) if on_pty else cap_lines(settle_returns(pending), column)
+                    output(_with_note(text, dropped, on_pty))
                     pending, dropped, last_flush = "", 0, now
                 if proc.poll() is not None:
                     # a backgrounded child (`sleep 9 &`) may hold the pipe open: don't wait for it
@@ -150,11 +197,19 @@ class CommandRunner:
         finally:
             pending += decoder.decode(b"", final=True)
             if pending or dropped:
-                output(_with_note(cap_lines(settle_returns(pending), column)[0], dropped))
-            proc.stdout.close()
+                text = pending if on_pty else cap_lines(settle_returns(pending), column)[0]
+                output(_with_note(text, dropped, on_pty))
+            if proc.stdout is not None:
+                proc.stdout.close()
+            self._close_master()
             status = self._wait()
             keeper.remove(proc.pid)
         return status
+
+    def _close_master(self) -> None:
+        master, self._master = self._master, None
+        if master is not None:
+            os.close(master)
 
     def _escalate(self) -> None:
         """SIGKILL what ignored SIGINT; as a last resort the whole group, nsenter included."""
@@ -185,6 +240,21 @@ class CommandRunner:
         return proc.wait()
 
 
+def set_size(fd: int, columns: int, lines: int) -> None:
+    """Set the window size of the pty whose end `fd` is (what `stty size` in it reads)."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+
+
+def _read(fd: int) -> bytes:
+    """Read what is there; b"" at the end. A pty's master says EIO once no slave is open."""
+    try:
+        return os.read(fd, 65536)
+    except OSError as exc:
+        if exc.errno == errno.EIO:
+            return b""
+        raise
+
+
 def cap_lines(text: str, column: int, limit: int = MAX_LINE) -> tuple[str, int]:
     """`text` with every line cut at `limit` characters (once, with CUT_NOTE), and the length of
     its unfinished last line. `column` is how much of the first line was handed over before."""
@@ -199,7 +269,9 @@ def cap_lines(text: str, column: int, limit: int = MAX_LINE) -> tuple[str, int]:
     return "\n".join(out), last_start + len(pieces[-1])
 
 
-def _with_note(text: str, dropped: int) -> str:
+def _with_note(text: str, dropped: int, on_pty: bool = False) -> str:
     if not dropped:
         return text
-    return f"[tutor] … {dropped} lines skipped: output came faster than it can be shown\n" + text
+    # (on a pty a line ends in \r\n, as the pty's own output does: \n alone only moves down)
+    return (f"[tutor] … {dropped} lines skipped: output came faster than it can be shown"
+            + ("\r\n" if on_pty else "\n") + text)

@@ -1,12 +1,15 @@
 """The command console: a `root@lab:/#` prompt whose commands run in the lab host.
 
-Output streams in as the command prints it (a thread worker posts `CommandOutput` chunks), the
-scrollback is capped, ↑/↓ walk the history, Ctrl+C stops the running command, and a command
-that never ends (`ping` without `-c`) never blocks the app: the UI thread only ever appends
-text it is handed. Everything that enters the scrollback goes through `_write`, the console's one
-door to its Log: command output can carry any terminal control (`printf '\\033c'` would reset
-the real terminal under the app, OSC 52 would write the clipboard), so `tutor.sanitize` shows
-them as text there; only colours are dropped, so `ip -c addr` reads as it does without `-c`.
+Each command runs on a pty of the console's size (`CommandRunner`, resized with the console), so
+tools behave as in a terminal; a thread worker feeds what it prints to a terminal emulator
+(`tutor.app.vterm`: `\\r`, erase-line, wrapping at the width, colours) and posts the result as
+`CommandOutput`; the scrollback (`TermLog`) keeps the final lines and shows the emulator's
+screen as the live tail. The scrollback is capped, ↑/↓ walk the history, Ctrl+C stops the
+running command, and a command that never ends (`ping` without `-c`) never blocks the app: the
+UI thread only ever puts in lines it is handed. No control from the lab reaches the real
+terminal: `printf '\\033c'` would reset it, OSC 52 would write the clipboard. The emulator acts
+on controls and shows only its cells (through `tutor.sanitize`), and the tutor's own text enters
+through `_write`, which shows controls as text.
 
 Input is bounded: a command line holds at most MAX_LINE characters, and a paste runs at most
 MAX_PASTE_LINES lines. Past either, the line or the whole paste is refused with one sentence
@@ -29,16 +32,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Input, Label, Log
+from textual.widgets import Input, Label
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
+from tutor.app.widgets.term_log import TermLog
 from tutor.lab.complete import Completion
 from tutor.lab.runner import CommandRunner
 from tutor.sanitize import clean
 
 PROMPT = "root@lab:/#"
 PLACEHOLDER = "type a command, e.g. ip -br link"
-SCROLLBACK = 3000
+SCROLLBACK = 3000      # lines of the scrollback
+DEFAULT_SIZE = (80, 24)  # the pty's size while the console has none yet (not laid out)
 HISTORY = 500
 MAX_LINE = 4096        # characters in one command line (the lessons' longest is ~120)
 MAX_PASTE_LINES = 200  # lines one paste may run (a whole lesson's commands are ~30)
@@ -214,12 +219,22 @@ class Console(Vertical):
         self.idle_placeholder = PLACEHOLDER   # what the empty prompt invites (presenter mode: "")
 
     def compose(self) -> ComposeResult:
-        log = Log(max_lines=SCROLLBACK, highlight=True, id="console-log")
+        log = TermLog(SCROLLBACK, highlight=True, id="console-log")
         log.highlighter = ConsoleHighlighter()
         yield log
         with Horizontal(id="prompt-row"):
             yield Label(PROMPT + " ", id="prompt-label")
             yield PromptInput(history=self.history, placeholder=self.idle_placeholder, id="prompt")
+
+    def on_mount(self) -> None:
+        self._load_emulator()
+
+    @work(thread=True, group="console-load", exit_on_error=False)
+    def _load_emulator(self) -> None:
+        """Import the emulator (pyte and wcwidth: ~30 ms) now, in the background, not when the
+        first command's output waits for it (bench_tui: Enter -> first output), nor before the
+        first paint."""
+        import tutor.app.vterm  # noqa: F401
 
     @property
     def running(self) -> bool:
@@ -265,23 +280,23 @@ class Console(Vertical):
         prompt = self.query_one(PromptInput)
         prompt.can_focus = False
         self.idle_placeholder = prompt.placeholder = ""
-        self.query_one(Log).clear()
+        self.query_one(TermLog).clear()
 
     def echo(self, text: str) -> None:
         """Append lines to the scrollback (notes from the tutor, a replayed command)."""
-        log = self.query_one(Log)
+        log = self.query_one(TermLog)
         if log.lines and log.lines[-1] != "":
             log.write("\n")
         self._write(text.rstrip("\n") + "\n")
 
     def _write(self, text: str) -> None:
         """The one way text enters the scrollback: terminal controls made visible."""
-        self.query_one(Log).write(clean(text, drop_colors=True))
+        self.query_one(TermLog).write(clean(text, drop_colors=True))
 
     # -- running -----------------------------------------------------------------------------
     def on_prompt_input_clear_pressed(self, event: PromptInput.ClearPressed) -> None:
         event.stop()
-        self.query_one(Log).clear()
+        self.query_one(TermLog).clear()
 
     def on_prompt_input_choices_shown(self, event: PromptInput.ChoicesShown) -> None:
         event.stop()
@@ -317,7 +332,7 @@ class Console(Vertical):
             del self.history[:-HISTORY]
         note = _builtin(cmdline)
         if note is None:
-            self.query_one(Log).clear()
+            self.query_one(TermLog).clear()
             return
         if note:
             self.echo(note)
@@ -326,33 +341,51 @@ class Console(Vertical):
 
     def run_command(self, cmdline: str) -> None:
         """Start `cmdline` in the lab host (the prompt stays usable for typing ahead)."""
-        self.runner = CommandRunner(cmdline)
+        self.runner = CommandRunner(cmdline, size=self._term_size())
         self.query_one(PromptInput).runner = self.runner
+        self.query_one(TermLog).begin_live()
         self.post_message(CommandStarted(cmdline))
         self.add_class("-running")
         self._run(self.runner)
 
+    def _term_size(self) -> tuple[int, int]:
+        """(columns, lines) the scrollback shows: the size of the commands' pty."""
+        region = self.query_one(TermLog).scrollable_content_region
+        return (region.width, region.height) if region.width > 1 and region.height > 1 else DEFAULT_SIZE
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.runner is not None:
+            self.runner.resize(*self._term_size())
+
     @work(thread=True, group="console", exit_on_error=False)
     def _run(self, runner: CommandRunner) -> None:
         from textual.worker import get_current_worker
+
+        from tutor.app.vterm import Terminal  # (loaded by now: `_load_emulator`)
         worker = get_current_worker()
-        status = runner.run(lambda text: self.post_message(CommandOutput(text)),
-                            cancelled=lambda: worker.is_cancelled)
+        term = Terminal(*(runner.size or DEFAULT_SIZE), keep=SCROLLBACK)
+
+        def show(text: str) -> None:
+            term.resize(*(runner.size or DEFAULT_SIZE))
+            term.feed(text)
+            final, lost, screen = term.take()
+            if lost:
+                final.insert(0, f"[tutor] … {lost} earlier lines skipped")
+            self.post_message(CommandOutput(final, screen))
+
+        status = runner.run(show, cancelled=lambda: worker.is_cancelled)
         if runner.lab_error:
-            self.post_message(CommandOutput("[tutor] F6 sets up a fresh lab for this lesson\n"))
+            show("[tutor] F6 sets up a fresh lab for this lesson\r\n")
         self.post_message(CommandFinished(runner.cmdline, status, bool(runner.stop_requested)))
 
     def on_command_output(self, message: CommandOutput) -> None:
         message.stop()
-        text = message.text
-        lines = text.split("\n")
-        if len(lines) > SCROLLBACK:   # a flood: keep only what the scrollback can hold
-            text = "[tutor] … earlier lines skipped\n" + "\n".join(lines[-SCROLLBACK:])
-        self._write(text)
+        self.query_one(TermLog).show_live(message.lines, message.screen)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         # not stopped: the app also wants to hear that a command ended
-        log = self.query_one(Log)
+        log = self.query_one(TermLog)
+        log.end_live()
         if log.lines and log.lines[-1] != "":
             log.write("\n")
         if message.stopped:

@@ -1,0 +1,115 @@
+"""Pilot tests: the console is a terminal (issue 13). Each command runs on a pty of the console's
+size and is drawn by a terminal emulator: curl shows no progress meter, ping's first line comes
+at once, `\\r` rewrites, long lines wrap, colours stay, title and clipboard sequences go nowhere.
+On a real lab of its own (`lab` fixture)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pilot_helpers import console_text, run, type_command, wait_for
+from tutor.app.app import TutorApp
+from tutor.app.widgets.term_log import TermLog
+
+pytestmark = pytest.mark.lab
+SIZE = (120, 40)
+
+
+def _log(app) -> TermLog:
+    return app.query_one("#console-log", TermLog)
+
+
+def test_a_failed_curl_shows_its_error_and_no_progress_meter(lab, state_home):
+    """On pipes curl drew its meter (`% Total … 0 0 0`) and the error went off-screen."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await type_command(pilot, "curl http://nowhere.invalid/", keys=False, timeout=30)
+            text = console_text(app)
+            assert "curl: (6) Could not resolve host: nowhere.invalid" in text, text
+            assert "% Total" not in text and "Dload" not in text, text
+            assert "[exit 6]" in text
+
+    run(body())
+
+
+def test_ping_shows_its_first_line_before_it_ends(lab, state_home):
+    """An address of the lab's own ranges that nobody has: on pipes nothing showed for 2 s."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await type_command(pilot, "ping -c 2 -W 1 10.99.99.99", wait=False, keys=False)
+            await wait_for(pilot, lambda: "PING 10.99.99.99" in console_text(app), 10, "the PING line")
+            assert app.cmd_console.running          # shown while ping still waits for an answer
+            await wait_for(pilot, lambda: not app.cmd_console.running, 20, "ping to end")
+            assert "2 packets transmitted, 0 received" in console_text(app)
+
+    run(body())
+
+
+def test_carriage_return_rewrites_and_a_long_line_wraps(lab, state_home):
+    """`\\r` goes back to the line's start (`Xbc`); a line wider than the console wraps at its
+    width, its end on screen (it used to be cut); the pty has the console's size."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await type_command(pilot, r"printf 'abc\rX\n'", keys=False)
+            assert "Xbc" in _log(app).lines
+            columns = _log(app).scrollable_content_region.width
+            await type_command(pilot, "seq -s ' ' 1 200; echo", keys=False)
+            lines = list(_log(app).lines)
+            start = lines.index("root@lab:/# seq -s ' ' 1 200; echo") + 1
+            output = lines[start:lines.index("", start)]
+            assert len(output) > 1 and max(len(line) for line in output) <= columns, output
+            # (a row that ends in the space where it wrapped keeps no trailing blank)
+            assert "".join(output).replace(" ", "") == "".join(map(str, range(1, 201))), output
+            assert output[-1].endswith("199 200")
+            await type_command(pilot, "echo size $(tput cols) $(tput lines)", keys=False)
+            region = _log(app).scrollable_content_region
+            assert f"size {region.width} {region.height}" in _log(app).lines
+
+    run(body())
+
+
+def test_colours_are_kept_and_title_or_clipboard_sequences_are_dropped(lab, state_home):
+    """grep's match is red on the screen (colours used to be dropped); OSC 0 (title) and OSC 52
+    (clipboard) are consumed by the emulator: nothing of them is shown or passed on."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await type_command(pilot, "echo hello | grep --color=always ell", keys=False)
+            line = next(line for line in _log(app).lines if line == "hello")
+            styles = [(start, end, style) for start, end, style in getattr(line, "spans", ())
+                      if style.color is not None]
+            assert styles and styles[0][:2] == (1, 4), styles
+            assert styles[0][2].color.name == "red" and styles[0][2].bold
+            await type_command(pilot, r"printf '\e]0;pwned\a\e]52;c;cHduZWQ=\aok\n'", keys=False)
+            text = console_text(app)
+            assert "\nok\n" in text
+            assert "pwned" not in text.replace("printf '\\e]0;pwned", "") and "]52" not in \
+                text.replace("\\e]52", "")
+            assert "\x1b" not in text and "\x07" not in text
+
+    run(body())
+
+
+def test_the_pty_follows_the_console_when_it_is_resized(lab, state_home):
+    """A command running while the window grows reads the new width from its pty, and its
+    output wraps at the new width."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            before = _log(app).scrollable_content_region.width
+            await type_command(pilot, "sleep 2; echo cols $(tput cols); seq -s ' ' 1 200", wait=False,
+                               keys=False)
+            await wait_for(pilot, lambda: app.cmd_console.running, 5, "the command to start")
+            await pilot.resize_terminal(160, 40)
+            await wait_for(pilot, lambda: _log(app).scrollable_content_region.width != before, 5,
+                           "the console to grow")
+            after = _log(app).scrollable_content_region.width
+            await wait_for(pilot, lambda: not app.cmd_console.running, 20, "the command to end")
+            lines = list(_log(app).lines)
+            assert f"cols {after}" in lines, lines[-8:]
+            assert max(len(line) for line in lines[lines.index(f"cols {after}"):]) > before
+
+    run(body())
