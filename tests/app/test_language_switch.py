@@ -11,9 +11,9 @@ import asyncio
 import sys
 
 import pytest
+from test_layouts import RecordedApp, _at_step, _settled
 
 from recorded import load
-from test_layouts import RecordedApp, _at_step, _settled
 from tutor import progress
 from tutor.app import LanguageSwitch, relaunch_argv
 from tutor.app.screens.help import HelpScreen
@@ -23,7 +23,7 @@ from tutor.lessons.lesson import find_lesson
 LESSON, RECORDING, STEP = "lesson5", "lesson5-start", 2
 
 
-async def _switch(screen_key: str, how: str, monkeypatch, lang: str) -> tuple[object, object]:
+async def _switch(screen_key: str, how: str, monkeypatch, lang: str) -> tuple[object, progress.Progress]:
     monkeypatch.setenv("TUTOR_LANG", lang)
     app = RecordedApp(LESSON, load(RECORDING))
     async with app.run_test(size=(100, 30)) as pilot:
