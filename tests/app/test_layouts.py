@@ -148,3 +148,45 @@ def test_a_diagram_wider_than_the_pane_scrolls_instead_of_being_cut(state_home):
             assert last.split()[-1] in _shown(app)
 
     asyncio.run(body())
+
+
+# -- in Korean (issue 14): Hangul is two cells wide; the same screen must fit as well ---------
+KO_SIZES = ["80x24", "200x50"]
+
+
+@pytest.mark.parametrize("size", KO_SIZES)
+def test_the_course_screen_in_korean(snap_compare, state_home, monkeypatch, size):
+    """The same screen with TUTOR_LANG=ko: the lesson's Korean text, Korean labels, titles,
+    footer and table headers, every column aligned for double-width Hangul; diagrams in ASCII."""
+    monkeypatch.setenv("TUTOR_LANG", "ko")
+    _at_step(LESSON, STEP)
+    assert snap_compare(RecordedApp(LESSON, load(RECORDING)), terminal_size=SIZES[size], run_before=_settled)
+
+
+@pytest.mark.parametrize("size", KO_SIZES)
+def test_in_korean_the_footer_the_hint_and_the_tables_fit(state_home, monkeypatch, size):
+    """At 80x24 and 200x50 in Korean: every footer key whole within the width, Korean labels in
+    it, the Korean hint in view, the step heading and the table headers in Korean."""
+    monkeypatch.setenv("TUTOR_LANG", "ko")
+    _at_step(LESSON, STEP)
+    width, height = SIZES[size]
+
+    async def body():
+        app = RecordedApp(LESSON, load(RECORDING))
+        async with app.run_test(size=(width, height)) as pilot:
+            await _settled(pilot)
+            keys = [k for k in app.screen.query(FooterKey) if k.region.width > 0]
+            assert keys and max(k.region.right for k in keys) <= width
+            labels = {k.description for k in keys}
+            assert {"도움말", "레슨", "종료"} <= labels, labels
+            shown = _shown(app)
+            assert "단계 중" in shown and "검사" in shown and "힌트" in app.checks.text
+            hint = app.query_one("#check-hint")
+            assert hint.region.height >= 1 and app.checks.region.contains_region(hint.region)
+            table = next(t for t in app.lab_view.query(DataTable) if t.region.height > 0)
+            assert any(str(c.label) in ("인터페이스", "목적지") for c in table.ordered_columns)
+            # the widest cell of each column sets its width in cells, not characters
+            for column in table.ordered_columns:
+                assert column.width >= column.label.cell_len
+
+    asyncio.run(body())

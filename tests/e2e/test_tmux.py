@@ -158,3 +158,23 @@ def test_the_console_is_a_terminal_and_passes_no_title_on(terminal, lab_name):
     assert terminal.tmux("display-message", "-p", "-t", "t", "#{pane_title}") == title
     buffers = terminal.tmux("list-buffers")
     assert "pwned" not in buffers                 # OSC 52 set no tmux buffer
+
+
+def test_ctrl_g_on_the_help_screen_switches_language_at_the_same_step_on_the_same_lab(terminal, lab_name):
+    """Issue 14: F1 then Ctrl+G opens the course in Korean, at the step that was open, on the
+    lab as it was (the process is replaced; the terminal is given back first); and back."""
+    terminal.wait_for("Step 1 of 5")
+    terminal.type("ip netns add red")
+    terminal.keys("F8")                           # step 2, not finished: the switch must keep it
+    terminal.wait_for("Step 2 of 5")
+    terminal.keys("F1")
+    terminal.wait_for("한국어 / English")
+    terminal.keys("C-g")
+    terminal.wait_for("5단계 중 2단계", timeout=30)
+    terminal.wait_for("도움말")                    # the footer in Korean
+    info = control.status(lab_name)               # the same lab, still running, still built
+    assert info is not None and "red" in info.namespaces
+    terminal.keys("F4")
+    terminal.wait_for("Ctrl+G")
+    terminal.keys("C-g")
+    terminal.wait_for("Step 2 of 5", timeout=30)

@@ -3,11 +3,32 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from dataclasses import dataclass
 
-# Said on the terminal when the app closes. The lab is kept, not stopped: `tutor verify` and
-# `tutor shell` in another terminal work on it, and the next `tutor start` resumes on it.
-LAB_KEEPS_RUNNING = "tutor: the lab keeps running (`tutor verify` and `tutor shell` see it); `tutor lab down` stops it"
+from tutor.i18n import _
+
+
+@dataclass(frozen=True)
+class LanguageSwitch:
+    """What the app exits with when the student switches language (Ctrl+G on the help or lessons
+    screen): the course starts again in `lang`, resuming where the progress record says, or at
+    `lesson_id` when resuming would not land on the lesson that was open (a finished one)."""
+    lang: str
+    lesson_id: str | None = None
+
+
+def relaunch_argv(switch: LanguageSwitch) -> list[str]:
+    """The command line that opens the course again in `switch.lang`: this interpreter, `tutor.cli`."""
+    return [sys.executable, "-m", "tutor.cli", "--lang", switch.lang, "start",
+            *([switch.lesson_id] if switch.lesson_id else [])]
+
+
+def lab_keeps_running() -> str:
+    """Said on the terminal when the app closes. The lab is kept, not stopped: `tutor verify` and
+    `tutor shell` in another terminal work on it, and the next `tutor start` resumes on it."""
+    return _("tutor: the lab keeps running (`tutor verify` and `tutor shell` see it); `tutor lab down` stops it")
 
 
 def run_app(lesson_id: str | None = None) -> int:
@@ -15,6 +36,8 @@ def run_app(lesson_id: str | None = None) -> int:
 
     Starts the lab first if it is not running; a lab started now is rebuilt to the step the
     student resumes at. On the way out it says that the lab is still running, and how to stop it.
+    A language switch replaces this process with the course in the other language, once Textual
+    has given the terminal back; the lab runs on, and is resumed on.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -26,16 +49,22 @@ def run_app(lesson_id: str | None = None) -> int:
         starting = pool.submit(lifecycle.up)
         from tutor.app.app import TutorApp
         try:
-            _, started = starting.result()
+            _lab, started = starting.result()
         except control.LabError as exc:
             print(f"tutor: {exc}", file=sys.stderr)
             return 2
     app = TutorApp(lesson_id, fresh_lab=started)
     app.run()
+    if isinstance(app.return_value, LanguageSwitch):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.environ["TUTOR_LANG"] = app.return_value.lang
+        argv = relaunch_argv(app.return_value)
+        os.execv(argv[0], argv)
     try:
         running = control.status() is not None
     except control.LabError:
         running = True    # it answers, if strangely: still there
     if running:
-        print(LAB_KEEPS_RUNNING)
+        print(lab_keeps_running())
     return app.return_code or 0

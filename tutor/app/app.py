@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 
+from tutor.app import LanguageSwitch
 from tutor.app.keyflow import bounded
 from tutor.app.messages import (
     ChecksUpdated,
@@ -29,7 +30,7 @@ from tutor.app.messages import (
     LabLessonRead,
     LabPrepared,
 )
-from tutor.app.policy import STUDENT_KEYS, Policy
+from tutor.app.policy import STUDENT_KEYS, Policy, localize_keys
 from tutor.app.screens.confirm import ConfirmScreen
 from tutor.app.screens.help import HelpScreen
 from tutor.app.screens.lessons import LessonsScreen
@@ -46,6 +47,7 @@ from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
 from tutor.checks.trace import traced
+from tutor.i18n import _, lang
 from tutor.lab import client, control, lifecycle
 from tutor.lab.complete import Completion, complete, lab_commands
 from tutor.lab.keeper import keeper
@@ -86,6 +88,7 @@ class TutorApp(App):
         # subclass (the bench's TimedApp) is not tutor/app/
         super().__init__(css_path=[Path(__file__).with_name(name) for name in self.policy.css])
         self.title = self.policy.title
+        localize_keys(self._bindings)   # the footer's labels in the language of now
         # checks, rule reads and resets run lab commands from workers: none outlives the app
         client.track_with(keeper.add, keeper.remove)
         self.lessons = load_lessons()
@@ -180,25 +183,26 @@ class TutorApp(App):
         self.summary.hide()
         self.lab_down_banner = self.query_one(LabDownBanner)
         self.lab_down_banner.hide()
-        self.query_one("#commands").border_title = "Type these"
-        self.query_one("#checks").border_title = "Checks"
-        self.query_one("#console").border_title = "Console · lab host"
-        self.query_one("#console").border_subtitle = "Ctrl+C stops · F2 real shell"
-        self.query_one("#lab").border_title = "Lab"
-        self.query_one("#side-map").border_title = "Map"
+        self.query_one("#commands").border_title = _("Type these")
+        self.query_one("#checks").border_title = _("Checks")
+        self.query_one("#console").border_title = _("Console · lab host")
+        self.query_one("#console").border_subtitle = _("Ctrl+C stops · F2 real shell")
+        self.query_one("#lab").border_title = _("Lab")
+        self.query_one("#side-map").border_title = _("Map")
         self._widgets_found = True
         self._fit(*self.size)
         self.show_step(self.step)
         self.cmd_console.use_completer(self._complete)
         self.cmd_console.focus_prompt()
-        self.cmd_console.echo(f"[tutor] {self.lesson.id}: {self.lesson.title} — F1 shows every key")
+        self.cmd_console.echo("[tutor] " + _("{lesson}: {title} — F1 shows every key").format(
+            lesson=self.lesson.id, title=self.lesson.title))
         if self.progress.notice:
             self.notify(self.progress.notice, severity="warning", timeout=10)
         # after the first frame: the watcher's first reading (and its pyroute2 import) must not
         # hold back the first paint
         self.call_after_refresh(self._watch)
         if self.fresh_lab and not self._starts_empty():
-            self.prepare(self.step, "the lab was not running: rebuilding it")
+            self.prepare(self.step, _("the lab was not running: rebuilding it"))
         elif self.resuming and self.policy.save_progress and not self.fresh_lab:
             self.asking_lab = True
             self._read_lab_lesson()
@@ -225,8 +229,8 @@ class TutorApp(App):
         folded = height < SHORT and not self.commands_open
         self.step_commands.fold(folded)
         self.summary.fold(height < SHORT)
-        self.step_commands.border_subtitle = ("F3 types it · Ctrl+T all" if folded else
-                                              "F3 puts the next one in the prompt")
+        self.step_commands.border_subtitle = (_("F3 types it · Ctrl+T all") if folded else
+                                              _("F3 puts the next one in the prompt"))
         self.query_one(CourseFooter).fit(width)
 
     def action_toggle_commands(self) -> None:
@@ -258,9 +262,9 @@ class TutorApp(App):
         if snapshot.down and not self.lab_down:
             self.lab_down = snapshot.error
             self.lab_down_banner.show_down(snapshot.error, self.step)
-            self.cmd_console.echo(f"[tutor] {snapshot.error}: F6 starts a new lab")
-            self.notify(f"{snapshot.error[:1].upper()}{snapshot.error[1:]}. F6 starts a new lab.",
-                        severity="error", timeout=10)
+            self.cmd_console.echo("[tutor] " + _("{problem}: F6 starts a new lab").format(problem=snapshot.error))
+            self.notify(_("{Problem}. F6 starts a new lab.").format(
+                Problem=f"{snapshot.error[:1].upper()}{snapshot.error[1:]}"), severity="error", timeout=10)
         elif not snapshot.down and self.lab_down:
             self.lab_down = ""
             self.lab_down_banner.hide()
@@ -302,22 +306,23 @@ class TutorApp(App):
                 self._note_lab_lesson(lesson)
             self.schedule_checks(0.01)
             return
-        was = (f"set up for {message.lesson_id}" if message.lesson_id
-               else "not set up for any lesson (it was started anew)")
-        question = (f"You were at step {self.step} of {lesson}, but the lab is {was}. Set it up "
-                    f"for {lesson} (its start, then the steps before {self.step} replayed)? Your "
-                    "progress record is kept either way; Escape goes on with the lab as it is.")
+        was = (_("the lab is set up for {other}").format(other=message.lesson_id) if message.lesson_id
+               else _("the lab is not set up for any lesson (it was started anew)"))
+        question = _("You were at step {step} of {lesson}, but {was}. Set it up for {lesson} (its "
+                     "start, then the steps before {step} replayed)? Your progress record is kept "
+                     "either way; Escape goes on with the lab as it is.").format(
+            step=self.step, lesson=lesson, was=was)
 
         def answered(answer: bool | None) -> None:
             self.asking_lab = False
             if answer:
-                self.prepare(self.step, f"setting the lab up for {lesson}")
+                self.prepare(self.step, _("setting the lab up for {lesson}").format(lesson=lesson))
             else:
                 self._note_lab_lesson(lesson)
                 self.schedule_checks(0.01)
-        self.cmd_console.echo(f"[tutor] the lab is {was}")
-        self.push_screen(ConfirmScreen(question, yes=f"Set the lab up for {lesson}",
-                                       no="Continue with the lab as it is", default="yes"), answered)
+        self.cmd_console.echo(f"[tutor] {was}")
+        self.push_screen(ConfirmScreen(question, yes=_("Set the lab up for {lesson}").format(lesson=lesson),
+                                       no=_("Continue with the lab as it is"), default="yes"), answered)
 
     def on_lab_down_banner_restart_pressed(self, message: LabDownBanner.RestartPressed) -> None:
         self.action_reset()
@@ -334,7 +339,7 @@ class TutorApp(App):
         """Reset the lab to the lesson's start and replay its steps before `upto` (a worker)."""
         console = self.cmd_console
         if self.preparing:
-            self.notify("The lab is already being set up.", timeout=3)
+            self.notify(_("The lab is already being set up."), timeout=3)
             return
         if console.runner:
             console.runner.stop()
@@ -354,17 +359,18 @@ class TutorApp(App):
                     course.solve_step(step, echo=echo)
         except Exception as exc:  # the lab or a lesson command failed: one sentence for the student
             error = str(exc)
-        self.post_message(LabPrepared(f"the start of step {upto} of {lesson.id}", error))
+        self.post_message(LabPrepared(_("the start of step {step} of {lesson}").format(step=upto, lesson=lesson.id),
+                                      error))
 
     def on_lab_prepared(self, message: LabPrepared) -> None:
         self.policy.lab_prepared(message)
         self.preparing = False
         console = self.cmd_console
         if message.error:
-            console.echo(f"[tutor] could not set the lab up: {message.error}")
+            console.echo("[tutor] " + _("could not set the lab up: {problem}").format(problem=message.error))
             self.notify(message.error, severity="error", timeout=10)
         else:
-            console.echo(f"[tutor] the lab is ready at {message.what}")
+            console.echo("[tutor] " + _("the lab is ready at {what}").format(what=message.what))
         self.result = None
         self.lab_view.baseline = None
         self.watcher.refresh(rules=True, reconnect=True)
@@ -452,7 +458,7 @@ class TutorApp(App):
         if lesson_id != self.lesson.id or not self.celebrated:   # another lesson opened meanwhile
             return
         self.summary.show_finished(self.lesson, self.next_lesson())
-        self.notify(f"{self.lesson.id} complete!", title="Well done", timeout=6)
+        self.notify(_("{lesson} complete!").format(lesson=self.lesson.id), title=_("Well done"), timeout=6)
 
     # -- navigation --------------------------------------------------------------------------
     def show_step(self, number: int) -> None:
@@ -489,7 +495,7 @@ class TutorApp(App):
         self.show_step(1 if reset else next((s.number for s in self.lesson.steps if s.number not in done), 1))
         self.cmd_console.echo(f"[tutor] {self.lesson.id}: {self.lesson.title}")
         if reset:
-            self.prepare(1, f"setting the lab up for {lesson_id}")
+            self.prepare(1, _("setting the lab up for {lesson}").format(lesson=lesson_id))
         else:
             self._note_lab_lesson(lesson_id)
             self.schedule_checks(0.01)
@@ -506,7 +512,7 @@ class TutorApp(App):
     def action_next_command(self) -> None:
         command = self.step_commands.take_next()
         if command is None:
-            self.notify("No more commands in this step (F8 opens the next one).", timeout=3)
+            self.notify(_("No more commands in this step (F8 opens the next one)."), timeout=3)
         else:
             self.cmd_console.insert(command)
 
@@ -517,44 +523,54 @@ class TutorApp(App):
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
+    def action_switch_language(self) -> None:
+        """Ctrl+G (or the button) on the help or lessons screen: the course in the other language.
+
+        The app exits with a `LanguageSwitch`; `run_app` starts the course again in that language
+        where the student is (the lab keeps running, the progress record says where)."""
+        if self.policy.save_progress:
+            self.progress.set_current(self.lesson.id, self.step)
+        resumes_here = self.progress.resume_point(self.lessons)[0] is self.lesson
+        self.exit(LanguageSwitch("en" if lang() == "ko" else "ko", None if resumes_here else self.lesson.id))
+
     def action_lessons(self) -> None:
         done = {l.id: self.progress.done(l.id) for l in self.lessons}
 
         def picked(lesson_id: str | None) -> None:
             if not lesson_id or lesson_id == self.lesson.id:
                 return
-            question = (f"Set the lab up for {lesson_id}? What is in the lab now is replaced by "
-                        "that lesson's starting state. Keep the lab opens the lesson on the lab "
-                        "as it is; Cancel (Escape) stays here.")
+            question = _("Set the lab up for {lesson}? What is in the lab now is replaced by that "
+                         "lesson's starting state. Keep the lab opens the lesson on the lab as it "
+                         "is; Cancel (Escape) stays here.").format(lesson=lesson_id)
 
             def answered(answer: bool | None) -> None:
                 if answer is not None:   # None: Cancel or Escape, nothing changes
                     self.switch_lesson(lesson_id, reset=answer)
-            self.push_screen(ConfirmScreen(question, yes="Set up", no="Keep the lab", cancel="Cancel"),
+            self.push_screen(ConfirmScreen(question, yes=_("Set up"), no=_("Keep the lab"), cancel=_("Cancel")),
                              answered)
         self.push_screen(LessonsScreen(self.lessons, done, self.lesson.id), picked)
 
     def action_reset(self) -> None:
         if self.lab_down:   # nothing left to lose: no question, and back to where the student was
-            self.prepare(self.step, f"starting a new lab at the start of step {self.step}")
+            self.prepare(self.step, _("starting a new lab at the start of step {step}").format(step=self.step))
             return
-        question = (f"Reset the lab to the start of {self.lesson.id}? Everything built in the lab "
-                    "is replaced (your progress record is kept).")
+        question = _("Reset the lab to the start of {lesson}? Everything built in the lab is "
+                     "replaced (your progress record is kept).").format(lesson=self.lesson.id)
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.celebrated = False
                 self.summary.hide()
                 self.show_step(1)
-                self.prepare(1, f"resetting the lab to the start of {self.lesson.id}")
-        self.push_screen(ConfirmScreen(question, yes="Reset"), answered)
+                self.prepare(1, _("resetting the lab to the start of {lesson}").format(lesson=self.lesson.id))
+        self.push_screen(ConfirmScreen(question, yes=_("Reset")), answered)
 
     def action_trace(self) -> None:
         """F12: the trace of the step's first failing behaviour check (or its first one)."""
         step = self.lesson.steps[self.step - 1]
         probes = [c for c in step.checks if traced(c)]
         if not probes:
-            self.notify("This step has no ping, tcp or fetch check to trace.", timeout=4)
+            self.notify(_("This step has no ping, tcp or fetch check to trace."), timeout=4)
             return
         now = _step_result(self.result, self.step)
         failing = {c.name for c in now.checks if not c.passed} if now else set()

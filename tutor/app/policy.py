@@ -9,33 +9,46 @@ through the hooks below, each named for what happened; the course's ignores them
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.app import App
-from textual.binding import Binding, BindingType
+from textual.binding import Binding, BindingsMap, BindingType
 from textual.screen import Screen
 
 from tutor import progress
+from tutor.i18n import Msg, in_lang, lang
 
 # The course's keys: the app's own, live while `Policy.app_keys` says so. F-keys and Ctrl only:
 # a letter or `?` belongs to the prompt (a typed `r` once opened the reset question mid-command).
 STUDENT_KEYS: list[BindingType] = [
-    Binding("f1", "help", "Help"),
-    Binding("f2", "shell", "Shell"),
-    Binding("f3", "next_command", "Next cmd"),
-    Binding("f4", "lessons", "Lessons"),
-    Binding("f5", "check", "Check", show=False),
-    Binding("f6", "reset", "Reset"),
-    Binding("f7", "step(-1)", "◂Step"),
-    Binding("f8", "step(1)", "Step▸"),
-    Binding("f9", "next_namespace", "Namespace", show=False),
-    Binding("f10", "next_table", "Table", show=False),
-    Binding("f11", "packets", "Packets"),
-    Binding("f12", "trace", "Trace", show=False),
-    Binding("ctrl+t", "toggle_commands", "Type these", show=False),
-    Binding("ctrl+q", "quit", "Quit"),
+    Binding("f1", "help", Msg("Help")),
+    Binding("f2", "shell", Msg("Shell")),
+    Binding("f3", "next_command", Msg("Next cmd")),
+    Binding("f4", "lessons", Msg("Lessons")),
+    Binding("f5", "check", Msg("Check"), show=False),
+    Binding("f6", "reset", Msg("Reset")),
+    Binding("f7", "step(-1)", Msg("◂Step")),
+    Binding("f8", "step(1)", Msg("Step▸")),
+    Binding("f9", "next_namespace", Msg("Namespace"), show=False),
+    Binding("f10", "next_table", Msg("Table"), show=False),
+    Binding("f11", "packets", Msg("Packets")),
+    Binding("f12", "trace", Msg("Trace"), show=False),
+    Binding("ctrl+t", "toggle_commands", Msg("Type these"), show=False),
+    Binding("ctrl+q", "quit", Msg("Quit")),
 ]
+# (Descriptions are Msgs, English as str: the class's bindings are built at import, and
+# `localize_keys` gives each app its language's when it is made, so a test or a language switch
+# never sees the language of the moment of import.)
 # Their actions and Textual's own app keys' (its Ctrl+Q): what `app_keys = False` turns off.
 _APP_ACTIONS = frozenset(b.action.split("(")[0] for b in [*App.BINDINGS, *STUDENT_KEYS]
                          if isinstance(b, Binding))
+
+
+def localize_keys(bindings: BindingsMap) -> None:
+    """Put the footer's labels of `bindings` (an app's own copy) into the course's language now."""
+    code = lang()
+    for key, found in bindings.key_to_bindings.items():
+        bindings.key_to_bindings[key] = [replace(b, description=in_lang(b.description, code)) for b in found]
 
 
 class Policy:

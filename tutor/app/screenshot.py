@@ -1,7 +1,8 @@
 """Screenshots of the course app, one SVG per lesson: `python -m tutor.app.screenshot OUTDIR`.
 
 Each lesson at 200x50 (OUTDIR/<lesson id>.svg), and one lesson (`SMALL_LESSON`) also at 80x24,
-the smallest terminal the layout is made for (OUTDIR/<lesson id>-80x24.svg).
+the smallest terminal the layout is made for (OUTDIR/<lesson id>-80x24.svg). In Korean
+(`TUTOR_LANG=ko`), only that one, at 80x24: OUTDIR/<lesson id>-80x24.ko.svg.
 
 For each lesson: a throwaway lab (its own TUTOR_LAB) and a throwaway progress record are made,
 the lesson is reset and solved with `tutor.lessons.course`, the app is opened headless on the
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from tutor import progress
+from tutor.i18n import lang
 from tutor.lab import lifecycle
 from tutor.lessons import course
 from tutor.lessons.lesson import load_lessons
@@ -56,10 +58,11 @@ async def _shoot(lesson, path: Path, size: tuple[int, int]) -> None:
 
 def shoot_lesson(lesson, lessons, outdir: Path, size: tuple[int, int] = SIZE) -> Path:
     """Solve `lesson` in a lab of its own and save its screenshot at `size`; returns the SVG's
-    path (`<id>.svg` at the default size, else `<id>-<cols>x<rows>.svg`)."""
+    path (`<id>.svg` at the default size, else `<id>-<cols>x<rows>.svg`; `.ko.svg` in Korean)."""
     saved = {k: os.environ.get(k) for k in ("TUTOR_LAB", "XDG_STATE_HOME")}
     os.environ["TUTOR_LAB"] = f"screenshot-{os.getpid()}-{lesson.id}"
-    path = outdir / (f"{lesson.id}.svg" if size == SIZE else f"{lesson.id}-{size[0]}x{size[1]}.svg")
+    stem = lesson.id if size == SIZE else f"{lesson.id}-{size[0]}x{size[1]}"
+    path = outdir / (f"{stem}.svg" if lang() == "en" else f"{stem}.{lang()}.svg")
     with tempfile.TemporaryDirectory(prefix="tutor-shot-") as state:
         os.environ["XDG_STATE_HOME"] = state
         try:
@@ -89,7 +92,11 @@ def main(argv: list[str]) -> int:
     for lesson in lessons:
         if wanted and lesson.id not in wanted:
             continue
-        for size in (SIZE, SMALL) if lesson.id == SMALL_LESSON else (SIZE,):
+        if lang() != "en":
+            sizes: tuple[tuple[int, int], ...] = (SMALL,) if lesson.id == SMALL_LESSON else ()
+        else:
+            sizes = (SIZE, SMALL) if lesson.id == SMALL_LESSON else (SIZE,)
+        for size in sizes:
             started = time.monotonic()
             path = shoot_lesson(lesson, lessons, outdir, size)
             print(f"{path}  ({time.monotonic() - started:.1f} s)")

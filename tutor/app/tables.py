@@ -8,17 +8,20 @@ so the view, its diff and its widths all see the same safe text.
 
 from __future__ import annotations
 
+from tutor.i18n import Msg
 from tutor.lab import iptables
 from tutor.lab.state import HOST, Link, NsState
 from tutor.sanitize import cell
 
 TABLES = ("links", "addresses", "routes", "neighbours", "rules")
-COLUMNS = {
-    "links": ("interface", "state", "flags", "type", "master", "mac"),
-    "addresses": ("interface", "address", "state"),
-    "routes": ("destination", "via", "dev", "scope"),
-    "neighbours": ("address", "dev", "lladdr", "state"),
-    "rules": ("table", "rule"),
+# Column headers: Msgs where a word is translated (`in_lang` shows them in the course's
+# language); `dev`, `lladdr` and `mac` are ip's own words, the same in every language.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "links": (Msg("interface"), Msg("state"), Msg("flags"), Msg("type"), Msg("master"), "mac"),
+    "addresses": (Msg("interface"), Msg("address"), Msg("state")),
+    "routes": (Msg("destination"), Msg("via"), "dev", Msg("scope")),
+    "neighbours": (Msg("address"), "dev", "lladdr", Msg("state")),
+    "rules": (Msg("table"), Msg("rule")),
 }
 NEW, SAME, GONE = "new", "same", "gone"
 

@@ -15,6 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tutor.i18n import _
+
 
 class ConfirmScreen(ModalScreen[bool | None]):
     """Ask before something that cannot be undone (a lab reset, a lab set up for a lesson)."""
@@ -25,10 +27,11 @@ class ConfirmScreen(ModalScreen[bool | None]):
         Binding("right", "app.focus_next", "Next", show=False),
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No", cancel: str | None = None,
-                 default: str = "no"):
+    def __init__(self, question: str, yes: str | None = None, no: str | None = None,
+                 cancel: str | None = None, default: str = "no"):
         super().__init__()
-        self.question, self.yes, self.no, self.cancel = question, yes, no, cancel
+        self.question, self.cancel = question, cancel
+        self.yes, self.no = yes or _("Yes"), no or _("No")
         self.default = default
 
     def compose(self) -> ComposeResult:

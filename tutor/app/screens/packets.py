@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Log, Static
 
 from tutor.app.messages import CaptureEnded, PacketLines
+from tutor.i18n import _
 from tutor.lab import HOST
 from tutor.lab.capture import PacketCapture, choose, first_interface, interfaces, is_note
 from tutor.lab.watch import LabSnapshot
@@ -50,9 +51,9 @@ class PacketsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="packets-box"):
-            yield Static("[b]Packets[/b] — type a namespace and an interface, Enter captures there; "
-                         "Escape closes", id="packets-help")
-            yield Input(placeholder="NAMESPACE INTERFACE, e.g. host eth0", id="packets-choice")
+            yield Static(_("[b]Packets[/b] — type a namespace and an interface, Enter captures there; "
+                           "Escape closes"), id="packets-help")
+            yield Input(placeholder=_("NAMESPACE INTERFACE, e.g. host eth0"), id="packets-choice")
             yield Static(id="packets-choices")
             yield Static(id="packets-problem")
             log = Log(max_lines=MAX_LINES, highlight=True, id="packets-log")
@@ -66,10 +67,10 @@ class PacketsScreen(ModalScreen[None]):
         choice.value = cell(self.start_ns) + (f" {cell(iface)}" if iface else "")
         choice.focus()
         if self.snapshot.down or not self.snapshot.state.ns:
-            self._say(f"no lab to capture in: {self.snapshot.error}" if self.snapshot.down
-                      else "the lab has not been read yet: type a namespace and an interface")
+            self._say(_("no lab to capture in: {problem}").format(problem=self.snapshot.error) if self.snapshot.down
+                      else _("the lab has not been read yet: type a namespace and an interface"))
         elif iface is None:
-            self._say(f"{cell(self.start_ns)} has no interface to capture on but lo: type one")
+            self._say(_("{ns} has no interface to capture on but lo: type one").format(ns=cell(self.start_ns)))
         else:
             self.capture_on(self.start_ns, iface)
 
@@ -83,8 +84,8 @@ class PacketsScreen(ModalScreen[None]):
         self._say("")
         self.capture = PacketCapture(ns, iface)
         where = f"{cell(ns)} {cell(iface)}"
-        self.query_one("#packets-box").border_title = Text(f"Packets · {where} · live")
-        self.query_one(Log).write_line(f"[tutor] capturing on {where}")
+        self.query_one("#packets-box").border_title = Text(_("Packets · {where} · live").format(where=where))
+        self.query_one(Log).write_line("[tutor] " + _("capturing on {where}").format(where=where))
         self._capture(self.capture)
 
     def stop(self) -> None:
@@ -100,7 +101,7 @@ class PacketsScreen(ModalScreen[None]):
         self._show_choices()
         if went_away:   # tcpdump died with the lab (if it has not yet, it goes now): say why
             self.stop()
-            self._say(f"the capture ended: {snapshot.error or 'the lab stopped'}")
+            self._say(_("the capture ended: {why}").format(why=snapshot.error or _("the lab stopped")))
 
     def action_close(self) -> None:
         self.stop()
@@ -130,11 +131,11 @@ class PacketsScreen(ModalScreen[None]):
     def on_capture_ended(self, message: CaptureEnded) -> None:
         if message.capture is self.capture:
             self.capture = None
-            self.query_one("#packets-box").border_title = Text("Packets · stopped")
+            self.query_one("#packets-box").border_title = Text(_("Packets · stopped"))
             if self.snapshot.down:   # the lab's end says more than tcpdump's
-                self._say(f"the capture ended: {self.snapshot.error or 'the lab stopped'}")
+                self._say(_("the capture ended: {why}").format(why=self.snapshot.error or _("the lab stopped")))
             else:
-                self._say(message.why or "the capture stopped")
+                self._say(message.why or _("the capture stopped"))
 
     # -- internals ---------------------------------------------------------------------------
     def _say(self, sentence: str) -> None:

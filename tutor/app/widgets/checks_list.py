@@ -45,7 +45,7 @@ class ChecksList(Vertical):
         text = Text()
         for n, line in enumerate(check_lines):
             text.append(("\n" if n else "") + "· " + cell(line), style="dim")
-        self.border_subtitle = "checking…"
+        self.border_subtitle = _("checking…")
         self._show(text)
 
     def show_result(self, result) -> None:
@@ -71,7 +71,7 @@ class ChecksList(Vertical):
         elif result.hint:
             hint = Text(_("Hint: "), style="bold yellow")
             hint.append(clean(result.shown_hint))
-        self.border_subtitle = "✓ done" if result.passed else ""
+        self.border_subtitle = _("✓ done") if result.passed else ""
         self.set_class(result.passed, "-passed")
         self._show(text, hint)
         # the first failing check in view (its hint is pinned below anyway)
@@ -79,10 +79,10 @@ class ChecksList(Vertical):
 
     def show_error(self, message: str) -> None:
         """The verification itself failed (the lab is down, ...)."""
-        self.border_subtitle = "cannot check"
+        self.border_subtitle = _("cannot check")
         self._show(Text(clean(message), style="bold red"))
 
     def set_busy(self, busy: bool) -> None:
         """A verification is running."""
         if busy:
-            self.border_subtitle = "checking…"
+            self.border_subtitle = _("checking…")

@@ -1,6 +1,7 @@
 """The banner across the top when the lab has stopped under the app (its agent died or was
 stopped from another terminal): it says so in one sentence and offers a new lab.
 
+from tutor.i18n import _
 A banner rather than a modal screen: the student may still want to scroll the console to see
 what they did, and keys typed meanwhile must not be swallowed by a dialog.
 """
@@ -13,6 +14,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from tutor.i18n import _
 from tutor.sanitize import clean
 
 
@@ -24,15 +26,15 @@ class LabDownBanner(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static(id="lab-down-text")
-        yield Button("Start a new lab (F6)", variant="error", id="lab-down-restart")
+        yield Button(_("Start a new lab (F6)"), variant="error", id="lab-down-restart")
 
     def show_down(self, problem: str, step: int) -> None:
         """`problem` is the watcher's sentence, e.g. "the lab 'default' stopped (agent pid 4242
         is gone)"; `step` is where a new lab will be rebuilt to."""
         sentence = clean(problem[:1].upper() + problem[1:])   # it quotes the lab's name
         self.query_one("#lab-down-text", Static).update(Text.assemble(
-            (f"{sentence}.", "bold"), " Everything in it is gone. F6 starts a new lab and "
-            f"rebuilds it to the start of step {step}."))
+            (f"{sentence}.", "bold"), " ", _("Everything in it is gone. F6 starts a new lab and "
+                                             "rebuilds it to the start of step {step}.").format(step=step)))
         self.display = True
 
     def hide(self) -> None:

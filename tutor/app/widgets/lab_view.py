@@ -16,14 +16,20 @@ from textual.widgets import DataTable, Static, Tab, TabbedContent, TabPane, Tabs
 
 from tutor.app import tables
 from tutor.app.widgets.topology import TopologyMap
+from tutor.i18n import Msg, _, in_lang, lang
 from tutor.lab.state import HOST, IP_FORWARD
 from tutor.lab.watch import LabSnapshot
 from tutor.sanitize import clean
 
 STYLE = {tables.NEW: "bold yellow", tables.GONE: "dim strike", tables.SAME: ""}
 MARK = {tables.NEW: "+ ", tables.GONE: "- ", tables.SAME: "  "}
-TAB_TITLES = {"links": "links", "addresses": "addr", "routes": "routes",
-              "neighbours": "arp", "rules": "iptables"}
+TAB_TITLES: dict[str, str] = {"links": Msg("links"), "addresses": Msg("addr"), "routes": Msg("routes"),
+                              "neighbours": "arp", "rules": "iptables", "map": Msg("map")}
+
+
+def tab_title(name: str) -> str:
+    """The tab of table `name` (or "map"), in the course's language."""
+    return in_lang(TAB_TITLES[name], lang())
 
 Baseline = dict[str, dict[str, list[tuple[str, ...]]]]
 
@@ -44,11 +50,11 @@ class LabView(Vertical):
         self._tab_ids[HOST] = "ns-0"
         with TabbedContent(id="lab-tables"):
             for name in tables.TABLES:
-                with TabPane(TAB_TITLES[name], id=f"pane-{name}"):
+                with TabPane(tab_title(name), id=f"pane-{name}"):
                     if name == "routes":
                         yield Static(id="forwarding")
                     yield DataTable(id=f"table-{name}", show_cursor=False, zebra_stripes=True)
-            with TabPane("map", id="pane-map"):
+            with TabPane(tab_title("map"), id="pane-map"):
                 yield TopologyMap(id="tab-map")
 
     # -- feeding -------------------------------------------------------------------------------
@@ -132,7 +138,8 @@ class LabView(Vertical):
         DataTable measures new rows only when it next goes idle; a busy app could show a
         table whose rows were never measured, with `veth0@veth1` cut to `veth0@ve`.
         """
-        labels = tables.COLUMNS[name]
+        code = lang()
+        labels = [in_lang(label, code) for label in tables.COLUMNS[name]]
         widths = [max([cell_len(label), *(row[i].cell_len for row in rows)])
                   for i, label in enumerate(labels)]
         if [c.width for c in table.ordered_columns] != widths:
@@ -155,13 +162,13 @@ class LabView(Vertical):
                 table.add_row(*cells)
             changed = sum(status != tables.SAME for _, status in marked)
             pane = self.query_one(TabbedContent).get_tab(f"pane-{name}")
-            pane.label = TAB_TITLES[name] + (f" +{changed}" if changed else "")
+            pane.label = tab_title(name) + (f" +{changed}" if changed else "")
         fwd = self.snapshot.state.sysctls.get((self.namespace, IP_FORWARD), "")
-        routes = "  (this namespace routes packets between interfaces)" if fwd == "1" else ""
+        routes = "  " + _("(this namespace routes packets between interfaces)") if fwd == "1" else ""
         self.query_one("#forwarding", Static).update(f"ip_forward = {fwd or '?'}{routes}")
         # border titles read a str as markup: Text keeps a `[` in a name a `[`
         if self.snapshot.error:
             self.border_subtitle = Text(clean(self.snapshot.error))
         else:
-            live = f"{tables.namespace_label(self.namespace)} · live"
+            live = _("{ns} · live").format(ns=tables.namespace_label(self.namespace))
             self.border_subtitle = Text(f"{live} · {clean(self.snapshot.note)}" if self.snapshot.note else live)

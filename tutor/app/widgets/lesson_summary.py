@@ -1,5 +1,6 @@
 """A finished lesson's short summary, shown above the lesson text; it offers the next lesson.
 
+from tutor.i18n import _
 Not a modal screen on purpose: a lesson often completes while the student is still typing the
 last step's `ping`s, and a dialog would swallow those keystrokes (and an Enter meant for the
 prompt could jump lessons).
@@ -10,6 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.i18n import _
 from tutor.sanitize import cell
 
 
@@ -33,10 +35,10 @@ class LessonSummary(Static):
         """What was built, and how to go on."""
         self._shown = (lesson, next_lesson)
         text = Text()
-        text.append("Lesson complete! ", style="bold green")
+        text.append(_("Lesson complete!") + " ", style="bold green")
         if self.folded and next_lesson:   # the way on, in two lines of the narrowest column
             text.append("F8", style="bold")
-            text.append(f" goes on to {next_lesson.id}.")
+            text.append(" " + _("goes on to {lesson}.").format(lesson=next_lesson.id))
             self.update(text)
             self.display = True
             return
@@ -45,11 +47,11 @@ class LessonSummary(Static):
             text.append(f"\n  ✓ {step.number}. {cell(step.title)}", style="green")
         if next_lesson:
             text.append("\n\nF8", style="bold")
-            text.append(f" goes on to {next_lesson.id}: {cell(next_lesson.title)} (the lab is set up for it). "
-                        "Or keep exploring this lab.")
+            text.append(" " + _("goes on to {lesson}: {title} (the lab is set up for it). Or keep exploring "
+                              "this lab.").format(lesson=next_lesson.id, title=cell(next_lesson.title)))
         else:
             text.append("\n" if self.folded else "\n\n")
-            text.append("That was the last lesson: the whole course is done. Well done!", style="bold")
+            text.append(_("That was the last lesson: the whole course is done. Well done!"), style="bold")
         self.update(text)
         self.display = True
 

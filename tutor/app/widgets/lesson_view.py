@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, ProgressBar, Static
 
+from tutor.i18n import _
 from tutor.sanitize import cell, clean
 
 
@@ -38,7 +39,7 @@ class LessonView(VerticalScroll):
         self.border_title = Text(cell(f"{lesson.id} · {lesson.title}"))
         mark = "✓ " if number in done else ""
         self.query_one("#lesson-heading", Static).update(Text.assemble(
-            (f"Step {number} of {total}", "bold"), f" · {mark}{cell(step.title)}"))
+            (_("Step {number} of {total}").format(number=number, total=total), "bold"), f" · {mark}{cell(step.title)}"))
         bar = self.query_one("#lesson-progress", ProgressBar)
         bar.update(total=total, progress=len(done & {s.number for s in lesson.steps}))
         text = step.body

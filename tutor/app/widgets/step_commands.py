@@ -1,5 +1,6 @@
 """The step's commands, with the next one to type marked; F3 puts it into the prompt.
 
+from tutor.i18n import _
 Folded (on a short terminal, issue 13), it shows only the next command and how many there are:
 the room goes to the lesson's text, the checks' hint and the lab; Ctrl+T unfolds it.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.i18n import _
 from tutor.sanitize import cell
 
 
@@ -67,7 +69,7 @@ class StepCommands(Static):
             self.update(line)
             return
         if not self.commands:
-            text.append("(nothing to type in this step)", style="dim")
+            text.append(_("(nothing to type in this step)"), style="dim")
         for i, command in enumerate(self.commands):
             if i:
                 text.append("\n")
