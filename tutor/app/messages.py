@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from tutor.app.outbox import Outbox
 from tutor.lab.capture import PacketCapture
 from tutor.lab.watch import LabSnapshot
 
@@ -34,8 +35,8 @@ class CommandStarted(Message):
 
 @dataclass
 class CommandOutput(Message):
-    """A coalesced chunk of a running command's output (stdout and stderr together)."""
-    text: str
+    """A running command printed more (stdout and stderr together): `outbox.take()` has it."""
+    outbox: Outbox
 
 
 @dataclass

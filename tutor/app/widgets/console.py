@@ -1,12 +1,13 @@
 """The command console: a `root@lab:/#` prompt whose commands run in the lab host.
 
-Output streams in as the command prints it (a thread worker posts `CommandOutput` chunks), the
-scrollback is capped, ↑/↓ walk the history, Ctrl+C stops the running command, and a command
-that never ends (`ping` without `-c`) never blocks the app: the UI thread only ever appends
-text it is handed. Everything that enters the scrollback goes through `_write`, the console's one
-door to its Log: command output can carry any terminal control (`printf '\\033c'` would reset
-the real terminal under the app, OSC 52 would write the clipboard), so `tutor.sanitize` shows
-them as text there; only colours are dropped, so `ip -c addr` reads as it does without `-c`.
+Output streams in as the command prints it (a thread worker posts `CommandOutput`, one on its
+way at a time: `tutor.app.outbox`), the scrollback is capped, ↑/↓ walk the history, Ctrl+C stops
+the running command, and a command that never ends (`ping` without `-c`) never blocks the app:
+the UI thread only ever appends text it is handed. Everything that enters the scrollback goes
+through `_write`, the console's one door to its Log: command output can carry any terminal
+control (`printf '\\033c'` would reset the real terminal under the app, OSC 52 would write the
+clipboard), so `tutor.sanitize` shows them as text there; only colours are dropped, so `ip -c
+addr` reads as it does without `-c`.
 
 Input is bounded: a command line holds at most MAX_LINE characters, and a paste runs at most
 MAX_PASTE_LINES lines. Past either, the line or the whole paste is refused with one sentence
@@ -31,6 +32,7 @@ from textual.message import Message
 from textual.widgets import Input, Label, Log
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
+from tutor.app.outbox import Outbox
 from tutor.lab.runner import CommandRunner
 from tutor.sanitize import clean
 
@@ -288,19 +290,22 @@ class Console(Vertical):
     def _run(self, runner: CommandRunner) -> None:
         from textual.worker import get_current_worker
         worker = get_current_worker()
-        status = runner.run(lambda text: self.post_message(CommandOutput(text)),
-                            cancelled=lambda: worker.is_cancelled)
+        outbox = Outbox(SCROLLBACK)   # at most one CommandOutput on its way (tutor.app.outbox)
+
+        def output(text: str) -> None:
+            if outbox.put(text):
+                self.post_message(CommandOutput(outbox))
+
+        status = runner.run(output, cancelled=lambda: worker.is_cancelled)
         if runner.lab_error:
-            self.post_message(CommandOutput("[tutor] F6 sets up a fresh lab for this lesson\n"))
+            output("[tutor] F6 sets up a fresh lab for this lesson\n")
         self.post_message(CommandFinished(runner.cmdline, status, bool(runner.stop_requested)))
 
     def on_command_output(self, message: CommandOutput) -> None:
         message.stop()
-        text = message.text
-        lines = text.split("\n")
-        if len(lines) > SCROLLBACK:   # a flood: keep only what the scrollback can hold
-            text = "[tutor] … earlier lines skipped\n" + "\n".join(lines[-SCROLLBACK:])
-        self._write(text)
+        text = message.outbox.take()   # a flood: only what the scrollback can hold (the outbox's limit)
+        if text:
+            self._write(text)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         # not stopped: the app also wants to hear that a command ended
