@@ -1,4 +1,8 @@
-"""Shared fixtures: a private lab per test (real namespaces), torn down even when a test fails."""
+"""Shared fixtures: a private lab per test (real namespaces), torn down even when a test fails.
+
+Also the line per tier and the parallel / serial phases (tests/tierlines.py), and the end of
+any lab a run left behind.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,29 @@ import uuid
 
 import pytest
 
+from tierlines import TierLines, select_phase
 from tutor.lab import lifecycle
 
 # The suite reads the course in English whatever the machine's locale (a Korean CI machine would
 # otherwise see every message translated); tests of the Korean course set TUTOR_LANG themselves.
 os.environ["TUTOR_LANG"] = "en"
 
+# The run's id in every lab name it starts, so that its end can stop them all: the pid of the
+# pytest that was started (on several workers, xdist's controller; the workers inherit it).
+RUN = os.environ.setdefault("TUTOR_TEST_RUN", str(os.getpid()))
+
 
 def new_lab_name(prefix: str = "test") -> str:
-    return f"{prefix}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return f"{prefix}-{RUN}-{uuid.uuid4().hex[:6]}"
+
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):       # the workers' results reach the controller
+        config.pluginmanager.register(TierLines(config), "tierlines")
+
+
+def pytest_collection_modifyitems(config, items):
+    select_phase(config, items)
 
 
 @pytest.fixture
@@ -42,9 +60,12 @@ def state_home(tmp_path, monkeypatch):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Belt and braces: no lab of this test run may outlive it."""
+    """Belt and braces: no lab of this test run may outlive it. Only where the run began: a
+    worker that ends early must not stop the labs of the workers still running."""
     import subprocess
-    out = subprocess.run(["pgrep", "-f", f"tutor.lab.agent (test|selftest)-{os.getpid()}"],
+    if hasattr(session.config, "workerinput"):
+        return
+    out = subprocess.run(["pgrep", "-f", f"tutor.lab.agent (test|selftest)-({RUN}|{os.getpid()})-"],
                          capture_output=True, text=True).stdout.split()
     for pid in out:
         try:

@@ -120,7 +120,7 @@ def test_p_pauses_typing_and_resumes_it(lab, state_home):
             assert not app.cmd_console.running and _demo(app).ran == {}
             await pilot.press("p")
             assert not _demo(app).paused and "PAUSED" not in _bar(app)
-            await wait_for(pilot, lambda: len(_prompt(app)) > len(held), 5, "typing to go on")
+            await wait_for(pilot, lambda: len(_prompt(app)) > len(held), 20, "typing to go on")
             await _idle(pilot)
             assert _demo(app).ran == {1: 1} and f"root@lab:/# {FIRST}" in console_text(app)
 
@@ -206,7 +206,7 @@ def test_f6_after_the_lab_dies_under_the_demo_starts_a_new_one_at_step_one(lab, 
             await _idle(pilot)
             agent = running_lab().pid
             os.kill(agent, signal.SIGKILL)
-            await wait_for(pilot, lambda: app.lab_down, 5, "the demo to notice")
+            await wait_for(pilot, lambda: app.lab_down, 20, "the demo to notice")
             assert app.lab_down_banner.display and "F6" in console_text(app)
             await pilot.press("f6")
             await wait_for(pilot, lambda: not app.lab_down and _demo(app).ready, 30, "a new lab, reset")

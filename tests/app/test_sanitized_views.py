@@ -80,11 +80,11 @@ def test_tabs_titles_and_checks_show_names_literally():
             view = app.query_one(LabView)
             view.show(hostile_snapshot())
             tabs = app.query_one("#ns-tabs", Tabs)
-            await wait_for(pilot, lambda: len(tabs.query(Tab)) == 3, 5, "three namespace tabs")
+            await wait_for(pilot, lambda: len(tabs.query(Tab)) == 3, 20, "three namespace tabs")
             labels = [t.label.plain for t in tabs.query(Tab)]
             assert labels == ["host", MARKUP, "x^[]0;pwned^G"]
             view.show_namespace(MARKUP)
-            await wait_for(pilot, lambda: view.namespace == MARKUP, 5, "the markup-named tab")
+            await wait_for(pilot, lambda: view.namespace == MARKUP, 20, "the markup-named tab")
             await pilot.pause()
             assert MARKUP in str(view.border_subtitle).replace("\\[", "[")   # getter escapes `[`
             checks = app.query_one(ChecksList)

@@ -31,15 +31,15 @@ def test_f12_traces_the_failing_ping_then_the_working_one(lab, state_home):
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.result is not None, 20, "the first verification")
             await pilot.press("f12")
-            await wait_for(pilot, lambda: "it dies" in shown(app), 20, "the trace of a failing ping")
+            await wait_for(pilot, lambda: "it dies" in shown(app), 60, "the trace of a failing ping")
             text = shown(app)
             assert text.startswith("trace: ping 10.201.0.4 from host")
             assert "✗" in text and "10.201.0.4" in text
             await pilot.press("escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, TraceScreen), 5, "the trace to close")
+            await wait_for(pilot, lambda: not isinstance(app.screen, TraceScreen), 20, "the trace to close")
             await type_command(pilot, "ip addr add 10.201.0.1/24 brd 10.201.0.255 dev br0", keys=False)
             await pilot.press("f12")
-            await wait_for(pilot, lambda: "it gets there and back" in shown(app), 20, "the trace of a working ping")
+            await wait_for(pilot, lambda: "it gets there and back" in shown(app), 60, "the trace of a working ping")
             assert "10.201.0.4 is " in shown(app)
 
     run(body())

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from labkit import release_pins
 from tutor.lab import lifecycle
 from tutor.lab.doctor import userns_problem
 
@@ -39,3 +40,10 @@ def mlab(mode, lab_name):
     assert started and info.mode == mode
     return info
 
+
+
+@pytest.fixture(autouse=True)
+def _namespaces_let_go():
+    """The namespaces labkit.lab_identity kept for the test end with it."""
+    yield
+    release_pins()

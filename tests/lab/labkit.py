@@ -27,16 +27,24 @@ def ns_inode(pid: int, kind: str) -> int:
     return os.stat(f"/proc/{pid}/ns/{kind}").st_ino
 
 
+# (kind, inode) -> a descriptor of this process that keeps that namespace (see `lab_identity`)
+_PINS: dict[tuple[str, int], int] = {}
+
+
 def holders(kind: str, inode: int, started_before: int | None = None) -> list[str]:
-    """Every process on the machine in namespace `kind:[inode]`, and every open descriptor of one.
+    """Every process on the machine in namespace `kind:[inode]`, and every open descriptor of one
+    (but the one `lab_identity` holds to keep that number the lab's).
 
     Zombies do not count: they have ended, even if a lazy init has not reaped them yet (a
     zombie still names its PID namespace). With `started_before` (see `boot_ticks`), neither do
     processes started later: the kernel reuses a freed namespace's inode number, and on a busy
-    machine a new process can be in a new namespace that has the old one's number.
+    machine a new process can be in a new namespace that has the old one's number. (A process
+    started earlier can enter one too: where `lab_identity` could pin the namespace, no other
+    can have its number.)
     """
     found = []
     target = f"{kind}:[{inode}]"
+    pin = str(_PINS.get((kind, inode)))
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or not alive(int(pid)):
             continue
@@ -46,7 +54,7 @@ def holders(kind: str, inode: int, started_before: int | None = None) -> list[st
             if os.readlink(f"/proc/{pid}/ns/{kind}") == target:
                 found.append(f"pid {pid}")
             for fd in os.listdir(f"/proc/{pid}/fd"):
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target and (int(pid), fd) != (os.getpid(), pin):
                     found.append(f"pid {pid} fd {fd}")
         except OSError:
             continue
@@ -124,15 +132,32 @@ KINDS = ("pid", "net", "mnt", "user", "uts", "ipc")
 def lab_identity(pid: int, name: str | None = None) -> dict[str, int]:
     """The lab's namespaces, by inode, read while it runs (`name`: the lab if not $TUTOR_LAB).
 
-    Root reads them off the agent. Its owner cannot (the agent is not dumpable): then a
-    command in the lab host, which joins all of the agent's namespaces, tells its own."""
+    Root reads them off the agent, and keeps each open until `release_pins` (the lab's
+    conftest calls it after each test): a namespace kept cannot end, so no new one gets its
+    number while the test looks for what holds it — other tests make namespaces all the time.
+    Its owner cannot (the agent is not dumpable): then a command in the lab host, which joins
+    all of the agent's namespaces, tells its own."""
     try:
-        return {kind: ns_inode(pid, kind) for kind in KINDS}
+        identity = {}
+        for kind in KINDS:
+            fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+            identity[kind] = os.fstat(fd).st_ino
+            if (kind, identity[kind]) in _PINS:
+                os.close(fd)
+            else:
+                _PINS[kind, identity[kind]] = fd
+        return identity
     except PermissionError:
         from tutor.lab import client, control
         script = "; ".join(f"stat -L -c %i /proc/self/ns/{kind}" for kind in KINDS)
         inodes = client.run(script, info=control.status(name) if name else None).stdout.split()
         return dict(zip(KINDS, map(int, inodes), strict=True))
+
+
+def release_pins() -> None:
+    """Let go of the namespaces `lab_identity` kept."""
+    while _PINS:
+        os.close(_PINS.popitem()[1])
 
 
 def assert_no_trace(name: str, pid: int, identity: dict[str, int], uid: int | None = None) -> None:

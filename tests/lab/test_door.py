@@ -116,6 +116,7 @@ def test_a_users_lab_is_closed_to_a_second_user(lab_name):
                        capture_output=True, timeout=30)
 
 
+@pytest.mark.serial   # replaces the spare account's socket folder
 def test_a_folder_another_account_made_is_refused(lab_name):
     """Another account made a plain user's socket folder first (/tmp is everyone's): the
     user's lab refuses it in one sentence rather than trusting it."""
@@ -140,9 +141,12 @@ def test_a_folder_another_account_made_is_refused(lab_name):
 
 
 def _listen_as(uid: int, path: str, reply: dict) -> tuple[threading.Thread, socket.socket]:
-    """A fake agent at `path`: bound by us, listening as `uid` (what the kernel records)."""
+    """A fake agent at `path`: bound by us, listening as `uid` (what the kernel records).
+
+    It takes its place only once it listens, as an agent does (which holds the start lock
+    until then): a lab starting meanwhile sweeps a socket no one listens on."""
     sock = socket.socket(socket.AF_UNIX)
-    sock.bind(path)
+    sock.bind(path + ".binding")
     pid = os.fork()
     if pid == 0:   # listen() as `uid`, so SO_PEERCRED names it
         try:
@@ -151,6 +155,7 @@ def _listen_as(uid: int, path: str, reply: dict) -> tuple[threading.Thread, sock
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
+    os.rename(path + ".binding", path)
 
     def answer() -> None:
         while True:

@@ -50,6 +50,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(mode, lab_name):
     assert machine_snapshot()["ip -d link"] == before
 
 
+@pytest.mark.serial   # times `down` against 1 s: the other workers' load would count in it
 def test_down_does_not_wait_for_the_machines_init(mode, lab_name):
     """A process orphaned in the lab (its nsenter was killed, as the console's Ctrl-C does) is
     reparented to the machine's init, which the lab's PID 1 must wait for as it exits; down

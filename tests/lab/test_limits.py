@@ -38,6 +38,7 @@ def sleeps_in(pid_ns: int, kill: bool = False) -> int:
     return len(sleeps)
 
 
+@pytest.mark.serial   # the count is per owner: all its labs'
 def test_a_lab_cannot_take_more_processes_than_its_limit(mode, config_home, lab_name):
     """Finding 7: `ulimit -u` in a lab was 96365, above the machine's pid_max."""
     assert tutor("config", "lab-processes", "100").returncode == 0
@@ -50,6 +51,7 @@ def test_a_lab_cannot_take_more_processes_than_its_limit(mode, config_home, lab_
     assert run_ok("echo in", info).strip() == "in"   # and the lab works again
 
 
+@pytest.mark.serial   # the count is per owner: all its labs'
 def test_a_users_lab_is_capped_too(config_home, lab_name):
     """Rootless as a plain user: no cgroup to write, the kernel's count still holds."""
     found = plain_user()

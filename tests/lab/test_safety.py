@@ -116,6 +116,7 @@ def _assert_unchanged(before: dict[str, str]) -> None:
     assert not changed, "the lab changed the machine:\n" + "\n".join(changed)
 
 
+@pytest.mark.serial   # compares the whole machine before and after
 def test_hostile_commands_change_nothing_on_the_machine(mode, mlab, machine):
     for cmd in HOSTILE:
         client.run(cmd, info=mlab, timeout=10)
@@ -132,6 +133,7 @@ def test_hostile_commands_change_nothing_on_the_machine(mode, mlab, machine):
         assert not os.path.lexists(path), f"the lab wrote {path} on the machine"
 
 
+@pytest.mark.serial   # compares the whole machine before and after
 def test_undoing_the_guards_changes_nothing_on_the_machine(mode, mlab, machine):
     thp = _other_thp_value()
     for cmd in ESCALATIONS:
@@ -191,6 +193,7 @@ def test_lab_root_is_not_the_machines_root(mlab):
     assert run_ok("id -u", mlab).strip() == "0"
 
 
+@pytest.mark.serial   # compares the whole machine before and after
 def test_sigkill_of_the_agent_leaves_nothing(mode, lab_name, machine):
     info, _ = lifecycle.up(lab_name)
     run_ok("ip netns add red && ip link add br0 type bridge && ip link set br0 up "

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from tutor.app.outbox import Outbox
 from tutor.lab.capture import PacketCapture
 from tutor.lab.watch import LabSnapshot
 
@@ -34,11 +35,10 @@ class CommandStarted(Message):
 
 @dataclass
 class CommandOutput(Message):
-    """A running command's output as its terminal (`tutor.app.vterm`) shows it after a coalesced
-    chunk: the lines that scrolled off for good (`lines`, after a note if more were skipped), and
-    the screen's rows as they stand (`screen`, which later output may change)."""
-    lines: list[str]
-    screen: list[str]
+    """A running command printed more: `outbox.take()` has the lines its terminal
+    (`tutor.app.vterm`) scrolled off for good and the screen's rows as they stand (one message
+    on its way at a time: `tutor.app.outbox`)."""
+    outbox: Outbox
 
 
 @dataclass

@@ -24,8 +24,10 @@ Standard library only (the agent imports this before it enters the lab).
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
+import time
 from collections import namedtuple
 
 DEFAULT_MEMORY = 1 << 30
@@ -190,17 +192,24 @@ def remove_cgroups(folders: list[str]) -> None:
             pass
 
 
-def remove_for(name: str) -> None:
-    """Remove lab `name`'s cgroup folders once it has stopped (they are empty by then)."""
+def remove_for(name: str, wait: float = 3.0) -> None:
+    """Remove lab `name`'s cgroup folders once it has stopped. A lab just killed may still have
+    processes ending in them (the kernel ends them after the agent, and on a busy machine that
+    takes a while): up to `wait` seconds for them to go, else the folder would stay for good
+    (the sweep that calls this also removes the socket that would have brought it back here)."""
     if os.geteuid() != 0:
         return
+    deadline = time.monotonic() + wait
     for controller in ("", "memory", "pids"):
         base = _own_cgroup(controller)
-        if base:
+        while base:
             try:
                 os.rmdir(f"{base}/netns-tutor-{name}")
-            except OSError:
-                pass   # none, or still in use (a command that outlived the lab is ending)
+                break
+            except OSError as exc:   # none (ENOENT), or still in use (EBUSY): its processes are ending
+                if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
 
 
 def in_force(limits: Limits) -> list[str]:

@@ -34,7 +34,19 @@ class ChecksList(Vertical):
         lines, hint = (str(self.query_one(f"#check-{part}", Static).render()) for part in ("lines", "hint"))
         return f"{lines}\n\n{hint}".rstrip() if hint.strip() else lines
 
+    def on_mount(self) -> None:
+        # a result that came before the box's parts were mounted (a busy machine): shown now
+        if self._waiting is not None:
+            self._show(*self._waiting)
+
+    _waiting: tuple[Text, Text | None] | None = None
+
     def _show(self, lines: Text, hint: Text | None = None) -> None:
+        parts = self.query("#check-lines, #check-hint")
+        if len(parts) < 2:         # not composed yet: on_mount shows it
+            self._waiting = (lines, hint)
+            return
+        self._waiting = None
         self.query_one("#check-lines", Static).update(lines)
         pinned = self.query_one("#check-hint", Static)
         pinned.update(hint or "")

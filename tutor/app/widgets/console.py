@@ -9,7 +9,8 @@ running command, and a command that never ends (`ping` without `-c`) never block
 UI thread only ever puts in lines it is handed. No control from the lab reaches the real
 terminal: `printf '\\033c'` would reset it, OSC 52 would write the clipboard. The emulator acts
 on controls and shows only its cells (through `tutor.sanitize`), and the tutor's own text enters
-through `_write`, which shows controls as text.
+through `_write`, which shows controls as text. One output message is on its way at a time
+(`tutor.app.outbox`): a flood never queues up behind Ctrl+C.
 
 Input is bounded: a command line holds at most MAX_LINE characters, and a paste runs at most
 MAX_PASTE_LINES lines. Past either, the line or the whole paste is refused with one sentence
@@ -35,6 +36,7 @@ from textual.message import Message
 from textual.widgets import Input, Label
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
+from tutor.app.outbox import Outbox
 from tutor.app.widgets.term_log import TermLog
 from tutor.lab.complete import Completion
 from tutor.lab.runner import CommandRunner
@@ -364,6 +366,7 @@ class Console(Vertical):
         from tutor.app.vterm import Terminal  # (loaded by now: `_load_emulator`)
         worker = get_current_worker()
         term = Terminal(*(runner.size or DEFAULT_SIZE), keep=SCROLLBACK)
+        outbox = Outbox(SCROLLBACK)   # at most one CommandOutput on its way (tutor.app.outbox)
 
         def show(text: str) -> None:
             term.resize(*(runner.size or DEFAULT_SIZE))
@@ -371,7 +374,8 @@ class Console(Vertical):
             final, lost, screen = term.take()
             if lost:
                 final.insert(0, f"[tutor] … {lost} earlier lines skipped")
-            self.post_message(CommandOutput(final, screen))
+            if outbox.put(final, screen):
+                self.post_message(CommandOutput(outbox))
 
         status = runner.run(show, cancelled=lambda: worker.is_cancelled)
         if runner.lab_error:
@@ -380,7 +384,10 @@ class Console(Vertical):
 
     def on_command_output(self, message: CommandOutput) -> None:
         message.stop()
-        self.query_one(TermLog).show_live(message.lines, message.screen)
+        final, skipped, screen = message.outbox.take()
+        if skipped:
+            final.insert(0, f"[tutor] … {skipped} earlier lines skipped")
+        self.query_one(TermLog).show_live(final, screen)
 
     def on_command_finished(self, message: CommandFinished) -> None:
         # not stopped: the app also wants to hear that a command ended
