@@ -263,3 +263,18 @@ def test_help_and_the_lesson_list_jump_between_lessons(lab, state_home):
             assert app.step == 2
 
     run(body())
+
+
+def test_a_step_timer_that_fires_after_the_app_closed_does_nothing(lab, state_home):
+    """The step that passed opens the next one ADVANCE_DELAY later; a test (or the student) may
+    close the app first. Seen in a CI run: NoMatches '#lesson-heading' from the late timer."""
+    app = TutorApp("lesson1")
+
+    async def body():
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.result is not None, 20, "the first verification")
+            app.celebrated = True
+
+    run(body())
+    app._advance(app.step, app.step + 1)          # the timers' work, after the app has closed
+    app._celebrate(app.lesson.id)

@@ -445,6 +445,8 @@ class TutorApp(App):
             self.set_timer(ADVANCE_DELAY, lambda: self._advance(step, later[0]))
 
     def _advance(self, from_step: int, to_step: int) -> None:
+        if not self.is_running or not self.lesson_view.is_attached:   # the timer outlived the app
+            return
         if self.step == from_step:   # the student did not move meanwhile
             self.show_step(to_step)
 
@@ -456,6 +458,8 @@ class TutorApp(App):
 
     def _celebrate(self, lesson_id: str) -> None:
         if lesson_id != self.lesson.id or not self.celebrated:   # another lesson opened meanwhile
+            return
+        if not self.is_running or not self.summary.is_attached:   # the timer outlived the app
             return
         self.summary.show_finished(self.lesson, self.next_lesson())
         self.notify(_("{lesson} complete!").format(lesson=self.lesson.id), title=_("Well done"), timeout=6)
