@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -221,53 +222,52 @@ async def _until(pilot, predicate, timeout: float, poll: float = 0.02) -> None:
         await pilot.pause(poll)
 
 
-def table_latency_tmux(count: int) -> list[float]:
-    """Seconds from Enter on `ip link add tbN type bridge` until its row is on the screen."""
-    lab = f"bench-tui-table-{os.getpid()}"
-    samples = []
+@contextlib.contextmanager
+def course_in_tmux(name: str):
+    """The course at lesson1 in a tmux terminal on a lab of its own, its first checks run; the
+    terminal and the lab are gone afterwards."""
+    lab = f"bench-tui-{name}-{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="tutor-bench-") as state:
         lifecycle.up(lab)
         term = Tmux([TUTOR, "start", "lesson1"], _env(lab, state))
         try:
             term.wait("Step 1 of")
             term.wait(re.compile(r"[✓✗] netns red"))   # the first checks have run
-            for i in range(count):
-                name = f"tb{i}"
-                term.send(f"ip link add {name} type bridge", literal=True)
-                time.sleep(0.05)          # the line is in the prompt before Enter is timed
-                t0 = time.perf_counter()
-                term.send("Enter")
-                samples.append(term.wait(re.compile(rf"\+ {name}\b")) - t0)
-                term.send(f"ip link del {name}", literal=True)
-                term.send("Enter")
-                term.wait(re.compile(rf"- {name}\b"))
-                time.sleep(0.2)
+            yield term
         finally:
             term.kill()
             lifecycle.down(lab)
+
+
+def table_latency_tmux(count: int) -> list[float]:
+    """Seconds from Enter on `ip link add tbN type bridge` until its row is on the screen."""
+    samples = []
+    with course_in_tmux("table") as term:
+        for i in range(count):
+            name = f"tb{i}"
+            term.send(f"ip link add {name} type bridge", literal=True)
+            time.sleep(0.05)          # the line is in the prompt before Enter is timed
+            t0 = time.perf_counter()
+            term.send("Enter")
+            samples.append(term.wait(re.compile(rf"\+ {name}\b")) - t0)
+            term.send(f"ip link del {name}", literal=True)
+            term.send("Enter")
+            term.wait(re.compile(rf"- {name}\b"))
+            time.sleep(0.2)
     return samples
 
 
 def first_output_tmux(count: int) -> list[float]:
     """Seconds from Enter on `echo out""N` until its output `outN` is on the screen."""
-    lab = f"bench-tui-output-{os.getpid()}"
     samples = []
-    with tempfile.TemporaryDirectory(prefix="tutor-bench-") as state:
-        lifecycle.up(lab)
-        term = Tmux([TUTOR, "start", "lesson1"], _env(lab, state))
-        try:
-            term.wait("Step 1 of")
-            term.wait(re.compile(r"[✓✗] netns red"))   # the first checks have run
-            for i in range(count):
-                term.send(f'echo out""{i}', literal=True)
-                time.sleep(0.05)          # the line is in the prompt before Enter is timed
-                t0 = time.perf_counter()
-                term.send("Enter")
-                samples.append(term.wait(re.compile(rf"out{i}(?!\d)")) - t0)
-                time.sleep(0.1)
-        finally:
-            term.kill()
-            lifecycle.down(lab)
+    with course_in_tmux("output") as term:
+        for i in range(count):
+            term.send(f'echo out""{i}', literal=True)
+            time.sleep(0.05)          # the line is in the prompt before Enter is timed
+            t0 = time.perf_counter()
+            term.send("Enter")
+            samples.append(term.wait(re.compile(rf"out{i}(?!\d)")) - t0)
+            time.sleep(0.1)
     return samples
 
 
