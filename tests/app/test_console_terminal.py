@@ -100,14 +100,17 @@ def test_the_pty_follows_the_console_when_it_is_resized(lab, state_home):
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
             before = _log(app).scrollable_content_region.width
-            await type_command(pilot, "sleep 2; echo cols $(tput cols); seq -s ' ' 1 200", wait=False,
+            # the command waits (up to 20 s) until its pty is no longer `before` wide: under load a
+            # fixed `sleep 2` could end before the resize reached it (seen in a CI run)
+            wait = f"for i in $(seq 400); do [ \"$(tput cols)\" != {before} ] && break; sleep 0.05; done"
+            await type_command(pilot, f"{wait}; echo cols $(tput cols); seq -s ' ' 1 200", wait=False,
                                keys=False)
-            await wait_for(pilot, lambda: app.cmd_console.running, 5, "the command to start")
+            await wait_for(pilot, lambda: app.cmd_console.running, 20, "the command to start")
             await pilot.resize_terminal(160, 40)
-            await wait_for(pilot, lambda: _log(app).scrollable_content_region.width != before, 5,
+            await wait_for(pilot, lambda: _log(app).scrollable_content_region.width != before, 20,
                            "the console to grow")
             after = _log(app).scrollable_content_region.width
-            await wait_for(pilot, lambda: not app.cmd_console.running, 20, "the command to end")
+            await wait_for(pilot, lambda: not app.cmd_console.running, 40, "the command to end")
             lines = list(_log(app).lines)
             assert f"cols {after}" in lines, lines[-8:]
             assert max(len(line) for line in lines[lines.index(f"cols {after}"):]) > before
