@@ -190,13 +190,14 @@ def _queries(check: Check, state: LabState, facts: Facts) -> dict[str, tuple[str
     route = facts.route if isinstance(facts.route, dict) else {}
     src = route.get("prefsrc") or route.get("from") or ""
     iif = _host_entry(check, state, route)
-    for dst in _destinations(check, state, facts):
+    destinations = _destinations(check, state, facts)   # (two nat walks: once per trace)
+    for dst in destinations:
         q[f"host {dst}"] = ("", f"{dst} from {src} iif {iif}" if iif and src else dst)
     answers = {src, *(a for l in state.ns[HOST].links.values() if l.name != "lo" for a, _ in l.addrs)}
     # where the packet may end: the world's machines, the namespaces that have a destination
     # (not every namespace: a lab with hundreds costs no more), a router namespace, the lab host
     places = [(f"node {n.name}", observe.prefix(n.name, True)) for n in world.NODES]
-    owners = {o.ns for dst in _destinations(check, state, facts) for o in state.owners_of(dst)}
+    owners = {o.ns for dst in destinations for o in state.owners_of(dst)}
     router = _router(check, state, facts)
     if router is not None:
         owners.add(router.ns)
@@ -208,7 +209,7 @@ def _queries(check: Check, state: LabState, facts: Facts) -> dict[str, tuple[str
         for a in sorted(x for x in answers if x):
             q[f"back {name} {a}"] = (at, a)
     for n in world.NODES:   # a world machine handed a packet it does not own: where does it send it?
-        for dst in _destinations(check, state, facts):
+        for dst in destinations:
             q[f"on node {n.name} {dst}"] = (observe.prefix(n.name, True), dst)
     return q
 
