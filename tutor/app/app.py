@@ -366,6 +366,7 @@ class TutorApp(App):
         self.policy.lab_prepared(message)
         self.preparing = False
         console = self.cmd_console
+        console.drop_ready()   # started ahead in the lab as it was (the reset ended it)
         if message.error:
             console.echo("[tutor] " + _("could not set the lab up: {problem}").format(problem=message.error))
             self.notify(message.error, severity="error", timeout=10)
