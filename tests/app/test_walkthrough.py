@@ -278,3 +278,29 @@ def test_a_step_timer_that_fires_after_the_app_closed_does_nothing(lab, state_ho
     run(body())
     app._advance(app.step, app.step + 1)          # the timers' work, after the app has closed
     app._celebrate(app.lesson.id)
+
+
+def test_a_step_done_while_the_previous_one_waits_to_advance_is_passed_over(lab, state_home, monkeypatch):
+    """Step 2 turns green, and before the course moves on (ADVANCE_DELAY) step 3 is done too, from
+    another terminal: the course goes on to step 4. It used to open step 3, already green, and
+    stay there (no later result came to move it on)."""
+    import tutor.app.app as app_module
+    monkeypatch.setattr(app_module, "ADVANCE_DELAY", 3.0)   # room for the second result to come first
+
+    def passed(app) -> set[int]:
+        return {s.number for s in app.result.steps if s.passed} if app.result else set()
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            client.run("ip netns add red; ip netns add blue")
+            await wait_for(pilot, lambda: app.step == 2, 15, "step 2")
+            client.run("ip -n red link set dev lo up")
+            await wait_for(pilot, lambda: 2 in passed(app), 10, "step 2 to pass")
+            assert app.step == 2 and 3 not in passed(app)
+            client.run("ip link add veth0 type veth peer name veth1")
+            await wait_for(pilot, lambda: 3 in passed(app), 10, "step 3 to pass")
+            assert app.step == 2, "the course moved on before the test could check the race"
+            await wait_for(pilot, lambda: app.step == 4, 10, "step 4")
+
+    run(body())

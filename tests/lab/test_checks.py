@@ -339,3 +339,31 @@ def test_an_observation_reads_the_namespaces_its_checks_name(lab):
     assert not state.ns["zz1"].links and not state.ns["zz2"].links      # listed, not read
     whole = read_state([parse_check("link lo in red")], info=lab, whole=True)
     assert whole.whole and "lo" in whole.ns["zz1"].links and "lo" in whole.ns["zz2"].links
+
+
+def test_a_failing_check_in_a_crowded_lab_reads_only_the_namespaces_it_names(lab, monkeypatch):
+    """Past WHOLE_READ_MAX namespaces a failing check is not judged again from the whole lab: in
+    the app a step's checks fail until it is done, and each reading of 1,000 namespaces took
+    seconds. Below it, the failure still reads every namespace (hints may point anywhere)."""
+    from tutor.checks import engine, observe
+    from tutor.lessons.lesson import find_lesson
+    lesson = find_lesson("lesson1")
+    reads: list[bool] = []
+    real = observe.read_state
+
+    def counted(*args, **kwargs):
+        state = real(*args, **kwargs)
+        reads.append(state.whole)
+        return state
+
+    monkeypatch.setattr(observe, "read_state", counted)
+    client.run("ip netns add few", info=lab)
+    assert not engine.verify(lesson, 1, lab).passed
+    assert reads == [False, True]
+    reads.clear()
+    batch = "".join(f"netns add x{i}\n" for i in range(engine.WHOLE_READ_MAX + 1))
+    client.run(f"ip -batch - <<'EOF'\n{batch}EOF", info=lab, timeout=120)
+    result = engine.verify(lesson, 1, lab)
+    assert not result.passed and reads == [False]
+    hint = next(c.hint for s in result.steps for c in s.checks if not c.passed)
+    assert "ip netns add red" in hint, hint      # the hint still says what to do

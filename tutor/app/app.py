@@ -447,15 +447,23 @@ class TutorApp(App):
             return
         if not now.passed or (before is not None and before.passed):
             return
-        later = sorted(n for n in {s.number for s in self.lesson.steps} - passed if n > self.step)
-        if later and self.policy.auto_advance:
+        if self.policy.auto_advance and self._next_unpassed(self.step):
             step = self.step
-            self.set_timer(ADVANCE_DELAY, lambda: self._advance(step, later[0]))
+            self.set_timer(ADVANCE_DELAY, lambda: self._advance(step))
 
-    def _advance(self, from_step: int, to_step: int) -> None:
+    def _next_unpassed(self, after: int) -> int | None:
+        """The first step after `after` that the latest checks do not pass, if any."""
+        passed = {s.number for s in self.result.steps if s.passed} if self.result else set()
+        return next((s.number for s in self.lesson.steps if s.number > after and s.number not in passed), None)
+
+    def _advance(self, from_step: int) -> None:
         if not self.is_running or not self.lesson_view.is_attached:   # the timer outlived the app
             return
-        if self.step == from_step:   # the student did not move meanwhile
+        # where to is decided now, from the latest checks: a result that came while the step
+        # stayed green (the next step done from another terminal meanwhile) schedules nothing,
+        # and the course used to stop on a step already done
+        to_step = self._next_unpassed(from_step)
+        if self.step == from_step and to_step is not None:   # the student did not move meanwhile
             self.show_step(to_step)
 
     def next_lesson(self):

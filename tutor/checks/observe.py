@@ -88,11 +88,11 @@ def reads(checks: list[Check], for_hints: bool = False) -> Reads:
 
 
 def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude: str = "",
-               for_hints: bool = False, whole: bool = False) -> LabState:
+               for_hints: bool = False, whole: bool | None = None) -> LabState:
     """Observe everything `checks` need: the namespaces they name (and the lab host, and the
-    list of every namespace's name), or, `whole` or `for_hints`, every namespace (a hint may
-    point anywhere: a duplicate address, the other end of a cable). So a check costs the same
-    however many namespaces a student has made that the lesson never looks at.
+    list of every namespace's name), or, `whole` (by default: `for_hints`), every namespace (a
+    hint may point anywhere: a duplicate address, the other end of a cable). So a check costs
+    the same however many namespaces a student has made that the lesson never looks at.
 
     What only explains a failed behaviour check (iptables rules, ip_forward, the LAN machine's
     routes) is read `for_hints`; without it `LabState.for_hints` says it was left out.
@@ -100,7 +100,7 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
     for commands and the look at what they did); its exit status and output land in
     `LabState.prelude`."""
     need = reads(checks, for_hints)
-    whole = whole or for_hints
+    whole = for_hints if whole is None else whole
     script = state_script(need.sysctls, need.resolv, need.rules, need.lan, need.hosts,
                           None if whole else need.namespaces)
     if prelude:
