@@ -13,7 +13,7 @@ import os
 import sys
 
 from tutor.errors import CliError
-from tutor.i18n import LANGS, _, known
+from tutor.i18n import LANGS, Msg, _, known
 from tutor.lab.world import DNS_SERVER, NODE_NAMES, node
 
 USAGE_ERROR = 2
@@ -153,7 +153,9 @@ def _take_lang(argv: list[str]) -> list[str]:
         flag = argv.pop(0)
         value = flag.partition("=")[2] if "=" in flag else (argv.pop(0) if argv else "")
         if flag.partition("=")[0] != "--lang" or not known(value):
-            raise CliError(f"--lang takes {' or '.join(LANGS)}, not {value or 'nothing'!r}")
+            en, ko = LANGS
+            raise CliError(Msg("--lang takes {en} or {ko}, not {value!r}", en=en, ko=ko, value=value)
+                           if value else Msg("--lang takes {en} or {ko}, not nothing", en=en, ko=ko))
         os.environ["TUTOR_LANG"] = value
     return argv
 
@@ -161,8 +163,9 @@ def _take_lang(argv: list[str]) -> list[str]:
 def _error(exc: Exception) -> None:
     """The one sentence on stderr. It may quote a lesson file's line, a namespace's name or
     the agent's reply: sanitized, so their controls cannot act on the terminal."""
+    from tutor.i18n import said
     from tutor.sanitize import clean
-    print(f"tutor: {clean(str(exc))}", file=sys.stderr)
+    print(f"tutor: {clean(said(exc))}", file=sys.stderr)
 
 
 def _reader_went_away() -> int:
@@ -232,8 +235,8 @@ def _shell(args: argparse.Namespace) -> int:
     from tutor.lab import client, lifecycle
     info, _started = lifecycle.up()
     if args.netns and args.netns not in info.namespaces:
-        have = ", ".join(info.namespaces) or "none yet"
-        raise CliError(f"there is no namespace {args.netns!r} in the lab (it has: {have})")
+        have = ", ".join(info.namespaces) or Msg("none yet")
+        raise CliError(Msg("there is no namespace {ns!r} in the lab (it has: {have})", ns=args.netns, have=have))
     # Nothing in the lab may have this terminal as its controlling terminal (it could type
     # into it): on a terminal the lab gets its own, relayed by `script`; otherwise, if we have
     # a controlling terminal at all, the lab runs in a session without one.

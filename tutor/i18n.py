@@ -128,6 +128,12 @@ def particles(text: str) -> str:
     return _PARTICLE.sub(pick, text) if "(" in text else text
 
 
+def cause(exc: BaseException) -> str:
+    """What error `exc` says, to put in another sentence: its Msg if it has one (so the other
+    sentence translates it too), else str(exc)."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Msg) else str(exc)
+
+
 def said(exc: BaseException, code: str | None = None) -> str:
     """What error `exc` says, in language `code` (default: the chosen one). An error whose
     sentence is a Msg (its only argument, or its `message` with a `where` prefix: LessonError)

@@ -17,6 +17,7 @@ import socket
 import sys
 from collections import namedtuple
 
+from tutor.i18n import Msg
 from tutor.lab import door
 from tutor.lab.door import LabError  # re-exported: the one lab error
 
@@ -45,8 +46,8 @@ class Busy(LabError):
 
 def not_running(name: str | None = None) -> NotRunning:
     """The one sentence for a lab that does not answer."""
-    return NotRunning(f"the lab {name or lab_name()!r} is not running (start it with "
-                      "`tutor lab up`, or open the course with `tutor`)")
+    return NotRunning(Msg("the lab {name!r} is not running (start it with "
+                          "`tutor lab up`, or open the course with `tutor`)", name=name or lab_name()))
 
 
 def request(op: str, name: str | None = None, timeout: float = 30.0, **args) -> dict:
@@ -74,7 +75,7 @@ def _connect(name: str, timeout: float) -> tuple[socket.socket, int]:
         raise not_running(name) from None
     except OSError as exc:
         sock.close()
-        raise LabError(f"cannot reach the lab {name!r} ({exc.strerror or exc})") from None
+        raise LabError(Msg("cannot reach the lab {name!r} ({why})", name=name, why=exc.strerror or exc)) from None
     pid, uid = door.peer(sock)
     if not door.is_agent_uid(uid) or pid <= 0:
         sock.close()
@@ -130,7 +131,7 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
             raise ValueError
     except (ValueError, RecursionError):
         close_all(fds)
-        raise LabError(f"the lab {name!r} stopped while answering") from None
+        raise LabError(Msg("the lab {name!r} stopped while answering", name=name)) from None
     if not reply.get("ok"):
         close_all(fds)
         raise LabError(str(reply.get("error", "the lab refused the request")))
@@ -158,7 +159,7 @@ def status(name: str | None = None) -> LabInfo | None:
         return LabInfo(str(reply["name"]), reply["agent_pid"], str(reply["mode"]),
                        tuple(str(n) for n in reply["namespaces"]))
     except (KeyError, TypeError):
-        raise LabError(f"the lab {name!r} answered nonsense; stop it") from None
+        raise LabError(Msg("the lab {name!r} answered nonsense; stop it", name=name)) from None
 
 
 def identity(name: str | None = None) -> tuple[int, int] | None:

@@ -27,6 +27,8 @@ import socket
 import stat
 import struct
 
+from tutor.i18n import Msg
+
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 MAX_NAME = 64
 # Ids no account, no subordinate-id range (/etc/subuid starts at 100000, 65536 at a time) and no
@@ -46,8 +48,8 @@ class LabError(Exception):
 def check_name(name: str) -> str:
     """`name` if it can name a lab (it becomes a file name), else LabError."""
     if not name or len(name) > MAX_NAME or not set(name) <= NAME_CHARS or name[0] in ".-":
-        raise LabError(f"{name!r} cannot name a lab: use up to {MAX_NAME} letters, digits, "
-                       "'.', '_' or '-', not starting with '.' or '-'")
+        raise LabError(Msg("{name!r} cannot name a lab: use up to {most} letters, digits, "
+                           "'.', '_' or '-', not starting with '.' or '-'", name=name, most=MAX_NAME))
     return name
 
 

@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 
+from tutor.i18n import Msg
 from tutor.lab import door, limits
 from tutor.lab.control import LabError, LabInfo, NotRunning, close_all, lab_name, request, status
 
@@ -54,7 +55,7 @@ class Starting:
         if self.info is not None:
             return self.info
         if self.proc is None:
-            raise LabError(f"the lab {self.name!r} was stopped")
+            raise LabError(Msg("the lab {name!r} was stopped", name=self.name))
         lines = _read_lines(self.ready_fd, START_TIMEOUT)
         os.close(self.ready_fd)
         self.proc.wait()
@@ -63,11 +64,11 @@ class Starting:
             if line.startswith("error "):
                 raise LabError(line[6:])
         if not any(line.startswith("ready") for line in lines):
-            raise LabError("the lab agent did not start (no answer within "
-                           f"{START_TIMEOUT:.0f} s); run `tutor doctor`")
+            raise LabError(Msg("the lab agent did not start (no answer within {seconds} s); run `tutor doctor`",
+                               seconds=f"{START_TIMEOUT:.0f}"))
         self.info = status(self.name)
         if self.info is None:
-            raise LabError("the lab agent started but does not answer")
+            raise LabError(Msg("the lab agent started but does not answer"))
         return self.info
 
     def stop(self) -> None:

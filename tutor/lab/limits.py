@@ -30,6 +30,8 @@ import resource
 import time
 from collections import namedtuple
 
+from tutor.i18n import Msg
+
 DEFAULT_MEMORY = 1 << 30
 DEFAULT_PROCESSES = 1024
 MIN_MEMORY, MAX_MEMORY = 64 << 20, 1 << 40
@@ -58,9 +60,10 @@ def parse_memory(text: str) -> int:
     try:
         value = int(float(raw[:-1] if unit else raw) * _UNITS[unit])
     except (ValueError, OverflowError):
-        raise ValueError(f"{text!r} is not an amount of memory (say 512M or 2G)") from None
+        raise ValueError(Msg("{text!r} is not an amount of memory (say 512M or 2G)", text=text)) from None
     if not MIN_MEMORY <= value <= MAX_MEMORY:
-        raise ValueError(f"a lab's memory is from {show_memory(MIN_MEMORY)} to {show_memory(MAX_MEMORY)}")
+        raise ValueError(Msg("a lab's memory is from {low} to {high}", low=show_memory(MIN_MEMORY),
+                             high=show_memory(MAX_MEMORY)))
     return value
 
 
@@ -69,9 +72,9 @@ def parse_processes(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a number of processes") from None
+        raise ValueError(Msg("{text!r} is not a number of processes", text=text)) from None
     if not MIN_PROCESSES <= value <= MAX_PROCESSES:
-        raise ValueError(f"a lab may have from {MIN_PROCESSES} to {MAX_PROCESSES} processes")
+        raise ValueError(Msg("a lab may have from {low} to {high} processes", low=MIN_PROCESSES, high=MAX_PROCESSES))
     return value
 
 

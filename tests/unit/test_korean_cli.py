@@ -1,0 +1,65 @@
+"""The command line in Korean: the real `tutor` run with TUTOR_LANG=ko says its one-sentence
+errors, its help and its reports in Korean, with no English sentence left, and keeps its exit
+codes. (The lab is never started here: every command below fails or answers before it would.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HANGUL = re.compile("[가-힣]")
+# Three English words in a row, once commands, quoted names and option names are taken out.
+ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}\b")
+QUOTED = re.compile(r"`[^`]*`|'[^']*'|\"[^\"]*\"|--?[a-z][a-z-]*|\b[A-Z][A-Z_]+\b")
+
+
+def english_left(text: str) -> list[str]:
+    """The English sentences (three words or more) in `text` outside quotes and commands."""
+    return ENGLISH.findall(QUOTED.sub(" ", text))
+
+
+def tutor(*argv: str, tmp_path: Path, lang: str = "ko") -> subprocess.CompletedProcess:
+    env = {**os.environ, "TUTOR_LANG": lang, "XDG_STATE_HOME": str(tmp_path / "state"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "TUTOR_LAB": f"ko-{os.getpid()}"}
+    return subprocess.run([sys.executable, "-m", "tutor.cli", *argv], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify", "nope"],                                  # LessonError
+    ["verify", "lesson1"],                               # the lab is not running: LabError
+    ["verify", "lesson1", "--step", "99"],
+    ["trace", "addr 10.0.0.1 on veth0"],                 # CheckSyntaxError inside a TraceError
+    ["trace", "ping 1.2.3 from red"],
+    ["trace", "link veth0 in red"],                      # TraceError: not a packet check
+    ["trace", "frob x"],
+    ["demo", "lesson1", "--loop"],                       # CliError
+    ["demo", "lesson1", "--auto", "--delay", "9999"],
+    ["config", "lab-memory", "5X"],                      # a lab limit's ValueError
+    ["config", "lab-processes", "5"],
+    ["config", "name", " "],
+    ["--lang", "fr", "list"],
+    ["report", "/nonexistent-ko"],
+    ["submit", "--to", "/nonexistent-ko"],
+])
+def test_errors_are_one_korean_sentence_with_the_same_exit_code(argv, tmp_path):
+    ko, en = tutor(*argv, tmp_path=tmp_path), tutor(*argv, tmp_path=tmp_path, lang="en")
+    assert ko.returncode == en.returncode == 2, (ko, en)
+    last = ko.stderr.strip().splitlines()[-1]
+    assert last.startswith("tutor: ") and HANGUL.search(last), ko.stderr
+    assert not english_left(ko.stderr), ko.stderr
+    assert not HANGUL.search(en.stderr), en.stderr
+
+
+def test_english_errors_are_as_they_were(tmp_path):
+    out = tutor("trace", "ping 1.2.3 from red", tmp_path=tmp_path, lang="en")
+    assert out.stderr == "tutor: 'ping 1.2.3 from red' is not a check: ping target '1.2.3' is not an IP address\n"
+    out = tutor("--lang", "fr", "list", tmp_path=tmp_path, lang="en")
+    assert out.stderr == "tutor: --lang takes en or ko, not 'fr'\n"
