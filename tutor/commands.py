@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tutor.i18n import Msg, _, cause, in_lang, lang
+from tutor.i18n import Msg, _, cause, cells, in_lang, lang
 from tutor.lessons.lesson import find_lesson, load_lessons
 from tutor.sanitize import cell, clean, json_text
 
@@ -20,12 +20,6 @@ GREEN, RED, DIM, BOLD, RESET = "\033[32m", "\033[31m", "\033[2m", "\033[1m", "\0
 
 def _c(code: str, text: str) -> str:
     return f"{code}{text}{RESET}" if sys.stdout.isatty() else text
-
-
-def _width(text: str) -> int:
-    """Columns `text` takes in a terminal: Hangul (and other wide characters) take two."""
-    from unicodedata import east_asian_width
-    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _progress():
@@ -107,11 +101,11 @@ def trace(args) -> int:
         return 0 if found.reached else 1
     found = found.shown()   # the hops in the course's language (the JSON above stays English)
     print(_c(BOLD, _("trace: {check}").format(check=cell(found.check))))
-    width = max((_width(h.where) for h in found.hops), default=0)
+    width = max((cells(h.where) for h in found.hops), default=0)
     for h in found.hops:
         mark = {True: _c(GREEN, "✓"), False: _c(RED, "✗"), None: "?"}[h.ok]
         where = cell(h.where)
-        print(f"  {mark} {where}{' ' * (width - _width(where))}  {clean(h.what)}")
+        print(f"  {mark} {where}{' ' * (width - cells(where))}  {clean(h.what)}")
     if found.counters:
         print(_c(DIM, "  " + _("counters the probe moved: {counters}").format(counters="; ".join(found.counters))))
     if found.reached:

@@ -134,6 +134,13 @@ def cause(exc: BaseException) -> str:
     return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Msg) else str(exc)
 
 
+def cells(text: str) -> int:
+    """Columns `text` takes in a terminal: East Asian wide and fullwidth characters (Hangul) take
+    two. (The app measures with `rich.cells.cell_len`; the core and the CLI import no Rich.)"""
+    from unicodedata import east_asian_width
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def said(exc: BaseException, code: str | None = None) -> str:
     """What error `exc` says, in language `code` (default: the chosen one). An error whose
     sentence is a Msg (its only argument, or its `message` with a `where` prefix: LessonError)

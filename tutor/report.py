@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tutor import progress, safefile
-from tutor.i18n import Msg, _, cause
+from tutor.i18n import Msg, _, cause, cells
 from tutor.sanitize import cell, json_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # OWASP's list for CSV injection
@@ -105,7 +105,7 @@ def render(rows: list[Row], fmt: str) -> str:
         return _("no progress recorded")
     shown = [(cell(r.student), cell(r.lesson), cell(r.last_activity)) for r in rows]
     heads = _("student"), _("lesson"), _("steps"), _("last activity")
-    width = max(_cells(heads[0]), *(_cells(student) for student, _l, _a in shown))
+    width = max(cells(heads[0]), *(cells(student) for student, _l, _a in shown))
     lines = [f"{_pad(heads[0], width)}  {_pad(heads[1], 9)} {_pad(heads[2], 7, right=True)}  {heads[3]}"]
     for r, (student, lesson, last) in zip(rows, shown, strict=True):
         steps = f"{r.done}/{r.total}" if r.total else str(r.done)
@@ -113,15 +113,9 @@ def render(rows: list[Row], fmt: str) -> str:
     return "\n".join(lines)
 
 
-def _cells(text: str) -> int:
-    """Columns `text` takes in a terminal: Hangul (and other wide characters) take two."""
-    from unicodedata import east_asian_width
-    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _pad(text: str, width: int, right: bool = False) -> str:
     """`text` padded with spaces to `width` columns (on the left with `right`)."""
-    fill = " " * max(0, width - _cells(text))
+    fill = " " * max(0, width - cells(text))
     return fill + text if right else text + fill
 
 

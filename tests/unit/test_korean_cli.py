@@ -14,9 +14,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 HANGUL = re.compile("[가-힣]")
-# Three English words in a row, once commands, quoted names and option names are taken out.
+# Three English words in a row, once commands (`tutor lab up`, a usage line), quoted names and
+# option names are taken out.
 ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}\b")
-QUOTED = re.compile(r"`[^`]*`|'[^']*'|\"[^\"]*\"|--?[a-z][a-z-]*|\b[A-Z][A-Z_]+\b")
+QUOTED = re.compile(r"`[^`]*`|'[^']*'|\"[^\"]*\"|--?[a-z][a-z-]*|\b[A-Z][A-Z_]+\b|사용법: .*|\btutor(?: [a-z][a-z-]*)*")
 
 
 def english_left(text: str) -> list[str]:
@@ -63,3 +64,44 @@ def test_english_errors_are_as_they_were(tmp_path):
     assert out.stderr == "tutor: 'ping 1.2.3 from red' is not a check: ping target '1.2.3' is not an IP address\n"
     out = tutor("--lang", "fr", "list", tmp_path=tmp_path, lang="en")
     assert out.stderr == "tutor: --lang takes en or ko, not 'fr'\n"
+
+
+@pytest.mark.parametrize("argv", [[], ["lab"], ["lab", "up"], ["shell"], ["doctor"], ["list"], ["verify"], ["solve"],
+                                  ["trace"], ["reset"], ["selftest"], ["report"], ["config"], ["demo"], ["submit"],
+                                  ["start"]])
+def test_help_is_korean_with_the_same_options(argv, tmp_path):
+    ko = tutor(*argv, "--help", tmp_path=tmp_path)
+    en = tutor(*argv, "--help", tmp_path=tmp_path, lang="en")
+    assert ko.returncode == en.returncode == 0, ko.stderr
+    assert ko.stdout.startswith("사용법: tutor") and "옵션:" in ko.stdout
+    assert "이 도움말을 보여 주고 끝냅니다" in ko.stdout
+    assert not english_left(ko.stdout), ko.stdout
+    # the same options, in the same order
+    assert re.findall(r"(?<![\w-])--?[a-z][a-z-]*", ko.stdout) == re.findall(r"(?<![\w-])--?[a-z][a-z-]*", en.stdout)
+    assert en.stdout.startswith("usage: tutor") and not HANGUL.search(en.stdout)
+
+
+def test_korean_help_fits_the_terminal_in_columns(tmp_path):
+    from tutor.i18n import cells
+    out = subprocess.run([sys.executable, "-m", "tutor.cli", "--help"], capture_output=True, text=True, cwd=REPO,
+                         env={**os.environ, "TUTOR_LANG": "ko", "COLUMNS": "60"})
+    assert max(cells(line) for line in out.stdout.splitlines()) <= 60, out.stdout
+
+
+@pytest.mark.parametrize("argv", [["verify"], ["config", "nme"], ["frobnicate"], ["verify", "1", "--bogus"]])
+def test_usage_errors_are_korean_with_exit_code_2(argv, tmp_path):
+    ko = tutor(*argv, tmp_path=tmp_path)
+    assert ko.returncode == 2 and "오류:" in ko.stderr and ko.stderr.startswith("사용법: tutor"), ko.stderr
+    assert not english_left(ko.stderr), ko.stderr
+
+
+def test_argparse_speaks_english_again_in_the_same_process(capsys):
+    from tutor import cli
+    cli._argparse_speaks("ko")
+    with pytest.raises(SystemExit):
+        cli._parser("verify").parse_args(["verify"])
+    assert "필요합니다" in capsys.readouterr().err
+    cli._argparse_speaks("en")
+    with pytest.raises(SystemExit):
+        cli._parser("verify").parse_args(["verify"])
+    assert "the following arguments are required: LESSON" in capsys.readouterr().err
