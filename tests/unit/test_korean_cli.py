@@ -105,3 +105,48 @@ def test_argparse_speaks_english_again_in_the_same_process(capsys):
     with pytest.raises(SystemExit):
         cli._parser("verify").parse_args(["verify"])
     assert "the following arguments are required: LESSON" in capsys.readouterr().err
+
+
+def test_doctor_reports_in_korean_with_the_same_verdict(tmp_path):
+    ko, en = tutor("doctor", tmp_path=tmp_path), tutor("doctor", tmp_path=tmp_path, lang="en")
+    assert ko.returncode == en.returncode
+    lines = ko.stdout.splitlines()
+    assert len(lines) == len(en.stdout.splitlines())
+    assert lines[-1] in ("여기서 실습 환경을 실행할 수 있습니다.",
+                         "✗ 줄을 고치기 전에는 여기서 실습 환경을 실행할 수 없습니다.")
+    assert any(line.startswith("✓ 커널: 네트워크 네임스페이스: ") for line in lines), ko.stdout
+    assert any(line.startswith(("✓ 실습 모드: ", "✗ 실습 모드: ")) for line in lines), ko.stdout
+    assert not english_left(ko.stdout), ko.stdout
+
+
+@pytest.mark.parametrize("readings", ["15000 - -", "0 - -", "15000 0 -", "15000 - 1"])
+@pytest.mark.parametrize("root", [True, False])
+@pytest.mark.parametrize("forced", ["", "root", "rootless"])
+def test_every_lab_mode_finding_and_decision_is_korean(readings, root, forced):
+    from tutor.i18n import in_lang
+    from tutor.lab import doctor
+    max_ns, clone, apparmor = (None if r == "-" else r for r in readings.split())
+    r = doctor.Userns(True, max_ns, clone, apparmor)
+    f = doctor._mode_finding(r, root=root, forced=forced)
+    for said in (f.name, f.detail, f.fix, doctor.decide_mode(forced, root, r)[1]):
+        korean = in_lang(said, "ko")
+        assert not english_left(korean), korean
+        assert not said or HANGUL.search(korean) or said.startswith("sudo "), korean
+
+
+def test_report_in_korean_lines_up_hangul_names(tmp_path):
+    import json
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for account, student in (("ada", "Ada L."), ("kim", "김철수")):
+        (folder / f"{account}.json").write_text(json.dumps(
+            {"format": 1, "student": student, "lessons": {"lesson1": {"done": [1, 2], "total": 6}}}))
+    (folder / "broken.json").write_text("[1, 2, 3]")   # (a JSON syntax error quotes Python's decoder, in English)
+    out = tutor("report", str(folder), tmp_path=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["학생", "레슨", "단계", "마지막", "활동"]
+    from tutor.i18n import cells
+    rows = [line for line in lines if " lesson1 " in line]
+    assert {cells(line.split(" lesson1 ")[0]) for line in rows} == {cells(lines[0].split("레슨")[0]) - 1}
+    assert "broken.json" in out.stderr and HANGUL.search(out.stderr) and not english_left(out.stderr), out.stderr

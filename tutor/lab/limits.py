@@ -215,18 +215,22 @@ def remove_for(name: str, wait: float = 3.0) -> None:
                 time.sleep(0.02)
 
 
-def in_force(limits: Limits) -> list[str]:
-    """What `tutor doctor` says about limits here, one line each."""
-    lines = [f"processes per lab: {limits.processes} (the kernel counts them in the lab's user namespace)"]
+def in_force(limits: Limits) -> list[tuple[Msg, Msg]]:
+    """What `tutor doctor` says about limits here: (what, how it is capped), one pair each."""
+    processes, memory = Msg("processes per lab"), Msg("memory per lab")
+    lines = [(processes, Msg("{count} (the kernel counts them in the lab's user namespace)",
+                             count=limits.processes))]
     if os.geteuid() == 0:
         base = _own_cgroup("")
         if base and _v2_ready(base):
-            lines.append(f"memory per lab: {show_memory(limits.memory)} (cgroup v2 under {base})")
+            lines.append((memory, Msg("{memory} (cgroup v2 under {base})", memory=show_memory(limits.memory),
+                                      base=base)))
         elif _own_cgroup("memory") and _own_cgroup("pids"):
-            lines.append(f"memory per lab: {show_memory(limits.memory)} (cgroup v1 memory and pids controllers)")
+            lines.append((memory, Msg("{memory} (cgroup v1 memory and pids controllers)",
+                                      memory=show_memory(limits.memory))))
         else:
-            lines.append("memory per lab: not capped (no cgroup controller to write here)")
+            lines.append((memory, Msg("not capped (no cgroup controller to write here)")))
     else:
-        lines.append("memory per lab: not capped (rootless, and no cgroup this user may write; "
-                     "a lab started by root is capped)")
+        lines.append((memory, Msg("not capped (rootless, and no cgroup this user may write; "
+                                  "a lab started by root is capped)")))
     return lines
