@@ -95,7 +95,12 @@ _CLOSERS = "'\"`)]}>”’」』"
 
 def final_consonant(word: str) -> str | None:
     """How `word` ends, for a Korean particle: "rieul" (ㄹ), "consonant", "vowel", or None when
-    its last character says nothing (a symbol). Closing quotes and brackets are looked past."""
+    its last character says nothing (a symbol). Closing quotes and brackets are looked past, but a
+    parenthesis right after a word is an aside: `규칙(`-j DROP`)` ends as 규칙 does."""
+    if word.endswith(")"):
+        opened = _aside_start(word)
+        if opened > 0 and not word[opened - 1].isspace():
+            word = word[:opened]
     word = word.rstrip(_CLOSERS + " ")
     if not word:
         return None
@@ -109,6 +114,16 @@ def final_consonant(word: str) -> str | None:
         low = last.lower()
         return "rieul" if low in _RIEUL_LETTERS else "consonant" if low in _FINAL_LETTERS else "vowel"
     return None
+
+
+def _aside_start(text: str) -> int:
+    """Where the parenthesis that closes `text` opened (-1: it is not balanced)."""
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return -1
 
 
 def particles(text: str) -> str:

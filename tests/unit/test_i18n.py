@@ -198,3 +198,10 @@ def test_korean_catalog_text_picks_particles_when_filled():
     assert i18n.translate("lab {name} is not running", "ko").format(name="ko1") == "실습 환경 ko1이 실행 중이 아닙니다"
     assert i18n.translate("lab {name} is not running", "ko").format(name="red") == "실습 환경 red가 실행 중이 아닙니다"
     assert i18n.Msg("{where} is DOWN", where="veth1").text("ko") == "veth1이 DOWN 상태입니다"
+
+
+def test_a_parenthesis_right_after_a_word_is_an_aside_for_the_particle():
+    assert i18n.particles("규칙(`-A FORWARD -f -j DROP`)은(는)") == "규칙(`-A FORWARD -f -j DROP`)은"
+    assert i18n.particles("브리지(bridge)이(가)") == "브리지(bridge)가"
+    assert i18n.particles("10.0.0.1(veth1)(으)로") == "10.0.0.1(veth1)로"
+    assert i18n.particles("(/24)이(가)") == "(/24)가"        # nothing before it: what it holds
