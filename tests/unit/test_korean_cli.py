@@ -150,3 +150,16 @@ def test_report_in_korean_lines_up_hangul_names(tmp_path):
     rows = [line for line in lines if " lesson1 " in line]
     assert {cells(line.split(" lesson1 ")[0]) for line in rows} == {cells(lines[0].split("레슨")[0]) - 1}
     assert "broken.json" in out.stderr and HANGUL.search(out.stderr) and not english_left(out.stderr), out.stderr
+
+
+def test_a_lessons_failing_command_is_said_in_korean_with_the_command_as_it_is():
+    from tutor.i18n import Msg, said
+    from tutor.lessons.course import script_error
+    error = script_error('ip link set veth9 up\nCannot find device "veth9"\n', ["ip link set veth9 up"],
+                         Msg("rebuilding the start of {lesson}", lesson="lesson3"))
+    assert str(error) == ('rebuilding the start of lesson3: the command `ip link set veth9 up` failed in the lab: '
+                          'Cannot find device "veth9"')
+    korean = said(error, "ko")
+    assert korean.startswith("lesson3의 시작 상태를 다시 만드는 중: 실습 환경에서 명령 `ip link set veth9 up`")
+    assert korean.endswith(': Cannot find device "veth9"')     # what the command said, as it said it
+    assert not english_left(korean.rsplit(": ", 1)[0]), korean

@@ -292,7 +292,7 @@ class PresenterScreen(Screen):
             control.serve(serve.namespace, serve.port, serve.body)
             status = 0
         except control.LabError as exc:
-            self.app.call_from_thread(self.app.cmd_console.echo, f"tutor: {exc}")
+            self.app.call_from_thread(self.app.cmd_console.echo, f"tutor: {said(exc)}")
             status = 1
         self.post_message(CommandFinished(command.text, status, False))   # bubbles on to the app
 
