@@ -150,7 +150,7 @@ class CommandRunner:
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         except (control.LabError, OSError) as exc:
             self._close_master()
-            self.lab_error = str(exc)
+            self.lab_error = said(exc)
             output(f"tutor: {said(exc)}\n")
             return 127
         finally:
