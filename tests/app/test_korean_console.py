@@ -48,6 +48,8 @@ def test_the_console_speaks_korean(lab, state_home, monkeypatch):
             prompt.post_message(events.Paste("ip netns add one\nip netns add big" + "x" * MAX_LINE + "\n"))
             await wait_for(pilot, lambda: "붙여넣기를 거부" in console_text(app), 20, "the refusal")
             assert f"한 줄이 {MAX_LINE + 16:,}자입니다" in console_text(app)
+            await type_command(pilot, "cd /tmp", keys=False)
+            assert "[tutor] 여기서는 모든 명령이 /에서 시작합니다" in console_text(app)
             await type_command(pilot, "false", keys=False)
             assert "[exit 1]" in console_text(app)             # tool-like: as it is
             labels = {b.description for b in prompt._bindings.key_to_bindings["ctrl+c"]}

@@ -68,11 +68,11 @@ def _builtin(cmdline: str) -> str | None:
     if cmdline in ("clear", "reset"):
         return None
     if word in ("exit", "logout"):
-        return "[tutor] this console stays open: Ctrl+Q quits the course, F2 opens a real shell"
+        return _("[tutor] this console stays open: Ctrl+Q quits the course, F2 opens a real shell")
     if word == "cd":
-        return "[tutor] every command starts in / here (cd does not carry over); F2 opens a real shell"
+        return _("[tutor] every command starts in / here (cd does not carry over); F2 opens a real shell")
     if INTERACTIVE.match(cmdline):
-        return "[tutor] this program needs a real terminal: press F2 for a lab shell"
+        return _("[tutor] this program needs a real terminal: press F2 for a lab shell")
     return ""
 
 
