@@ -163,3 +163,12 @@ def test_a_lessons_failing_command_is_said_in_korean_with_the_command_as_it_is()
     assert korean.startswith("lesson3의 시작 상태를 다시 만드는 중: 실습 환경에서 명령 `ip link set veth9 up`")
     assert korean.endswith(': Cannot find device "veth9"')     # what the command said, as it said it
     assert not english_left(korean.rsplit(": ", 1)[0]), korean
+
+
+def test_a_lab_name_that_cannot_be_is_said_in_korean(tmp_path):
+    env = {**os.environ, "TUTOR_LANG": "ko", "TUTOR_LAB": "-bad/name", "XDG_STATE_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "tutor.cli", "lab", "status"], capture_output=True, text=True,
+                         cwd=REPO, env=env, timeout=60)
+    assert out.returncode == 2, out
+    assert out.stderr.startswith("tutor: '-bad/name'는 실습 환경 이름이 될 수 없습니다"), out.stderr
+    assert not english_left(out.stderr), out.stderr

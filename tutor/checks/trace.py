@@ -166,21 +166,21 @@ def _route(text: str) -> dict | str:
     try:
         data = json.loads(text.splitlines()[0] if text else "", strict=False)
     except (ValueError, IndexError):
-        return text.strip().splitlines()[-1] if text.strip() else "no answer"
-    return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else "no answer"
+        return text.strip().splitlines()[-1] if text.strip() else Msg("no answer")
+    return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else Msg("no answer")
 
 
 def _read_lookup(text: str, facts: Facts) -> None:
     parts = _sections(text)
     address = parts.get("address", "")
     if "lookup-failed" in parts:
-        facts.lookup_error = parts["lookup-failed"] or "getent found no address"
+        facts.lookup_error = parts["lookup-failed"] or Msg("getent found no address")
         facts.proto, facts.port = "udp", 53
     if is_ip(address):
         facts.address = address
         facts.route = _route(parts.get("route", ""))
     elif not facts.lookup_error:
-        facts.lookup_error = address or "no answer"
+        facts.lookup_error = address or Msg("no answer")
 
 
 # --- the second trip ------------------------------------------------------------------------

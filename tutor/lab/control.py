@@ -79,8 +79,8 @@ def _connect(name: str, timeout: float) -> tuple[socket.socket, int]:
     pid, uid = door.peer(sock)
     if not door.is_agent_uid(uid) or pid <= 0:
         sock.close()
-        raise LabError(f"the lab {name!r} is answered by a process of uid {uid}, not by a lab "
-                       f"of yours; stop it and remove {door.socket_path(name, where)}")
+        raise LabError(Msg("the lab {name!r} is answered by a process of uid {uid}, not by a lab of yours; "
+                           "stop it and remove {path}", name=name, uid=uid, path=door.socket_path(name, where)))
     return sock, pid
 
 
@@ -114,12 +114,13 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
         raise not_running(name) from None
     except TimeoutError:
         close_all(fds)
-        raise Busy(f"the lab {name!r} did not answer within {timeout:g} s") from None
+        raise Busy(Msg("the lab {name!r} did not answer within {seconds} s", name=name,
+                       seconds=f"{timeout:g}")) from None
     except OSError as exc:
         close_all(fds)
         if exc.errno in (errno.EMFILE, errno.ENFILE):
             raise   # ours, not the lab's: the caller may follow fewer namespaces
-        raise LabError(f"the lab {name!r} did not answer ({exc})") from None
+        raise LabError(Msg("the lab {name!r} did not answer ({why})", name=name, why=exc)) from None
     finally:
         sock.close()
     if not data:   # closed without a word: it died, or is going (it answers refusals in words)
@@ -154,8 +155,8 @@ def status(name: str | None = None) -> LabInfo | None:
         return None
     try:
         if reply["pid"] != reply["agent_pid"]:
-            raise LabError(f"the lab {name!r} names another process as its own "
-                           f"(pid {reply['pid']}, not {reply['agent_pid']}); stop it")
+            raise LabError(Msg("the lab {name!r} names another process as its own (pid {pid}, not {agent}); "
+                               "stop it", name=name, pid=reply["pid"], agent=reply["agent_pid"]))
         return LabInfo(str(reply["name"]), reply["agent_pid"], str(reply["mode"]),
                        tuple(str(n) for n in reply["namespaces"]))
     except (KeyError, TypeError):

@@ -81,16 +81,16 @@ def checked_folder(create: bool = False) -> str | None:
         except FileExistsError:
             pass
         except OSError as exc:
-            raise LabError(f"cannot create the lab folder {path} ({exc.strerror})") from None
+            raise LabError(Msg("cannot create the lab folder {path} ({why})", path=path, why=exc.strerror)) from None
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
-        what = "not a folder" if not stat.S_ISDIR(st.st_mode) else \
-            f"owned by uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):o}"
-        raise LabError(f"{path} is {what}, not a private folder of yours: another account may "
-                       "have put it there; remove it (labs refuse to use it)")
+        what = Msg("not a folder") if not stat.S_ISDIR(st.st_mode) else \
+            Msg("owned by uid {uid} with mode {mode}", uid=st.st_uid, mode=f"{stat.S_IMODE(st.st_mode):o}")
+        raise LabError(Msg("{path} is {what}, not a private folder of yours: another account may "
+                           "have put it there; remove it (labs refuse to use it)", path=path, what=what))
     return path
 
 
@@ -127,4 +127,4 @@ def lease_uid(folder_path: str) -> tuple[int, int]:
             os.close(fd)
             continue
         return uid, fd
-    raise LabError("every id for root's labs is taken")
+    raise LabError(Msg("every id for root's labs is taken"))

@@ -191,7 +191,7 @@ def _locked(path: str, timeout: float, busy: str) -> int:
 def _start_lock(where: str) -> int:
     """The folder's start lock, taken: one lab starts (or a stale socket goes) at a time."""
     return _locked(f"{where}/.start.lock", START_TIMEOUT,
-                   f"another lab is starting and holds {where}/.start.lock; try again")
+                   Msg("another lab is starting and holds {lock}; try again", lock=f"{where}/.start.lock"))
 
 
 def _read_lines(fd: int, timeout: float) -> list[str]:
@@ -353,8 +353,8 @@ def resetting(name: str | None = None, timeout: float = 120.0):
     the lab ends as one of them left it, never a mix of both."""
     name = door.check_name(name or lab_name())
     where = door.checked_folder(create=True)
-    fd = _locked(f"{where}/{name}.reset", timeout, f"another reset of the lab {name!r} is "
-                 "still running; try again when it is done")
+    fd = _locked(f"{where}/{name}.reset", timeout, Msg("another reset of the lab {name!r} is "
+                                                       "still running; try again when it is done", name=name))
     try:
         yield
     finally:
