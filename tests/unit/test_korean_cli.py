@@ -172,3 +172,13 @@ def test_a_lab_name_that_cannot_be_is_said_in_korean(tmp_path):
     assert out.returncode == 2, out
     assert out.stderr.startswith("tutor: '-bad/name'는 실습 환경 이름이 될 수 없습니다"), out.stderr
     assert not english_left(out.stderr), out.stderr
+
+
+@pytest.mark.parametrize("argv, env", [(["--lang", "ko", "verify", "--help"], {}),
+                                       (["verify", "--help"], {"LANG": "ko_KR.UTF-8", "LC_ALL": ""})])
+def test_the_help_follows_lang_and_the_locale_too(argv, env):
+    clean_env = {k: v for k, v in os.environ.items() if k != "TUTOR_LANG"}
+    out = subprocess.run([sys.executable, "-m", "tutor.cli", *argv], capture_output=True, text=True, cwd=REPO,
+                         env={**clean_env, **env}, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("사용법: tutor verify"), out
+    assert "K단계만 (1부터 셉니다)" in out.stdout
