@@ -17,7 +17,9 @@ themselves) filled in. Babel extracts `Msg("…")` templates like `_("…")`.
 Korean particles depend on the word before them (`veth1이`, `red가`): a translation writes the
 fallback form after a placeholder (`{dev}이(가)`, `{ns}을(를)`, `{ip}(으)로`) and `particles()`
 picks the right one once the placeholder is filled (`_()`'s Korean text does it in `.format`,
-`Msg.text` always). `said(exc)` is what an error says in the chosen language.
+`Msg.text` always). An error raised with a Msg keeps English as its str(); `said(exc)` is what
+it says in the chosen language, `cause(exc)` the Msg to quote it in another sentence. `cells()`
+measures text in terminal columns (Hangul: two) for the CLI, which imports no Rich.
 
 A leaf: it imports no other part of `tutor`.
 """
