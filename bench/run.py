@@ -178,6 +178,18 @@ def bench_scale(b: Bench) -> None:
                 "verify lesson3 (+0 namespaces)", 1.5)
     finally:
         lifecycle.down(name)
+    if not shutil.which("tmux"):
+        print("scale: tmux is not installed: the course's figures are skipped")
+        return
+    from bench.bench_tui import crowded_tmux
+    for extra in (0, 50, 250, 1000):
+        outputs, busy, rss = crowded_tmux(max(10, b.runs), extra)
+        b.add(f"TUI Enter -> first output (+{extra} namespaces)", outputs,
+              note="target <= 100 ms at +1000" if extra == 1000 else "")
+        b.results[f"TUI idle CPU (+{extra} namespaces)"] = {"unit": "%", "median": busy, "samples": [busy]}
+        b.results[f"TUI RSS (+{extra} namespaces)"] = {"unit": "MB", "median": rss, "samples": [rss]}
+        print(f"TUI +{extra} namespaces: idle CPU {busy:.1f}% of a core (target <= 2%), RSS {rss:.0f} MB "
+              f"(target <= 150 MB)", flush=True)
 
 
 def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
@@ -217,22 +229,40 @@ def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
     b.ratio("lesson2's steps alone / mininet", "plain shell: lesson2's steps", "mininet single,2 pingall")
 
 
-def bench_many_labs(b: Bench, count: int = 30) -> None:
+def bench_many_labs(b: Bench, count: int = 30, namespaces: int = 100) -> None:
+    """`count` labs at once, each then given `namespaces` namespaces (issue 15: 30 labs of 100):
+    up time, memory per lab, whether each still answers, and `tutor verify lesson3` (finished)
+    in one of them while the others stand."""
     names = [f"bench-many-{os.getpid()}-{i}" for i in range(count)]
-    ups, mem = [], []
+    ups, mem, crowded = [], [], []
+    verifies: list[float] = []
     try:
         for n in names:
             ups.append(timed([TUTOR, "lab", "up"], lab_env(n)))
         for n in names:
             info = control.status(n)
             mem.append(memory_mb(info.pid)[0] if info else 0)
+        batch = "".join(f"netns add x{i}\n" for i in range(namespaces))
+        for n in names:
+            info = control.status(n)
+            if info:
+                client.run(f"ip -batch - <<'EOF'\n{batch}EOF", info=info, timeout=300)
+                crowded.append(memory_mb(info.pid)[0])
         alive = sum(1 for n in names if control.status(n))
         ok = sum(client.run("ping -c1 -W1 192.168.1.3", info=control.status(n)).returncode == 0 for n in names)
+        env = lab_env(names[0])
+        timed([TUTOR, "reset", "lesson3"], env)
+        timed([TUTOR, "solve", "lesson3"], env)
+        verifies = [timed([TUTOR, "verify", "lesson3"], env) for _ in range(b.runs)]
     finally:
         for n in names:
             lifecycle.down(n)
     b.add(f"lab up under load ({count} labs)", ups)
     b.add(f"memory per lab ({count} labs)", mem, unit="MB")
+    if crowded:
+        b.add(f"memory per lab ({count} labs, +{namespaces} namespaces each)", crowded, unit="MB")
+    if verifies:
+        b.add(f"verify lesson3 ({count} labs of +{namespaces} namespaces)", verifies)
     print(f"{count} labs at once: {alive} running, {ok} answered a ping to their LAN machine", flush=True)
     b.results[f"{count} labs working"] = {"unit": "count", "median": ok, "samples": [alive, ok]}
 

@@ -5,11 +5,16 @@ On a real lab of its own (`lab` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
+
 import pytest
 
 from pilot_helpers import console_text, run, type_command, wait_for
 from tutor.app.app import TutorApp
 from tutor.app.widgets.term_log import TermLog
+from tutor.lab import client, lifecycle
 
 pytestmark = pytest.mark.lab
 SIZE = (120, 40)
@@ -116,3 +121,44 @@ def test_the_pty_follows_the_console_when_it_is_resized(lab, state_home):
             assert max(len(line) for line in lines[lines.index(f"cols {after}"):]) > before
 
     run(body())
+
+
+def _waiting_in(lab) -> list[int]:
+    """PIDs of console commands started ahead (`client.Standby`) that wait inside `lab`."""
+    with open(f"/proc/{lab.pid}/ns/pid", "rb"):
+        lab_ns = os.stat(f"/proc/{lab.pid}/ns/pid").st_ino
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+            if b'read -r -d ""' in cmdline and os.stat(f"/proc/{entry}/ns/pid").st_ino == lab_ns:
+                pids.append(int(entry))
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+def test_a_line_typed_before_a_reset_elsewhere_runs_in_the_new_lab(lab, lab_name, state_home):
+    """While the student types, the command's process starts ahead (Enter -> first output is
+    then a few ms): when `tutor reset` in another terminal switched the lab meanwhile, Enter
+    runs the line in the lab as it is now. Closing the app leaves no such process behind."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            app.cmd_console.insert("ip link add new0 type bridge")
+            await wait_for(pilot, lambda: _waiting_in(lab), 15, "the command to be started ahead")
+            lifecycle.reset(lab_name)
+            await pilot.press("enter")
+            await pilot.pause(0.05)
+            await wait_for(pilot, lambda: not app.cmd_console.running, 20, "the command to end")
+            assert client.run("ip link show new0").returncode == 0, console_text(app)
+            app.cmd_console.insert("echo typed")
+            await wait_for(pilot, lambda: _waiting_in(lab), 15, "the next one")
+        deadline = time.monotonic() + 10
+        while _waiting_in(lab) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert not _waiting_in(lab)
+
+    run(body())
+

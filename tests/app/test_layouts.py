@@ -20,7 +20,7 @@ from textual.widgets._markdown import MarkdownFence
 from recorded import Recording, load
 from tutor import progress
 from tutor.app.app import TutorApp
-from tutor.app.messages import ChecksUpdated, LabChanged
+from tutor.app.messages import ChecksUpdated, LabChanged, LabLessonRead
 from tutor.lessons.lesson import find_lesson
 
 SIZES = {"80x24": (80, 24), "100x30": (100, 30), "200x50": (200, 50)}
@@ -47,6 +47,11 @@ class RecordedApp(TutorApp):
     @work(thread=True, group="lab-lesson")
     def _note_lab_lesson(self, lesson_id: str) -> None:
         """(no lab to note anything in)"""
+
+    @work(thread=True, group="lab-lesson")
+    def _read_lab_lesson(self) -> None:
+        """The recorded lab was set up for the lesson it shows: nothing to ask."""
+        self.post_message(LabLessonRead(self.lesson.id))
 
 
 def _at_step(lesson_id: str, step: int) -> None:

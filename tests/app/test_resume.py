@@ -86,6 +86,36 @@ def test_set_the_lab_up_replays_the_steps_before_where_the_student_was(lab, stat
     assert progress.load().done("lesson1") >= {1, 2}
 
 
+def test_start_lesson_asks_too_when_the_lab_is_set_up_for_another_lesson(lab, state_home):
+    """`tutor start lesson3` on a lab left at lesson 1's end: it asks before working on it (it
+    used to open lesson 3 on that lab without a word); Escape keeps the lab as it is; on a lab
+    already noted for lesson 3 nothing is asked."""
+    course.reset_lesson(find_lesson("lesson1"), lab, load_lessons())
+    before = set(running_lab().namespaces)
+
+    async def first():
+        app = TutorApp("lesson3")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 10, "the question")
+            await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "yes", 5, "the focus")
+            question = str(app.screen.query_one("#question").render())
+            assert "lesson3 opens at step 1" in question and "lesson1" in question, question
+            assert app.result is None
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.result is not None, 10, "the checks on the lab as it is")
+        assert set(running_lab().namespaces) == before
+        assert lifecycle.recorded_lesson(running_lab()) == "lesson3"
+
+    async def second():
+        app = TutorApp("lesson3")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.result is not None, 10, "the checks, without a question")
+            assert app.screen is app.main_screen
+
+    run(first())
+    run(second())
+
+
 def test_a_lab_started_anew_is_not_taken_for_the_one_set_up_before(lab, state_home):
     """The note names the lab's agent: a new lab under the same name has none, and a plain
     reset forgets it too."""

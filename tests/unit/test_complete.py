@@ -10,7 +10,7 @@ from tutor.lab.complete import complete, lab_commands
 from tutor.lab.state import LabState, Link, NsState
 
 COMMANDS = ["curl", "dig", "ip", "iptables", "iptables-save", "ping", "tcpdump", "lan", "echo"]
-TREE = {"/": ["etc/", "proc/", "root/"], "/etc/": ["hosts", "hostname", "netns/", ".hidden"],
+TREE = {"/": ["etc/", "proc/", "root/"], "/etc/": ["hosts", "hostname", "netns/", ".hidden", "my notes"],
         "/etc/netns/": []}
 
 
@@ -68,6 +68,29 @@ def test_several_candidates_complete_their_common_part(line, expected, choices):
 def test_no_candidate_changes_nothing(line):
     result = _complete(line)
     assert (result.line, result.cursor, result.choices) == (line, len(line), ())
+
+
+@pytest.mark.parametrize("line, expected", [
+    ('cat "/etc/hosts', 'cat "/etc/hosts" '),           # an open quote is kept, and closed after it
+    ("cat '/etc/net", "cat '/etc/netns/"),              # a folder: left open, for the next Tab
+    ('cat "/etc/"ho', "cat /etc/host"),                 # closed quotes: the word is read whole
+    ("cat /etc/my", "cat /etc/my\\ notes "),              # a space in a name is escaped
+    ("cat '/etc/my", "cat '/etc/my notes' "),           # (not inside quotes)
+    ("cat /etc/my\\ n", "cat /etc/my\\ notes "),          # an escaped space is part of the word
+    ("ip netns add red && ip netns exec r", "ip netns add red && ip netns exec red "),
+    ("ip netns add red; pi", "ip netns add red; ping "),   # a new command after ; | && …
+    ("ip -br link | tcpdump -i v", "ip -br link | tcpdump -i v-net-0 "),
+    ("echo $(ip netns exec b", "echo $(ip netns exec blue "),
+    ("lan ip link set dev e", "lan ip link set dev eth0 "),   # a world machine's own interfaces
+])
+def test_quotes_escapes_and_command_breaks_are_read_as_bash_reads_them(line, expected):
+    result = _complete(line)
+    assert (result.line, result.cursor) == (expected, len(expected)), result
+
+
+def test_a_world_machine_has_its_own_interfaces_not_the_lab_hosts():
+    assert _complete("lan ip addr show dev ").choices == ("eth0", "lo")
+    assert _complete("internet tcpdump -i v").choices == ()     # v-net-0 is the lab host's
 
 
 def test_a_word_in_the_middle_of_the_line_is_completed_where_the_cursor_is():

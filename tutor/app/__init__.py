@@ -9,6 +9,12 @@ from dataclasses import dataclass
 
 from tutor.i18n import _, said
 
+# Textual paints a change at its next frame, at most TEXTUAL_FPS a second (read when Textual is
+# imported). At its default of 60, the first output of a command waited ~29 ms (median) for its
+# frame; at 120, ~15 ms (bench_tui: Enter -> first output). Output comes in chunks at most every
+# 50 ms (`tutor.lab.runner`), so a flood is not drawn more often for it.
+os.environ.setdefault("TEXTUAL_FPS", "120")
+
 
 @dataclass(frozen=True)
 class LanguageSwitch:

@@ -101,7 +101,7 @@ class TutorApp(App):
             self.lesson, self.step = self.progress.resume_point(self.lessons)
         self.resuming = lesson_id is None
         self.fresh_lab = fresh_lab
-        self.asking_lab = False   # the resume question is open: no checks until it is answered
+        self.asking_lab = False   # the lab question is open: no checks until it is answered
         self.result: engine.LessonResult | None = None
         self.celebrated = False
         self.watcher = LabWatcher(lambda snapshot: self.post_message(LabChanged(snapshot)))
@@ -203,7 +203,7 @@ class TutorApp(App):
         self.call_after_refresh(self._watch)
         if self.fresh_lab and not self._starts_empty():
             self.prepare(self.step, _("the lab was not running: rebuilding it"))
-        elif self.resuming and self.policy.save_progress and not self.fresh_lab:
+        elif self.policy.save_progress and not self.fresh_lab:   # (`tutor start LESSON` too)
             self.asking_lab = True
             self._read_lab_lesson()
         else:
@@ -308,10 +308,15 @@ class TutorApp(App):
             return
         was = (_("the lab is set up for {other}").format(other=message.lesson_id) if message.lesson_id
                else _("the lab is not set up for any lesson (it was started anew)"))
-        question = _("You were at step {step} of {lesson}, but {was}. Set it up for {lesson} (its "
-                     "start, then the steps before {step} replayed)? Your progress record is kept "
-                     "either way; Escape goes on with the lab as it is.").format(
-            step=self.step, lesson=lesson, was=was)
+        if self.resuming:
+            question = _("You were at step {step} of {lesson}, but {was}. Set it up for {lesson} (its "
+                         "start, then the steps before {step} replayed)? Your progress record is kept "
+                         "either way; Escape goes on with the lab as it is.")
+        else:
+            question = _("{lesson} opens at step {step}, but {was}. Set it up for {lesson} (its "
+                         "start, then the steps before {step} replayed)? Your progress record is kept "
+                         "either way; Escape goes on with the lab as it is.")
+        question = question.format(step=self.step, lesson=lesson, was=was)
 
         def answered(answer: bool | None) -> None:
             self.asking_lab = False
@@ -333,7 +338,9 @@ class TutorApp(App):
 
     def on_command_finished(self, message: CommandFinished) -> None:
         self.watcher.refresh(rules=True)
-        self.schedule_checks()
+        # at once: the command is over, and the checks read the lab itself (not the watcher);
+        # the debounce would add its 0.15 s to Enter -> verdict (bench_tui)
+        self.schedule_checks(0.01)
 
     def prepare(self, upto: int, why: str) -> None:
         """Reset the lab to the lesson's start and replay its steps before `upto` (a worker)."""
@@ -366,6 +373,7 @@ class TutorApp(App):
         self.policy.lab_prepared(message)
         self.preparing = False
         console = self.cmd_console
+        console.drop_ready()   # started ahead in the lab as it was (the reset ended it)
         if message.error:
             console.echo("[tutor] " + _("could not set the lab up: {problem}").format(problem=message.error))
             self.notify(message.error, severity="error", timeout=10)

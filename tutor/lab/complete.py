@@ -12,6 +12,11 @@ What the word under the cursor completes from depends on where it stands:
   line is about (`ip -n NS`, `ip netns exec NS`; else the lab host);
 - a word with a `/`: a path.
 
+Words are read as bash reads them: quotes and backslashes (`cat "/etc/ho` + Tab gives
+`cat "/etc/hosts" `), and a new command after `;`, `&&`, `||`, `|`, `&`, `(` or `` ` ``
+(`ip netns add red && ip netns exec r` + Tab). On a world machine's line (`lan ip link set dev`)
+the interfaces are that machine's own (`tutor.lab.world`), not the lab host's.
+
 Namespaces and interfaces come from the app watcher's last `LabState`, paths from a `listdir`
 callback (the app lists the machine's own files: the lab host sees them read-only, and only
 its /run, /tmp and /root are its own). No Textual; no I/O but `lab_commands` and the callback.
@@ -42,10 +47,13 @@ NETNS_TAKES_NAME = ("delete", "del", "exec", "pids", "set")   # ip netns SUB NAM
 LINK_TAKES_DEV = ("set", "delete", "del", "show")             # ip link SUB DEV
 IP_OPTIONS_WITH_ARG = ("-n", "-netns", "-f", "-family", "-b", "-batch", "-rc", "-rcvbuf", "-l", "-loops")
 NAMESPACE_BEFORE = ("-n", "-netns")
+WORLD = "world:"   # before a world machine's name where a namespace is meant (no namespace has a colon)
 INTERFACE_BEFORE = ("dev", "master", "-i", "-o", "--in-interface", "--out-interface", "--interface")
 # what bash answers itself (the console's own words among them)
 BUILTINS = ("cd", "clear", "echo", "exit", "export", "printf", "set", "type")
 MAX_LISTED = 2000   # entries of one folder looked at for a path
+COMMAND_BREAKS = ";&|()`"   # after one of these a new command begins
+SPECIAL = set(" \t\n'\"\\$`;&|()<>*?[]{}!#~")   # characters bash reads as more than themselves
 
 
 @dataclass(frozen=True)
@@ -92,20 +100,72 @@ def list_folder(folder: str) -> list[str]:
 def complete(line: str, cursor: int, state: LabState, commands: Iterable[str],
              listdir: Callable[[str], list[str]] = list_folder) -> Completion:
     """Complete the word that ends at `cursor` in `line`: one candidate is put in whole (with a
-    space after it, unless it is a folder), several as far as they agree."""
+    space after it, unless it is a folder), several as far as they agree. The word keeps the
+    quote it was opened with (closed after a whole candidate); outside quotes, what bash would
+    read otherwise is escaped with a backslash."""
     before = line[:cursor]
-    start = len(before) - len(before.split(" ")[-1]) if not before.endswith(" ") else len(before)
-    word = before[start:]
-    choices = sorted(set(_candidates(before[:start].split(), word, state, commands, listdir)))
+    words, start, word, quote = split_words(before)
+    choices = sorted(set(_candidates(words, word, state, commands, listdir)))
     if not choices:
         return Completion(line, cursor)
     common = os.path.commonprefix(choices)
+    whole = len(choices) == 1 and not common.endswith("/")
+    typed = quote + common + quote if quote and whole else quote + common if quote else _escaped(common)
     after = line[cursor:]
-    if len(choices) == 1 and not common.endswith("/"):
+    if whole:
         if after.startswith(" "):
-            return Completion(before[:start] + common + after, start + len(common) + 1, tuple(choices))
-        common += " "
-    return Completion(before[:start] + common + after, start + len(common), tuple(choices))
+            return Completion(before[:start] + typed + after, start + len(typed) + 1, tuple(choices))
+        typed += " "
+    return Completion(before[:start] + typed + after, start + len(typed), tuple(choices))
+
+
+def split_words(text: str) -> tuple[list[str], int, str, str]:
+    """Read `text` as bash would, up to its end: (the finished words of the command the end is
+    in, where the last word starts in `text`, that word without its quotes and backslashes, the
+    quote still open at the end or "")."""
+    words: list[str] = []
+    word, start, quote, in_word = "", len(text), "", False
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote == "'":
+            if c == "'":
+                quote = ""
+            else:
+                word += c
+        elif quote == '"':
+            if c == '"':
+                quote = ""
+            elif c == "\\" and text[i + 1:i + 2] in ('"', "\\", "$", "`"):
+                i += 1
+                word += text[i]
+            else:
+                word += c
+        elif c in " \t" or c in COMMAND_BREAKS:
+            if in_word:
+                words.append(word)
+                word, in_word = "", False
+            if c in COMMAND_BREAKS:
+                words = []      # what follows is a command of its own
+        else:
+            if not in_word:
+                start, in_word = i, True
+            if c in "'\"":
+                quote = c
+            elif c == "\\" and i + 1 < len(text):
+                i += 1
+                word += text[i]
+            else:
+                word += c
+        i += 1
+    if not in_word:
+        start = len(text)
+    return words, start, word, quote
+
+
+def _escaped(word: str) -> str:
+    """`word` as bash reads it back outside quotes."""
+    return "".join("\\" + c if c in SPECIAL else c for c in word)
 
 
 def _candidates(words: list[str], word: str, state: LabState, commands: Iterable[str],
@@ -118,7 +178,7 @@ def _candidates(words: list[str], word: str, state: LabState, commands: Iterable
         if words[:3] == ["ip", "netns", "exec"] and len(words) >= 4:
             ns, words = words[3], words[4:]
         elif words[0] in world.NODE_NAMES:
-            ns, words = None, words[1:]   # a world machine: its interfaces are not the lab's
+            ns, words = WORLD + words[0], words[1:]   # a world machine: its interfaces are its own
         else:
             break
     if not words:
@@ -169,6 +229,9 @@ def _ip_args(words: list[str]) -> tuple[list[str], str | None]:
 
 
 def _interfaces(state: LabState, ns: str | None) -> list[str]:
+    if ns and ns.startswith(WORLD):
+        node = next(n for n in world.NODES if n.name == ns[len(WORLD):])
+        return ["lo", node.dev]
     found = state.ns.get(ns) if ns else None
     return list(found.links) if found else []
 

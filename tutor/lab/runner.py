@@ -27,6 +27,8 @@ line) is cut there with a note: one that grows forever would take the reader's m
 the output are left to the reader, which shows everything it is handed through
 `tutor.sanitize`; on a pty, to the emulator, which acts on them and shows the rest through
 `tutor.sanitize`.
+The console's commands may be started ahead (`Ready`, a `client.Standby` on a pty): the process
+waits in the lab while the student types, and Enter hands it the line.
 While it runs, the command's process group is registered with the keeper (`keeper.py`), which
 kills it should the app die first.
 
@@ -127,37 +129,25 @@ class CommandRunner:
                 except ProcessLookupError:
                     pass
 
-    def run(self, output: Callable[[str], object], cancelled: Callable[[], bool] = lambda: False) -> int:
+    def run(self, output: Callable[[str], object], cancelled: Callable[[], bool] = lambda: False,
+            ready: Ready | None = None) -> int:
         """Run to the end, calling `output(text)` with coalesced chunks; returns the exit status.
 
-        `cancelled()` (the worker's flag) ends the command as Ctrl+C would.
+        `cancelled()` (the worker's flag) ends the command as Ctrl+C would. `ready` (on a pty):
+        a command started ahead for the console's next line (`Ready`); it is used or discarded.
         """
         if "\0" in self.cmdline:
             # no argv can carry it; Popen's ValueError would end the worker before it reports
             output("tutor: " + _("a command line cannot contain a NUL character (^@)") + "\n")
+            if ready is not None:
+                ready.discard()
             return 2
-        slave = None
-        try:
-            if self.size:
-                self._master, slave = os.openpty()
-                set_size(self._master, *self.size)
-                out: int = slave
-                err: int = slave
-            else:
-                out, err = subprocess.PIPE, subprocess.STDOUT
-            # a new session, which never opens a tty: the pty is nobody's controlling terminal
-            self.proc = client.popen(self.cmdline, netns=self.netns, stdout=out, stderr=err,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        except (control.LabError, OSError) as exc:
-            self._close_master()
-            self.lab_error = said(exc)
-            output(f"tutor: {said(exc)}\n")
+        if ready is not None and not self._take(ready):
+            ready.discard()
+        if self.proc is None and not self._spawn(output):
             return 127
-        finally:
-            if slave is not None:
-                os.close(slave)   # the command holds its own: EOF (EIO) comes when it is gone
         proc = self.proc
-        keeper.add(proc.pid)    # its own session: the group's id is its pid
+        assert proc is not None   # taken or spawned above
         if self._master is not None:
             fd, on_pty, max_pending = self._master, True, MAX_PENDING_PTY
         else:
@@ -207,6 +197,42 @@ class CommandRunner:
             keeper.remove(proc.pid)
         return status
 
+    def _take(self, ready: Ready) -> bool:
+        """Run this line in `ready` (its pty set to this size first): False when it cannot."""
+        if not self.size or ready.master is None:
+            return False
+        with contextlib.suppress(OSError):
+            set_size(ready.master, *self.size)
+        if not ready.standby.start(self.cmdline):
+            return False
+        self._master, self.proc = ready.take()
+        return True
+
+    def _spawn(self, output: Callable[[str], object]) -> bool:
+        """Start the line in the lab now; False (and `lab_error`, said to `output`) if it cannot."""
+        slave = None
+        try:
+            if self.size:
+                self._master, slave = os.openpty()
+                set_size(self._master, *self.size)
+                out: int = slave
+                err: int = slave
+            else:
+                out, err = subprocess.PIPE, subprocess.STDOUT
+            # a new session, which never opens a tty: the pty is nobody's controlling terminal
+            self.proc = client.popen(self.cmdline, netns=self.netns, stdout=out, stderr=err,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        except (control.LabError, OSError) as exc:
+            self._close_master()
+            self.lab_error = said(exc)
+            output(f"tutor: {said(exc)}\n")
+            return False
+        finally:
+            if slave is not None:
+                os.close(slave)   # the command holds its own: EOF (EIO) comes when it is gone
+        keeper.add(self.proc.pid)    # its own session: the group's id is its pid
+        return True
+
     def _close_master(self) -> None:
         master, self._master = self._master, None
         if master is not None:
@@ -239,6 +265,40 @@ class CommandRunner:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         return proc.wait()
+
+
+class Ready:
+    """The console's next command, started ahead on a pty of its own (`client.Standby`): the
+    console makes one while the student types, and `CommandRunner.run` hands it the line.
+    It is registered with the keeper from the start, like a running command; `discard` ends it."""
+
+    def __init__(self, size: tuple[int, int]):
+        master, slave = os.openpty()
+        try:
+            set_size(master, *size)
+            self.standby = client.standby(stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.master: int | None = master
+        keeper.add(self.standby.proc.pid)
+
+    def take(self) -> tuple[int, subprocess.Popen]:
+        """The pty's master end and the process, for the runner that now owns them."""
+        master, self.master = self.master, None
+        assert master is not None, "a Ready is taken once"
+        return master, self.standby.proc
+
+    def discard(self) -> None:
+        """Not used: its process ends and its pty closes."""
+        if self.master is None:
+            return
+        self.standby.discard()
+        keeper.remove(self.standby.proc.pid)
+        master, self.master = self.master, None
+        os.close(master)
 
 
 def set_size(fd: int, columns: int, lines: int) -> None:

@@ -1,9 +1,10 @@
 """The command console: a `root@lab:/#` prompt whose commands run in the lab host.
 
 Each command runs on a pty of the console's size (`CommandRunner`, resized with the console), so
-tools behave as in a terminal; a thread worker feeds what it prints to a terminal emulator
-(`tutor.app.vterm`: `\\r`, erase-line, wrapping at the width, colours) and posts the result as
-`CommandOutput`; the scrollback (`TermLog`) keeps the final lines and shows the emulator's
+tools behave as in a terminal. Its process starts while the student types the line (`Ready`), so
+Enter only hands the line over. The console's commands' thread (`_serve`) feeds what it prints
+to a terminal emulator (`tutor.app.vterm`: `\\r`, erase-line, wrapping at the width, colours)
+and posts the result as `CommandOutput`; the scrollback (`TermLog`) keeps the final lines and shows the emulator's
 screen as the live tail. The scrollback is capped, ↑/↓ walk the history, Ctrl+C stops the
 running command, and a command that never ends (`ping` without `-c`) never blocks the app: the
 UI thread only ever puts in lines it is handed. No control from the lab reaches the real
@@ -22,7 +23,10 @@ n²/2 characters, 200 MB for 20 kB, gigabytes for 1 MB. Capped at MAX_LINE that 
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,7 +45,8 @@ from tutor.app.policy import localize_keys
 from tutor.app.widgets.term_log import TermLog
 from tutor.i18n import Msg, _, in_lang, lang
 from tutor.lab.complete import Completion
-from tutor.lab.runner import CommandRunner
+from tutor.lab.control import LabError
+from tutor.lab.runner import CommandRunner, Ready
 from tutor.sanitize import clean
 
 PROMPT = "root@lab:/#"
@@ -54,6 +59,8 @@ HISTORY = 500
 MAX_LINE = 4096        # characters in one command line (the lessons' longest is ~120)
 MAX_PASTE_LINES = 200  # lines one paste may run (a whole lesson's commands are ~30)
 MAX_CHOICES = 100      # Tab's candidates shown on one line at most
+READY, DROP = "ready", "drop"   # jobs for the commands' thread besides commands
+RUNNING_MARK_AFTER = 0.2   # seconds a command runs before the console is marked as running
 TOO_LONG = Msg("[tutor] a command line holds at most {most} characters: this one was not run", most=f"{MAX_LINE:,}")
 CUT_OFF = Msg("[tutor] a command line holds at most {most} characters: this one will not run (Ctrl+C clears it)",
               most=f"{MAX_LINE:,}")
@@ -226,6 +233,11 @@ class Console(Vertical):
         self.runner: CommandRunner | None = None
         self.queued: list[str] = []
         self.idle_placeholder = in_lang(PLACEHOLDER, lang())   # what the empty prompt invites (presenter mode: "")
+        # the commands' thread (`_serve`) and what it is to do: a CommandRunner to run, READY
+        # (start the next command's process ahead), DROP (discard that), None (end)
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._ready_asked = False   # READY is on its way and no command has taken it since
+        self._closing = False
 
     def compose(self) -> ComposeResult:
         log = TermLog(SCROLLBACK, highlight=True, id="console-log")
@@ -237,6 +249,11 @@ class Console(Vertical):
 
     def on_mount(self) -> None:
         self._load_emulator()
+        threading.Thread(target=self._serve, name="console-commands", daemon=True).start()
+
+    def on_unmount(self) -> None:
+        self._closing = True          # a running command stops (`runner.run`'s `cancelled`)
+        self._jobs.put(None)
 
     @work(thread=True, group="console-load", exit_on_error=False)
     def _load_emulator(self) -> None:
@@ -302,6 +319,44 @@ class Console(Vertical):
         """The one way text enters the scrollback: terminal controls made visible."""
         self.query_one(TermLog).write(clean(text, drop_colors=True))
 
+    # -- the commands' thread ------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """The student is typing a line: its command's process starts now (`Ready`), so that
+        Enter only hands the line over."""
+        if event.value and not self._ready_asked:
+            self._ready_asked = True
+            self._jobs.put((READY, self._term_size()))
+
+    def drop_ready(self) -> None:
+        """The lab was reset: the process started ahead entered the lab as it was, so it goes
+        (it would not be used anyway: `client.Standby.start` checks the lab)."""
+        self._ready_asked = False
+        self._jobs.put((DROP, None))
+
+    def _serve(self) -> None:
+        """The commands' thread, for the console's whole life: runs each command it is handed,
+        one at a time, and starts the next one's process ahead when asked.
+
+        One thread, not a Textual worker per command: a thread worker starts only once the UI's
+        event loop gets round to it, after the repaint of the echoed line, and that wait was
+        1-30 ms of Enter -> first output (bench_tui). It posts messages only. A daemon: the
+        interpreter's exit does not wait on it; the keeper ends what it left running."""
+        ready: Ready | None = None
+        while (job := self._jobs.get()) is not None:
+            if isinstance(job, CommandRunner):
+                taken, ready = ready, None
+                self._run(job, taken)
+                continue
+            what, size = job
+            if what == READY and ready is None and not self._closing:
+                with contextlib.suppress(LabError, OSError):   # no lab now: the command says so
+                    ready = Ready(size)
+            elif what == DROP and ready is not None:
+                ready.discard()
+                ready = None
+        if ready is not None:
+            ready.discard()
+
     # -- running -----------------------------------------------------------------------------
     def on_prompt_input_clear_pressed(self, event: PromptInput.ClearPressed) -> None:
         event.stop()
@@ -350,12 +405,19 @@ class Console(Vertical):
 
     def run_command(self, cmdline: str) -> None:
         """Start `cmdline` in the lab host (the prompt stays usable for typing ahead)."""
-        self.runner = CommandRunner(cmdline, size=self._term_size())
-        self.query_one(PromptInput).runner = self.runner
+        self.runner = runner = CommandRunner(cmdline, size=self._term_size())
+        self._ready_asked = False
+        self._jobs.put(runner)
+        self.query_one(PromptInput).runner = runner
         self.query_one(TermLog).begin_live()
         self.post_message(CommandStarted(cmdline))
-        self.add_class("-running")
-        self._run(self.runner)
+        # restyling the console costs ~13 ms of the UI thread, in the way of the first output:
+        # only a command still running after a moment is marked as running
+        self.set_timer(RUNNING_MARK_AFTER, lambda: self._mark_running(runner))
+
+    def _mark_running(self, runner: CommandRunner) -> None:
+        if self.runner is runner:
+            self.add_class("-running")
 
     def _term_size(self) -> tuple[int, int]:
         """(columns, lines) the scrollback shows: the size of the commands' pty."""
@@ -366,12 +428,9 @@ class Console(Vertical):
         if self.runner is not None:
             self.runner.resize(*self._term_size())
 
-    @work(thread=True, group="console", exit_on_error=False)
-    def _run(self, runner: CommandRunner) -> None:
-        from textual.worker import get_current_worker
-
+    def _run(self, runner: CommandRunner, ready: Ready | None) -> None:
+        """Run one command (in the commands' thread), its output to the UI by message."""
         from tutor.app.vterm import Terminal  # (loaded by now: `_load_emulator`)
-        worker = get_current_worker()
         term = Terminal(*(runner.size or DEFAULT_SIZE), keep=SCROLLBACK)
         outbox = Outbox(SCROLLBACK)   # at most one CommandOutput on its way (tutor.app.outbox)
 
@@ -384,7 +443,7 @@ class Console(Vertical):
             if outbox.put(final, screen):
                 self.post_message(CommandOutput(outbox))
 
-        status = runner.run(show, cancelled=lambda: worker.is_cancelled)
+        status = runner.run(show, cancelled=lambda: self._closing, ready=ready)
         if runner.lab_error:
             show(_("[tutor] F6 sets up a fresh lab for this lesson") + "\r\n")
         self.post_message(CommandFinished(runner.cmdline, status, bool(runner.stop_requested)))

@@ -1,0 +1,96 @@
+"""A console command started ahead (`client.Standby`, `runner.Ready`): it runs the line exactly as
+a command started on Enter would, only in the lab that answers now, and leaves nothing behind.
+On real labs (`lab` fixture)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from tutor.lab import client, lifecycle
+from tutor.lab.runner import CommandRunner, Ready
+
+pytestmark = pytest.mark.lab
+
+# what tells two ways of starting a line apart, if anything does
+PROBE = 'echo "$0|$BASH_EXECUTION_STRING|$-|$PWD|$HOME|$PATH|$TERM|$(id -u)|$(cat /proc/self/cgroup | wc -l)"'
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_standby_runs_the_line_as_a_fresh_command_does(lab):
+    fresh = client.popen(PROBE, info=lab, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    expected = fresh.communicate(timeout=20)[0]
+    waiting = client.standby(info=lab, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    assert waiting.start(PROBE)
+    got = waiting.proc.communicate(timeout=20)[0]
+    assert got == expected and PROBE in got, (got, expected)
+    assert waiting.proc.returncode == 0
+
+
+def test_a_line_with_newlines_quotes_and_non_ascii_text_arrives_whole(lab):
+    line = "printf '%s\\n' \"a  b\" 'c\"d'\necho 네임스페이스 $((6*7))"
+    waiting = client.standby(info=lab, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    assert waiting.start(line)
+    assert waiting.proc.communicate(timeout=20)[0] == 'a  b\nc"d\n네임스페이스 42\n'
+
+
+def test_a_standby_from_before_a_reset_is_not_used(lab, lab_name):
+    """The reset switched the lab host's network: a line run there would change a lab that is
+    gone (and the student's command would seem to do nothing)."""
+    waiting = client.standby(info=lab, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    lifecycle.reset(lab_name)
+    assert not waiting.start("ip link add stale0 type bridge")
+    waiting.discard()
+    assert waiting.proc.returncode is not None
+    shown = client.run("ip link show stale0", info=lifecycle.up(lab_name)[0])
+    assert shown.returncode != 0, shown.stdout   # nothing ran in the new lab either
+
+
+def test_a_standby_of_a_stopped_lab_is_not_used_and_discarding_it_does_not_hang(lab, lab_name):
+    waiting = client.standby(info=lab, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    lifecycle.down(lab_name)
+    assert not waiting.start("true")
+    waiting.discard()
+    assert waiting.proc.returncode is not None
+
+
+def test_discarding_a_standby_ends_its_process_group(lab):
+    waiting = client.standby(info=lab, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    pid = waiting.proc.pid
+    waiting.discard()
+    assert waiting.proc.returncode == 0   # it read the end of its line and left
+    assert _gone(pid)
+    assert not waiting.start("true")      # and is never used after
+
+
+def test_the_runner_runs_in_a_ready_command_at_its_own_size(lab):
+    """Made while the console was 80 columns wide, run when it is 101: the command sees 101."""
+    ready = Ready((80, 24))
+    pid = ready.standby.proc.pid
+    chunks: list[str] = []
+    runner = CommandRunner("echo cols=$(tput cols) lines=$(tput lines) pid=$$", size=(101, 33))
+    assert runner.run(chunks.append, ready=ready) == 0
+    assert runner.proc is not None and runner.proc.pid == pid   # the one started ahead
+    assert "cols=101 lines=33" in "".join(chunks), chunks
+
+
+def test_the_runner_discards_a_stale_ready_and_runs_the_line_fresh(lab, lab_name):
+    ready = Ready((80, 24))
+    pid = ready.standby.proc.pid
+    lifecycle.reset(lab_name)
+    chunks: list[str] = []
+    runner = CommandRunner("ip link add fresh0 type bridge && echo made", size=(80, 24))
+    assert runner.run(chunks.append, ready=ready) == 0
+    assert runner.proc is not None and runner.proc.pid != pid
+    assert "made" in "".join(chunks)
+    assert client.run("ip link show fresh0", info=lab).returncode == 0   # in the lab as it is now
+    assert _gone(pid) and ready.master is None
