@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tutor.i18n import _
+from tutor.i18n import Msg, _, cause, cells, in_lang, lang
 from tutor.lessons.lesson import find_lesson, load_lessons
 from tutor.sanitize import cell, clean, json_text
 
@@ -22,17 +22,11 @@ def _c(code: str, text: str) -> str:
     return f"{code}{text}{RESET}" if sys.stdout.isatty() else text
 
 
-def _width(text: str) -> int:
-    """Columns `text` takes in a terminal: Hangul (and other wide characters) take two."""
-    from unicodedata import east_asian_width
-    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _progress():
     from tutor import progress
     p = progress.load()
     if p.notice:
-        print(f"tutor: {clean(p.notice)}", file=sys.stderr)
+        print(f"tutor: {clean(in_lang(p.notice, lang()))}", file=sys.stderr)
     return p
 
 
@@ -101,17 +95,17 @@ def trace(args) -> int:
         check_of(args.check)   # a check it cannot follow is said before the lab is looked for
         found = run_trace(args.check, _lab())
     except TraceError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(cause(exc)) from None
     if args.json:
         print(json_text(json.dumps(found.as_json(), ensure_ascii=False, indent=1)))
         return 0 if found.reached else 1
     found = found.shown()   # the hops in the course's language (the JSON above stays English)
     print(_c(BOLD, _("trace: {check}").format(check=cell(found.check))))
-    width = max((_width(h.where) for h in found.hops), default=0)
+    width = max((cells(h.where) for h in found.hops), default=0)
     for h in found.hops:
         mark = {True: _c(GREEN, "✓"), False: _c(RED, "✗"), None: "?"}[h.ok]
         where = cell(h.where)
-        print(f"  {mark} {where}{' ' * (width - _width(where))}  {clean(h.what)}")
+        print(f"  {mark} {where}{' ' * (width - cells(where))}  {clean(h.what)}")
     if found.counters:
         print(_c(DIM, "  " + _("counters the probe moved: {counters}").format(counters="; ".join(found.counters))))
     if found.reached:
@@ -187,11 +181,11 @@ def demo(args) -> int:
     from tutor.errors import CliError
     lesson = find_lesson(args.lesson)
     if args.loop and not args.auto:
-        raise CliError("--loop plays the lesson over and over by itself, so it needs --auto")
+        raise CliError(Msg("--loop plays the lesson over and over by itself, so it needs --auto"))
     if not 0 <= args.delay <= 3600:
-        raise CliError(f"--delay is seconds between commands, from 0 to 3600, not {args.delay:g}")
+        raise CliError(Msg("--delay is seconds between commands, from 0 to 3600, not {delay}", delay=f"{args.delay:g}"))
     if not 1 <= args.speed <= 1000:
-        raise CliError(f"--speed is characters per second, from 1 to 1000, not {args.speed:g}")
+        raise CliError(Msg("--speed is characters per second, from 1 to 1000, not {speed}", speed=f"{args.speed:g}"))
     from tutor.app.demo import run_demo
     return run_demo(lesson.id, auto=args.auto, delay=args.delay, loop=args.loop, speed=args.speed)
 
@@ -205,8 +199,8 @@ def report(args) -> int:
     if not paths:
         drop = progress.handin_dir()
         if not drop.is_dir():
-            raise CliError(f"no PATH given and there is no class drop folder here ({drop}); "
-                           "give the folders or files of progress to read")
+            raise CliError(Msg("no PATH given and there is no class drop folder here ({drop}); "
+                               "give the folders or files of progress to read", drop=drop))
         paths = [str(drop)]
     files, problems = rep.collect(paths)
     totals = {}
@@ -216,9 +210,9 @@ def report(args) -> int:
         pass
     rows, skipped = rep.read_rows(files, totals)
     for line in problems + skipped:
-        print(f"tutor: {clean(line)}", file=sys.stderr)   # file names and what they held
+        print(f"tutor: {clean(in_lang(line, lang()))}", file=sys.stderr)   # file names and what they held
     if not files:
-        raise CliError("no progress files found in " + ", ".join(paths))
+        raise CliError(Msg("no progress files found in {paths}", paths=", ".join(paths)))
     print(rep.render(rows, args.format or "text"))
     return 0
 
@@ -233,16 +227,17 @@ def submit(args) -> int:
     folder = Path(args.to) if args.to else progress.handin_dir()
     record = _progress()
     if not record.saves:
-        raise CliError("your progress file cannot be read, so there is nothing to hand in")
+        raise CliError(Msg("your progress file cannot be read, so there is nothing to hand in"))
     try:
         dest = progress.hand_in(record, folder)
     except FileNotFoundError:
-        where = "" if args.to else "; give your teacher's folder with --to DIR"
-        raise CliError(f"there is no class drop folder {folder}{where}") from None
+        raise CliError(Msg("there is no class drop folder {folder}", folder=folder) if args.to else
+                       Msg("there is no class drop folder {folder}; give your teacher's folder with --to DIR",
+                           folder=folder)) from None
     except OSError as exc:
         from tutor.safefile import UnsafeFile
         why = str(exc) if isinstance(exc, UnsafeFile) else f"{exc.strerror or exc}"
-        raise CliError(f"could not hand in to {folder}: {why}") from None
+        raise CliError(Msg("could not hand in to {folder}: {why}", folder=folder, why=why)) from None
     print(_("handed in to {path}").format(path=cell(str(dest))))
     return 0
 
@@ -264,18 +259,19 @@ def config(args) -> int:
         return 0
     name = " ".join(args.value.split())
     if not name or len(name) > 80:
-        raise CliError("a name is 1 to 80 characters")
+        raise CliError(Msg("a name is 1 to 80 characters"))
     try:
         progress.set_student_name(name)
     except (OSError, ValueError) as exc:
-        raise CliError(_config_problem(progress.config_path(), exc) + "; the name was not saved") from None
+        raise CliError(Msg("{problem}; the name was not saved",
+                           problem=_config_problem(progress.config_path(), exc))) from None
     p = _progress()
     p.student = name
     try:
         p.save()
     except OSError as exc:
-        print(f"tutor: progress not saved ({exc.strerror})", file=sys.stderr)
-    print(f"reports will call you {name!r}")
+        print("tutor: " + _("progress not saved ({why})").format(why=exc.strerror), file=sys.stderr)
+    print(_("reports will call you {name!r}").format(name=name))
     return 0
 
 
@@ -298,20 +294,22 @@ def _config_limit(args) -> int:
         else:
             value = limits.parse_processes(args.value)
     except ValueError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(cause(exc)) from None
     try:
         settings.save_setting(args.key, value)
     except (OSError, ValueError) as exc:
-        raise CliError(_config_problem(settings.config_path(), exc) + "; nothing was saved") from None
-    print(f"{args.key} is {value} for labs started from now on (`tutor lab down` stops a running one)")
+        raise CliError(Msg("{problem}; nothing was saved",
+                           problem=_config_problem(settings.config_path(), exc))) from None
+    print(_("{key} is {value} for labs started from now on (`tutor lab down` stops a running one)").format(
+        key=args.key, value=value))
     return 0
 
 
-def _config_problem(path, exc: Exception) -> str:
+def _config_problem(path, exc: Exception) -> Msg:
     """One sentence for a config.json that cannot be read or written."""
     from tutor.safefile import UnsafeFile
     if isinstance(exc, UnsafeFile):
-        return f"the settings file {exc}"
+        return Msg("the settings file {problem}", problem=str(exc))
     if isinstance(exc, OSError):
-        return f"cannot use the settings file {path} ({exc.strerror})"
-    return f"the settings file {path} is not valid ({exc})"
+        return Msg("cannot use the settings file {path} ({why})", path=path, why=exc.strerror)
+    return Msg("the settings file {path} is not valid ({why})", path=path, why=cause(exc))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor import safefile
+from tutor.i18n import Msg, cause
 from tutor.settings import config_path, read_config, save_setting  # noqa: F401  (re-exported)
 
 FORMAT = 1
@@ -173,18 +174,18 @@ def default_student() -> str:
 def parse(data: object) -> tuple[dict[str, dict], str]:
     """Validate a progress document -> (lessons, student); ValueError if it is not one."""
     if not isinstance(data, dict) or not isinstance(data.get("lessons", {}), dict):
-        raise ValueError("not a progress record")
+        raise ValueError(Msg("not a progress record"))
     fmt = data.get("format", FORMAT)
     if not _count(fmt):
-        raise ValueError(f"format {fmt!r} is not a version number")
+        raise ValueError(Msg("format {fmt!r} is not a version number", fmt=fmt))
     if fmt > FORMAT:
-        raise ValueError(f"written by a newer netns-tutor (format {fmt})")
+        raise ValueError(Msg("written by a newer netns-tutor (format {fmt})", fmt=fmt))
     lessons = {}
     for key, entry in data.get("lessons", {}).items():
         if (not isinstance(entry, dict) or not isinstance(entry.get("done", []), list)
                 or not all(_count(n) for n in entry.get("done", []))
                 or not _count(entry.get("total", 0))):
-            raise ValueError(f"lesson {key!r} is malformed")
+            raise ValueError(Msg("lesson {key!r} is malformed", key=key))
         lessons[str(key)] = entry
     return lessons, str(data.get("student", ""))
 
@@ -212,8 +213,8 @@ def load(path: Path | None = None) -> Progress:
         return Progress(path)
     except OSError as exc:
         why = str(exc) if isinstance(exc, safefile.UnsafeFile) else f"{path}: {exc.strerror}"
-        return Progress(path, notice=f"could not read your progress file ({why}); "
-                        "it was left as it is and progress is not saved", saves=False)
+        return Progress(path, notice=Msg("could not read your progress file ({why}); "
+                                         "it was left as it is and progress is not saved", why=why), saves=False)
     try:
         data = safefile.loads_json(raw)
         lessons, student = parse(data)
@@ -222,8 +223,10 @@ def load(path: Path | None = None) -> Progress:
         aside = _aside_name(path)
         try:
             os.replace(path, aside)
-            note = f"your progress file was unreadable ({exc}); it was kept as {aside} and a new one started"
+            note = Msg("your progress file was unreadable ({why}); it was kept as {aside} and a new one started",
+                       why=cause(exc), aside=aside)
         except OSError:
-            return Progress(path, notice=f"your progress file {path} is unreadable ({exc}); "
-                            "progress is not saved", saves=False)
+            return Progress(path, notice=Msg("your progress file {path} is unreadable ({why}); "
+                                             "progress is not saved", path=path, why=cause(exc)),
+                            saves=False)
         return Progress(path, notice=note)

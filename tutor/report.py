@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tutor import progress, safefile
+from tutor.i18n import Msg, _, cause, cells
 from tutor.sanitize import cell, json_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # OWASP's list for CSV injection
@@ -38,26 +39,26 @@ class Row:
     started: bool = True   # False: the lesson is not in the student's file (0/N)
 
 
-def collect(paths: list[str]) -> tuple[list[Path], list[str]]:
+def collect(paths: list[str]) -> tuple[list[Path], list[Msg]]:
     """Progress files under `paths` (files or folders), and problems with the paths themselves."""
     files, problems = [], []
     for raw in paths:
         p = Path(raw)
         if p.is_dir() and not os.access(p, os.R_OK | os.X_OK):
-            problems.append(f"{raw}: cannot list this folder (permission denied; on a classroom VM "
-                            "the teachers' group may read the drop folder)")
+            problems.append(Msg("{path}: cannot list this folder (permission denied; on a classroom VM "
+                                "the teachers' group may read the drop folder)", path=raw))
         elif p.is_dir():
             files += sorted(q for q in p.rglob("*.json") if q.is_file())
         elif p.is_file():
             files.append(p)
         elif p.exists():
-            problems.append(f"{raw}: not a file or folder (a FIFO or a device?)")
+            problems.append(Msg("{path}: not a file or folder (a FIFO or a device?)", path=raw))
         else:
-            problems.append(f"{raw}: no such file or folder")
+            problems.append(Msg("{path}: no such file or folder", path=raw))
     return files, problems
 
 
-def read_rows(files: list[Path], totals: dict[str, int]) -> tuple[list[Row], list[str]]:
+def read_rows(files: list[Path], totals: dict[str, int]) -> tuple[list[Row], list[Msg]]:
     """Rows from every readable progress file; a sentence per skipped file. `totals`: the
     course's lessons in order, with their step counts; each gets a row for every student."""
     rows, skipped = [], []
@@ -66,7 +67,8 @@ def read_rows(files: list[Path], totals: dict[str, int]) -> tuple[list[Row], lis
         try:   # collected from students: any owner, but small regular files, links not followed
             lessons, student = progress.parse(safefile.read_json(f, trusted=False))
         except (OSError, ValueError) as exc:   # UnicodeDecodeError is a ValueError
-            skipped.append(f"skipped {f}: not a readable progress file ({exc})")
+            skipped.append(Msg("skipped {path}: not a readable progress file ({why})", path=f,
+                               why=cause(exc)))
             continue
         student = student or f.stem
         for lesson_id in [*totals, *(k for k in lessons if k not in totals)]:
@@ -100,14 +102,21 @@ def render(rows: list[Row], fmt: str) -> str:
                         csv_cell(r.last_activity)])
         return buf.getvalue().rstrip("\n")
     if not rows:
-        return "no progress recorded"
+        return _("no progress recorded")
     shown = [(cell(r.student), cell(r.lesson), cell(r.last_activity)) for r in rows]
-    width = max(7, *(len(student) for student, _, _ in shown))
-    lines = [f"{'student':<{width}}  {'lesson':<9} {'steps':>7}  last activity"]
+    heads = _("student"), _("lesson"), _("steps"), _("last activity")
+    width = max(cells(heads[0]), *(cells(student) for student, _l, _a in shown))
+    lines = [f"{_pad(heads[0], width)}  {_pad(heads[1], 9)} {_pad(heads[2], 7, right=True)}  {heads[3]}"]
     for r, (student, lesson, last) in zip(rows, shown, strict=True):
         steps = f"{r.done}/{r.total}" if r.total else str(r.done)
-        lines.append(f"{student:<{width}}  {lesson:<9} {steps:>7}  {last or '-'}")
+        lines.append(f"{_pad(student, width)}  {_pad(lesson, 9)} {steps:>7}  {last or '-'}")
     return "\n".join(lines)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    """`text` padded with spaces to `width` columns (on the left with `right`)."""
+    fill = " " * max(0, width - cells(text))
+    return fill + text if right else text + fill
 
 
 def csv_cell(text: str) -> str:

@@ -129,3 +129,47 @@ def test_table_columns_fit_every_name_even_when_fed_faster_than_the_app_goes_idl
             assert " interface  state " in header, header
 
     asyncio.run(body())
+
+
+def _hangul_lab() -> LabSnapshot:
+    """The lab host cabled to a namespace named in Hangul (`ip netns add 빨강`), whose end of
+    the cable is named in Hangul too, next to the recorded lesson 2."""
+    snap = lesson2()
+    host = snap.state.ns[HOST]
+    host.links["브리지끝"] = Link("브리지끝", HOST, 90, "veth", True, "UP", None, 2, 7, [("10.9.0.1", 24)])
+    red = NsState("빨강", links={"빨강끝": Link("빨강끝", "빨강", 2, "veth", True, "UP", None, 90, 0,
+                                               [("10.9.0.2", 24)])})
+    red.nsids[0] = HOST
+    host.nsids[7] = "빨강"
+    snap.state.ns["빨강"] = red
+    return snap
+
+
+def test_the_map_measures_hangul_names_in_cells():
+    """A Hangul name takes two cells a character: boxes are as wide as what they hold, their
+    right edges line up, and no line is wider than the map, at any width."""
+    from rich.cells import cell_len
+    topo = topomap.describe(_hangul_lab())
+    assert topo is not None and "빨강" in [b.name for b in topo.namespaces]
+    for width in (100, 60, 40, 30):
+        art = topomap.draw(topo, width)
+        lines = art.plain.splitlines()
+        assert max(cell_len(line) for line in lines) <= width, art.plain
+        assert all(line.rstrip() == line[:len(line.rstrip())] for line in lines)
+    art_text = topomap.draw(topo, 100).plain
+    assert "╭─ 빨강 ─" in art_text and "빨강끝 up 10.9.0.2/24 ⇄ host:브리지끝" in art_text, art_text
+    assert "브리지끝 up 10.9.0.1/24 ⇄ 빨강:빨강끝" in art_text, art_text
+    # the box of 빨강: its right border is where its top-right corner is, on every line of it
+    lines = art_text.splitlines()
+    top = next(n for n, line in enumerate(lines) if "╭─ 빨강 ─" in line)
+    start = lines[top].index("╭─ 빨강 ─")
+    right = cell_len(lines[top][:start]) + cell_len(lines[top][start:].split("╮")[0])
+    for line in lines[top + 1:top + 3]:
+        cells_before = [cell_len(line[:i]) for i, ch in enumerate(line) if ch in "│╯"]
+        assert right in cells_before, (line, right, cells_before)
+
+
+def test_the_map_speaks_korean(monkeypatch):
+    monkeypatch.setenv("TUTOR_LANG", "ko")
+    assert topomap.draw(None, 40).plain == "실습 환경을 읽는 중…"
+    assert "╭─ 실습 호스트 ─" in topomap.draw(topomap.describe(lesson2()), 100).plain

@@ -35,6 +35,15 @@ def test_a_wrong_choice_is_one_sentence_naming_what_there_is():
     assert "\x1b" not in str(choose(state, "host nope"))               # the names it lists are sanitized
 
 
+def test_a_wrong_choice_is_said_in_korean_with_the_names_as_they_are(monkeypatch):
+    monkeypatch.setenv("TUTOR_LANG", "ko")
+    state = _state()
+    assert choose(state, "red eth9") == "red에 인터페이스 eth9가 없습니다: 있는 것은 lo, veth-red입니다"
+    assert choose(state, "blue eth0") == "실습 환경에 네임스페이스 blue가 없습니다: 있는 것은 host, red, far입니다"
+    assert choose(state, "far") == "far에는 lo 말고 캡처할 인터페이스가 없습니다: lo를 캡처하려면 `far lo`를 입력하세요"
+    assert choose(state, "") == "네임스페이스와 그 인터페이스 하나를 입력하세요. 예: `host eth0`"
+
+
 def test_tcpdump_notes_are_told_from_packets():
     assert is_note("listening on veth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes")
     assert is_note("tcpdump: verbose output suppressed, use -v[v]... for full protocol decode")

@@ -8,7 +8,7 @@ import gettext
 import string
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,3 +54,26 @@ def test_the_compiled_catalog_is_the_po_file():
     for message in catalog:
         if message.id:
             assert compiled.gettext(str(message.id)) == message.string, message.id
+
+
+ARGPARSE_PO = PO.with_name("argparse.po")
+
+
+def test_argparses_korean_is_compiled_and_still_argparses_words():
+    """argparse's own words (`usage: `, its errors) have a catalog of their own (tutor/cli.py,
+    `_argparse_speaks`): compiled, and every msgid one that this Python's argparse says."""
+    import argparse
+    with ARGPARSE_PO.open("rb") as f:
+        catalog = read_po(f)
+    with ARGPARSE_PO.with_suffix(".mo").open("rb") as f:
+        compiled = gettext.GNUTranslations(f)
+    said: set[str] = set()
+    for _line, words, _comments, _context in extract_from_file("python", argparse.__file__,
+                                                               keywords={"_": None, "ngettext": (1, 2)}):
+        said.update([words] if isinstance(words, str) else words)
+    for entry in catalog:
+        if entry.id:
+            msgid = entry.id if isinstance(entry.id, str) else entry.id[0]
+            assert msgid in said, msgid
+            korean = entry.string if isinstance(entry.string, str) else (entry.string or [""])[0]
+            assert compiled.gettext(msgid) == korean, msgid

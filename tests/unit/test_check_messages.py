@@ -58,7 +58,7 @@ def test_a_msg_is_its_english_and_renders_in_korean_with_its_params_as_they_are(
     assert msg == "veth1 in red is DOWN" and str(msg) == "veth1 in red is DOWN"
     assert type(str(msg)) is str and hash(msg) == hash("veth1 in red is DOWN")
     assert msg.text("en") == "veth1 in red is DOWN"
-    assert msg.text("ko") == "red의 veth1이(가) DOWN 상태입니다"
+    assert msg.text("ko") == "red의 veth1이 DOWN 상태입니다"
     assert in_lang(msg, "ko") == msg.text("ko") and in_lang("eth0", "ko") == "eth0"
     assert Msg("{n} more", n=3) == "3 more"
     with pytest.raises(AttributeError):
@@ -158,7 +158,7 @@ def test_verify_prints_korean_found_and_hint(monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("TUTOR_LANG", "ko")
     assert commands.verify(args) == 1
     korean = capsys.readouterr().out
-    assert "— veth1이(가) red(으)로 옮겨지지 않고 아직 실습 호스트에 있습니다" in korean
+    assert "— veth1이 red로 옮겨지지 않고 아직 실습 호스트에 있습니다" in korean
     assert "힌트: 케이블의 그 끝을 네임스페이스로 옮기세요: ip link set veth1 netns red" in korean
     monkeypatch.setenv("TUTOR_LANG", "en")
     assert commands.verify(args) == 1

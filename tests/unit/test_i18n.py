@@ -159,7 +159,8 @@ def test_the_cli_speaks_korean_when_asked(tmp_path):
     for argv, extra in ((["--lang", "ko", "lab", "status"], {}), (["lab", "status"], {"LANG": "ko_KR.UTF-8"})):
         out = subprocess.run([sys.executable, "-m", "tutor.cli", *argv], capture_output=True, text=True,
                              cwd=REPO, env={**env, "LC_ALL": "", **extra})
-        assert out.returncode == 1 and out.stdout == f"실습 환경 i18n-{os.getpid()}이(가) 실행 중이 아닙니다\n", out
+        said = i18n.particles(f"실습 환경 i18n-{os.getpid()}이(가) 실행 중이 아닙니다\n")
+        assert out.returncode == 1 and out.stdout == said and "(가)" not in said, out
     out = subprocess.run([sys.executable, "-m", "tutor.cli", "lab", "status"], capture_output=True, text=True,
                          cwd=REPO, env={**env, "LANG": "C.UTF-8", "LC_ALL": ""})
     assert out.stdout == f"lab i18n-{os.getpid()} is not running\n"
@@ -169,3 +170,38 @@ def test_every_shipped_lesson_is_in_korean_too():
     missing = [lesson.id for lesson in load_lessons(BUILTIN_LESSONS)
                if not os.path.exists(overlay_path(lesson.path, "ko"))]
     assert not missing, f"no Korean overlay for {missing}"
+
+
+@pytest.mark.parametrize("word, subject, object_, toward, topic", [
+    ("veth1", "veth1이", "veth1을", "veth1로", "veth1은"),        # 일: ㄹ
+    ("br0", "br0이", "br0을", "br0으로", "br0은"),                # 영: a final consonant, not ㄹ
+    ("red", "red가", "red를", "red로", "red는"),                  # 디: a vowel
+    ("DOWN", "DOWN이", "DOWN을", "DOWN으로", "DOWN은"),           # 엔
+    ("10.0.0.2", "10.0.0.2가", "10.0.0.2를", "10.0.0.2로", "10.0.0.2는"),   # 이
+    ("/24", "/24가", "/24를", "/24로", "/24는"),                  # 사
+    ("네임스페이스", "네임스페이스가", "네임스페이스를", "네임스페이스로", "네임스페이스는"),
+    ("실습", "실습이", "실습을", "실습으로", "실습은"),
+    ("서울", "서울이", "서울을", "서울로", "서울은"),              # ㄹ takes 로
+    ("`ip -n red`", "`ip -n red`가", "`ip -n red`를", "`ip -n red`로", "`ip -n red`는"),   # past the quote
+])
+def test_a_particle_follows_the_word_before_it(word, subject, object_, toward, topic):
+    text = "{w}이(가) {w}을(를) {w}(으)로 {w}은(는)"
+    assert i18n.particles(text.format(w=word)) == f"{subject} {object_} {toward} {topic}"
+    assert i18n.Msg("{dev} is DOWN", dev=word).text("en") == f"{word} is DOWN"
+
+
+def test_a_particle_after_a_symbol_keeps_its_fallback_form():
+    assert i18n.particles("→이(가)") == "→이(가)" and i18n.particles("이(가)") == "이(가)"
+
+
+def test_korean_catalog_text_picks_particles_when_filled():
+    assert i18n.translate("lab {name} is not running", "ko").format(name="ko1") == "실습 환경 ko1이 실행 중이 아닙니다"
+    assert i18n.translate("lab {name} is not running", "ko").format(name="red") == "실습 환경 red가 실행 중이 아닙니다"
+    assert i18n.Msg("{where} is DOWN", where="veth1").text("ko") == "veth1이 DOWN 상태입니다"
+
+
+def test_a_parenthesis_right_after_a_word_is_an_aside_for_the_particle():
+    assert i18n.particles("규칙(`-A FORWARD -f -j DROP`)은(는)") == "규칙(`-A FORWARD -f -j DROP`)은"
+    assert i18n.particles("브리지(bridge)이(가)") == "브리지(bridge)가"
+    assert i18n.particles("10.0.0.1(veth1)(으)로") == "10.0.0.1(veth1)로"
+    assert i18n.particles("(/24)이(가)") == "(/24)가"        # nothing before it: what it holds

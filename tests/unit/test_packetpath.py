@@ -3,6 +3,8 @@ RETURN and goto, policies, the matches it reads, and UNKNOWN (never a guess) for
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tutor.checks.packetpath import UNKNOWN, Packet, Verdict, walk
@@ -153,6 +155,13 @@ def test_what_the_walk_will_not_judge(rule, packet_change):
     v = forward(save("filter", f"-A FORWARD {rule}", "-A FORWARD -j ACCEPT", policies="FORWARD DROP"), packet)
     assert (v.action, v.position, v.rule is not None) == (UNKNOWN, 1, True), v
     assert v.why
+    # what `tutor trace` says of it, in Korean: every word but the rule and its options
+    from tutor.checks.trace import _decider
+    from tutor.i18n import Msg
+    said = Msg("filter FORWARD: {decider} cannot be judged: {why}{counter}", decider=_decider(v), why=v.why,
+               counter="").text("ko")
+    assert "판단할 수 없습니다" in said and re.search("[가-힣]", said.rsplit(":", 1)[1]), said
+    assert not re.search(r"\b[a-z]{2,} [a-z]{2,} [a-z]{2,}\b", re.sub(r"`[^`]*`|-m \w+|--?[a-z-]+ \S+", "", said)), said
 
 
 def test_no_table_printed_means_accept_and_only_builtin_chains_start_a_walk():

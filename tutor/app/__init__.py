@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from tutor.i18n import _
+from tutor.i18n import _, said
 
 # Textual paints a change at its next frame, at most TEXTUAL_FPS a second (read when Textual is
 # imported). At its default of 60, the first output of a command waited ~29 ms (median) for its
@@ -57,7 +57,7 @@ def run_app(lesson_id: str | None = None) -> int:
         try:
             _lab, started = starting.result()
         except control.LabError as exc:
-            print(f"tutor: {exc}", file=sys.stderr)
+            print(f"tutor: {said(exc)}", file=sys.stderr)
             return 2
     app = TutorApp(lesson_id, fresh_lab=started)
     app.run()

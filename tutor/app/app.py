@@ -47,7 +47,7 @@ from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
 from tutor.checks.trace import traced
-from tutor.i18n import _, lang
+from tutor.i18n import _, in_lang, lang, said
 from tutor.lab import client, control, lifecycle
 from tutor.lab.complete import Completion, complete, lab_commands
 from tutor.lab.keeper import keeper
@@ -197,7 +197,7 @@ class TutorApp(App):
         self.cmd_console.echo("[tutor] " + _("{lesson}: {title} — F1 shows every key").format(
             lesson=self.lesson.id, title=self.lesson.title))
         if self.progress.notice:
-            self.notify(self.progress.notice, severity="warning", timeout=10)
+            self.notify(in_lang(self.progress.notice, lang()), severity="warning", timeout=10)
         # after the first frame: the watcher's first reading (and its pyroute2 import) must not
         # hold back the first paint
         self.call_after_refresh(self._watch)
@@ -281,7 +281,7 @@ class TutorApp(App):
             info = control.status()
             message = LabLessonRead(lifecycle.recorded_lesson(info) if info else None)
         except (control.LabError, OSError) as exc:
-            message = LabLessonRead(None, str(exc))
+            message = LabLessonRead(None, said(exc))
         self.post_message(message)
 
     @work(thread=True, group="lab-lesson", exit_on_error=False)
@@ -365,7 +365,7 @@ class TutorApp(App):
                 if step.number < upto:
                     course.solve_step(step, echo=echo)
         except Exception as exc:  # the lab or a lesson command failed: one sentence for the student
-            error = str(exc)
+            error = said(exc)
         self.post_message(LabPrepared(_("the start of step {step} of {lesson}").format(step=upto, lesson=lesson.id),
                                       error))
 
@@ -408,7 +408,7 @@ class TutorApp(App):
         try:
             message = ChecksUpdated(engine.verify(lesson))
         except Exception as exc:  # LabError and friends: shown in place of the checks
-            message = ChecksUpdated(None, str(exc))
+            message = ChecksUpdated(None, said(exc))
         self.post_message(message)
 
     def on_checks_updated(self, message: ChecksUpdated) -> None:

@@ -69,7 +69,8 @@ def run_demo(lesson_id: str, auto: bool = False, delay: float = DELAY, loop: boo
     try:
         lifecycle.up()
     except control.LabError as exc:
-        print(f"tutor: {exc}", file=sys.stderr)
+        from tutor.i18n import said
+        print(f"tutor: {said(exc)}", file=sys.stderr)
         return 2
     app = demo_app(lesson_id, auto=auto, delay=delay, loop=loop, speed=speed)
     app.run()

@@ -20,11 +20,13 @@ from textual.timer import Timer
 
 from tutor.app.demo_focus import lab_focus
 from tutor.app.messages import ChecksUpdated, CommandFinished, LabChanged, LabPrepared
+from tutor.app.policy import localize_keys
 from tutor.app.widgets.checks_strip import ChecksStrip
 from tutor.app.widgets.console import PROMPT
 from tutor.app.widgets.demo_bar import DemoBar, ending_text
 from tutor.app.widgets.lab_down import LabDownBanner
 from tutor.checks import engine
+from tutor.i18n import Msg, _, said
 from tutor.lessons.lesson import Command
 
 if TYPE_CHECKING:
@@ -57,18 +59,19 @@ class PresenterScreen(Screen):
         app: TutorApp
 
     BINDINGS = [
-        Binding("space,right", "next", "Next", key_display="space/→", priority=True),
-        Binding("left", "back", "Back", key_display="←", priority=True),
-        Binding("p", "pause", "Pause", priority=True),
-        Binding("plus,equals_sign", "speed(1)", "Faster", key_display="+", priority=True),
-        Binding("minus,underscore", "speed(-1)", "Slower", key_display="-", priority=True),
-        Binding("ctrl+c", "stop", "Stop command", show=False, priority=True),
-        Binding("f6", "new_lab", "New lab", show=False, priority=True),
-        Binding("q,ctrl+q", "leave", "Quit", key_display="q", priority=True),
+        Binding("space,right", "next", Msg("Next"), key_display="space/→", priority=True),
+        Binding("left", "back", Msg("Back"), key_display="←", priority=True),
+        Binding("p", "pause", Msg("Pause"), priority=True),
+        Binding("plus,equals_sign", "speed(1)", Msg("Faster"), key_display="+", priority=True),
+        Binding("minus,underscore", "speed(-1)", Msg("Slower"), key_display="-", priority=True),
+        Binding("ctrl+c", "stop", Msg("Stop command"), show=False, priority=True),
+        Binding("f6", "new_lab", Msg("New lab"), show=False, priority=True),
+        Binding("q,ctrl+q", "leave", Msg("Quit"), key_display="q", priority=True),
     ]
 
     def __init__(self, auto: bool, delay: float, loop: bool, speed: float):
         super().__init__(id="_default")
+        localize_keys(self._bindings)   # the footer's labels in the language of now
         self.auto, self.delay, self.loop, self.speed = auto, delay, loop, speed
         self.paused = False
         self.ready = False          # the lab is at the lesson's start
@@ -94,8 +97,8 @@ class PresenterScreen(Screen):
         app.query_one("#left").mount(ChecksStrip(id="demo-checks"))
         app.cmd_console.hand_to_presenter()
         app.lesson_view.focus()     # ↑/↓/PgUp/PgDn scroll the prose
-        app.query_one("#console").border_subtitle = "Ctrl+C stops a command"
-        app.query_one("#demo-checks").border_title = "Checks"
+        app.query_one("#console").border_subtitle = _("Ctrl+C stops a command")
+        app.query_one("#demo-checks").border_title = _("Checks")
         self._restart()
 
     def step_shown(self) -> None:
@@ -107,7 +110,8 @@ class PresenterScreen(Screen):
         self.setup_error = message.error
         if message.error:
             self._show_bar()
-            self.app.notify(f"The demo cannot start: {message.error}", severity="error", timeout=10)
+            self.app.notify(_("The demo cannot start: {error}").format(error=message.error), severity="error",
+                            timeout=10)
             if self.auto:
                 self.set_timer(EXIT_PAUSE, lambda: self.app.exit(return_code=1))
             return
@@ -131,7 +135,7 @@ class PresenterScreen(Screen):
         """Space/→: type and run the next command, or open the next step, or finish."""
         if self.finished:
             if not self.auto:
-                self.app.notify("The lesson is complete: q quits.", timeout=3)
+                self.app.notify(_("The lesson is complete: q quits."), timeout=3)
             return
         if not self.ready:
             self._pending = True
@@ -153,7 +157,7 @@ class PresenterScreen(Screen):
         numbers = [s.number for s in self.app.lesson.steps]
         i = numbers.index(self.app.step)
         if i == 0:
-            self.app.notify("This is the first step.", timeout=2)
+            self.app.notify(_("This is the first step."), timeout=2)
             return
         self._cancel_typing()
         self._cancel_next()
@@ -210,9 +214,9 @@ class PresenterScreen(Screen):
         self.ran, self.finished, self.final_passed, self.ready = {}, False, None, False
         self.busy = self._pending = False
         lesson = self.app.lesson
-        round_note = f" (round {self.rounds})" if self.loop else ""
+        round_note = _(" (round {round})").format(round=self.rounds) if self.loop else ""
         self.app.cmd_console.echo(f"[demo] {lesson.id}: {lesson.title}{round_note}")
-        self.app.restart_lesson(f"resetting the lab to the start of {lesson.id}")
+        self.app.restart_lesson(_("resetting the lab to the start of {lesson}").format(lesson=lesson.id))
 
     def _current(self):
         return next(s for s in self.app.lesson.steps if s.number == self.app.step)
@@ -288,7 +292,7 @@ class PresenterScreen(Screen):
             control.serve(serve.namespace, serve.port, serve.body)
             status = 0
         except control.LabError as exc:
-            self.app.call_from_thread(self.app.cmd_console.echo, f"tutor: {exc}")
+            self.app.call_from_thread(self.app.cmd_console.echo, f"tutor: {said(exc)}")
             status = 1
         self.post_message(CommandFinished(command.text, status, False))   # bubbles on to the app
 
@@ -349,7 +353,7 @@ class PresenterScreen(Screen):
     # -- the ending --------------------------------------------------------------------------
     def _finish(self) -> None:
         self.finished = True
-        self.app.cmd_console.echo("[demo] every command has run: checking the whole lesson…")
+        self.app.cmd_console.echo("[demo] " + _("every command has run: checking the whole lesson…"))
         self._show_bar()
         self._verify_all(self.app.lesson)
 
@@ -358,7 +362,7 @@ class PresenterScreen(Screen):
         try:
             message = DemoVerified(engine.verify(lesson))
         except Exception as exc:  # the lab is gone, ...: one sentence on screen
-            message = DemoVerified(None, str(exc))
+            message = DemoVerified(None, said(exc))
         self.post_message(message)
 
     def on_demo_verified(self, message: DemoVerified) -> None:
@@ -367,9 +371,9 @@ class PresenterScreen(Screen):
         result = message.result
         self.final_passed = bool(result is not None and result.passed)
         if self.auto and self.loop:
-            after = f"Starting over in {LOOP_PAUSE:g} s (q quits)."
+            after = _("Starting over in {seconds} s (q quits).").format(seconds=f"{LOOP_PAUSE:g}")
         else:
-            after = f"Closing in {EXIT_PAUSE:g} s." if self.auto else "q quits."
+            after = _("Closing in {seconds} s.").format(seconds=f"{EXIT_PAUSE:g}") if self.auto else _("q quits.")
         text = ending_text(self.app.lesson.title, result, message.error, after)
         summary = self.app.summary
         summary.update(text)

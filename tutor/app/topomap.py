@@ -5,15 +5,19 @@ veth pairs matched by `LabState.peer_of`, the checks' own resolver, bridge ports
 master, the world by the lab host's cables to it). `draw(topology, width)` lays it out: the world
 on top, the lab host below it, the student's namespaces underneath, with a line wherever a cable joins two boxes.
 A `Topology` is already what the screen shows: `describe` passes every name from the lab
-through `tutor.sanitize.cell`, so the layout measures the same text that is drawn.
+through `tutor.sanitize.cell`, so the layout measures the same text that is drawn. It measures
+in terminal cells (`rich.cells.cell_len`), never `len()`: a namespace named in Hangul
+(`ip netns add 빨강`) takes two cells a character, and the canvas keeps one cell per column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.cells import cell_len, get_character_cell_size, set_cell_size
 from rich.text import Text
 
+from tutor.i18n import _
 from tutor.lab.state import HOST, LabState, Link
 from tutor.lab.watch import LabSnapshot
 from tutor.lab.world import NODES as WORLD_NODES
@@ -105,8 +109,15 @@ def describe(snapshot: LabSnapshot) -> Topology | None:
 STATE_STYLE = {"up": "green", "DOWN": "bold red", "no-carrier": "yellow"}
 
 
+def _clip(text: str, cells: int) -> str:
+    """`text` cut to at most `cells` terminal cells (a wide character that would be cut in half
+    becomes a space)."""
+    return text if cell_len(text) <= cells else set_cell_size(text, max(cells, 0))
+
+
 class Canvas:
-    """A grid of styled characters that grows downwards."""
+    """A grid of styled terminal cells that grows downwards. A wide character (Hangul) fills
+    its cell and the next, which holds "" so that every row stays `width` cells wide."""
 
     def __init__(self, width: int):
         self.width = width
@@ -117,9 +128,28 @@ class Canvas:
         while len(self.rows) <= y:
             self.rows.append([(" ", "")] * self.width)
         row = self.rows[y]
-        for i, ch in enumerate(text):
-            if 0 <= x + i < self.width:
-                row[x + i] = (ch, style)
+        for ch in text:
+            size = get_character_cell_size(ch)
+            if size == 0:
+                continue
+            if 0 <= x and x + size <= self.width:
+                self._clear(row, x, size)
+                row[x] = (ch, style)
+                if size == 2:
+                    row[x + 1] = ("", style)
+            elif 0 <= x < self.width:   # a wide character cut by the edge
+                self._clear(row, x, 1)
+                row[x] = (" ", style)
+            x += size
+
+    @staticmethod
+    def _clear(row: list[tuple[str, str]], x: int, size: int) -> None:
+        """Make room at x..x+size: a wide character partly written over leaves a space."""
+        if row[x][0] == "" and x > 0:
+            row[x - 1] = (" ", row[x - 1][1])
+        end = x + size - 1
+        if end + 1 < len(row) and row[end + 1][0] == "" and get_character_cell_size(row[end][0]) == 2:
+            row[end + 1] = (" ", row[end + 1][1])
 
     def box(self, x: int, y: int, w: int, h: int, title: str, style: str = "") -> None:
         """A rounded box with its title in the top border."""
@@ -128,7 +158,7 @@ class Canvas:
             self.put(x, row, "│", style)
             self.put(x + w - 1, row, "│", style)
         self.put(x, y + h - 1, "╰" + "─" * (w - 2) + "╯", style)
-        self.put(x + 2, y, f" {title} "[: w - 4], "bold " + style)
+        self.put(x + 2, y, _clip(f" {title} ", w - 4), "bold " + style)
 
     def text(self) -> Text:
         """The canvas as Rich Text (style runs merged)."""
@@ -173,24 +203,24 @@ def _iface_lines(box: Box) -> list[list[tuple[str, str]]]:
 
 
 def _seg_len(segs: list[tuple[str, str]]) -> int:
-    return sum(len(s) for s, _ in segs)
+    return sum(cell_len(s) for s, _ in segs)
 
 
 def _write(canvas: Canvas, x: int, y: int, segs: list[tuple[str, str]], room: int) -> None:
     for text, style in segs:
         if room <= 0:
             return
-        if len(text) > room:
-            text = text[: room - 1] + "…"
+        if cell_len(text) > room:
+            text = _clip(text, room - 1) + "…"
         canvas.put(x, y, text, style)
-        x += len(text)
-        room -= len(text)
+        x += cell_len(text)
+        room -= cell_len(text)
 
 
 def draw(topo: Topology | None, width: int) -> Text:
     """The map, at most `width` columns wide."""
     if topo is None:
-        return Text("reading the lab…", style="dim")
+        return Text(_("reading the lab…"), style="dim")
     width = max(width, 30)
     canvas = Canvas(width)
     y = 0
@@ -198,11 +228,11 @@ def draw(topo: Topology | None, width: int) -> Text:
     joints_top = []
     x = 2
     for node, what, _dev in topo.world:
-        w = min(max(len(node), len(what)) + 4, width - x)
+        w = min(max(cell_len(node), cell_len(what)) + 4, width - x)
         if w < 8:
             break
         canvas.box(x, y, w, 3, node, "blue")
-        canvas.put(x + 2, y + 1, what[: w - 4], "cyan")
+        canvas.put(x + 2, y + 1, _clip(what, w - 4), "cyan")
         joints_top.append(x + w // 2)
         x += w + 2
     if topo.world:
@@ -210,17 +240,17 @@ def draw(topo: Topology | None, width: int) -> Text:
     # the student's namespaces, laid out in rows first: the host box spans the first row
     placed, x, row = [], 0, 0
     for box in topo.namespaces:
-        lines = _iface_lines(box) or [[("no interfaces", "dim")]]
-        w = min(max(max(_seg_len(l) for l in lines) + 4, len(box.name) + 6), MAX_BOX, width)
+        lines = _iface_lines(box) or [[(_("no interfaces"), "dim")]]
+        w = min(max(max(_seg_len(l) for l in lines) + 4, cell_len(box.name) + 6), MAX_BOX, width)
         if x and x + w > width:
             x, row = 0, row + 1
         placed.append((box, lines, x, w, row))
         x += w + 1
     # the lab host
-    lines = _iface_lines(topo.host) or [[("no interfaces", "dim")]]
+    lines = _iface_lines(topo.host) or [[(_("no interfaces"), "dim")]]
     reach = [j + 2 for j in joints_top] + [bx + 3 for b, _, bx, _, r in placed if r == 0 and b.to_host]
     hw = min(width, max([_seg_len(l) + 4 for l in lines] + [30] + reach))
-    canvas.box(0, y, hw, len(lines) + 2, "lab host", "bold")
+    canvas.box(0, y, hw, len(lines) + 2, _("lab host"), "bold")
     for j in joints_top:
         if j < hw - 1:
             canvas.put(j, y, "┴", "blue")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from tutor.checks import kinds
+from tutor.i18n import Msg
 from tutor.lab import HOST
 from tutor.lab.world import NODE_NAMES
 
@@ -76,13 +77,15 @@ def parse_check(line: str) -> Check:
     """Parse one check line; raises CheckSyntaxError with a sentence on bad input."""
     text = " ".join(line.split())
     w = Words(text.split())
-    name = w.take("a check")
+    name = w.take(Msg("a check"))
     if name not in kinds.names():
-        raise CheckSyntaxError(f"unknown check {name!r} (known: {', '.join(sorted(kinds.names()))})")
+        raise CheckSyntaxError(Msg("unknown check {name!r} (known: {known})", name=name,
+                                   known=", ".join(sorted(kinds.names()))))
     kind = kinds.get(name)
     args, where = kind.parse(w)
     if kind.behaviour and "from" not in text.split():
-        raise CheckSyntaxError(f"`{name}` needs `from X` (host, a namespace, or node {'|'.join(NODE_NAMES)})")
+        raise CheckSyntaxError(Msg("`{name}` needs `from X` (host, a namespace, or node {nodes})", name=name,
+                                   nodes="|".join(NODE_NAMES)))
     w.done()
     return Check(text, name, args, where)
 
@@ -97,14 +100,14 @@ class Words:
 
     def take(self, what: str) -> str:
         if not self.words:
-            raise CheckSyntaxError(f"missing {what}")
+            raise CheckSyntaxError(Msg("missing {what}", what=what))
         return self.words.pop(0)
 
     def option(self, keyword: str, what: str) -> str | None:
         if keyword in self.words:
             i = self.words.index(keyword)
             if i + 1 >= len(self.words):
-                raise CheckSyntaxError(f"`{keyword}` needs {what}")
+                raise CheckSyntaxError(Msg("`{keyword}` needs {what}", keyword=keyword, what=what))
             value = self.words[i + 1]
             del self.words[i:i + 2]
             return value
@@ -122,13 +125,14 @@ class Words:
         i = self.words.index(keyword)
         rest = self.words[i + 1:]
         if not rest:
-            raise CheckSyntaxError(f"`{keyword}` needs a namespace, `host` or `node NAME`")
+            raise CheckSyntaxError(Msg("`{keyword}` needs a namespace, `host` or `node NAME`", keyword=keyword))
         if rest[0] == "node":
             if keyword != "from":
-                raise CheckSyntaxError("state checks look in a namespace or on the host; "
-                                       "`node` is only for behaviour checks (`from node lan`)")
+                raise CheckSyntaxError(Msg("state checks look in a namespace or on the host; "
+                                           "`node` is only for behaviour checks (`from node lan`)"))
             if len(rest) < 2 or rest[1] not in NODE_NAMES:
-                raise CheckSyntaxError(f"`node` must be followed by {' or '.join(f'`{n}`' for n in NODE_NAMES)}")
+                raise CheckSyntaxError(Msg("`node` must be followed by {nodes}",
+                                           nodes=" or ".join(f"`{n}`" for n in NODE_NAMES)))
             del self.words[i:i + 3]
             return Where(rest[1], node=True)
         del self.words[i:i + 2]
@@ -136,7 +140,7 @@ class Words:
 
     def done(self) -> None:
         if self.words:
-            raise CheckSyntaxError(f"unexpected {' '.join(self.words)!r}")
+            raise CheckSyntaxError(Msg("unexpected {words!r}", words=" ".join(self.words)))
 
 
 def ip_address(value: str, what: str) -> str:
@@ -145,7 +149,7 @@ def ip_address(value: str, what: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
-        raise CheckSyntaxError(f"{what} {value!r} is not an IP address") from None
+        raise CheckSyntaxError(Msg("{what} {value!r} is not an IP address", what=what, value=value)) from None
 
 
 def network(value: str, what: str) -> str:
@@ -154,30 +158,31 @@ def network(value: str, what: str) -> str:
     try:
         return str(ipaddress.ip_network(value))
     except ValueError:
-        raise CheckSyntaxError(f"{what} {value!r} is not a network like 10.201.0.0/24") from None
+        raise CheckSyntaxError(Msg("{what} {value!r} is not a network like 10.201.0.0/24",
+                                   what=what, value=value)) from None
 
 
 def ns_name(value: str) -> str:
     """A namespace name, as `ip netns add` takes it."""
     if value in (".", "..") or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
-        raise CheckSyntaxError(f"{value!r} is not a namespace name")
+        raise CheckSyntaxError(Msg("{value!r} is not a namespace name", value=value))
     return value
 
 
 def iface(value: str) -> str:
     """An interface name, as the kernel takes it."""
     if value.startswith("/") or not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,15}", value):
-        raise CheckSyntaxError(f"{value!r} is not an interface name")
+        raise CheckSyntaxError(Msg("{value!r} is not an interface name", value=value))
     return value
 
 
 def port(value: str) -> int:
     """A TCP port number, 1-65535."""
     if not value.isdigit() or not 0 < int(value) < 65536:
-        raise CheckSyntaxError(f"{value!r} is not a port number")
+        raise CheckSyntaxError(Msg("{value!r} is not a port number", value=value))
     return int(value)
 
 
 def missing(what: str):
     """Raise `missing WHAT` (for `w.option(...) or missing(...)`)."""
-    raise CheckSyntaxError(f"missing {what}")
+    raise CheckSyntaxError(Msg("missing {what}", what=what))

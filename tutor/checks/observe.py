@@ -16,6 +16,7 @@ import shlex
 from tutor.checks import kinds
 from tutor.checks.kinds._kind import Reads
 from tutor.checks.lang import Check
+from tutor.i18n import Msg
 from tutor.lab import client, control, iptables
 from tutor.lab.state import HOST, LabState, Link, NsState, Route, resolv_path
 from tutor.lab.world import WORLD_DIR as WORLD
@@ -267,5 +268,5 @@ def run_probes(checks: list[Check], info: control.LabInfo | None = None) -> dict
         if head[0] == "probe" and len(head) == 3 and head[1].isdigit() and int(head[1]) < len(checks):
             out[checks[int(head[1])].text] = (head[2] == "0", body.strip())
     for check in checks:
-        out.setdefault(check.text, (False, "the check did not finish"))
+        out.setdefault(check.text, (False, Msg("the check did not finish")))
     return out

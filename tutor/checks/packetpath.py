@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from tutor.i18n import Msg
 from tutor.lab.iptables import Iptables, Rule
 
 BUILTIN_CHAINS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
@@ -57,7 +58,7 @@ class Verdict:
     rule: Rule | None = None        # the deciding rule (for UNKNOWN: the rule it could not judge)
     path: tuple[str, ...] = ()      # the chains entered, in order
     to: str = ""                    # DNAT/SNAT/MASQUERADE/REDIRECT: the --to-* value, "" if none
-    why: str = ""                   # UNKNOWN: what could not be judged
+    why: str = ""                   # UNKNOWN: what could not be judged (a Msg)
     returned: tuple[tuple[str, int, Rule], ...] = ()   # the RETURN rules taken, in order: (chain, place, rule)
 
     @property
@@ -93,7 +94,7 @@ def _chain(rules: Iptables, table: str, chain: str, packet: Packet, path: list[s
         def unknown(why: str, rule: Rule = rule, position: int = position) -> Verdict:
             return Verdict(UNKNOWN, chain, position, rule, tuple(path), why=why)
         if not rule.words and rule.text.strip() != chain:
-            return unknown("its quoting could not be read")
+            return unknown(Msg("its quoting could not be read"))
         matched, why = matches(rule, packet)
         if matched is False:
             continue
@@ -108,9 +109,9 @@ def _chain(rules: Iptables, table: str, chain: str, packet: Packet, path: list[s
         if target in DECIDING:
             return Verdict(target, chain, position, rule, tuple(path), to=to, returned=tuple(returned))
         if rules.policies.get((table, target)) != "-":
-            return unknown(f"its target {target} is not something the walk reads")
+            return unknown(Msg("its target {target} is not something the walk reads", target=target))
         if depth >= MAX_DEPTH:
-            return unknown("the chains jump into each other too deep")
+            return unknown(Msg("the chains jump into each other too deep"))
         below = _chain(rules, table, target, packet, path, returned, depth + 1)
         if jump == "-g" or below is not None:
             return below
@@ -161,7 +162,7 @@ def matches(rule: Rule, packet: Packet) -> tuple[bool | None, str]:
             return False, ""
         negate = False
     if unread:
-        return None, f"it uses {', '.join(unread)}, which the walk does not read"
+        return None, Msg("it uses {options}, which the walk does not read", options=", ".join(unread))
     return True, ""
 
 

@@ -26,7 +26,7 @@ from tutor.checks.diagnose import explain, is_ip, published_fix, summary
 from tutor.checks.judge import ip_cmd, place
 from tutor.checks.kinds.masquerade import masquerade_fix
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
-from tutor.i18n import Msg, in_lang, lang
+from tutor.i18n import Msg, cause, in_lang, lang
 from tutor.lab import client, control, world
 from tutor.lab.iptables import Iptables, parse
 from tutor.lab.state import HOST, LabState, Link, in_subnet
@@ -109,11 +109,12 @@ def check_of(text: str) -> Check:
     try:
         check = parse_check(text)
     except CheckSyntaxError as exc:
-        raise TraceError(f"{text!r} is not a check: {exc}") from None
+        raise TraceError(Msg("{text!r} is not a check: {problem}", text=text, problem=cause(exc))) from None
     if not traced(check):
         names = [k.name for k in kinds.all_kinds() if getattr(k, "protocol", "")]
-        raise TraceError(f"trace follows a packet: write a {', '.join(names[:-1])} or {names[-1]} check, "
-                         f"such as 'ping {world.DNS_SERVER} from container10', not {check.kind}")
+        raise TraceError(Msg("trace follows a packet: write a {kinds} or {last} check, such as {example}, "
+                             "not {kind}", kinds=", ".join(names[:-1]), last=names[-1],
+                             example=f"'ping {world.DNS_SERVER} from container10'", kind=check.kind))
     return check
 
 
@@ -165,21 +166,21 @@ def _route(text: str) -> dict | str:
     try:
         data = json.loads(text.splitlines()[0] if text else "", strict=False)
     except (ValueError, IndexError):
-        return text.strip().splitlines()[-1] if text.strip() else "no answer"
-    return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else "no answer"
+        return text.strip().splitlines()[-1] if text.strip() else Msg("no answer")
+    return data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else Msg("no answer")
 
 
 def _read_lookup(text: str, facts: Facts) -> None:
     parts = _sections(text)
     address = parts.get("address", "")
     if "lookup-failed" in parts:
-        facts.lookup_error = parts["lookup-failed"] or "getent found no address"
+        facts.lookup_error = parts["lookup-failed"] or Msg("getent found no address")
         facts.proto, facts.port = "udp", 53
     if is_ip(address):
         facts.address = address
         facts.route = _route(parts.get("route", ""))
     elif not facts.lookup_error:
-        facts.lookup_error = address or "no answer"
+        facts.lookup_error = address or Msg("no answer")
 
 
 # --- the second trip ------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import re
 import shlex
 from collections.abc import Callable
 
+from tutor.i18n import _
 from tutor.lab import HOST
 from tutor.lab.runner import CommandRunner
 from tutor.lab.state import LabState
@@ -59,22 +60,25 @@ def choose(state: LabState, typed: str) -> tuple[str, str] | str:
     the (namespace, interface) to capture on, or one sentence saying why not."""
     words = typed.split()
     if len(words) not in (1, 2):
-        return "type a namespace and one of its interfaces, e.g. `host eth0`"
+        return _("type a namespace and one of its interfaces, e.g. {example}").format(example="`host eth0`")
     namespaces = [HOST, *state.namespaces]
     ns = _named(words[0], namespaces)
     if ns is None:
-        return f"there is no namespace {words[0]} in the lab: it has {', '.join(map(cell, namespaces))}"
+        return _("there is no namespace {ns} in the lab: it has {namespaces}").format(
+            ns=words[0], namespaces=", ".join(map(cell, namespaces)))
     names = interfaces(state, ns)
     if len(words) == 1:
         first = first_interface(state, ns)
         if first is None:
-            return f"{cell(ns)} has no interface to capture on but lo: type `{cell(ns)} lo` for that one"
+            return _("{ns} has no interface to capture on but lo: type {typed} for that one").format(
+                ns=cell(ns), typed=f"`{cell(ns)} lo`")
         return ns, first
     iface = _named(words[1], names)
     if iface is None and ns not in state.ns:   # a namespace the watcher does not follow: let tcpdump judge
         return ns, words[1]
     if iface is None:
-        return f"there is no interface {words[1]} in {cell(ns)}: it has {', '.join(map(cell, names))}"
+        return _("there is no interface {iface} in {ns}: it has {names}").format(
+            iface=words[1], ns=cell(ns), names=", ".join(map(cell, names)))
     return ns, iface
 
 
@@ -121,12 +125,13 @@ class PacketCapture:
         if rest:
             chunk("\n")
         if self.runner.lab_error:
-            return f"the lab did not start tcpdump: {self.runner.lab_error}"
+            return _("the lab did not start tcpdump: {why}").format(why=self.runner.lab_error)
         if self.runner.stop_requested:
             return ""
         if status == NOT_FOUND and "tcpdump" in last and "not found" in last:
-            return "tcpdump is not installed on this machine (`tutor doctor` names its package)"
+            return _("tcpdump is not installed on this machine (`tutor doctor` names its package)")
         if status == 0:
-            return "tcpdump ended"
-        ended = f"tcpdump was killed (signal {-status})" if status < 0 else f"tcpdump exited with status {status}"
-        return f"the capture failed: {said or last or ended}"
+            return _("tcpdump ended")
+        ended = (_("tcpdump was killed (signal {signal})").format(signal=-status) if status < 0
+                 else _("tcpdump exited with status {status}").format(status=status))
+        return _("the capture failed: {why}").format(why=said or last or ended)

@@ -16,6 +16,7 @@ import shlex
 import signal
 from collections import namedtuple
 
+from tutor.i18n import Msg
 from tutor.lab import door, limits
 from tutor.lab.control import LabError, LabInfo, close_all, lab_name, request_fds
 
@@ -65,7 +66,7 @@ def command(argv: list[str], *, netns: str | None = None, node: str | None = Non
     reply, fds = request_fds("enter", len(NAMESPACES), name)
     if len(fds) != len(NAMESPACES):
         close_all(fds)
-        raise LabError(f"the lab {name!r} did not hand over its namespaces")
+        raise LabError(Msg("the lab {name!r} did not hand over its namespaces", name=name))
     enter = ["nsenter"]
     if os.geteuid() == 0 and os.getgroups():
         # nsenter cannot drop supplementary groups inside the lab (setgroups is denied there):

@@ -17,6 +17,7 @@ import socket
 import sys
 from collections import namedtuple
 
+from tutor.i18n import Msg
 from tutor.lab import door
 from tutor.lab.door import LabError  # re-exported: the one lab error
 
@@ -45,8 +46,8 @@ class Busy(LabError):
 
 def not_running(name: str | None = None) -> NotRunning:
     """The one sentence for a lab that does not answer."""
-    return NotRunning(f"the lab {name or lab_name()!r} is not running (start it with "
-                      "`tutor lab up`, or open the course with `tutor`)")
+    return NotRunning(Msg("the lab {name!r} is not running (start it with "
+                          "`tutor lab up`, or open the course with `tutor`)", name=name or lab_name()))
 
 
 def request(op: str, name: str | None = None, timeout: float = 30.0, **args) -> dict:
@@ -74,12 +75,12 @@ def _connect(name: str, timeout: float) -> tuple[socket.socket, int]:
         raise not_running(name) from None
     except OSError as exc:
         sock.close()
-        raise LabError(f"cannot reach the lab {name!r} ({exc.strerror or exc})") from None
+        raise LabError(Msg("cannot reach the lab {name!r} ({why})", name=name, why=exc.strerror or exc)) from None
     pid, uid = door.peer(sock)
     if not door.is_agent_uid(uid) or pid <= 0:
         sock.close()
-        raise LabError(f"the lab {name!r} is answered by a process of uid {uid}, not by a lab "
-                       f"of yours; stop it and remove {door.socket_path(name, where)}")
+        raise LabError(Msg("the lab {name!r} is answered by a process of uid {uid}, not by a lab of yours; "
+                           "stop it and remove {path}", name=name, uid=uid, path=door.socket_path(name, where)))
     return sock, pid
 
 
@@ -113,12 +114,13 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
         raise not_running(name) from None
     except TimeoutError:
         close_all(fds)
-        raise Busy(f"the lab {name!r} did not answer within {timeout:g} s") from None
+        raise Busy(Msg("the lab {name!r} did not answer within {seconds} s", name=name,
+                       seconds=f"{timeout:g}")) from None
     except OSError as exc:
         close_all(fds)
         if exc.errno in (errno.EMFILE, errno.ENFILE):
             raise   # ours, not the lab's: the caller may follow fewer namespaces
-        raise LabError(f"the lab {name!r} did not answer ({exc})") from None
+        raise LabError(Msg("the lab {name!r} did not answer ({why})", name=name, why=exc)) from None
     finally:
         sock.close()
     if not data:   # closed without a word: it died, or is going (it answers refusals in words)
@@ -130,7 +132,7 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
             raise ValueError
     except (ValueError, RecursionError):
         close_all(fds)
-        raise LabError(f"the lab {name!r} stopped while answering") from None
+        raise LabError(Msg("the lab {name!r} stopped while answering", name=name)) from None
     if not reply.get("ok"):
         close_all(fds)
         raise LabError(str(reply.get("error", "the lab refused the request")))
@@ -153,12 +155,12 @@ def status(name: str | None = None) -> LabInfo | None:
         return None
     try:
         if reply["pid"] != reply["agent_pid"]:
-            raise LabError(f"the lab {name!r} names another process as its own "
-                           f"(pid {reply['pid']}, not {reply['agent_pid']}); stop it")
+            raise LabError(Msg("the lab {name!r} names another process as its own (pid {pid}, not {agent}); "
+                               "stop it", name=name, pid=reply["pid"], agent=reply["agent_pid"]))
         return LabInfo(str(reply["name"]), reply["agent_pid"], str(reply["mode"]),
                        tuple(str(n) for n in reply["namespaces"]))
     except (KeyError, TypeError):
-        raise LabError(f"the lab {name!r} answered nonsense; stop it") from None
+        raise LabError(Msg("the lab {name!r} answered nonsense; stop it", name=name)) from None
 
 
 def identity(name: str | None = None) -> tuple[int, int] | None:

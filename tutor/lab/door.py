@@ -27,6 +27,8 @@ import socket
 import stat
 import struct
 
+from tutor.i18n import Msg
+
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 MAX_NAME = 64
 # Ids no account, no subordinate-id range (/etc/subuid starts at 100000, 65536 at a time) and no
@@ -46,8 +48,8 @@ class LabError(Exception):
 def check_name(name: str) -> str:
     """`name` if it can name a lab (it becomes a file name), else LabError."""
     if not name or len(name) > MAX_NAME or not set(name) <= NAME_CHARS or name[0] in ".-":
-        raise LabError(f"{name!r} cannot name a lab: use up to {MAX_NAME} letters, digits, "
-                       "'.', '_' or '-', not starting with '.' or '-'")
+        raise LabError(Msg("{name!r} cannot name a lab: use up to {most} letters, digits, "
+                           "'.', '_' or '-', not starting with '.' or '-'", name=name, most=MAX_NAME))
     return name
 
 
@@ -79,16 +81,16 @@ def checked_folder(create: bool = False) -> str | None:
         except FileExistsError:
             pass
         except OSError as exc:
-            raise LabError(f"cannot create the lab folder {path} ({exc.strerror})") from None
+            raise LabError(Msg("cannot create the lab folder {path} ({why})", path=path, why=exc.strerror)) from None
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return None
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
-        what = "not a folder" if not stat.S_ISDIR(st.st_mode) else \
-            f"owned by uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):o}"
-        raise LabError(f"{path} is {what}, not a private folder of yours: another account may "
-                       "have put it there; remove it (labs refuse to use it)")
+        what = Msg("not a folder") if not stat.S_ISDIR(st.st_mode) else \
+            Msg("owned by uid {uid} with mode {mode}", uid=st.st_uid, mode=f"{stat.S_IMODE(st.st_mode):o}")
+        raise LabError(Msg("{path} is {what}, not a private folder of yours: another account may "
+                           "have put it there; remove it (labs refuse to use it)", path=path, what=what))
     return path
 
 
@@ -125,4 +127,4 @@ def lease_uid(folder_path: str) -> tuple[int, int]:
             os.close(fd)
             continue
         return uid, fd
-    raise LabError("every id for root's labs is taken")
+    raise LabError(Msg("every id for root's labs is taken"))

@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 
+from tutor.i18n import Msg
 from tutor.lab import door, limits
 from tutor.lab.control import LabError, LabInfo, NotRunning, close_all, lab_name, request, status
 
@@ -54,7 +55,7 @@ class Starting:
         if self.info is not None:
             return self.info
         if self.proc is None:
-            raise LabError(f"the lab {self.name!r} was stopped")
+            raise LabError(Msg("the lab {name!r} was stopped", name=self.name))
         lines = _read_lines(self.ready_fd, START_TIMEOUT)
         os.close(self.ready_fd)
         self.proc.wait()
@@ -63,11 +64,11 @@ class Starting:
             if line.startswith("error "):
                 raise LabError(line[6:])
         if not any(line.startswith("ready") for line in lines):
-            raise LabError("the lab agent did not start (no answer within "
-                           f"{START_TIMEOUT:.0f} s); run `tutor doctor`")
+            raise LabError(Msg("the lab agent did not start (no answer within {seconds} s); run `tutor doctor`",
+                               seconds=f"{START_TIMEOUT:.0f}"))
         self.info = status(self.name)
         if self.info is None:
-            raise LabError("the lab agent started but does not answer")
+            raise LabError(Msg("the lab agent started but does not answer"))
         return self.info
 
     def stop(self) -> None:
@@ -190,7 +191,7 @@ def _locked(path: str, timeout: float, busy: str) -> int:
 def _start_lock(where: str) -> int:
     """The folder's start lock, taken: one lab starts (or a stale socket goes) at a time."""
     return _locked(f"{where}/.start.lock", START_TIMEOUT,
-                   f"another lab is starting and holds {where}/.start.lock; try again")
+                   Msg("another lab is starting and holds {lock}; try again", lock=f"{where}/.start.lock"))
 
 
 def _read_lines(fd: int, timeout: float) -> list[str]:
@@ -352,8 +353,8 @@ def resetting(name: str | None = None, timeout: float = 120.0):
     the lab ends as one of them left it, never a mix of both."""
     name = door.check_name(name or lab_name())
     where = door.checked_folder(create=True)
-    fd = _locked(f"{where}/{name}.reset", timeout, f"another reset of the lab {name!r} is "
-                 "still running; try again when it is done")
+    fd = _locked(f"{where}/{name}.reset", timeout, Msg("another reset of the lab {name!r} is "
+                                                       "still running; try again when it is done", name=name))
     try:
         yield
     finally:

@@ -30,6 +30,8 @@ import resource
 import time
 from collections import namedtuple
 
+from tutor.i18n import Msg
+
 DEFAULT_MEMORY = 1 << 30
 DEFAULT_PROCESSES = 1024
 MIN_MEMORY, MAX_MEMORY = 64 << 20, 1 << 40
@@ -58,9 +60,10 @@ def parse_memory(text: str) -> int:
     try:
         value = int(float(raw[:-1] if unit else raw) * _UNITS[unit])
     except (ValueError, OverflowError):
-        raise ValueError(f"{text!r} is not an amount of memory (say 512M or 2G)") from None
+        raise ValueError(Msg("{text!r} is not an amount of memory (say 512M or 2G)", text=text)) from None
     if not MIN_MEMORY <= value <= MAX_MEMORY:
-        raise ValueError(f"a lab's memory is from {show_memory(MIN_MEMORY)} to {show_memory(MAX_MEMORY)}")
+        raise ValueError(Msg("a lab's memory is from {low} to {high}", low=show_memory(MIN_MEMORY),
+                             high=show_memory(MAX_MEMORY)))
     return value
 
 
@@ -69,9 +72,9 @@ def parse_processes(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a number of processes") from None
+        raise ValueError(Msg("{text!r} is not a number of processes", text=text)) from None
     if not MIN_PROCESSES <= value <= MAX_PROCESSES:
-        raise ValueError(f"a lab may have from {MIN_PROCESSES} to {MAX_PROCESSES} processes")
+        raise ValueError(Msg("a lab may have from {low} to {high} processes", low=MIN_PROCESSES, high=MAX_PROCESSES))
     return value
 
 
@@ -212,18 +215,22 @@ def remove_for(name: str, wait: float = 3.0) -> None:
                 time.sleep(0.02)
 
 
-def in_force(limits: Limits) -> list[str]:
-    """What `tutor doctor` says about limits here, one line each."""
-    lines = [f"processes per lab: {limits.processes} (the kernel counts them in the lab's user namespace)"]
+def in_force(limits: Limits) -> list[tuple[Msg, Msg]]:
+    """What `tutor doctor` says about limits here: (what, how it is capped), one pair each."""
+    processes, memory = Msg("processes per lab"), Msg("memory per lab")
+    lines = [(processes, Msg("{count} (the kernel counts them in the lab's user namespace)",
+                             count=limits.processes))]
     if os.geteuid() == 0:
         base = _own_cgroup("")
         if base and _v2_ready(base):
-            lines.append(f"memory per lab: {show_memory(limits.memory)} (cgroup v2 under {base})")
+            lines.append((memory, Msg("{memory} (cgroup v2 under {base})", memory=show_memory(limits.memory),
+                                      base=base)))
         elif _own_cgroup("memory") and _own_cgroup("pids"):
-            lines.append(f"memory per lab: {show_memory(limits.memory)} (cgroup v1 memory and pids controllers)")
+            lines.append((memory, Msg("{memory} (cgroup v1 memory and pids controllers)",
+                                      memory=show_memory(limits.memory))))
         else:
-            lines.append("memory per lab: not capped (no cgroup controller to write here)")
+            lines.append((memory, Msg("not capped (no cgroup controller to write here)")))
     else:
-        lines.append("memory per lab: not capped (rootless, and no cgroup this user may write; "
-                     "a lab started by root is capped)")
+        lines.append((memory, Msg("not capped (rootless, and no cgroup this user may write; "
+                                  "a lab started by root is capped)")))
     return lines

@@ -50,6 +50,7 @@ import termios
 import time
 from collections.abc import Callable
 
+from tutor.i18n import _, said
 from tutor.lab import client, control
 from tutor.lab.keeper import keeper
 
@@ -137,7 +138,7 @@ class CommandRunner:
         """
         if "\0" in self.cmdline:
             # no argv can carry it; Popen's ValueError would end the worker before it reports
-            output("tutor: a command line cannot contain a NUL character (^@)\n")
+            output("tutor: " + _("a command line cannot contain a NUL character (^@)") + "\n")
             if ready is not None:
                 ready.discard()
             return 2
@@ -223,8 +224,8 @@ class CommandRunner:
                                      stdin=subprocess.DEVNULL, start_new_session=True)
         except (control.LabError, OSError) as exc:
             self._close_master()
-            self.lab_error = str(exc)
-            output(f"tutor: {exc}\n")
+            self.lab_error = said(exc)
+            output(f"tutor: {said(exc)}\n")
             return False
         finally:
             if slave is not None:
@@ -333,5 +334,5 @@ def _with_note(text: str, dropped: int, on_pty: bool = False) -> str:
     if not dropped:
         return text
     # (on a pty a line ends in \r\n, as the pty's own output does: \n alone only moves down)
-    return (f"[tutor] … {dropped} lines skipped: output came faster than it can be shown"
+    return (_("[tutor] … {count} lines skipped: output came faster than it can be shown").format(count=dropped)
             + ("\r\n" if on_pty else "\n") + text)

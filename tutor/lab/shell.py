@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 
+from tutor.i18n import _, said
 from tutor.lab import client, control
 
 
@@ -14,18 +15,18 @@ def open_lab_shell(app) -> str:
     try:
         cmd = client.command(client.bash_argv(None))
     except control.LabError as exc:
-        return str(exc)
+        return said(exc)
     try:
         with app.suspend():
-            print("A real shell in the lab host. Type `exit` (or Ctrl+D) to return to the course.",
+            print(_("A real shell in the lab host. Type `exit` (or Ctrl+D) to return to the course."),
                   flush=True)
             try:
                 subprocess.run(cmd.argv, pass_fds=cmd.fds)
             finally:
                 _take_terminal_back()
     except Exception as exc:  # SuspendNotSupported under a test driver or a web terminal
-        return (f"cannot open a shell here ({exc.__class__.__name__}); "
-                "run `tutor shell` in another terminal")
+        return _("cannot open a shell here ({why}); run `tutor shell` in another terminal").format(
+            why=exc.__class__.__name__)
     finally:
         cmd.close()
     return ""

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from tutor.i18n import Msg
+
 
 def _rows() -> list[list[str]]:
     with open(os.path.join(os.path.dirname(__file__), "tools.txt"), encoding="utf-8") as f:
@@ -29,5 +31,5 @@ def missing_for(lesson: str) -> str | None:
     if not missing:
         return None
     packages = " ".join(sorted({TOOLS[cmd] for cmd in missing}))
-    return (f"lesson {lesson} needs {', '.join(missing)}, which this machine does not have: "
-            f"install it with `sudo apt-get install -y {packages}`")
+    return Msg("lesson {lesson} needs {tools}, which this machine does not have: install it with {cmd}",
+               lesson=lesson, tools=", ".join(missing), cmd=f"`sudo apt-get install -y {packages}`")

@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from tutor.i18n import _
 from tutor.lab import client, control, iptables
 from tutor.lab.netlink import NetlinkReader, close_fds
 from tutor.lab.state import HOST, IP_FORWARD, LabState, NsState
@@ -226,7 +227,7 @@ class LabWatcher:
         and connect again soon (a socket that was dropped could have missed events)."""
         self._close_readers()
         self._fd_cap = self._following // 2
-        self._note = "this app ran out of file descriptors: it follows fewer namespaces"
+        self._note = _("this app ran out of file descriptors: it follows fewer namespaces")
         if not self.snapshot.down:
             self._publish(replace(self.snapshot))
         with self._lock:
@@ -237,18 +238,19 @@ class LabWatcher:
     def _followable(self, names: list[str]) -> list[str]:
         """The lab host and as many namespaces (in order) as we may follow; the rest are noted."""
         wanted = len(names) - 1
-        limit, why = min(MAX_FOLLOWED, wanted), "too many to show"
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        limit, why = min(MAX_FOLLOWED, wanted), _("too many to show")
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         free = soft - len(os.listdir("/proc/self/fd")) - FD_RESERVE - 1   # (-1: the lab host)
         if free < limit:
-            limit, why = max(0, free), f"this app may open only {soft} files (ulimit -n)"
+            limit, why = max(0, free), _("this app may open only {count} files (ulimit -n)").format(count=soft)
         if self._fd_cap is not None and self._fd_cap < limit:
-            limit, why = self._fd_cap, "this app ran out of file descriptors"
+            limit, why = self._fd_cap, _("this app ran out of file descriptors")
         self._fd_cap = None   # for one connection: the next one counts the free descriptors again
         kept = names[:1 + limit]
         self._following = limit
         self._skipped = set(names[1 + limit:])
-        self._note = f"following {limit} of {wanted} namespaces: {why}" if self._skipped else ""
+        self._note = _("following {count} of {total} namespaces: {why}").format(
+            count=limit, total=wanted, why=why) if self._skipped else ""
         return kept
 
     def _agent_changed(self, check: bool) -> bool:
@@ -266,8 +268,8 @@ class LabWatcher:
             self._close_inotify()
             if not self.snapshot.down:
                 name = control.lab_name()
-                error = (f"the lab {name!r} stopped (agent pid {self._last_pid} is gone)"
-                         if self._last_pid else f"the lab {name!r} is not running")
+                error = (_("the lab {name!r} stopped (agent pid {pid} is gone)").format(name=name, pid=self._last_pid)
+                         if self._last_pid else _("the lab {name!r} is not running").format(name=name))
                 self._publish(LabSnapshot(error=error, down=True))
             return False
         if self._agent is None or self._agent[0] != info.pid or self._inotify is None:

@@ -10,7 +10,7 @@ import shlex
 import time
 from collections.abc import Callable
 
-from tutor.i18n import _
+from tutor.i18n import Msg, _
 from tutor.lab import client, control, lifecycle, tools
 from tutor.lessons.lesson import Command, Lesson, Step, load_lessons
 
@@ -79,11 +79,12 @@ def script_error(output: str, sent: list[str], what: str) -> CourseError:
     """The CourseError for a `command_script` of `sent` that exited 1 printing `output`."""
     lines = output.strip().splitlines()
     if not lines:
-        return CourseError(f"{what}: the commands were stopped before they finished", "", "")
+        return CourseError(Msg("{what}: the commands were stopped before they finished", what=what), "", "")
     failed = next((c for c in lines if c in sent), lines[0])
     said = " ".join(lines[lines.index(failed) + 1:] if failed in lines else lines[1:]).strip()
-    return CourseError(f"{what}: the command `{failed}` failed in the lab"
-                       + (f": {said}" if said else ""), failed, said)
+    return CourseError(Msg("{what}: the command `{failed}` failed in the lab: {said}", what=what, failed=failed,
+                           said=said) if said else
+                       Msg("{what}: the command `{failed}` failed in the lab", what=what, failed=failed), failed, said)
 
 
 def _still_there(info: control.LabInfo) -> None:
@@ -129,7 +130,7 @@ def reset_lesson(lesson: Lesson, info: control.LabInfo | None = None,
     info = info or lifecycle.up()[0]
     with lifecycle.resetting(info.name):
         lifecycle.reset(info.name)
-        run_script(start_commands(lesson, lessons), info, f"rebuilding the start of {lesson.id}")
+        run_script(start_commands(lesson, lessons), info, Msg("rebuilding the start of {lesson}", lesson=lesson.id))
         lifecycle.record_lesson(lesson.id, info)
     return info
 
@@ -270,7 +271,7 @@ def _run_then_judge(lesson: Lesson, commands: list[Command], steps: list[Step], 
         texts = [c.text for c in commands]
         state = observe.read_state(checks, info, prelude=command_script(texts) if commands else "")
         if state.prelude is None and commands:
-            failure = CourseError(f"{what}: the lab did not run them", "", "")
+            failure = CourseError(Msg("{what}: the lab did not run them", what=what), "", "")
         elif state.prelude and state.prelude[0] != 0:
             failure = script_error(state.prelude[1], texts, what)
     return failure, judge_steps(lesson, steps, state, info)

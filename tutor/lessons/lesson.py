@@ -10,6 +10,7 @@ import os
 import re
 
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
+from tutor.i18n import Msg, cause, in_lang
 
 # Paths are plain strings here: loading parsed lessons, which nearly every `tutor` call does,
 # stays clear of pathlib's import (measured on `tutor reset lesson1`: +21 ms, the median of 21
@@ -30,8 +31,12 @@ class LessonError(Exception):
     def __init__(self, message: str, path: os.PathLike | str | None = None, line: int | None = None):
         path = os.fspath(path) if path else None
         self.path, self.line, self.message = path, line, message
-        where = f"{path}:{line}: " if path and line else f"{path}: " if path else ""
-        super().__init__(where + message)
+        self.where = f"{path}:{line}: " if path and line else f"{path}: " if path else ""
+        super().__init__(self.where + message)
+
+    def text(self, code: str) -> str:
+        """What it says in language `code`: the place, then the sentence (a Msg translated)."""
+        return self.where + in_lang(self.message, code)
 
 
 # Serve, Command, Step and Lesson are plain classes, not dataclasses: `tutor reset` imports
@@ -114,9 +119,9 @@ class Lesson:
 def _front_matter(lines: list[str], path: str) -> tuple[dict[str, str], dict[str, int], int]:
     """-> (key: value, key: file line, line of the closing `---`)."""
     if not lines or lines[0].strip() != "---":
-        raise LessonError("a lesson must start with front matter (a line `---`)", path, 1)
+        raise LessonError(Msg("a lesson must start with front matter (a line `---`)"), path, 1)
     if not any(line.strip() == "---" for line in lines[1:]):
-        raise LessonError("the front matter opened here is not closed by a `---` line", path, 1)
+        raise LessonError(Msg("the front matter opened here is not closed by a `---` line"), path, 1)
     meta: dict[str, str] = {}
     where: dict[str, int] = {}
     for i, raw in enumerate(lines[1:], start=2):
@@ -127,9 +132,9 @@ def _front_matter(lines: list[str], path: str) -> tuple[dict[str, str], dict[str
             continue
         key, sep, value = line.partition(":")
         if not sep or not key.strip():
-            raise LessonError(f"front matter lines are `key: value`, not {line!r}", path, i)
+            raise LessonError(Msg("front matter lines are `key: value`, not {line!r}", line=line), path, i)
         if key.strip() in meta:
-            raise LessonError(f"front matter has `{key.strip()}:` twice", path, i)
+            raise LessonError(Msg("front matter has `{key}:` twice", key=key.strip()), path, i)
         meta[key.strip()] = value.split(" #", 1)[0].strip()
         where[key.strip()] = i
     raise AssertionError("unreachable: a closing `---` was seen above")
@@ -164,9 +169,9 @@ def _command(text: str, path: str, line: int, looks_only: bool) -> Command:
         return Command(text, line, looks_only)
     m = _SERVE.match(text)
     if not m:
-        raise LessonError("write `serve http NAMESPACE PORT [BODY…]`", path, line)
+        raise LessonError(Msg("write `serve http NAMESPACE PORT [BODY…]`"), path, line)
     if looks_only:
-        raise LessonError("a `serve` line starts a server: it belongs in a `sh` fence, not `sh look`",
+        raise LessonError(Msg("a `serve` line starts a server: it belongs in a `sh` fence, not `sh look`"),
                           path, line)
     return Command(text, line, False, Serve(m.group(1), int(m.group(2)), m.group(3) or ""))
 
@@ -185,17 +190,18 @@ def parse_lesson(path: os.PathLike | str, text: str | None = None, overlay: bool
         try:   # lesson folders may be shared (and linked): any owner, but a small regular file
             text = safefile.read_bytes(path, trusted=False, follow=True).decode("utf-8")
         except safefile.UnsafeFile as exc:
-            raise LessonError(f"cannot read the lesson file: it {exc.why}", path) from None
+            raise LessonError(Msg("cannot read the lesson file: it {why}", why=exc.why), path) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise LessonError(f"cannot read the lesson file ({exc})", path) from None
+            raise LessonError(Msg("cannot read the lesson file ({why})", why=exc), path) from None
     lines = text.splitlines()
     meta, key_lines, body_start = _front_matter(lines, path)
     for key in ("id", "title"):
         if not meta.get(key):
-            said = "is empty" if key in meta else "is missing"
-            raise LessonError(f"front matter `{key}:` {said}", path, key_lines.get(key, 1))
+            said = Msg("front matter `{key}:` is empty", key=key) if key in meta else \
+                Msg("front matter `{key}:` is missing", key=key)
+            raise LessonError(said, path, key_lines.get(key, 1))
     if not _ID.match(meta["id"]):
-        raise LessonError(f"id {meta['id']!r} must be lowercase letters, digits and dashes", path,
+        raise LessonError(Msg("id {id!r} must be lowercase letters, digits and dashes", id=meta["id"]), path,
                           key_lines["id"])
     requires = [r.strip() for r in meta.get("requires", "").replace("[", "").replace("]", "").split(",") if r.strip()]
     body_lines = lines[body_start:]
@@ -212,7 +218,7 @@ def parse_lesson(path: os.PathLike | str, text: str | None = None, overlay: bool
         end = sections[i + 1]["start"] if i + 1 < len(sections) else len(body_lines)
         _fill_section(lesson, sec, body_lines, end, body_start, path, is_intro=(i == 0), overlay=overlay)
     if not lesson.steps:
-        raise LessonError("the lesson has no steps (`## Step title` headings)", path, body_start + 1)
+        raise LessonError(Msg("the lesson has no steps (`## Step title` headings)"), path, body_start + 1)
     return lesson
 
 
@@ -223,7 +229,7 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
     if not is_intro:
         title = toks[1].content.strip() if len(toks) > 1 else ""
         if not title:
-            raise LessonError("a step heading has no title", path, sec["line"])
+            raise LessonError(Msg("a step heading has no title"), path, sec["line"])
     commands: list[Command] = []
     checks: list[Check] | None = None
     check_line = sec["line"]
@@ -235,28 +241,28 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
         info, options = (words[0], words[1:]) if words else ("", [])
         first = offset + tok.map[0] + 1          # file line of the opening fence
         if overlay and info in ("sh", "check", "setup"):
-            raise LessonError(f"a translation takes its commands and checks from the lesson it "
-                              f"translates: leave this `{info}` block out", path, first)
+            raise LessonError(Msg("a translation takes its commands and checks from the lesson it "
+                                  "translates: leave this `{info}` block out", info=info), path, first)
         if info in ("sh", "check", "setup"):
             for n in range(tok.map[0], tok.map[1]):
                 if 0 <= n - sec["start"] < len(keep):
                     keep[n - sec["start"]] = False
         if info == "setup":
             if not is_intro:
-                raise LessonError("a `setup` block belongs before the first step", path, first)
+                raise LessonError(Msg("a `setup` block belongs before the first step"), path, first)
             lesson.setup += _commands(tok.content, path, first + 1)
         elif info == "sh":
             if is_intro:
-                raise LessonError("`sh` commands belong to a step (put them after a `## ` heading)", path, first)
+                raise LessonError(Msg("`sh` commands belong to a step (put them after a `## ` heading)"), path, first)
             if bad := [o for o in options if o not in _SH_OPTIONS]:
-                raise LessonError(f"a `sh` fence takes only `look` after `sh` (`sh look`: commands "
-                                  f"that only look), not {bad[0]!r}", path, first)
+                raise LessonError(Msg("a `sh` fence takes only `look` after `sh` (`sh look`: commands "
+                                      "that only look), not {option!r}", option=bad[0]), path, first)
             commands += _commands(tok.content, path, first + 1, looks_only="look" in options)
         elif info == "check":
             if is_intro:
-                raise LessonError("a `check` block belongs to a step", path, first)
+                raise LessonError(Msg("a `check` block belongs to a step"), path, first)
             if checks is not None:
-                raise LessonError(f"step {title!r} has a second `check` block", path, first)
+                raise LessonError(Msg("step {title!r} has a second `check` block", title=title), path, first)
             checks, check_line = _checks(tok.content, path, first + 1), first
     text_lines = [l for l, k in zip(body_lines[sec["start"]:end], keep, strict=False) if k]
     if is_intro:
@@ -265,9 +271,9 @@ def _fill_section(lesson: Lesson, sec: dict, body_lines: list[str], end: int, of
     if checks is None and overlay:
         checks = []
     elif checks is None:
-        raise LessonError(f"step {title!r} has no `check` block", path, sec["line"])
+        raise LessonError(Msg("step {title!r} has no `check` block", title=title), path, sec["line"])
     if not checks and not overlay:
-        raise LessonError(f"step {title!r} has an empty `check` block", path, check_line)
+        raise LessonError(Msg("step {title!r} has an empty `check` block", title=title), path, check_line)
     body = "\n".join(text_lines[1:]).strip()   # drop the heading line itself
     lesson.steps.append(Step(len(lesson.steps) + 1, title, body, commands, checks, sec["line"]))
 
@@ -281,7 +287,7 @@ def _checks(text: str, path: str, first_line: int) -> list[Check]:
         try:
             out.append(parse_check(line))
         except CheckSyntaxError as exc:
-            raise LessonError(str(exc), path, first_line + i) from None
+            raise LessonError(cause(exc), path, first_line + i) from None
     return out
 
 
@@ -294,7 +300,7 @@ def lesson_files(directory: os.PathLike | str | None = None) -> list[str]:
     """The lesson files, in order (`NN-slug.md`)."""
     directory = os.fspath(directory or lessons_dir())
     if not os.path.isdir(directory):
-        raise LessonError("there is no lesson folder here", directory)
+        raise LessonError(Msg("there is no lesson folder here"), directory)
     return sorted(f for f in (os.path.join(directory, n) for n in os.listdir(directory) if n.endswith(".md"))
                   if os.path.isfile(f))
 
@@ -338,17 +344,17 @@ def load_lessons(directory: os.PathLike | str | None = None) -> list[Lesson]:
     by_id: dict[str, Lesson] = {}
     for lesson in lessons:
         if lesson.id in by_id:
-            raise LessonError(f"lesson id {lesson.id!r} is also used by {by_id[lesson.id].path}",
+            raise LessonError(Msg("lesson id {id!r} is also used by {path}", id=lesson.id, path=by_id[lesson.id].path),
                               lesson.path, lesson.line_of("id"))
         by_id[lesson.id] = lesson
     for lesson in lessons:
         for req in lesson.requires:
             if req not in by_id:
                 known = ", ".join(by_id)
-                raise LessonError(f"requires unknown lesson {req!r} (known: {known})",
+                raise LessonError(Msg("requires unknown lesson {req!r} (known: {known})", req=req, known=known),
                                   lesson.path, lesson.line_of("requires"))
         if cycle := _requires_cycle(lesson, by_id):
-            raise LessonError(f"requires goes round in a circle: {' -> '.join(cycle)}",
+            raise LessonError(Msg("requires goes round in a circle: {cycle}", cycle=" -> ".join(cycle)),
                               lesson.path, lesson.line_of("requires"))
     return lessons
 
@@ -384,4 +390,4 @@ def find_lesson(key: str, directory: os.PathLike | str | None = None,
         if lesson.id == want:
             return lesson
     known = ", ".join(l.id for l in lessons)
-    raise LessonError(f"there is no lesson {key!r} (known: {known})")
+    raise LessonError(Msg("there is no lesson {key!r} (known: {known})", key=key, known=known))

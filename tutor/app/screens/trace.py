@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tutor.i18n import _
+from tutor.i18n import _, said
 from tutor.sanitize import clean
 
 MARKS = {True: ("✓", "green"), False: ("✗", "red"), None: ("?", "yellow")}
@@ -67,7 +67,7 @@ class TraceScreen(ModalScreen[None]):
                 raise control.not_running()
             shown: Text = trace_text(trace(self.check, info))
         except Exception as exc:  # the lab went away, or the check cannot be traced: say so
-            shown = Text(_("cannot trace {check}: {why}").format(check=clean(self.check), why=clean(str(exc))),
+            shown = Text(_("cannot trace {check}: {why}").format(check=clean(self.check), why=clean(said(exc))),
                          style="red")
         self.app.call_from_thread(self._show, shown)
 

@@ -41,14 +41,18 @@ from textual.widgets import Input, Label
 
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
 from tutor.app.outbox import Outbox
+from tutor.app.policy import localize_keys
 from tutor.app.widgets.term_log import TermLog
+from tutor.i18n import Msg, _, in_lang, lang
 from tutor.lab.complete import Completion
 from tutor.lab.control import LabError
 from tutor.lab.runner import CommandRunner, Ready
 from tutor.sanitize import clean
 
 PROMPT = "root@lab:/#"
-PLACEHOLDER = "type a command, e.g. ip -br link"
+# Sentences are Msgs (str: the English), put into the language when shown: the app is made
+# after the language is chosen, this module before.
+PLACEHOLDER = Msg("type a command, e.g. {example}", example="ip -br link")
 SCROLLBACK = 3000      # lines of the scrollback
 DEFAULT_SIZE = (80, 24)  # the pty's size while the console has none yet (not laid out)
 HISTORY = 500
@@ -57,9 +61,9 @@ MAX_PASTE_LINES = 200  # lines one paste may run (a whole lesson's commands are 
 MAX_CHOICES = 100      # Tab's candidates shown on one line at most
 READY, DROP = "ready", "drop"   # jobs for the commands' thread besides commands
 RUNNING_MARK_AFTER = 0.2   # seconds a command runs before the console is marked as running
-TOO_LONG = f"[tutor] a command line holds at most {MAX_LINE:,} characters: this one was not run"
-CUT_OFF = (f"[tutor] a command line holds at most {MAX_LINE:,} characters: this one will not run "
-           "(Ctrl+C clears it)")
+TOO_LONG = Msg("[tutor] a command line holds at most {most} characters: this one was not run", most=f"{MAX_LINE:,}")
+CUT_OFF = Msg("[tutor] a command line holds at most {most} characters: this one will not run (Ctrl+C clears it)",
+              most=f"{MAX_LINE:,}")
 # programs that want a terminal: point at the real shell instead of hanging on them
 INTERACTIVE = re.compile(r"^(?:ip\s+netns\s+exec\s+\S+\s+)?"
                          r"(?:bash|sh|vi|vim|nano|less|more|top|htop|man|tmux|screen)\s*$")
@@ -71,11 +75,11 @@ def _builtin(cmdline: str) -> str | None:
     if cmdline in ("clear", "reset"):
         return None
     if word in ("exit", "logout"):
-        return "[tutor] this console stays open: Ctrl+Q quits the course, F2 opens a real shell"
+        return _("[tutor] this console stays open: Ctrl+Q quits the course, F2 opens a real shell")
     if word == "cd":
-        return "[tutor] every command starts in / here (cd does not carry over); F2 opens a real shell"
+        return _("[tutor] every command starts in / here (cd does not carry over); F2 opens a real shell")
     if INTERACTIVE.match(cmdline):
-        return "[tutor] this program needs a real terminal: press F2 for a lab shell"
+        return _("[tutor] this program needs a real terminal: press F2 for a lab shell")
     return ""
 
 
@@ -117,14 +121,15 @@ class PromptInput(Input):
         """Ctrl+L: the console is to clear its scrollback."""
 
     BINDINGS = [
-        Binding("up", "history(-1)", "Older command", show=False),
-        Binding("down", "history(1)", "Newer command", show=False),
-        Binding("ctrl+c", "interrupt", "Stop", priority=True),
-        Binding("ctrl+l", "clear_log", "Clear", show=False),
+        Binding("up", "history(-1)", Msg("Older command"), show=False),
+        Binding("down", "history(1)", Msg("Newer command"), show=False),
+        Binding("ctrl+c", "interrupt", Msg("Stop"), priority=True),
+        Binding("ctrl+l", "clear_log", Msg("Clear"), show=False),
     ]
 
     def __init__(self, history: list[str] | None = None, **kwargs):
         super().__init__(max_length=MAX_LINE, **kwargs)
+        localize_keys(self._bindings)   # the footer's labels in the language of now
         self.overflowed = False   # a key was refused at MAX_LINE: this line is not to run
         self.history = [] if history is None else history   # the console's list: it adds the lines
         self._history_pos: int | None = None   # where ↑/↓ stand; None: at the line being typed
@@ -154,7 +159,7 @@ class PromptInput(Input):
             event.prevent_default()
             if not self.overflowed:
                 self.overflowed = True
-                self.post_message(InputRefused(CUT_OFF))
+                self.post_message(InputRefused(in_lang(CUT_OFF, lang())))
         # other keys: Textual goes on to Input._on_key (handlers run along the MRO)
 
     def _complete(self) -> None:
@@ -177,9 +182,11 @@ class PromptInput(Input):
         lines = (self.value + event.text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
         longest = max(len(line) for line in lines)
         if longest > MAX_LINE or len(lines) - 1 > MAX_PASTE_LINES:
-            why = (f"a line of {longest:,} characters (at most {MAX_LINE:,})" if longest > MAX_LINE
-                   else f"{len(lines) - 1:,} lines (at most {MAX_PASTE_LINES} at once)")
-            self.post_message(InputRefused(f"[tutor] paste refused, nothing was run: {why}"))
+            why = (_("a line of {length} characters (at most {most})").format(
+                       length=f"{longest:,}", most=f"{MAX_LINE:,}") if longest > MAX_LINE
+                   else _("{count} lines (at most {most} at once)").format(
+                       count=f"{len(lines) - 1:,}", most=MAX_PASTE_LINES))
+            self.post_message(InputRefused(_("[tutor] paste refused, nothing was run: {why}").format(why=why)))
             return
         self._history_pos = None
         for line in lines[:-1]:
@@ -225,7 +232,7 @@ class Console(Vertical):
         self.history: list[str] = []     # newest last; the prompt walks it with ↑/↓
         self.runner: CommandRunner | None = None
         self.queued: list[str] = []
-        self.idle_placeholder = PLACEHOLDER   # what the empty prompt invites (presenter mode: "")
+        self.idle_placeholder = in_lang(PLACEHOLDER, lang())   # what the empty prompt invites (presenter mode: "")
         # the commands' thread (`_serve`) and what it is to do: a CommandRunner to run, READY
         # (start the next command's process ahead), DROP (discard that), None (end)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -368,7 +375,7 @@ class Console(Vertical):
     def on_line_entered(self, event: LineEntered) -> None:
         event.stop()
         if len(event.line) > MAX_LINE:    # (the prompt stops at MAX_LINE; other senders may not)
-            self.echo(TOO_LONG)
+            self.echo(in_lang(TOO_LONG, lang()))
             return
         # typed ahead while a command runs: it waits its turn (Ctrl+C drops it, as a tty does)
         self.queued.append(event.line)
@@ -432,20 +439,20 @@ class Console(Vertical):
             term.feed(text)
             final, lost, screen = term.take()
             if lost:
-                final.insert(0, f"[tutor] … {lost} earlier lines skipped")
+                final.insert(0, _("[tutor] … {count} earlier lines skipped").format(count=lost))
             if outbox.put(final, screen):
                 self.post_message(CommandOutput(outbox))
 
         status = runner.run(show, cancelled=lambda: self._closing, ready=ready)
         if runner.lab_error:
-            show("[tutor] F6 sets up a fresh lab for this lesson\r\n")
+            show(_("[tutor] F6 sets up a fresh lab for this lesson") + "\r\n")
         self.post_message(CommandFinished(runner.cmdline, status, bool(runner.stop_requested)))
 
     def on_command_output(self, message: CommandOutput) -> None:
         message.stop()
         final, skipped, screen = message.outbox.take()
         if skipped:
-            final.insert(0, f"[tutor] … {skipped} earlier lines skipped")
+            final.insert(0, _("[tutor] … {count} earlier lines skipped").format(count=skipped))
         self.query_one(TermLog).show_live(final, screen)
 
     def on_command_finished(self, message: CommandFinished) -> None:
@@ -468,7 +475,8 @@ class Console(Vertical):
     def _show_queue(self) -> None:
         n = len(self.queued)
         self.query_one(PromptInput).placeholder = (
-            f"{n} line{'s' * (n != 1)} waiting for the running command (Ctrl+C drops them)" if n
+            (_("{count} line waiting for the running command (Ctrl+C drops it)") if n == 1 else
+             _("{count} lines waiting for the running command (Ctrl+C drops them)")).format(count=n) if n
             else self.idle_placeholder)
 
     def interrupt(self) -> None:

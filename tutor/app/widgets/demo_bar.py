@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from tutor.i18n import _
 from tutor.sanitize import cell, clean
 
 
@@ -16,25 +17,25 @@ class DemoBar(Static):
         total = len(step.commands)
         done = play.ran.get(step.number, 0)
         if play.setup_error:
-            state = "the lab could not be set up (see the console)"
+            state = _("the lab could not be set up (see the console)")
         elif not play.ready:
-            state = "setting up the lab…"
+            state = _("setting up the lab…")
         elif play.finished:
-            state = {None: "checking the lesson…", True: "lesson complete ✓",
-                     False: "lesson not complete ✗"}[play.final_passed]
+            state = {None: _("checking the lesson…"), True: _("lesson complete ✓"),
+                     False: _("lesson not complete ✗")}[play.final_passed]
         elif play.typing is not None:
-            state = "typing…"
+            state = _("typing…")
         elif play.busy:
-            state = "running…"
+            state = _("running…")
         elif play.auto:
-            state = "playing"
+            state = _("playing")
         elif done < total:
-            state = "space: next command"
+            state = _("space: next command")
         else:
-            state = "space: next step"
-        mode = f"auto, {play.delay:g} s apart" if play.auto else "presenter"
+            state = _("space: next step")
+        mode = _("auto, {seconds} s apart").format(seconds=f"{play.delay:g}") if play.auto else _("presenter")
         if play.loop:
-            mode += f", round {play.rounds}"
+            mode = _("{mode}, round {round}").format(mode=mode, round=play.rounds)
         self.show(lesson_id=lesson.id, step=step.number, steps=len(lesson.steps), ran=done,
                   commands=total, state=state, paused=play.paused, speed=play.speed, mode=mode)
 
@@ -42,20 +43,22 @@ class DemoBar(Static):
              state: str, paused: bool, speed: float, mode: str) -> None:
         """Lesson and step, `ran` of `commands` entered, the demo's `state`, typing speed, mode."""
         if paused:
-            state = "⏸ PAUSED · " + state
-        self.update(f"▶ DEMO  {lesson_id} · step {step}/{steps} · command {min(ran, commands)}/{commands}"
-                    f"  │  {state}  │  typing {speed:g} chars/s  │  {mode}")
+            state = _("⏸ PAUSED · {state}").format(state=state)
+        self.update(_("▶ DEMO  {lesson} · step {step}/{steps} · command {ran}/{commands}  │  {state}  │  "
+                      "typing {speed} chars/s  │  {mode}").format(
+            lesson=lesson_id, step=step, steps=steps, ran=min(ran, commands), commands=commands, state=state,
+            speed=f"{speed:g}", mode=mode))
 
 
 def ending_text(title: str, result, error: str, after: str) -> Text:
     """What a played lesson came to: complete, or which steps still fail; then `after`."""
     text = Text()
     if result is not None and result.passed:
-        text.append("Lesson complete! ", style="bold green")
-        text.append(f"{cell(title)}: every check of every step passes.")
+        text.append(_("Lesson complete!") + " ", style="bold green")
+        text.append(_("{title}: every check of every step passes.").format(title=cell(title)))
     else:
-        text.append("The lesson did not finish: ", style="bold red")
+        text.append(_("The lesson did not finish:") + " ", style="bold red")
         failing = [str(s.number) for s in result.steps if not s.passed] if result else []
-        text.append(clean(error) if error else f"steps {', '.join(failing)} still fail.")
+        text.append(clean(error) if error else _("steps {steps} still fail.").format(steps=", ".join(failing)))
     text.append(f"\n\n{after}", style="italic")
     return text

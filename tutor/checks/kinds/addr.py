@@ -24,15 +24,15 @@ class Addr(StateKind):
     layer = 2
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        cidr = w.take("an address like 10.200.0.2/24")
+        cidr = w.take(Msg("an address like 10.200.0.2/24"))
         if "/" not in cidr:
-            raise CheckSyntaxError(f"address {cidr!r} needs its prefix, like {cidr}/24")
+            raise CheckSyntaxError(Msg("address {cidr!r} needs its prefix, like {cidr}/24", cidr=cidr))
         ip, prefix = cidr.split("/", 1)
-        args: dict = {"ip": ip_address(ip, "address")}
+        args: dict = {"ip": ip_address(ip, Msg("address"))}
         if not prefix.isdigit() or int(prefix) > (32 if "." in args["ip"] else 128):
-            raise CheckSyntaxError(f"{cidr!r} has no valid prefix length (like /24)")
+            raise CheckSyntaxError(Msg("{cidr!r} has no valid prefix length (like /24)", cidr=cidr))
         args["prefix"] = int(prefix)
-        args["dev"] = iface(w.option("on", "an interface") or missing("`on DEV`"))
+        args["dev"] = iface(w.option("on", Msg("an interface")) or missing(Msg("`on DEV`")))
         return args, w.where("in")
 
     def judge(self, check: Check, state: LabState) -> Verdict:

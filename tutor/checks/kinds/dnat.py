@@ -27,12 +27,12 @@ class Dnat(StateKind):
     layer = 5
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        if w.take("a protocol") != "tcp":
-            raise CheckSyntaxError("write `dnat tcp PORT to IP:PORT`")
-        args: dict = {"port": port(w.take("a port"))}
-        target = w.option("to", "IP:PORT") or missing("`to IP:PORT`")
+        if w.take(Msg("a protocol")) != "tcp":
+            raise CheckSyntaxError(Msg("write `dnat tcp PORT to IP:PORT`"))
+        args: dict = {"port": port(w.take(Msg("a port")))}
+        target = w.option("to", "IP:PORT") or missing(Msg("`to IP:PORT`"))
         ip, _, to_port = target.partition(":")
-        args["to_ip"], args["to_port"] = ip_address(ip, "DNAT target"), port(to_port or str(args["port"]))
+        args["to_ip"], args["to_port"] = ip_address(ip, Msg("DNAT target")), port(to_port or str(args["port"]))
         return args, Where()
 
     def reads(self, check: Check, for_hints: bool) -> Reads:

@@ -21,14 +21,14 @@ class Fetch(ProbeKind):
     means = "X fetches URL with curl (and gets that HTTP status)"
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        url = w.take("a URL")
+        url = w.take(Msg("a URL"))
         if not re.match(r"^https?://[^\s/]+", url):
-            raise CheckSyntaxError(f"{url!r} is not an http:// URL")
+            raise CheckSyntaxError(Msg("{url!r} is not an http:// URL", url=url))
         args: dict = {"url": url}
-        status = w.option("status", "an HTTP status code")
+        status = w.option("status", Msg("an HTTP status code"))
         args["status"] = int(status) if status and status.isdigit() else None
         if status and args["status"] is None:
-            raise CheckSyntaxError(f"status {status!r} is not a number")
+            raise CheckSyntaxError(Msg("status {status!r} is not a number", status=status))
         return args, w.where("from")
 
     def command(self, check: Check) -> str:

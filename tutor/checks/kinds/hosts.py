@@ -18,10 +18,10 @@ class Hosts(StateKind):
     layer = 6
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        host = w.take("a host name")
+        host = w.take(Msg("a host name"))
         if not all(c.isalnum() or c in ".-_" for c in host):
-            raise CheckSyntaxError(f"{host!r} is not a host name")
-        return {"name": host.lower(), "ip": ip_address(w.take("an address"), "address")}, Where()
+            raise CheckSyntaxError(Msg("{host!r} is not a host name", host=host))
+        return {"name": host.lower(), "ip": ip_address(w.take(Msg("an address")), Msg("address"))}, Where()
 
     def reads(self, check: Check, for_hints: bool) -> Reads:
         return Reads(hosts=True)

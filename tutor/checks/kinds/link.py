@@ -16,9 +16,9 @@ class Link(StateKind):
     layer = 1
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        args: dict = {"dev": iface(w.take("an interface"))}
+        args: dict = {"dev": iface(w.take(Msg("an interface")))}
         where = w.where("in")
-        args["type"] = w.option("type", "veth or bridge")
+        args["type"] = w.option("type", Msg("veth or bridge"))
         args["up"] = w.flag("up")
         return args, where
 

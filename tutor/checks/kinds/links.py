@@ -19,10 +19,10 @@ class Links(StateKind):
     def parse(self, w: Words) -> tuple[dict, Where]:
         where = w.where("in")
         if w.take("`are`") != "are":
-            raise CheckSyntaxError("write `links in NS are DEV [DEV…]`")
-        devs = [iface(w.take("an interface"))]
+            raise CheckSyntaxError(Msg("write `links in NS are DEV [DEV…]`"))
+        devs = [iface(w.take(Msg("an interface")))]
         while w.words:
-            devs.append(iface(w.take("an interface")))
+            devs.append(iface(w.take(Msg("an interface"))))
         return {"devs": " ".join(devs)}, where   # a string: the lesson cache keeps plain values
 
     def judge(self, check: Check, state: LabState) -> Verdict:

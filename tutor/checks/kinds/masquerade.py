@@ -25,7 +25,7 @@ class Masquerade(StateKind):
     layer = 5
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        return {"subnet": network(w.take("a source subnet"), "subnet")}, Where()
+        return {"subnet": network(w.take(Msg("a source subnet")), Msg("subnet"))}, Where()
 
     def reads(self, check: Check, for_hints: bool) -> Reads:
         # with ip_forward: what is read about forwarding is then whole (rules and the switch)

@@ -16,8 +16,8 @@ class Master(StateKind):
     layer = 1
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        args = {"dev": iface(w.take("an interface")),
-                "bridge": iface(w.option("is", "a bridge name") or missing("`is BRIDGE`"))}
+        args = {"dev": iface(w.take(Msg("an interface"))),
+                "bridge": iface(w.option("is", Msg("a bridge name")) or missing(Msg("`is BRIDGE`")))}
         return args, w.where("in")
 
     def judge(self, check: Check, state: LabState) -> Verdict:

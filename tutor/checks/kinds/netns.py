@@ -16,7 +16,7 @@ class Netns(StateKind):
     layer = 0
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        return {"name": ns_name(w.take("a namespace name"))}, Where()
+        return {"name": ns_name(w.take(Msg("a namespace name")))}, Where()
 
     def judge(self, check: Check, state: LabState) -> Verdict:
         name = check.args["name"]

@@ -16,9 +16,9 @@ class No(StateKind):
     layer = 1
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        what = w.take("what there must be none of (`veth`)")
+        what = w.take(Msg("what there must be none of (`veth`)"))
         if what != "veth":
-            raise CheckSyntaxError(f"`no` takes `veth`, not {what!r}")
+            raise CheckSyntaxError(Msg("`no` takes `veth`, not {what!r}", what=what))
         return {"what": what}, w.where("in")
 
     def judge(self, check: Check, state: LabState) -> Verdict:

@@ -16,14 +16,14 @@ class Peer(StateKind):
     layer = 1
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        args: dict = {"dev": iface(w.take("an interface"))}
+        args: dict = {"dev": iface(w.take(Msg("an interface")))}
         if "with" not in w.words:
-            raise CheckSyntaxError("`peer DEV [in NS] with DEV2 [in NS2]` needs `with`")
+            raise CheckSyntaxError(Msg("`peer DEV [in NS] with DEV2 [in NS2]` needs `with`"))
         split = w.words.index("with")
         head, tail = Words(w.words[:split]), Words(w.words[split + 1:])
         where = head.where("in")
         head.done()
-        args["peer"] = iface(tail.take("the other end"))
+        args["peer"] = iface(tail.take(Msg("the other end")))
         args["peer_ns"] = tail.where("in").ns
         tail.done()
         w.words = []

@@ -17,7 +17,7 @@ class Ping(ProbeKind):
     protocol = "icmp"
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        return {"ip": ip_address(w.take("an address"), "ping target")}, w.where("from")
+        return {"ip": ip_address(w.take(Msg("an address")), Msg("ping target"))}, w.where("from")
 
     def command(self, check: Check) -> str:
         return f"ping -n -c 1 -W 1 {check.args['ip']}"

@@ -23,20 +23,20 @@ class Resolv(StateKind):
     layer = 6
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        first = w.take("a namespace (or `host`)")
+        first = w.take(Msg("a namespace (or `host`)"))
         args: dict = {"ns": first if first == HOST else ns_name(first)}
         if w.words[:1] == ["search"]:
             domains, w.words[:] = w.words[1:], []
             if not domains:
-                missing("the search domains after `search`")
+                missing(Msg("the search domains after `search`"))
             for d in domains:
                 if not _DOMAIN.fullmatch(d):
-                    raise CheckSyntaxError(f"{d!r} is not a domain like mycompany.com")
+                    raise CheckSyntaxError(Msg("{d!r} is not a domain like mycompany.com", d=d))
             # one string (check args are scalars: the lesson cache keeps them as they are)
             args["search"] = " ".join(d.lower().rstrip(".") for d in domains)
             return args, Where()
-        args["nameserver"] = ip_address(w.option("nameserver", "an address")
-                                        or missing("`nameserver IP` or `search DOMAIN…`"), "nameserver")
+        args["nameserver"] = ip_address(w.option("nameserver", Msg("an address"))
+                                        or missing(Msg("`nameserver IP` or `search DOMAIN…`")), Msg("nameserver"))
         return args, Where()
 
     def reads(self, check: Check, for_hints: bool) -> Reads:

@@ -20,9 +20,9 @@ class Resolve(ProbeKind):
     means = "X resolves NAME (to IP) the way `ip netns exec X` sees the files"
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        args: dict = {"name": w.take("a host name")}
-        is_ip = w.option("is", "an address")
-        args["is"] = ip_address(is_ip, "address") if is_ip else None
+        args: dict = {"name": w.take(Msg("a host name"))}
+        is_ip = w.option("is", Msg("an address"))
+        args["is"] = ip_address(is_ip, Msg("address")) if is_ip else None
         return args, w.where("from")
 
     def command(self, check: Check) -> str:

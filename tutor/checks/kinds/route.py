@@ -16,11 +16,11 @@ class Route(StateKind):
     layer = 3
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        dest = w.take("a destination (`default` or A.B.C.D/P)")
-        args: dict = {"dest": "default" if dest in ("default", "0.0.0.0/0") else network(dest, "destination")}
-        via = w.option("via", "a gateway address")
-        args["via"] = ip_address(via, "gateway") if via else None
-        dev = w.option("dev", "an interface")
+        dest = w.take(Msg("a destination (`default` or A.B.C.D/P)"))
+        args: dict = {"dest": "default" if dest in ("default", "0.0.0.0/0") else network(dest, Msg("destination"))}
+        via = w.option("via", Msg("a gateway address"))
+        args["via"] = ip_address(via, Msg("gateway")) if via else None
+        dev = w.option("dev", Msg("an interface"))
         args["dev"] = iface(dev) if dev else None
         return args, w.where("in")
 

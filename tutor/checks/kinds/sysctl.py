@@ -18,16 +18,16 @@ class Sysctl(StateKind):
     layer = 4
 
     def parse(self, w: Words) -> tuple[dict, Where]:
-        key = w.take("a sysctl name")
+        key = w.take(Msg("a sysctl name"))
         if "=" in key:   # `KEY=VALUE`, the way `sysctl -w` is typed
             key, _, value = key.partition("=")
             if value:
                 w.words.insert(0, value)
         elif w.take("`=`") != "=":
-            raise CheckSyntaxError("write `sysctl KEY = VALUE`")
+            raise CheckSyntaxError(Msg("write `sysctl KEY = VALUE`"))
         if not re.fullmatch(r"[a-z0-9_]+(?:[./][A-Za-z0-9_-]+)+", key):
-            raise CheckSyntaxError(f"{key!r} is not a sysctl name like net.ipv4.ip_forward")
-        args = {"key": key.replace("/", "."), "value": w.take("a value")}
+            raise CheckSyntaxError(Msg("{key!r} is not a sysctl name like net.ipv4.ip_forward", key=key))
+        args = {"key": key.replace("/", "."), "value": w.take(Msg("a value"))}
         return args, w.where("in")
 
     def reads(self, check: Check, for_hints: bool) -> Reads:

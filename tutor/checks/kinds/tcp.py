@@ -19,9 +19,9 @@ class Tcp(ProbeKind):
     def parse(self, w: Words) -> tuple[dict, Where]:
         target = w.take("IP:PORT")
         if ":" not in target:
-            raise CheckSyntaxError(f"{target!r} needs a port: write `tcp IP:PORT`, like {target}:80")
+            raise CheckSyntaxError(Msg("{target!r} needs a port: write `tcp IP:PORT`, like {target}:80", target=target))
         ip, _, number = target.rpartition(":")
-        return {"ip": ip_address(ip, "address"), "port": port(number)}, w.where("from")
+        return {"ip": ip_address(ip, Msg("address")), "port": port(number)}, w.where("from")
 
     def command(self, check: Check) -> str:
         return f"timeout 2 bash -c 'exec 3<>/dev/tcp/{check.args['ip']}/{check.args['port']}' && echo connected"
