@@ -276,7 +276,7 @@ def test_a_step_timer_that_fires_after_the_app_closed_does_nothing(lab, state_ho
             app.celebrated = True
 
     run(body())
-    app._advance(app.step, app.step + 1)          # the timers' work, after the app has closed
+    app._advance(app.step)                        # the timers' work, after the app has closed
     app._celebrate(app.lesson.id)
 
 
