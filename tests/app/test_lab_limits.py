@@ -118,3 +118,37 @@ def test_running_out_of_descriptors_meanwhile_is_said_and_survived(lab, state_ho
             assert "\n21\n" in console_text(app) + "\n"
     with _nofile(1024):   # (fewer descriptors to take)
         run(body())
+
+
+def test_many_namespaces_get_a_few_tabs_and_f9_or_plus_n_brings_the_rest(lab, state_home):
+    """30 namespaces: MAX_TABS tabs and a "+N" one (a bar of 200 tabs made every relayout of the
+    screen slow); F9 goes through every namespace, those without a tab too, and the table shows
+    the one picked; "+N" brings the first without a tab."""
+    from textual.widgets import Tabs
+
+    from tutor.app.widgets.lab_view import MAX_TABS, MORE
+
+    def tab_labels(app) -> list[str]:
+        return [str(t.label) for t in app.lab_view.query_one(Tabs).query("Tab")]
+
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.result is not None, 15, "the first verification")
+            client.run("ip -batch - <<'EOF'\n" + "".join(f"netns add n{i:02}\n" for i in range(30)) + "EOF")
+            await wait_for(pilot, lambda: len(app.lab_view.snapshot.state.ns) == 31, 20, "30 namespaces")
+            await wait_for(pilot, lambda: tab_labels(app)[-1:] == [f"+{31 - (MAX_TABS - 1)}"], 10, "the +N tab")
+            assert len(tab_labels(app)) == MAX_TABS and tab_labels(app)[0] == "host"
+            for _ in range(MAX_TABS):                      # host, n00 … n10, then n11: no tab before
+                await pilot.press("f9")
+            await wait_for(pilot, lambda: app.lab_view.namespace == "n11", 5, "n11 on screen")
+            await wait_for(pilot, lambda: "n11" in tab_labels(app), 5, "n11's tab")
+            assert len(tab_labels(app)) == MAX_TABS
+            links = app.lab_view.query_one("#table-links")
+            await wait_for(pilot, lambda: any("lo" in str(links.get_row_at(i)[0]) for i in range(links.row_count)),
+                           5, "n11's links")
+            await pilot.click(f"#{MORE}")
+            await wait_for(pilot, lambda: app.lab_view.namespace not in ("n11", "host")
+                           and app.lab_view.namespace.startswith("n"), 5, "another namespace from +N")
+            assert len(tab_labels(app)) == MAX_TABS
+    run(body())

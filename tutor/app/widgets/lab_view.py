@@ -10,6 +10,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static, Tab, TabbedContent, TabPane, Tabs
@@ -32,6 +33,11 @@ def tab_title(name: str) -> str:
     return in_lang(TAB_TITLES[name], lang())
 
 Baseline = dict[str, dict[str, list[tuple[str, ...]]]]
+# namespace tabs at once (the lab host's among them); past it, the last tab reads "+N" and F9 or
+# a click on it brings the others in turn. A tab bar of 200 (all a lab of 1,000 namespaces
+# follows) made every relayout of the screen measure 200 tabs (issue 15).
+MAX_TABS = 12
+MORE = "ns-more"
 
 
 class LabView(Vertical):
@@ -44,6 +50,7 @@ class LabView(Vertical):
         self.namespace = HOST
         self._tab_ids: dict[str, str] = {}   # namespace -> tab id (names may not be valid ids)
         self._next_tab = 0
+        self._mounting: dict[str, AwaitComplete] = {}   # tab id -> its mounting, while `_pick` may wait on it
 
     def compose(self) -> ComposeResult:
         yield Tabs(Tab("host", id="ns-0"), id="ns-tabs")
@@ -73,10 +80,10 @@ class LabView(Vertical):
                          for ns, state in self.snapshot.state.ns.items()}
 
     def select_next_namespace(self) -> None:
-        """Cycle through the lab host and the namespaces."""
+        """Cycle through the lab host and the namespaces (those without a tab too)."""
         names = self.snapshot.names() or [HOST]
         i = names.index(self.namespace) if self.namespace in names else -1
-        self._select(names[(i + 1) % len(names)])
+        self._pick(names[(i + 1) % len(names)])
 
     def select_next_table(self) -> None:
         """Cycle through the tables and the map."""
@@ -97,24 +104,76 @@ class LabView(Vertical):
 
     def _select(self, name: str) -> None:
         if name in self._tab_ids:
-            self.query_one(Tabs).active = self._tab_ids[name]
+            self._activate(self._tab_ids[name])
+
+    def _activate(self, tab_id: str) -> None:
+        """Make tab `tab_id` the active one, if it is mounted (Tabs refuses one that is not)."""
+        tabs = self.query_one(Tabs)
+        if tabs.query(f"#tabs-list > #{tab_id}"):
+            tabs.active = tab_id
+
+    async def _activate_mounted(self, tab_id: str, mounting: AwaitComplete | None) -> None:
+        if mounting is not None:
+            await mounting
+        self._activate(tab_id)
+        self._sync_tabs()   # now the tab that was active may go
+
+    def _pick(self, name: str) -> None:
+        """Put namespace `name` on screen, giving it a tab first if it has none (`MAX_TABS`)."""
+        if name in self._tab_ids:
+            self._select(name)
+            return
+        self.namespace = name
+        self._sync_tabs()
+        self._fill()
+        self.post_message(self.NamespacePicked(name))
+        tab_id = self._tab_ids.get(name)
+        if tab_id:
+            self.call_later(self._activate_mounted, tab_id, self._mounting.pop(tab_id, None))
 
     # -- internals ---------------------------------------------------------------------------
+    def _tab_names(self, names: list[str]) -> list[str]:
+        """The namespaces that get a tab: the first MAX_TABS - 1, the one on screen among them."""
+        if len(names) <= MAX_TABS:
+            return names
+        shown = names[:MAX_TABS - 1]
+        if self.namespace in names and self.namespace not in shown:
+            shown[-1] = self.namespace
+        return shown
+
     def _sync_tabs(self) -> None:
-        """One tab per namespace, added and removed as namespaces come and go."""
+        """A tab per namespace, added and removed as namespaces come and go (at most MAX_TABS;
+        then a last tab "+N" for the rest)."""
         tabs = self.query_one(Tabs)
+        self._mounting.clear()
         names = self.snapshot.names() if self.snapshot.state.ns else [HOST]
+        if self.namespace not in names:
+            self.namespace = HOST
+        shown = self._tab_names(names)
         for name in list(self._tab_ids):
-            if name not in names:
+            # the active tab goes only once another is active (`_activate_mounted` syncs again):
+            # removed first, Tabs would activate its neighbour and put that on screen instead
+            if name not in shown and (name not in names or tabs.active != self._tab_ids[name]):
                 tabs.remove_tab(self._tab_ids.pop(name))
-                if name == self.namespace:
-                    self.namespace = HOST
-        for name in names:
+        for name in shown:
             if name not in self._tab_ids:
                 self._next_tab += 1
                 tab_id = self._tab_ids[name] = f"ns-{self._next_tab}"
                 # a Text, not a str: Textual reads a str label as markup (`[@click=…]`)
-                tabs.add_tab(Tab(Text(tables.namespace_label(name)), id=tab_id))
+                self._mounting[tab_id] = tabs.add_tab(Tab(Text(tables.namespace_label(name)), id=tab_id),
+                                                      before=self._more_tab())
+        hidden = len(names) - len(shown)
+        more = self._more_tab()
+        if hidden and more is None:
+            tabs.add_tab(Tab(Text(f"+{hidden}"), id=MORE))
+        elif hidden and more is not None:
+            more.label = Text(f"+{hidden}")
+        elif more is not None:
+            tabs.remove_tab(MORE)
+
+    def _more_tab(self) -> Tab | None:
+        found = self.query(f"#{MORE}")
+        return found.first(Tab) if found else None
 
     class NamespacePicked(Message):
         """The namespace on screen changed (its iptables are read from now on)."""
@@ -126,6 +185,10 @@ class LabView(Vertical):
     @on(Tabs.TabActivated, "#ns-tabs")
     def _namespace_picked(self, event: Tabs.TabActivated) -> None:
         event.stop()
+        if event.tab.id == MORE:   # the first namespace without a tab comes on screen
+            names = self.snapshot.names()
+            self._pick(next((n for n in names if n not in self._tab_ids), HOST))
+            return
         picked = next((n for n, t in self._tab_ids.items() if t == event.tab.id), HOST)
         if picked != self.namespace:
             self.namespace = picked
