@@ -339,8 +339,10 @@ class TutorApp(App):
     def on_command_finished(self, message: CommandFinished) -> None:
         self.watcher.refresh(rules=True)
         # at once: the command is over, and the checks read the lab itself (not the watcher);
-        # the debounce would add its 0.15 s to Enter -> verdict (bench_tui)
-        self.schedule_checks(0.01)
+        # the debounce would add its 0.15 s to Enter -> verdict (bench_tui), a timer a frame
+        if self._check_timer is not None:
+            self._check_timer.stop()
+        self._start_checks()
 
     def prepare(self, upto: int, why: str) -> None:
         """Reset the lab to the lesson's start and replay its steps before `upto` (a worker)."""
