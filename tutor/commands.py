@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tutor.i18n import Msg, _, cause, cells, in_lang, lang
+from tutor.i18n import Msg, _, about_file, cause, cells, in_lang, lang
 from tutor.lessons.lesson import find_lesson, load_lessons
 from tutor.sanitize import cell, clean, json_text
 
@@ -236,7 +236,7 @@ def submit(args) -> int:
                            folder=folder)) from None
     except OSError as exc:
         from tutor.safefile import UnsafeFile
-        why = str(exc) if isinstance(exc, UnsafeFile) else f"{exc.strerror or exc}"
+        why = about_file(exc) if isinstance(exc, UnsafeFile) else f"{exc.strerror or exc}"
         raise CliError(Msg("could not hand in to {folder}: {why}", folder=folder, why=why)) from None
     print(_("handed in to {path}").format(path=cell(str(dest))))
     return 0
@@ -309,7 +309,7 @@ def _config_problem(path, exc: Exception) -> Msg:
     """One sentence for a config.json that cannot be read or written."""
     from tutor.safefile import UnsafeFile
     if isinstance(exc, UnsafeFile):
-        return Msg("the settings file {problem}", problem=str(exc))
+        return Msg("the settings file {problem}", problem=about_file(exc))
     if isinstance(exc, OSError):
         return Msg("cannot use the settings file {path} ({why})", path=path, why=exc.strerror)
     return Msg("the settings file {path} is not valid ({why})", path=path, why=cause(exc))

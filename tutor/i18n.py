@@ -29,6 +29,10 @@ from __future__ import annotations
 import os
 import re
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # typing itself is not imported: the lab's agent imports this module
+    from typing import Any
+
 LANGS = ("en", "ko")
 DOMAIN = "tutor"
 LOCALE_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "locale")
@@ -166,9 +170,17 @@ def said(exc: BaseException, code: str | None = None) -> str:
     text = getattr(exc, "text", None)
     if callable(text):
         return str(text(code))
+    if isinstance(getattr(exc, "template", None), str) and hasattr(exc, "path"):
+        return about_file(exc).text(code)
     if len(exc.args) == 1 and isinstance(exc.args[0], Msg):
         return exc.args[0].text(code)
     return str(exc)
+
+
+def about_file(exc: Any) -> Msg:
+    """A file refused by `tutor.safefile` (an UnsafeFile: its `path`, and its sentence's
+    `template` and `params`, marked there for the catalogs) as a sentence in every language."""
+    return Msg("{path} {why}", path=exc.path, why=Msg(exc.template, **exc.params))
 
 
 class Msg(str):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor import safefile
-from tutor.i18n import Msg, cause
+from tutor.i18n import Msg, about_file, cause
 from tutor.settings import config_path, read_config, save_setting  # noqa: F401  (re-exported)
 
 FORMAT = 1
@@ -212,7 +212,7 @@ def load(path: Path | None = None) -> Progress:
     except FileNotFoundError:
         return Progress(path)
     except OSError as exc:
-        why = str(exc) if isinstance(exc, safefile.UnsafeFile) else f"{path}: {exc.strerror}"
+        why = about_file(exc) if isinstance(exc, safefile.UnsafeFile) else f"{path}: {exc.strerror}"
         return Progress(path, notice=Msg("could not read your progress file ({why}); "
                                          "it was left as it is and progress is not saved", why=why), saves=False)
     try:

@@ -25,12 +25,21 @@ import stat
 SMALL = 1 << 20
 
 
-class UnsafeFile(OSError):
-    """A file refused before (or while) reading it; str() is one sentence about it."""
+def N_(template: str) -> str:
+    """Marks a sentence for the message catalogs: `tutor.i18n.said` translates it where it is
+    shown (this module imports no other part of tutor)."""
+    return template
 
-    def __init__(self, path: str, why: str):
-        super().__init__(why)
-        self.path, self.why, self.strerror = path, why, why
+
+class UnsafeFile(OSError):
+    """A file refused before (or while) reading it; str() is one sentence about it (English).
+    `template` and `params` are that sentence's words for the catalogs (`tutor.i18n.said`)."""
+
+    def __init__(self, path: str, why: str, **params: object):
+        text = why.format(**params)
+        super().__init__(text)
+        self.path, self.why, self.strerror = path, text, text
+        self.template, self.params = why, params
 
     def __str__(self) -> str:
         return f"{self.path} {self.why}"
@@ -56,9 +65,10 @@ def _trust_folders(path: str, folder: str | None = None) -> None:
             st = os.stat(start)
             # The file's own folder must be the user's; above it, root's is fine too.
             if st.st_uid != me and (own or st.st_uid != 0):
-                raise Untrusted(path, f"is in {start}, which belongs to another account (uid {st.st_uid})")
+                raise Untrusted(path, N_("is in {folder}, which belongs to another account (uid {uid})"),
+                                folder=start, uid=st.st_uid)
             if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
-                raise Untrusted(path, f"is in {start}, which other accounts can write to")
+                raise Untrusted(path, N_("is in {folder}, which other accounts can write to"), folder=start)
             start, own = os.path.dirname(start), False
 
 
@@ -80,16 +90,16 @@ def read_bytes(path: str | os.PathLike[str], limit: int = SMALL, *, trusted: boo
         fd = os.open(path, flags)
     except OSError as exc:
         if not follow and exc.errno == errno.ELOOP:   # what O_NOFOLLOW says of a symlink
-            raise UnsafeFile(path, "is a symbolic link, not a file") from None
+            raise UnsafeFile(path, N_("is a symbolic link, not a file")) from None
         raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise UnsafeFile(path, "is not a regular file")
+            raise UnsafeFile(path, N_("is not a regular file"))
         if trusted and st.st_uid != os.geteuid():
-            raise Untrusted(path, f"belongs to another account (uid {st.st_uid})")
+            raise Untrusted(path, N_("belongs to another account (uid {uid})"), uid=st.st_uid)
         if st.st_size > limit:
-            raise UnsafeFile(path, f"is larger than {_size(limit)}")
+            raise UnsafeFile(path, N_("is larger than {size}"), size=_size(limit))
         chunks, size = [], 0
         while size <= limit:          # the file may grow while it is read
             chunk = os.read(fd, limit + 1 - size)
@@ -98,7 +108,7 @@ def read_bytes(path: str | os.PathLike[str], limit: int = SMALL, *, trusted: boo
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise UnsafeFile(path, f"is larger than {_size(limit)}")
+            raise UnsafeFile(path, N_("is larger than {size}"), size=_size(limit))
         return b"".join(chunks)
     finally:
         os.close(fd)
@@ -175,16 +185,16 @@ def write_shared(path: str | os.PathLike[str], data: bytes, mode: int = 0o640) -
     folder = os.path.dirname(os.path.abspath(path))
     st = os.stat(folder)
     if not stat.S_ISDIR(st.st_mode):
-        raise UnsafeFile(folder, "is not a folder")
+        raise UnsafeFile(folder, N_("is not a folder"))
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX \
             and st.st_uid != os.geteuid():
-        raise Untrusted(folder, "can be written by other accounts but is not sticky (chmod +t)")
+        raise Untrusted(folder, N_("can be written by other accounts but is not sticky (chmod +t)"))
     _refuse_others(path)
     try:
         # root may rename over anyone's file: look again just before
         _replace(path, data, mode, just_before=lambda: _refuse_others(path))
     except PermissionError:   # a sticky folder: the name is another account's
-        raise UnsafeFile(path, "belongs to another account") from None
+        raise UnsafeFile(path, N_("belongs to another account")) from None
 
 
 def _refuse_others(path: str) -> None:
@@ -193,9 +203,9 @@ def _refuse_others(path: str) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISREG(st.st_mode):
-        raise UnsafeFile(path, "is not a regular file; it was left as it is")
+        raise UnsafeFile(path, N_("is not a regular file; it was left as it is"))
     if st.st_uid != os.geteuid():
-        raise UnsafeFile(path, f"belongs to another account (uid {st.st_uid}); it was left as it is")
+        raise UnsafeFile(path, N_("belongs to another account (uid {uid}); it was left as it is"), uid=st.st_uid)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -124,7 +124,7 @@ def test_many_namespaces_get_a_few_tabs_and_f9_or_plus_n_brings_the_rest(lab, st
     """30 namespaces: MAX_TABS tabs and a "+N" one (a bar of 200 tabs made every relayout of the
     screen slow); F9 goes through every namespace, those without a tab too, and the table shows
     the one picked; "+N" brings the first without a tab."""
-    from textual.widgets import Tabs
+    from textual.widgets import DataTable, Tabs
 
     from tutor.app.widgets.lab_view import MAX_TABS, MORE
 
@@ -144,7 +144,7 @@ def test_many_namespaces_get_a_few_tabs_and_f9_or_plus_n_brings_the_rest(lab, st
             await wait_for(pilot, lambda: app.lab_view.namespace == "n11", 5, "n11 on screen")
             await wait_for(pilot, lambda: "n11" in tab_labels(app), 5, "n11's tab")
             assert len(tab_labels(app)) == MAX_TABS
-            links = app.lab_view.query_one("#table-links")
+            links = app.lab_view.query_one("#table-links", DataTable)
             await wait_for(pilot, lambda: any("lo" in str(links.get_row_at(i)[0]) for i in range(links.row_count)),
                            5, "n11's links")
             await pilot.click(f"#{MORE}")

@@ -17,10 +17,10 @@ MO = PO.with_suffix(".mo")
 
 
 def marked() -> dict[str, str]:
-    """Every message the code marks with _() or writes as a Msg() template, and where."""
+    """Every message the code marks with _() or N_() (tutor.safefile) or writes as a Msg() template, and where."""
     found: dict[str, str] = {}
     for filename, line, message, _comments, _context in extract_from_dir(str(REPO / "tutor"),
-                                                                         keywords={"_": None, "Msg": (1,)}):
+                                                                         keywords={"_": None, "Msg": (1,), "N_": None}):
         if isinstance(message, str):
             found.setdefault(message, f"tutor/{filename}:{line}")
     return found

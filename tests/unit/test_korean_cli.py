@@ -182,3 +182,16 @@ def test_the_help_follows_lang_and_the_locale_too(argv, env):
                          env={**clean_env, **env}, timeout=60)
     assert out.returncode == 0 and out.stdout.startswith("사용법: tutor verify"), out
     assert "K단계만 (1부터 셉니다)" in out.stdout
+
+
+def test_a_refused_progress_file_is_said_in_korean(tmp_path):
+    """tutor.safefile is a leaf (it imports no other part of tutor): its reasons are marked with
+    N_() and said in Korean where they are shown."""
+    folder = tmp_path / "state" / "netns-tutor"
+    folder.mkdir(parents=True)
+    (folder / "progress.json").symlink_to("/etc/hostname")
+    r = tutor("list", tmp_path=tmp_path)
+    assert "progress.json: 파일이 아니라 심볼릭 링크입니다" in r.stderr, r.stderr
+    assert not english_left(r.stderr), r.stderr
+    r = tutor("list", tmp_path=tmp_path, lang="en")
+    assert "progress.json is a symbolic link, not a file" in r.stderr, r.stderr

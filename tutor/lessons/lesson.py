@@ -190,7 +190,8 @@ def parse_lesson(path: os.PathLike | str, text: str | None = None, overlay: bool
         try:   # lesson folders may be shared (and linked): any owner, but a small regular file
             text = safefile.read_bytes(path, trusted=False, follow=True).decode("utf-8")
         except safefile.UnsafeFile as exc:
-            raise LessonError(Msg("cannot read the lesson file: it {why}", why=exc.why), path) from None
+            raise LessonError(Msg("cannot read the lesson file: it {why}", why=Msg(exc.template, **exc.params)),
+                              path) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise LessonError(Msg("cannot read the lesson file ({why})", why=exc), path) from None
     lines = text.splitlines()
