@@ -4,6 +4,7 @@ subshell of its own, and give what a process each would give; nothing of the she
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -81,3 +82,15 @@ def test_nothing_of_the_shell_is_left_after_it(mlab):
     # PID 1 of the lab, collects the killed shell in its loop)
     assert wait_until(lambda: run_ok("ps -eo pid=,args=", mlab).count("\n") == 2), \
         run_ok("ps -eo pid=,args=", mlab)
+
+
+def test_big_outputs_and_what_a_script_left_writing(mlab):
+    """Megabytes come through whole; what a process a script left behind writes after that
+    script ended is not the next script's output."""
+    with client.one_shell(mlab):
+        big = client.run("head -c 3000000 /dev/zero | tr '\\0' a; head -c 1000000 /dev/zero | tr '\\0' b >&2",
+                         info=mlab)
+        assert (big.returncode, len(big.stdout), len(big.stderr)) == (0, 3_000_000, 1_000_000)
+        assert client.run("(sleep 0.2; echo late) & echo first", info=mlab).stdout == "first\n"
+        time.sleep(0.4)
+        assert client.run("echo second", info=mlab).stdout == "second\n"

@@ -231,12 +231,11 @@ class _Shell:
         assert proc is not None and proc.stdout is not None and proc.stderr is not None
         start, end = f"{self.token}:start\n".encode(), f"\n{self.token}:end".encode()
         fds = (proc.stdout.fileno(), proc.stderr.fileno())
-        bufs = dict.fromkeys(fds, b"")
+        bufs = {fd: bytearray() for fd in fds}
 
-        def ended(fd: int) -> bool:
+        def ended(fd: int) -> bool:   # the end mark is the last line: look at the tail only
             buf = bufs[fd]
-            at = buf.find(end, buf.find(start) + 1) if start in buf else -1
-            return at >= 0 and buf.endswith(b"\n") and len(buf) > at + len(end)
+            return buf.endswith(b"\n") and buf.rfind(end, max(0, len(buf) - len(end) - 16)) >= 0
 
         deadline = time.monotonic() + timeout
         with selectors.DefaultSelector() as sel:
@@ -253,7 +252,7 @@ class _Shell:
                     bufs[key.fd] += chunk
         texts, code = [], None
         for fd in fds:
-            buf = bufs[fd]
+            buf = bytes(bufs[fd])
             if start in buf:
                 buf = buf[buf.find(start) + len(start):]
             body, mark, tail = buf.rpartition(end)
