@@ -1,7 +1,8 @@
 """The one door to the lab: every process that runs inside a lab is started here.
 
 `command` builds its argv, `run` and `popen` start it, through the namespaces the agent hands
-over at its door (`tutor.lab.door` says where the door is and how each end checks the other).
+over at its door (`tutor.lab.door` says where the door is and how each end checks the other);
+within `one_shell`, a thread's `run`s go to one shell in the lab instead.
 Nothing else starts a process in the lab (STYLE: one door); what changes the lab otherwise goes
 to its agent as a request (`tutor.lab.control`: `serve`; `tutor.lab.lifecycle`: `reset`), and
 starting and stopping labs is `tutor.lab.lifecycle`. Nothing in this module imports more than

@@ -15,7 +15,7 @@ import sys
 import time
 
 from tutor.i18n import Msg
-from tutor.lab import door, limits
+from tutor.lab import door, limits, spawn
 from tutor.lab.control import LabError, LabInfo, NotRunning, close_all, lab_name, request, status
 
 TYPE_CHECKING = False
@@ -45,7 +45,8 @@ class Starting:
     """A lab on its way up (see `start`): the caller works on while the agent builds the lab."""
 
     def __init__(self, name: str, info: LabInfo | None = None,
-                 proc: subprocess.Popen | _Forked | None = None, ready_fd: int = -1, tether_fd: int = -1):
+                 proc: subprocess.Popen | spawn.Forked | None = None, ready_fd: int = -1,
+                 tether_fd: int = -1):
         self.name, self.info, self.proc, self.ready_fd = name, info, proc, ready_fd
         self.tether_fd = tether_fd   # our end of the tether (see `start`), -1 if none
         self.started = proc is not None
@@ -91,7 +92,7 @@ def start(name: str | None = None, tether: bool = False, fork: bool = False) -> 
     With `tether`, the lab lives only as long as this process: the agent stops when the pipe
     it holds from us reads end-of-file, which the kernel makes happen on any death (selftest's
     throwaway lab goes with it, SIGKILL included). With `fork` the agent is forked from this
-    process rather than started in a fresh interpreter (see `_fork_agent`)."""
+    process rather than started in a fresh interpreter (see `tutor.lab.spawn`)."""
     name = door.check_name(name or lab_name())
     info = status(name)
     if info:
@@ -116,8 +117,8 @@ def start(name: str | None = None, tether: bool = False, fork: bool = False) -> 
         args = [name, mode, str(write_fd), str(lock), str(tether_r), caps.encode()]
         try:
             # The agent inherits the start lock and holds it until it listens.
-            if fork and _single_threaded():
-                proc: subprocess.Popen | _Forked = _fork_agent(args, passed, env)
+            if fork and spawn.single_threaded():
+                proc: subprocess.Popen | spawn.Forked = spawn.fork_agent(args, passed, env)
             else:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "tutor.lab.agent", *args],
@@ -137,62 +138,6 @@ def start_throwaway(purpose: str = "selftest") -> Starting:
     """Start a lab of its own for one run of this process (selftest's), tied to it: it stops
     when this process dies, however it dies. Its agent is forked from this process."""
     return start(f"{purpose}-{os.getpid()}-{int(time.time() * 1000) % 100000}", tether=True, fork=True)
-
-
-class _Forked:
-    """The agent's first process, forked by `_fork_agent`: like the Popen it stands for, `wait`
-    reaps it (it leaves as soon as the lab's PID 1 is forked)."""
-
-    def __init__(self, pid: int):
-        self.pid = pid
-
-    def wait(self) -> int:
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-
-
-def _single_threaded() -> bool:
-    """No thread but this one: only then may a Python process fork and run on in the child."""
-    threading = sys.modules.get("threading")
-    return threading is None or threading.active_count() == 1
-
-
-def _fork_agent(args: list[str], passed: tuple[int, ...], env: dict[str, str]) -> _Forked:
-    """Run the agent (`tutor.lab.agent.main(args)`) in a child forked from this process, set
-    up as `start`'s Popen would set up a fresh one: its own session, cwd /, /dev/null for
-    stdin, stdout and stderr, no descriptor but `passed`, the same environment.
-
-    Only for a throwaway lab: the interpreter and the modules this process already loaded
-    come with the fork, so the agent only imports the rest (~22 ms, where a fresh interpreter
-    takes ~70 ms before the agent's first line runs), and a lab's start is the part of
-    `tutor selftest` it waits for (issue 15). A lab that outlives its starter (`tutor lab up`,
-    the TUI's) starts fresh and carries nothing of the process that started it."""
-    import signal
-    pid = os.fork()
-    if pid:
-        return _Forked(pid)
-    code = 1
-    try:
-        os.setsid()
-        os.chdir("/")
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        for fd in map(int, os.listdir("/proc/self/fd")):
-            if fd > 2 and fd not in passed:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        os.environ.clear()
-        os.environ.update(env)
-        # as a fresh interpreter has them (this process may have set its own)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(sig, signal.SIG_DFL)
-        from tutor.lab import agent
-        code = agent.main(args)
-    except BaseException:
-        code = 1
-    finally:
-        os._exit(code)
 
 
 def _sweep(where: str) -> None:
