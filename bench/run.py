@@ -192,21 +192,51 @@ def bench_scale(b: Bench) -> None:
               f"(target <= 150 MB)", flush=True)
 
 
-def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
+def bench_selftest_vs_mininet(b: Bench, lessons, before: str = "") -> None:
+    """`tutor selftest lesson2`, Mininet's two hosts on a bridge and the floor, in rounds: each
+    round runs all three (selftest and Mininet in alternating order), so each pair met the
+    same load on a shared machine (issue 15). `before`: another checkout (with its own .venv)
+    whose selftest runs in the same rounds, for an A/B of a change."""
     from tutor.lessons.course import quick, run_script
-    runs = max(3, b.runs // 3)
-    b.add("selftest lesson2", [timed([TUTOR, "selftest", "lesson2"], lab_env("unused")) for _ in range(runs)])
+    runs = b.runs
+    mn = shutil.which("mn")
+    if mn is None:
+        print("mininet: not installed (apt-get install mininet bridge-utils) — skipped")
     # The floor under selftest: lesson2's own step commands (pings as quick as selftest's) in a
-    # plain shell, in a fresh lab. Moving a veth into a namespace (`ip link set veth10 netns
+    # plain shell, in a running lab. Moving a veth into a namespace (`ip link set veth10 netns
     # container10`) waits for the kernel (RCU), ~15-40 ms each here; Mininet creates its
     # peers inside the namespace and never pays that.
     lesson2 = next(l for l in lessons if l.id == "lesson2")
     commands = [quick(c) for s in lesson2.steps for c in s.commands]
     name = f"bench-floor-{os.getpid()}"
+    selftests: list[float] = []
+    minis: list[float] = []
+    floor: list[float] = []
+    olds: list[float] = []
+
+    def now() -> None:
+        selftests.append(timed([TUTOR, "selftest", "lesson2"], lab_env("unused")))
+
+    def then() -> None:   # with a lesson cache of its own: one shared by two trees misses each time
+        olds.append(timed([os.path.join(before, ".venv", "bin", "tutor"), "selftest", "lesson2"],
+                          dict(lab_env("unused"), XDG_CACHE_HOME=f"{STATE_HOME}/before-cache")))
+
+    def selftest_once() -> None:
+        for once in ((now, then) if len(selftests) % 2 == 0 else (then, now)) if before else (now,):
+            once()
+
+    def mininet_once() -> None:
+        if mn is None:
+            return
+        minis.append(timed([mn, "--switch", "lxbr", "--controller", "none", "--topo", "single,2",
+                            "--test", "pingall"], check=False))
+        subprocess.run([mn, "-c"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     info, _ = lifecycle.up(name)
-    floor = []
     try:
-        for _ in range(runs):
+        for i in range(runs):
+            for once in (selftest_once, mininet_once) if i % 2 == 0 else (mininet_once, selftest_once):
+                once()
             lifecycle.reset(name)
             time.sleep(0.1)   # the agent's spare network is ready, as for a reset in class
             t0 = time.perf_counter()
@@ -214,18 +244,18 @@ def bench_selftest_vs_mininet(b: Bench, lessons) -> None:
             floor.append(time.perf_counter() - t0)
     finally:
         lifecycle.down(name)
+    b.add("selftest lesson2", selftests)
+    if olds:
+        b.add(f"selftest lesson2 in {before}", olds)
+        b.ratio("selftest lesson2: now / before", "selftest lesson2", f"selftest lesson2 in {before}")
     b.add("plain shell: lesson2's steps", floor, note="the kernel work selftest cannot skip")
-    mn = shutil.which("mn")
-    if mn is None:
-        print("mininet: not installed (apt-get install mininet bridge-utils) — skipped")
+    if not minis:
         return
-    samples = []
-    for _ in range(runs):
-        samples.append(timed([mn, "--switch", "lxbr", "--controller", "none", "--topo", "single,2",
-                              "--test", "pingall"], check=False))
-        subprocess.run([mn, "-c"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    b.add("mininet single,2 pingall", samples)
+    b.add("mininet single,2 pingall", minis)
+    paired = statistics.median(s / m for s, m in zip(selftests, minis, strict=True))
     b.ratio("selftest lesson2 / mininet", "selftest lesson2", "mininet single,2 pingall", 0.5)
+    print(f"{'  the same, paired (median of ratios)':<34} {paired:10.2f} x", flush=True)
+    b.results["selftest lesson2 / mininet"]["paired_median"] = paired
     b.ratio("lesson2's steps alone / mininet", "plain shell: lesson2's steps", "mininet single,2 pingall")
 
 
@@ -276,6 +306,7 @@ def main() -> int:
     p.add_argument("--json", default=str(ROOT / "bench" / "results" / "latest.json"))
     p.add_argument("--only", default="", help="comma-separated: " + ",".join(MEASUREMENTS))
     p.add_argument("--skip", default="")
+    p.add_argument("--before", default="", help="selftest: another checkout (with its .venv) timed in the same rounds")
     args = p.parse_args()
     only = set(filter(None, args.only.split(","))) or set(MEASUREMENTS)
     only -= set(filter(None, args.skip.split(",")))
@@ -291,7 +322,7 @@ def main() -> int:
         if "lessons" in only:
             bench_lessons(b, lessons)
         if "selftest" in only:
-            bench_selftest_vs_mininet(b, lessons)
+            bench_selftest_vs_mininet(b, lessons, args.before)
         if "trace" in only:
             bench_trace(b)
         if "scale" in only:

@@ -67,6 +67,14 @@ def pytest_sessionfinish(session, exitstatus):
         return
     out = subprocess.run(["pgrep", "-f", f"tutor.lab.agent (test|selftest)-({RUN}|{os.getpid()})-"],
                          capture_output=True, text=True).stdout.split()
+    # a throwaway lab's agent is forked from the process that started it (its command line
+    # is that process's): found by its socket
+    from tutor.lab import control, door
+    where = door.checked_folder()
+    for entry in os.listdir(where) if where else []:
+        if entry.endswith(".sock") and entry.startswith((f"selftest-{os.getpid()}-", f"test-spare-{os.getpid()}-")):
+            info = control.status(entry[:-5])
+            out += [str(info.pid)] if info else []
     for pid in out:
         try:
             os.kill(int(pid), 9)

@@ -185,6 +185,21 @@ def test_the_agent_builds_the_next_reset_ahead_and_a_reset_uses_it(mlab):
     _world_answers(info)
 
 
+def test_a_throwaway_lab_builds_no_spare_until_its_first_reset(mode):
+    """selftest's lab (tethered to it) does not build the next reset's world at start, which
+    would take a core from the steps selftest runs; once reset, it builds one as any lab does."""
+    starting = lifecycle.start_throwaway("test-spare")
+    try:
+        info = starting.wait()
+        time.sleep(0.6)   # a lab that builds one starts 50 ms after it is up
+        assert not _spare_ready(info)
+        lifecycle.reset(info.name)
+        assert wait_until(lambda: _spare_ready(info), 10)
+    finally:
+        starting.stop()
+    assert control.status(info.name) is None
+
+
 def test_commands_entering_while_the_agent_builds_ahead_land_on_the_lab_host(mlab):
     """The agent builds the next reset's network in a child: a command joining the lab at
     that moment must still find the lab host (eth0, eth1), never a half-built spare."""

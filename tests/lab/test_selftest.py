@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from labkit import alive
+from tutor.lab import control, door
 from tutor.lessons.course import selftest, start_commands
 from tutor.lessons.lesson import BUILTIN_LESSONS, load_lessons
 
@@ -33,12 +35,21 @@ def run_selftest(*args: str, timeout: float = 240) -> subprocess.CompletedProces
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def _agents_of(pid: int) -> list[int]:
+    """The agents of the selftest labs process `pid` started that still answer, found by
+    their sockets (a throwaway lab's agent is forked from selftest: its command line is
+    selftest's own, so `pgrep` cannot tell them apart)."""
+    where = door.checked_folder()
+    names = [e[:-5] for e in (os.listdir(where) if where else []) if e.startswith(f"selftest-{pid}-")
+             and e.endswith(".sock")]
+    return [info.pid for info in map(control.status, names) if info is not None]
+
+
 def _stop_labs_of(pid: int) -> None:
     """Kill the agent of a selftest lab started by process `pid`, if one is still there."""
-    found = subprocess.run(["pgrep", "-f", f"tutor.lab.agent selftest-{pid}-"], capture_output=True, text=True)
-    for agent in found.stdout.split():
+    for agent in _agents_of(pid):
         try:
-            os.kill(int(agent), signal.SIGKILL)
+            os.kill(agent, signal.SIGKILL)
         except ProcessLookupError:
             pass
 
@@ -270,6 +281,46 @@ netns probe
         ("base", 1, True, ""), ("base", 0, True, ""), ("next", 1, True, ""), ("next", 0, True, "")]
 
 
+BROKEN_START = """
+---
+id: brokenstart
+title: Its start cannot be built
+---
+
+```setup
+ip link set dev nosuch up
+```
+
+## Make red
+
+```sh
+ip netns add red
+```
+
+```check
+netns red
+```
+"""
+
+
+@pytest.mark.parametrize("lesson, code", [(NOT_SOLVED, 1), (BROKEN_START, 2)], ids=["fails", "raises"])
+def test_selftest_s_lab_is_gone_when_it_ends_failing(tmp_path, lesson, code):
+    """selftest's lab is forked from it: when selftest ends, failing or stopped by an error,
+    its lab has ended too (no agent answers, nothing of it is left in the socket folder)."""
+    write(tmp_path, "01-lesson.md", lesson)
+    proc = subprocess.Popen([TUTOR, "selftest", "--lessons-dir", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, out + err
+        left = _agents_of(proc.pid)
+        where = door.checked_folder()
+        files = [e for e in (os.listdir(where) if where else []) if e.startswith(f"selftest-{proc.pid}-")]
+        assert not left and not files, (left, files)
+    finally:
+        _stop_labs_of(proc.pid)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_selftest_s_lab_dies_with_it_on_any_signal(sig):
     """Finding: selftest stopped by SIGTERM, SIGHUP or SIGKILL left its throwaway lab running
@@ -277,17 +328,17 @@ def test_selftest_s_lab_dies_with_it_on_any_signal(sig):
     proc = subprocess.Popen([TUTOR, "selftest", "lesson3"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=dict(os.environ))
     try:
-        agents: list[str] = []
+        agents: list[int] = []
 
         def lab_up() -> bool:
-            agents[:] = subprocess.run(["pgrep", "-f", f"tutor.lab.agent selftest-{proc.pid}-"],
-                                       capture_output=True, text=True).stdout.split()
-            return bool(agents)
+            agents[:] = _agents_of(proc.pid) or agents
+            return any(map(alive, agents))
 
         assert _wait(lab_up, 20), "selftest's lab never started"
         proc.send_signal(sig)
         proc.wait(timeout=20)
         assert _wait(lambda: not lab_up(), 10), f"selftest's lab outlived {sig.name}: {agents}"
+        assert not _agents_of(proc.pid)
     finally:
         if proc.poll() is None:
             proc.kill()

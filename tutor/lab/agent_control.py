@@ -37,6 +37,11 @@ class Agent(AgentWorld):
         self.started = time.time()
         self.running = True
         super().__init__()
+        if tether >= 0:
+            # A throwaway lab (selftest's) builds no spare network until its first reset: a
+            # selftest of one lesson never resets, and the spare's build would take a core
+            # from the steps it times (issue 15).
+            self.spare_due = float("inf")
 
     # -- control ----------------------------------------------------------------------------
     def serve_forever(self) -> None:

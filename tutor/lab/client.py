@@ -1,7 +1,8 @@
 """The one door to the lab: every process that runs inside a lab is started here.
 
 `command` builds its argv, `run` and `popen` start it, through the namespaces the agent hands
-over at its door (`tutor.lab.door` says where the door is and how each end checks the other).
+over at its door (`tutor.lab.door` says where the door is and how each end checks the other);
+within `one_shell`, a thread's `run`s go to one shell in the lab instead.
 Nothing else starts a process in the lab (STYLE: one door); what changes the lab otherwise goes
 to its agent as a request (`tutor.lab.control`: `serve`; `tutor.lab.lifecycle`: `reset`), and
 starting and stopping labs is `tutor.lab.lifecycle`. Nothing in this module imports more than
@@ -110,6 +111,11 @@ def run(cmdline: str, *, netns: str | None = None, node: str | None = None, time
     Past `timeout` its whole process group is killed (exit status 124). While it runs, its
     group is registered with the tracker a long-lived caller set (`track_with`)."""
     import subprocess
+    shell = _shell
+    if shell is not None and netns is None and node is None and input is None and shell.serves(info):
+        result = shell.run(cmdline, timeout)
+        if result is not None:
+            return result
     cmd = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
     try:
         # a new session: no controlling terminal for anything in the lab (see `command`)
@@ -142,6 +148,135 @@ def run(cmdline: str, *, netns: str | None = None, node: str | None = None, time
 
 
 _tracker: tuple | None = None   # (add, remove) of process group ids, see `track_with`
+_shell: _Shell | None = None    # see `one_shell`
+
+
+@contextlib.contextmanager
+def one_shell(info: LabInfo):
+    """While this lasts, every `run` of this thread in the lab host of `info` (no `netns`,
+    `node` or `input`) goes to one bash started in the lab now, a script after another, each
+    in a subshell of its own, instead of a process each: entering the lab (the agent's
+    namespaces, the cgroup's sh, setpriv, nsenter, env, bash) costs ~10 ms a time here, and
+    selftest makes a trip per step of a lesson (issue 15). A lab reset kills the shell with
+    the lab's other processes: take one per reset. The shell is gone when this ends."""
+    global _shell
+    shell, outer = _Shell(info), _shell
+    _shell = shell
+    try:
+        yield shell
+    finally:
+        _shell = outer
+        shell.close()
+
+
+class _Shell:
+    """One bash in the lab that runs scripts in turn (see `one_shell`). A script goes in on
+    the shell's stdin as a quoted here-document: nothing in it is expanded, and a syntax error
+    in it stays inside its `eval`. A token no process in the lab knows ends its stdout and its
+    stderr; its exit status follows the token on stdout."""
+
+    def __init__(self, info: LabInfo):
+        import _thread
+        import subprocess
+        self.name, self.thread = info.name, _thread.get_ident()
+        self.token = "@@tutor-" + os.urandom(12).hex()
+        cmd = command(["bash", "--noprofile", "--norc", "-s"], info=info, terminal=False)
+        try:
+            self.proc: subprocess.Popen | None = subprocess.Popen(
+                cmd.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True, pass_fds=cmd.fds)
+        finally:
+            cmd.close()
+        if _tracker:
+            _tracker[0](self.proc.pid)
+
+    def serves(self, info: LabInfo | None) -> bool:
+        """Whether a `run` in the lab host of `info`, from this thread, may go to this shell."""
+        import _thread
+        return (self.proc is not None and _thread.get_ident() == self.thread
+                and (info.name if info else lab_name()) == self.name)
+
+    def run(self, script: str, timeout: float) -> subprocess.CompletedProcess | None:
+        """Run `script` as `run` would; None when the shell is gone (then run it the usual way)."""
+        import subprocess
+        proc, t = self.proc, self.token
+        assert proc is not None and proc.stdin is not None
+        text = (f"IFS= read -r -d '' __tutor_script <<'{t}'\n{script}\n{t}\n"
+                f"echo {t}:start; echo {t}:start >&2\n"
+                f"( eval \"unset __tutor_script; $__tutor_script\" ) </dev/null\n"
+                f"printf '\\n{t}:end %d\\n' $?; printf '\\n{t}:end\\n' >&2\n")
+        try:
+            proc.stdin.write(text.encode())
+            proc.stdin.flush()
+        except OSError:
+            self.close()
+            return None
+        found = self._read(timeout)
+        if found is None:
+            self.close()
+            return subprocess.CompletedProcess(script, 124, "", f"\n(stopped after {timeout:g} s)")
+        out, err, code, started = found
+        if code is None:   # the shell died: before the script began (a reset ended it), or in it
+            self.close()
+            return subprocess.CompletedProcess(script, 255, out, err) if started else None
+        return subprocess.CompletedProcess(script, code, out, err)
+
+    def _read(self, timeout: float) -> tuple[str, str, int | None, bool] | None:
+        """(stdout, stderr, exit status, whether it began) of the script just sent; status
+        None if the shell ended before the script did; None if the timeout came first. What
+        came before the script's start mark is not its own (a process a script before left
+        behind)."""
+        import selectors
+        import time
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None and proc.stderr is not None
+        start, end = f"{self.token}:start\n".encode(), f"\n{self.token}:end".encode()
+        fds = (proc.stdout.fileno(), proc.stderr.fileno())
+        bufs = {fd: bytearray() for fd in fds}
+
+        def ended(fd: int) -> bool:   # the end mark is the last line: look at the tail only
+            buf = bufs[fd]
+            return buf.endswith(b"\n") and buf.rfind(end, max(0, len(buf) - len(end) - 16)) >= 0
+
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            for fd in fds:
+                sel.register(fd, selectors.EVENT_READ)
+            while not all(map(ended, fds)) and sel.get_map():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                for key, _ in sel.select(left):
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:
+                        sel.unregister(key.fd)
+                    bufs[key.fd] += chunk
+        texts, code = [], None
+        for fd in fds:
+            buf = bytes(bufs[fd])
+            if start in buf:
+                buf = buf[buf.find(start) + len(start):]
+            body, mark, tail = buf.rpartition(end)
+            if mark and fd == fds[0]:
+                code = int(tail.split()[0]) if tail.split() and tail.split()[0].isdigit() else 255
+            texts.append((body if mark else buf).decode(errors="replace"))
+        if not all(map(ended, fds)):
+            code = None
+        return texts[0], texts[1], code, start in bufs[fds[0]]
+
+    def close(self) -> None:
+        """End the shell and whatever it started that still runs in its process group."""
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            with contextlib.suppress(OSError):
+                pipe.close()   # type: ignore[union-attr]
+        if _tracker:
+            _tracker[1](proc.pid)
 
 
 def track_with(add, remove) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections import namedtuple
 
 from tutor.i18n import Msg, _, in_lang, lang
 from tutor.lab.tools import FOR_LESSON, TOOLS, sbin_path
@@ -21,15 +21,12 @@ KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
 }
 
 
-@dataclass
-class Finding:
+# Named tuples, not dataclasses: every lab's start reads the mode decision below, and
+# `dataclasses` (with `inspect`) cost each start ~12 ms (issue 15; world.py says the same).
+class Finding(namedtuple("Finding", "name ok detail fix fatal", defaults=("", True))):
     """One line of the report: what was checked, whether it is fine, and what to do if not.
     Words are Msgs (str: the English), said in the course's language by `report`."""
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    fatal: bool = True
+    __slots__ = ()
 
 
 def _read(path: str) -> str | None:
@@ -40,14 +37,10 @@ def _read(path: str) -> str | None:
         return None
 
 
-@dataclass(frozen=True)
-class Userns:
+class Userns(namedtuple("Userns", "exists max_namespaces unprivileged_clone apparmor_restrict")):
     """What the kernel says about user namespaces: the readings the mode decisions rest on
     (None where the sysctl does not exist on this kernel)."""
-    exists: bool
-    max_namespaces: str | None
-    unprivileged_clone: str | None
-    apparmor_restrict: str | None
+    __slots__ = ()
 
 
 def read_userns() -> Userns:

@@ -15,7 +15,7 @@ import sys
 import time
 
 from tutor.i18n import Msg
-from tutor.lab import door, limits
+from tutor.lab import door, limits, spawn
 from tutor.lab.control import LabError, LabInfo, NotRunning, close_all, lab_name, request, status
 
 TYPE_CHECKING = False
@@ -45,7 +45,8 @@ class Starting:
     """A lab on its way up (see `start`): the caller works on while the agent builds the lab."""
 
     def __init__(self, name: str, info: LabInfo | None = None,
-                 proc: subprocess.Popen | None = None, ready_fd: int = -1, tether_fd: int = -1):
+                 proc: subprocess.Popen | spawn.Forked | None = None, ready_fd: int = -1,
+                 tether_fd: int = -1):
         self.name, self.info, self.proc, self.ready_fd = name, info, proc, ready_fd
         self.tether_fd = tether_fd   # our end of the tether (see `start`), -1 if none
         self.started = proc is not None
@@ -85,12 +86,13 @@ class Starting:
             self.tether_fd = -1
 
 
-def start(name: str | None = None, tether: bool = False) -> Starting:
+def start(name: str | None = None, tether: bool = False, fork: bool = False) -> Starting:
     """Begin starting the lab (if it is not running) and return at once; `.wait()` for it.
 
     With `tether`, the lab lives only as long as this process: the agent stops when the pipe
     it holds from us reads end-of-file, which the kernel makes happen on any death (selftest's
-    throwaway lab goes with it, SIGKILL included)."""
+    throwaway lab goes with it, SIGKILL included). With `fork` the agent is forked from this
+    process rather than started in a fresh interpreter (see `tutor.lab.spawn`)."""
     name = door.check_name(name or lab_name())
     info = status(name)
     if info:
@@ -112,13 +114,16 @@ def start(name: str | None = None, tether: bool = False) -> Starting:
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         passed = (write_fd, lock) + ((tether_r,) if tether else ())
         caps = limits.configured()
+        args = [name, mode, str(write_fd), str(lock), str(tether_r), caps.encode()]
         try:
             # The agent inherits the start lock and holds it until it listens.
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "tutor.lab.agent", name, mode, str(write_fd), str(lock),
-                 str(tether_r), caps.encode()],
-                pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True, cwd="/", env=env)
+            if fork and spawn.single_threaded():
+                proc: subprocess.Popen | spawn.Forked = spawn.fork_agent(args, passed, env)
+            else:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "tutor.lab.agent", *args],
+                    pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL, start_new_session=True, cwd="/", env=env)
         except BaseException:
             close_all([read_fd, tether_w] if tether else [read_fd])
             raise
@@ -131,8 +136,8 @@ def start(name: str | None = None, tether: bool = False) -> Starting:
 
 def start_throwaway(purpose: str = "selftest") -> Starting:
     """Start a lab of its own for one run of this process (selftest's), tied to it: it stops
-    when this process dies, however it dies."""
-    return start(f"{purpose}-{os.getpid()}-{int(time.time() * 1000) % 100000}", tether=True)
+    when this process dies, however it dies. Its agent is forked from this process."""
+    return start(f"{purpose}-{os.getpid()}-{int(time.time() * 1000) % 100000}", tether=True, fork=True)
 
 
 def _sweep(where: str) -> None:
