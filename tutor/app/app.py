@@ -60,6 +60,7 @@ from tutor.sanitize import clean
 
 CHECK_DEBOUNCE = 0.15   # seconds of quiet in the lab before the checks run again
 ADVANCE_DELAY = 1.0     # seconds a finished step stays on screen, green, before the next opens
+BUSY_AFTER = 0.3        # seconds a verification runs before the checks' box says "checking…"
 WIDE = 170              # columns from which the map gets its own column
 SHORT = 34              # rows below which the panes fold (issue 13: 80x24 and 100x30 terminals)
 
@@ -402,8 +403,14 @@ class TutorApp(App):
             self._check_again = True
             return
         self._checking = True
-        self.checks.set_busy(True)
+        # "checking…" only on a verification that takes a while: set at once, it redrew the
+        # checks' box in the frame that shows a command's first output (bench_tui)
+        self.set_timer(BUSY_AFTER, self._show_busy)
         self._verify(self.lesson)
+
+    def _show_busy(self) -> None:
+        if self._checking and self.checks.is_attached:
+            self.checks.set_busy(True)
 
     @work(thread=True, group="verify", exit_on_error=False)
     def _verify(self, lesson) -> None:

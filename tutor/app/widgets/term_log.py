@@ -63,7 +63,9 @@ class TermLog(Log):
         widest = max((cell_len(line) for line in (*final, *screen)), default=0)
         self._width = max(self._width, widest)
         self._prune()
-        self._render_line_cache.clear()
+        cache = self._render_line_cache      # the lines above the live rows stay as drawn
+        for y in [y for y in cache.keys() if y >= self._live - len(final)]:
+            cache.discard(y)
         self.virtual_size = Size(self._width, self.line_count)
         self.refresh()
         if self.auto_scroll:
@@ -87,7 +89,21 @@ class TermLog(Log):
 
     def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
         """Log's own for a plain line; a coloured one keeps its colours (and the selection).
-        (`Log`'s hook for drawing one line: `Log.render_line` calls it, and so does this.)"""
+        (`Log`'s hook for drawing one line: `Log.render_line` calls it, and so does this.)
+
+        Drawn lines are kept (`Log` keeps them only while text is selected): every frame drew
+        every visible line again, ~15 ms of the frame that shows a command's first output
+        (bench_tui: Enter -> first output). `write`, `show_live`, `clear` and the cap forget
+        the lines they change."""
+        selection = getattr(self, "text_selection", None)
+        if selection is None and (kept := self._render_line_cache.get(y)) is not None:
+            return kept
+        strip = self._draw_line(y, rich_style)
+        if selection is None:
+            self._render_line_cache[y] = strip
+        return strip
+
+    def _draw_line(self, y: int, rich_style: Style) -> Strip:
         line = self._lines[y]
         spans = getattr(line, "spans", ())
         if not spans:
