@@ -300,3 +300,17 @@ def test_no_lab_name_can_leave_the_folder(monkeypatch):
         assert out.returncode == 2 and "cannot name a lab" in out.stderr, (bad, out.stderr)
         assert "Traceback" not in out.stderr
     assert REPO.exists()
+
+
+def test_an_agents_refusal_is_said_in_the_students_language(lab):
+    """The agent sends its sentence and its words (`door.refusal`); the client says it in the
+    chosen language, and takes for a template only the sentences it knows (`door.REFUSALS`)."""
+    from tutor.i18n import said
+    from tutor.lab import control, door
+    with pytest.raises(control.LabError) as caught:
+        control.request("no-such-op", lab.name)
+    assert str(caught.value) == "unknown request 'no-such-op'"
+    assert said(caught.value, "ko") == "알 수 없는 요청입니다: 'no-such-op'"
+    forged = {"ok": False, "error": "plain words", "said": ["{why.__class__.__mro__}", {"why": "x"}]}
+    assert door.heard(forged) == "plain words"
+    assert door.heard({"ok": False, "said": "nonsense"}) == "the lab refused the request"

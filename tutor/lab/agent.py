@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import encodings.idna  # noqa: F401  (dnslib encodes CNAME targets with it, lazily)
 import errno
+import json
 import os
 import signal
 import socket
@@ -31,6 +32,7 @@ import sys
 
 from tutor.lab import door, limits, nsutil as ns, sandbox
 from tutor.lab.agent_control import Agent
+from tutor.safefile import N_
 
 # Everything the agent will ever import must be imported above, before it enters the lab: the
 # lab's root is an unprivileged id on the machine that may not read the interpreter's own files
@@ -128,6 +130,11 @@ def _enter_userns_as(ident: int, procfd: int) -> None:
     ns.set_securebits(0)
 
 
+def _refuse(fd: int, template: str, **params: object) -> None:
+    """Say why the lab cannot start: `error` and the refusal's JSON (`door.refusal`)."""
+    _report(fd, "error " + json.dumps(door.refusal(template, **params)))
+
+
 def _report(fd: int, message: str) -> None:
     try:
         os.write(fd, (message + "\n").encode())
@@ -153,7 +160,7 @@ def main(argv: list[str]) -> int:
             raise OSError("no socket folder")
         control.bind(door.socket_path(name, where))
     except OSError:
-        _report(ready, f"error the lab {name!r} is already running")
+        _refuse(ready, N_("the lab {name} is already running"), name=repr(name))
         return 3
     finally:
         os.umask(old_umask)
@@ -169,7 +176,7 @@ def main(argv: list[str]) -> int:
         # in user.max_user_namespaces is used up, or 0), not a full disk
         why = ("no more user namespaces may be made here (user.max_user_namespaces)"
                if exc.errno == errno.ENOSPC else exc.strerror or str(exc))
-        _report(ready, f"error cannot create the lab's namespaces in {mode} mode ({why})")
+        _refuse(ready, N_("cannot create the lab's namespaces in {mode} mode ({why})"), mode=mode, why=why)
         return 4
     pid_r, pid_w = os.pipe()
     pid = os.fork()
@@ -200,7 +207,7 @@ def _run_child(name: str, mode: str, control: socket.socket, ready: int, host_pi
         agent.own_mounts = ns.mount_ids()
         agent.build()
     except Exception as exc:  # report set-up failures in one line to whoever started us
-        _report(ready, f"error setting up the lab failed: {exc}")
+        _refuse(ready, N_("setting up the lab failed: {why}"), why=exc)
         os._exit(5)
     control.setblocking(False)
     signal.signal(signal.SIGTERM, lambda *_: setattr(agent, "running", False))

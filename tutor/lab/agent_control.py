@@ -20,6 +20,7 @@ import time
 
 from tutor.lab import door, network, nsutil as ns, servers
 from tutor.lab.agent_world import AgentWorld, WorldError
+from tutor.safefile import N_
 
 NETLINK_GROUPS = 0x1 | 0x4 | 0x10 | 0x40 | 0x400   # link, neigh, ipv4 addr, ipv4 route, ipv6 route
 
@@ -83,7 +84,7 @@ class Agent(AgentWorld):
         pid, uid = door.peer(conn)
         if pid != 0 or (self.owner_is_root_here and uid != 0):
             with contextlib.suppress(OSError):
-                conn.sendall(b'{"ok": false, "error": "this lab answers only its owner"}\n')
+                conn.sendall((json.dumps(door.refusal(N_("this lab answers only its owner"))) + "\n").encode())
             conn.close()
             return
         try:
@@ -100,7 +101,7 @@ class Agent(AgentWorld):
                 conn.sendall(data)
         except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
             try:
-                conn.sendall((json.dumps({"ok": False, "error": f"bad request ({exc})"}) + "\n").encode())
+                conn.sendall((json.dumps(door.refusal(N_("bad request ({why})"), why=exc)) + "\n").encode())
             except OSError:
                 pass
         finally:
@@ -126,8 +127,8 @@ class Agent(AgentWorld):
             try:
                 self.reset()
             except (WorldError, OSError) as exc:
-                return {"ok": False, "error": f"the reset could not rebuild the lab's world ({exc}); "
-                                              "stop the lab (tutor lab down) and start it again"}
+                return door.refusal(N_("the reset could not rebuild the lab's world ({why}); stop the lab "
+                                       "(tutor lab down) and start it again"), why=exc)
             return {"ok": True}
         if op == "serve":
             port, body = request.get("port"), request.get("body", "")
@@ -144,7 +145,7 @@ class Agent(AgentWorld):
         if op == "watch":
             fds.append(ns.watch_entries("/run/netns"))
             return {"ok": True}
-        return {"ok": False, "error": f"unknown request {str(op)[:40]!r}"}
+        return door.refusal(N_("unknown request {op}"), op=repr(str(op)[:40]))
 
     def _netlink_sockets(self, namespaces: list[str]) -> list[int]:
         """Netlink sockets subscribed to link/address/route/neighbour events, one per namespace

@@ -15,7 +15,8 @@ import socket
 import sys
 import time
 
-from tutor.lab import network, nsutil as ns, sandbox, servers, world
+from tutor.lab import door, network, nsutil as ns, sandbox, servers, world
+from tutor.safefile import N_
 
 
 class AgentWorld:
@@ -202,7 +203,7 @@ class AgentWorld:
         """The `serve` request: answer HTTP on `port` in namespace `netns` until the next reset."""
         path = f"/run/netns/{netns}"
         if not os.path.exists(path):
-            return {"ok": False, "error": f"there is no namespace {netns} to serve from"}
+            return door.refusal(N_("there is no namespace {netns} to serve from"), netns=netns)
         old = self.served.pop((netns, port), None)
         if old:
             old.close()

@@ -135,7 +135,7 @@ def _request(op: str, name: str | None, timeout: float, max_fds: int, **args) ->
         raise LabError(Msg("the lab {name!r} stopped while answering", name=name)) from None
     if not reply.get("ok"):
         close_all(fds)
-        raise LabError(str(reply.get("error", "the lab refused the request")))
+        raise LabError(door.heard(reply))
     reply["agent_pid"] = pid
     return reply, fds
 

@@ -28,6 +28,7 @@ import stat
 import struct
 
 from tutor.i18n import Msg
+from tutor.safefile import N_
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 MAX_NAME = 64
@@ -43,6 +44,39 @@ NAMESPACES = ("user", "mnt", "net", "uts", "ipc", "pid")
 
 class LabError(Exception):
     """A lab problem worth one clear sentence to the user (exit code 2)."""
+
+
+# What an agent says when it refuses a request or cannot start. It sends the English sentence and
+# its words (`refusal`); the client says it in the student's language (`heard`), for these
+# templates only: nothing else that comes from the agent is taken for a template.
+REFUSALS = frozenset({
+    N_("this lab answers only its owner"),
+    N_("bad request ({why})"),
+    N_("the reset could not rebuild the lab's world ({why}); stop the lab (tutor lab down) and start it again"),
+    N_("unknown request {op}"),
+    N_("there is no namespace {netns} to serve from"),
+    N_("the lab {name} is already running"),
+    N_("cannot create the lab's namespaces in {mode} mode ({why})"),
+    N_("setting up the lab failed: {why}"),
+})
+
+
+def refusal(template: str, **params: object) -> dict:
+    """An agent's answer refusing a request: the sentence (`error`) and its words (`said`)."""
+    words = {k: str(v) for k, v in params.items()}
+    return {"ok": False, "error": template.format(**words), "said": [template, words]}
+
+
+def heard(reply: dict) -> str:
+    """What a refusing agent said, in the student's language when its words are known (a Msg)."""
+    said = reply.get("said")
+    if (isinstance(said, list) and len(said) == 2 and said[0] in REFUSALS and isinstance(said[1], dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in said[1].items())):
+        try:
+            return Msg(said[0], **said[1])
+        except (KeyError, IndexError, ValueError):
+            pass
+    return str(reply.get("error", "the lab refused the request"))
 
 
 def check_name(name: str) -> str:

@@ -63,7 +63,7 @@ class Starting:
         self.proc = None
         for line in lines:
             if line.startswith("error "):
-                raise LabError(line[6:])
+                raise LabError(_refused(line[6:]))
         if not any(line.startswith("ready") for line in lines):
             raise LabError(Msg("the lab agent did not start (no answer within {seconds} s); run `tutor doctor`",
                                seconds=f"{START_TIMEOUT:.0f}"))
@@ -197,6 +197,16 @@ def _start_lock(where: str) -> int:
     """The folder's start lock, taken: one lab starts (or a stale socket goes) at a time."""
     return _locked(f"{where}/.start.lock", START_TIMEOUT,
                    Msg("another lab is starting and holds {lock}; try again", lock=f"{where}/.start.lock"))
+
+
+def _refused(text: str) -> str:
+    """An agent's `error` line (a `door.refusal` as JSON) as one sentence in the student's language."""
+    import json
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        return text
+    return door.heard(reply) if isinstance(reply, dict) else text
 
 
 def _read_lines(fd: int, timeout: float) -> list[str]:
