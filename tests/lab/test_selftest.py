@@ -129,6 +129,16 @@ def test_a_solution_that_does_not_pass_makes_selftest_fail(tmp_path):
     assert "✗ notsolved end: the finished lesson verifies" in result.stdout
 
 
+def test_a_solution_that_does_not_pass_is_said_in_korean(tmp_path, monkeypatch):
+    """What the check found comes in the course's language too, not only the frame around it."""
+    write(tmp_path, "01-not-solved.md", NOT_SOLVED)
+    monkeypatch.setenv("TUTOR_LANG", "ko")
+    result = run_selftest("--lessons-dir", str(tmp_path))
+    assert result.returncode == 1
+    line = next(l for l in result.stdout.splitlines() if "`netns blue`" in l)
+    assert "there is no namespace" not in line and "blue" in line and "red" in line, line
+
+
 def test_failing_commands_and_undone_steps(tmp_path):
     """A command that fails, and a later step that undoes an earlier one, are both reported."""
     write(tmp_path, "01-undo.md", """

@@ -217,7 +217,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
             fresh = False
             shell.enter_context(client.one_shell(info))
             failure, seen = _run_then_judge(lesson, start_commands(lesson, everything), lesson.steps[:1],
-                                            info, f"rebuilding the start of {lesson.id}")
+                                            info, Msg("rebuilding the start of {lesson}", lesson=lesson.id))
             if failure:
                 raise failure
             before = seen.steps[0]
@@ -225,7 +225,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
                 last = k == len(lesson.steps) - 1
                 targets = lesson.steps if last else lesson.steps[k:k + 2]
                 failure, seen = _run_then_judge(lesson, [quick(c) for c in step.commands], targets,
-                                                info, "its commands")
+                                                info, Msg("its commands"))
                 results = {r.number: r for r in seen.steps}
                 after = results[step.number]
                 detail = ""
@@ -236,8 +236,8 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
                         f": {failure.output}" if failure.output else "")
                 elif not after.passed:
                     bad = next(c for c in after.checks if not c.passed)
-                    detail = _("after its commands `{check}` still fails: {found}").format(check=bad.name,
-                                                                                             found=bad.found)
+                    detail = _("after its commands `{check}` still fails: {found}").format(
+                        check=bad.name, found=bad.found_local or bad.found)
                 _add(out, report, SelftestLine(lesson.id, step.number, step.title, not before.passed,
                                                after.passed and not failure, detail))
                 if not last:
