@@ -238,7 +238,9 @@ def test_lines_typed_key_by_key(lab, state_home):
                     if endless:
                         await pilot.pause(0.3)
                         await pilot.press("ctrl+c")
-                    await wait_for(pilot, lambda: not app.cmd_console.running, 15, f"{line!r} to end")
+                    # the app hears of the end one message after the console: wait for both
+                    await wait_for(pilot, lambda: not app.cmd_console.running and len(app.finished) > started,  # noqa: B023
+                                   15, f"{line!r} to end")
                 _check_result(app, line, endless)
                 if line in shows:
                     assert shows[line] in console_text(app)[-2000:] + "\n", (line, console_text(app)[-300:])
