@@ -261,17 +261,22 @@ def table_latency_tmux(count: int) -> list[float]:
     return samples
 
 
-def first_output_tmux(count: int, extra: int = 0) -> list[float]:
+def first_output_tmux(count: int) -> list[float]:
     """Seconds from Enter on `echo out""N` until its output `outN` is on the screen."""
+    with course_in_tmux("output") as term:
+        return _echo_outputs(term, count)
+
+
+def _echo_outputs(term: Tmux, count: int) -> list[float]:
+    """Seconds from Enter on `echo out""N` until `outN` (not the echoed `out""N`) shows, N times."""
     samples = []
-    with course_in_tmux("output", extra) as term:
-        for i in range(count):
-            term.send(f'echo out""{i}', literal=True)
-            time.sleep(0.05)          # the line is in the prompt before Enter is timed
-            t0 = time.perf_counter()
-            term.send("Enter")
-            samples.append(term.wait(re.compile(rf"out{i}(?!\d)")) - t0)
-            time.sleep(0.1)
+    for i in range(count):
+        term.send(f'echo out""{i}', literal=True)
+        time.sleep(0.05)          # the line is in the prompt before Enter is timed
+        t0 = time.perf_counter()
+        term.send("Enter")
+        samples.append(term.wait(re.compile(rf"out{i}(?!\d)")) - t0)
+        time.sleep(0.1)
     return samples
 
 
@@ -279,15 +284,8 @@ def crowded_tmux(count: int, extra: int, idle: float = 10.0) -> tuple[list[float
     """The course on a lab with `extra` namespaces it never names (issue 15): Enter -> first
     output in seconds, then the app's CPU while idle (% of one core over `idle` seconds, the
     checks and watcher settled) and its resident memory (MB)."""
-    samples = []
     with course_in_tmux("crowded", extra) as term:
-        for i in range(count):
-            term.send(f'echo out""{i}', literal=True)
-            time.sleep(0.05)
-            t0 = time.perf_counter()
-            term.send("Enter")
-            samples.append(term.wait(re.compile(rf"out{i}(?!\d)")) - t0)
-            time.sleep(0.1)
+        samples = _echo_outputs(term, count)
         pid = term.pane_pid()
         assert pid is not None
         time.sleep(2.0)                 # the checks after the last command are done

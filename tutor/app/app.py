@@ -456,7 +456,7 @@ class TutorApp(App):
             return
         if not now.passed or (before is not None and before.passed):
             return
-        if self.policy.auto_advance and self._next_unpassed(self.step):
+        if self.policy.auto_advance and self._next_unpassed(self.step) is not None:
             step = self.step
             self.set_timer(ADVANCE_DELAY, lambda: self._advance(step))
 

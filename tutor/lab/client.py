@@ -298,9 +298,14 @@ def lab_identity(name: str | None = None) -> tuple[int, ...]:
     longer matches (one trip to the agent)."""
     _, fds = request_fds("enter", len(NAMESPACES), name or lab_name())
     try:
-        return tuple(os.fstat(fd).st_ino for fd in fds)
+        return _inodes(fds)
     finally:
         close_all(fds)
+
+
+def _inodes(fds) -> tuple[int, ...]:
+    """The inode numbers of namespace descriptors: which namespaces they are."""
+    return tuple(os.fstat(fd).st_ino for fd in fds)
 
 
 class Standby:
@@ -362,7 +367,7 @@ def standby(*, info: LabInfo | None = None, **kwargs) -> Standby:
         cmd = command(["bash", "--noprofile", "--norc", "-c", _STANDBY.format(fd=theirs)], info=info,
                       terminal=False)
         try:
-            identity = tuple(os.fstat(fd).st_ino for fd in cmd.fds)
+            identity = _inodes(cmd.fds)
             proc = subprocess.Popen(cmd.argv, pass_fds=(*cmd.fds, theirs), start_new_session=True,
                                     **kwargs)
         finally:

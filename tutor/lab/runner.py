@@ -225,7 +225,7 @@ class CommandRunner:
         except (control.LabError, OSError) as exc:
             self._close_master()
             self.lab_error = said(exc)
-            output(f"tutor: {said(exc)}\n")
+            output(f"tutor: {self.lab_error}\n")
             return False
         finally:
             if slave is not None:

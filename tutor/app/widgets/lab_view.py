@@ -150,6 +150,7 @@ class LabView(Vertical):
         if self.namespace not in names:
             self.namespace = HOST
         shown = self._tab_names(names)
+        more = self._more_tab()
         for name in list(self._tab_ids):
             # the active tab goes only once another is active (`_activate_mounted` syncs again):
             # removed first, Tabs would activate its neighbour and put that on screen instead
@@ -161,9 +162,8 @@ class LabView(Vertical):
                 tab_id = self._tab_ids[name] = f"ns-{self._next_tab}"
                 # a Text, not a str: Textual reads a str label as markup (`[@click=…]`)
                 self._mounting[tab_id] = tabs.add_tab(Tab(Text(tables.namespace_label(name)), id=tab_id),
-                                                      before=self._more_tab())
+                                                      before=more)
         hidden = len(names) - len(shown)
-        more = self._more_tab()
         if hidden and more is None:
             tabs.add_tab(Tab(Text(f"+{hidden}"), id=MORE))
         elif hidden and more is not None:
