@@ -231,9 +231,16 @@ def test_what_a_killed_lab_left_goes_when_the_next_starts(mode, lab_name):
     itself: its socket file, reset lock and cgroups go when the next lab of the user starts."""
     info, _ = lifecycle.up(lab_name)
     run_ok("true", info)                         # (root: its commands made its cgroups)
-    os.kill(info.pid, 9)
-    assert wait_until(lambda: not alive(info.pid))
-    assert os.path.exists(lab_socket(lab_name))
+    # Under the folder's start lock, so that a lab another test starts meanwhile does not
+    # sweep the leftovers before they are seen (if one does after, it shows the same thing).
+    where = os.path.dirname(lab_socket(lab_name))
+    lock = lifecycle._start_lock(where)
+    try:
+        os.kill(info.pid, 9)
+        assert wait_until(lambda: not alive(info.pid))
+        assert os.path.exists(lab_socket(lab_name))
+    finally:
+        os.close(lock)
     other = lab_name + "-next"
     try:
         lifecycle.up(other)
