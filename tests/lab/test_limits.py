@@ -26,7 +26,8 @@ def tutor(*args: str) -> subprocess.CompletedProcess:
 
 
 # Sleeps that end by themselves: once the lab is full, nothing more forks in it (not even ps).
-SPAWN = "for i in $(seq {count}); do sleep 60 >/dev/null 2>&1 & done 2>/dev/null; true"
+# In dash, which gives up at the first fork that fails: bash retries it for 15 s (1+2+4+8).
+SPAWN = "exec sh -c 'for i in $(seq {count}); do sleep 60 >/dev/null 2>&1 & done 2>/dev/null; true'"
 
 
 def sleeps_in(pid_ns: int, kill: bool = False) -> int:
