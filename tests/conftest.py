@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tierlines import TierLines, select_phase
+from tierlines import TierLines, select_phase, slowest_first
 from tutor.lab import lifecycle
 
 # The suite reads the course in English whatever the machine's locale (a Korean CI machine would
@@ -34,6 +34,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     select_phase(config, items)
+    slowest_first(items)
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 A tier is a folder under tests/ (unit, lab, app, e2e, robust, classroom). When the last test of
 a tier has finished, one line says how many passed, failed and were skipped and how long the
 tier took (from its first test's start to its last one's end; on several workers tiers overlap).
-Tiers an interrupted run (`-x`, Ctrl-C) did not finish get their line at the end.
+The slowest tests (marked `slow`) run first. Tiers an interrupted run (`-x`, Ctrl-C) did not
+finish get their line at the end.
 
 The phases: `TUTOR_TEST_PHASE=parallel` leaves out the tests marked `serial` (they read state
 of the whole machine that another test, running at the same time, may change: see
@@ -25,6 +26,15 @@ def tier_of(nodeid: str) -> str:
     """`tests/lab/test_lab.py::test_x` -> `lab` (a test outside a tier folder: its file)."""
     parts = nodeid.split("::")[0].split("/")
     return parts[1] if len(parts) > 2 and parts[0] == "tests" else parts[-1]
+
+
+def slowest_first(items: list[pytest.Item]) -> None:
+    """The tests marked `slow(seconds)` first, longest first; the rest in their order. On several
+    workers the run then ends with short tests on every worker, not one long test on one."""
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return -float(mark.args[0]) if mark is not None else 0.0
+    items.sort(key=seconds)
 
 
 def select_phase(config: pytest.Config, items: list[pytest.Item]) -> None:

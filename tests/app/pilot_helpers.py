@@ -18,13 +18,16 @@ async def wait_for(pilot, predicate, timeout: float = 10.0, what: str = "conditi
 
 
 async def type_command(pilot, command: str, wait: bool = True, timeout: float = 20.0,
-                       keys: bool = True) -> None:
+                       keys: bool = True, fast: bool = False) -> None:
     """Type `command` into the prompt, press Enter, and (by default) wait until it ends.
 
+    `fast=True` sends its keys all at once, as a fast typist's terminal does (`type_fast`);
     `keys=False` puts the line in at once (as F3 does), for tests about something else.
     """
     app = pilot.app
-    if keys:
+    if keys and fast:
+        type_fast(app, command)
+    elif keys:
         await pilot.press(*command)
     else:
         app.query_one("#console").insert(command)

@@ -105,6 +105,30 @@ def test_space_types_the_next_command_char_by_char_then_runs_it(lab, state_home)
 
 
 @pytest.mark.lab
+def test_above_a_hundred_chars_a_second_several_characters_go_in_a_tick(lab, state_home):
+    """Timers tick at most every 10 ms: at 1000 chars/s ten characters go in each tick, so the
+    speed asked for is the speed typed (it used to type at most 100 a second, whatever asked)."""
+    async def body():
+        app = demo_app("lesson2", speed=1000)
+        async with app.run_test(size=SIZE) as pilot:
+            await _ready(pilot)
+            shown: list[str] = []
+            real = app.cmd_console.show_in_prompt
+
+            def show_in_prompt(text: str) -> None:
+                shown.append(text)
+                real(text)
+            app.cmd_console.show_in_prompt = show_in_prompt   # type: ignore[method-assign]
+            await pilot.press("space")
+            await wait_for(pilot, lambda: _demo(app).ran.get(1) == 1, 15, "the Enter")
+            lines = [v for v in shown if v]
+            assert [len(v) for v in lines[:-1]] == list(range(10, len(FIRST), 10)), lines
+            assert lines[-1] == FIRST
+
+    run(body())
+
+
+@pytest.mark.lab
 def test_p_pauses_typing_and_resumes_it(lab, state_home):
     async def body():
         app = demo_app("lesson2", speed=10)

@@ -120,6 +120,7 @@ def test_running_out_of_descriptors_meanwhile_is_said_and_survived(lab, state_ho
         run(body())
 
 
+@pytest.mark.slow(15)
 def test_many_namespaces_get_a_few_tabs_and_f9_or_plus_n_brings_the_rest(lab, state_home):
     """30 namespaces: MAX_TABS tabs and a "+N" one (a bar of 200 tabs made every relayout of the
     screen slow); F9 goes through every namespace, those without a tab too, and the table shows

@@ -70,6 +70,7 @@ async def _open_on(pilot, app, ns: str) -> PacketsScreen:
     return app.screen
 
 
+@pytest.mark.slow(10)
 def test_packets_show_a_ping_and_tcpdump_ends_when_the_view_closes(lab, state_home):
     """F11 captures on the lab view's namespace, first interface; Escape ends tcpdump."""
     client.run(CABLE)

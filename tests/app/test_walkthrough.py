@@ -18,8 +18,12 @@ pytestmark = pytest.mark.lab
 SIZE = (120, 40)
 
 
+@pytest.mark.slow(20)
 def test_lesson1_typed_step_by_step_turns_every_step_green(lab, state_home):
-    """Typing lesson 1's own commands walks through all five steps to the finished screen."""
+    """Typing lesson 1's own commands walks through all five steps to the finished screen.
+
+    (Each command's keys go at once, as a fast typist's terminal sends them: one Pilot press
+    at a time, ~550 keys, took a minute; the key-by-key tests are test_keys and test_tui_robust.)"""
     lesson = find_lesson("lesson1")
 
     async def body():
@@ -31,7 +35,7 @@ def test_lesson1_typed_step_by_step_turns_every_step_green(lab, state_home):
                 assert app.result is not None
                 assert not next(s for s in app.result.steps if s.number == step.number).passed
                 for command in step.commands:
-                    await type_command(pilot, command.text, timeout=30)
+                    await type_command(pilot, command.text, timeout=30, fast=True)
                 if step.number < len(lesson.steps):
                     await wait_for(pilot, lambda: app.step == step.number + 1, 15,  # noqa: B023 (awaited here)
                                    f"step {step.number + 1} to open")
@@ -118,6 +122,7 @@ def test_ctrl_c_stops_sleep_and_a_flood_is_capped(lab, state_home):
     run(body())
 
 
+@pytest.mark.slow(15)
 def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
     """Progress survives the app; a lab that was gone is rebuilt to where the student was."""
     # The course opens at the first unfinished lesson: with the ones before lesson1 done, lesson1.
@@ -154,6 +159,7 @@ def test_resume_after_restart_rebuilds_a_fresh_lab(lab, state_home):
     assert set(running_lab().namespaces) == {"red", "blue"}
 
 
+@pytest.mark.slow(10)
 def test_reset_asks_first_then_wipes_the_lab(lab, state_home):
     """F6 asks; Escape keeps the lab, the Reset button resets it to the start (tests/app/test_keys.py
     holds every other answer to nothing)."""
@@ -235,6 +241,7 @@ def test_an_overlong_line_or_paste_is_refused_and_nothing_runs(lab, state_home):
     run(body())
 
 
+@pytest.mark.slow(10)
 def test_help_and_the_lesson_list_jump_between_lessons(lab, state_home):
     """F1 shows the keys; F4 lists the lessons and opens another, keeping the lab if asked to."""
     from tutor.app.screens.help import HelpScreen
@@ -280,6 +287,7 @@ def test_a_step_timer_that_fires_after_the_app_closed_does_nothing(lab, state_ho
     app._celebrate(app.lesson.id)
 
 
+@pytest.mark.slow(10)
 def test_a_step_done_while_the_previous_one_waits_to_advance_is_passed_over(lab, state_home, monkeypatch):
     """Step 2 turns green, and before the course moves on (ADVANCE_DELAY) step 3 is done too, from
     another terminal: the course goes on to step 4. It used to open step 3, already green, and

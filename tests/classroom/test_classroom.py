@@ -328,6 +328,7 @@ def _packages_present() -> bool:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow(30)
 def test_install_into_a_prefix_works_for_students_and_writes_only_there(open_tmp):
     """A real install.sh run (packages already here, so no apt; pip from the network) into a
     throwaway --prefix: nothing outside it, the command runs as a non-root account, and the drop

@@ -40,7 +40,7 @@ def _play(lesson_id: str, lab_name: str, tmp_path: Path) -> tuple[str, list[str]
     the screens seen while it played, its environment). The tmux server is always ended."""
     env = _env(lab_name, tmp_path)
     status_file = tmp_path / "status"
-    argv = [*_tutor_argv(), "demo", lesson_id, "--auto", "--delay", "0.2", "--speed", "200"]
+    argv = [*_tutor_argv(), "demo", lesson_id, "--auto", "--delay", "0.2", "--speed", "1000"]
     # the exit status outlives the window: the shell writes it down once tutor has exited
     script = f"{shlex.join(argv)}; echo $? > {shlex.quote(str(status_file))}"
     # COLUMNS/LINES may be in this process's C environment (GNU readline exports them when a
@@ -79,6 +79,7 @@ def _finished(lesson_id: str, env: dict[str, str]) -> subprocess.CompletedProces
 @pytest.mark.e2e
 @pytest.mark.lab
 @TMUX
+@pytest.mark.slow(35)
 def test_auto_demo_plays_lesson2_and_leaves_it_finished(lab_name, tmp_path):
     try:
         status, screens, env = _play("lesson2", lab_name, tmp_path)
@@ -106,6 +107,7 @@ def test_auto_demo_plays_lesson2_and_leaves_it_finished(lab_name, tmp_path):
 @pytest.mark.lab
 @TMUX
 @pytest.mark.parametrize("lesson_id", ["routing", "dns"])
+@pytest.mark.slow(50)
 def test_auto_demo_plays_the_basics_lessons(lesson_id, lab_name, tmp_path):
     """The two lessons before lesson1 play by themselves too, to the finished lesson."""
     try:

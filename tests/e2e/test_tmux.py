@@ -68,6 +68,7 @@ def _rss_mb(pid: int) -> int:
 
 
 @pytest.mark.timeout(150)
+@pytest.mark.slow(20)
 def test_a_huge_paste_as_keystrokes_is_refused_with_memory_bounded(terminal, lab_name):
     """100 kB pasted without bracketed paste arrives as 100,000 keystrokes: the line is
     refused with one sentence, nothing runs, the app's memory stays bounded (each key used to

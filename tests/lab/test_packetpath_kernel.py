@@ -234,6 +234,7 @@ def _goto_case(n: int) -> dict:
 GOTO_CASES = [_goto_case(n) for n in range(len(GOTO))]
 
 
+@pytest.mark.slow(10)
 def test_the_walk_agrees_with_the_kernel_on_generated_forward_rule_sets(lab):
     setup = client.run(SETUP, info=lab)
     assert setup.returncode == 0, setup.stderr

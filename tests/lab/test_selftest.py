@@ -59,6 +59,7 @@ def write(directory: Path, name: str, text: str) -> None:
     (directory / name).write_text(text.lstrip())
 
 
+@pytest.mark.slow(15)
 def test_selftest_of_every_shipped_lesson():
     result = run_selftest()
     assert result.returncode == 0, result.stdout + result.stderr

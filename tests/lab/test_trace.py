@@ -73,6 +73,7 @@ def test_lesson3_a_drop_rule_before_the_accept_is_named_with_its_counter(lab):
     assert found["hint"] == "That rule matches first: delete it (iptables -D FORWARD 2)"
 
 
+@pytest.mark.slow(15)
 def test_lesson3_the_drop_policy_with_no_way_out_is_named(lab):
     finished(lab, "lesson3", "iptables -D FORWARD -i br0 -o eth0 -j ACCEPT")
     code, found = trace("fetch http://www.naver.com/ from container10")

@@ -61,6 +61,7 @@ def _lab_processes(info) -> list[str]:
             if pid not in agents and comm not in ("ps", "bash", "nsenter")]
 
 
+@pytest.mark.slow(20)
 def test_thousand_lines_through_the_one_door(lab):
     rss0 = _rss_kib(os.getpid())
     t0 = time.monotonic()

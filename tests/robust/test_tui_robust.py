@@ -167,6 +167,7 @@ def _check_result(app, line: str, endless: bool) -> None:
 
 @pytest.mark.timeout(600)   # ~25 s alone; a 2-core machine busy with other work takes minutes
 @pytest.mark.parametrize("part", range(4), ids=[f"lines-{250 * i + 1}-{250 * (i + 1)}" for i in range(4)])
+@pytest.mark.slow(60)
 def test_a_thousand_generated_lines_leave_the_app_up_and_responsive(lab, state_home, part):
     """The 1,000 lines in four parts, each in an app and lab of its own: one at ~60-90 ms a
     line (the command, the tables and the checks that follow it) would hold one of the suite's
@@ -208,6 +209,7 @@ def test_a_thousand_generated_lines_leave_the_app_up_and_responsive(lab, state_h
     run(body())
 
 
+@pytest.mark.slow(30)
 def test_lines_typed_key_by_key(lab, state_home):
     """A smaller sample through real key presses: unicode, quotes, a flood, Ctrl+C.
 
@@ -399,6 +401,7 @@ def _lab_side(agent: int, namespaces: tuple[str, str]) -> list[str]:
 @TMUX
 @pytest.mark.e2e
 @pytest.mark.timeout(300)
+@pytest.mark.slow(10)
 def test_sigkill_of_the_real_tui_leaves_lab_machine_and_progress_consistent(lab, lab_name, state_home):
     """`tutor start lesson1` killed with SIGKILL at random moments — starting up, while a command
     runs, while a flood streams, right after a change — again and again."""

@@ -36,6 +36,7 @@ EXIT_PAUSE = 2.0     # seconds the finished lesson stays on screen before --auto
 LOOP_PAUSE = 5.0     # ... before --loop starts it over
 SPEED_STEP = 1.5     # `+` multiplies the typing speed by this, `-` divides
 MIN_SPEED, MAX_SPEED = 1.0, 1000.0
+TICK = 0.01          # the shortest time between two typed characters (Textual's timers)
 
 
 def next_speed(speed: float, direction: int) -> float:
@@ -247,13 +248,14 @@ class PresenterScreen(Screen):
             # the whole line is on screen: a beat for the audience to read it, then Enter
             self._type_timer = self.set_timer(max(min(self.delay, 0.5), 0.1), self._enter)
         else:
-            self._type_timer = self.set_timer(max(1 / self.speed, 0.01), self._type_one)
+            self._type_timer = self.set_timer(max(1 / self.speed, TICK), self._type_one)
 
     def _type_one(self) -> None:
         self._type_timer = None
         if self.typing is None or self.paused:
             return
-        self.typed += 1
+        # faster than a character a tick: several a tick (the speed asked for, not 1/TICK)
+        self.typed += max(1, round(self.speed * TICK))
         self.app.cmd_console.show_in_prompt(self.typing.text[:self.typed])
         self._type_later()
 
