@@ -155,3 +155,39 @@ def test_a_line_typed_before_a_reset_elsewhere_runs_in_the_new_lab(lab, lab_name
 
     run(body())
 
+
+
+def test_typing_and_output_do_not_lay_the_whole_screen_out(lab, state_home):
+    """A key in the prompt and a line of output change only what those widgets hold: Textual
+    laid the whole screen out for each (10-30 ms on 2 cores, on every key and every output
+    line). The prompt still scrolls to its cursor; the log's scrollbar still knows its length,
+    and the log follows the end."""
+    async def body():
+        app = TutorApp("lesson1")
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.result is not None, 15, "the first verification")
+            await pilot.pause(0.3)
+            layouts = 0
+            screen = app.screen
+            real = screen._refresh_layout
+
+            def counted(*args, **kwargs):
+                nonlocal layouts
+                layouts += 1
+                return real(*args, **kwargs)
+            screen._refresh_layout = counted  # type: ignore[method-assign]
+            await pilot.press(*"echo " + "x" * 150)    # past the prompt's width: it scrolls
+            assert app.cmd_console.prompt.value.endswith("x" * 150)
+            assert app.cmd_console.prompt.scroll_x > 0
+            assert layouts == 0, f"{layouts} layouts while typing"
+            await pilot.press("ctrl+u")
+            log = _log(app)
+            for first, last in ((1, 60), (61, 90)):
+                before = layouts
+                await type_command(pilot, f"seq {first} {last}", keys=False)
+                assert f"\n{last}\n" in console_text(app) + "\n"
+                assert layouts == before, f"{layouts - before} layouts for {last - first + 1} lines"
+                assert log.scroll_y == log.max_scroll_y > 0                 # the end in view
+                assert log.vertical_scrollbar.window_virtual_size == log.virtual_size.height
+
+    run(body())

@@ -40,6 +40,7 @@ class ChecksList(Vertical):
             self._show(*self._waiting)
 
     _waiting: tuple[Text, Text | None] | None = None
+    _shown: tuple[Text, Text | None] | None = None
 
     def _show(self, lines: Text, hint: Text | None = None) -> None:
         parts = self.query("#check-lines, #check-hint")
@@ -47,6 +48,9 @@ class ChecksList(Vertical):
             self._waiting = (lines, hint)
             return
         self._waiting = None
+        if (lines, hint) == self._shown:    # the same again (most commands): no new layout
+            return
+        self._shown = (lines, hint)
         self.query_one("#check-lines", Static).update(lines)
         pinned = self.query_one("#check-hint", Static)
         pinned.update(hint or "")

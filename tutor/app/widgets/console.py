@@ -42,6 +42,7 @@ from textual.widgets import Input, Label
 from tutor.app.messages import CommandFinished, CommandOutput, CommandStarted, InputRefused, LineEntered
 from tutor.app.outbox import Outbox
 from tutor.app.policy import localize_keys
+from tutor.app.widgets.steady import SteadySize
 from tutor.app.widgets.term_log import TermLog
 from tutor.i18n import Msg, _, in_lang, lang
 from tutor.lab.complete import Completion
@@ -95,7 +96,7 @@ class ConsoleHighlighter(Highlighter):
             text.stylize("dim italic")
 
 
-class PromptInput(Input):
+class PromptInput(SteadySize, Input):
     """The prompt line: history on ↑/↓, Tab completes, Ctrl+C interrupts instead of copying.
 
     Enter is handled in the key handler itself, in order with the typed characters: as a

@@ -21,8 +21,10 @@ from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import Log
 
+from tutor.app.widgets.steady import SteadySize
 
-class TermLog(Log):
+
+class TermLog(SteadySize, Log):
     """A Log with a live tail (the running command's screen) and coloured lines."""
 
     def __init__(self, scrollback: int, **kwargs):
