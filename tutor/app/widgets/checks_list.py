@@ -56,12 +56,18 @@ class ChecksList(Vertical):
         pinned.update(hint or "")
         pinned.display = hint is not None
 
+    def _subtitle(self, text: str) -> None:
+        """The box's subtitle, set only when it changes (setting it repaints the box: with the
+        console's output in the same frame, most of the screen)."""
+        if self.border_subtitle != text:
+            self.border_subtitle = text
+
     def show_pending(self, check_lines: list[str]) -> None:
         """Before the first result: the checks, not judged yet."""
         text = Text()
         for n, line in enumerate(check_lines):
             text.append(("\n" if n else "") + "· " + cell(line), style="dim")
-        self.border_subtitle = _("checking…")
+        self._subtitle(_("checking…"))
         self._show(text)
 
     def show_result(self, result) -> None:
@@ -87,7 +93,7 @@ class ChecksList(Vertical):
         elif result.hint:
             hint = Text(_("Hint: "), style="bold yellow")
             hint.append(clean(result.shown_hint))
-        self.border_subtitle = _("✓ done") if result.passed else ""
+        self._subtitle(_("✓ done") if result.passed else "")
         self.set_class(result.passed, "-passed")
         self._show(text, hint)
         # the first failing check in view (its hint is pinned below anyway)
@@ -95,10 +101,10 @@ class ChecksList(Vertical):
 
     def show_error(self, message: str) -> None:
         """The verification itself failed (the lab is down, ...)."""
-        self.border_subtitle = _("cannot check")
+        self._subtitle(_("cannot check"))
         self._show(Text(clean(message), style="bold red"))
 
     def set_busy(self, busy: bool) -> None:
         """A verification is running."""
         if busy:
-            self.border_subtitle = _("checking…")
+            self._subtitle(_("checking…"))
