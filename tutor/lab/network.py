@@ -1,9 +1,8 @@
 """The lab's network: the lab host (the agent's own network namespace) and the world nodes.
 
 The world is declared in `tutor.lab.world`; `build_world` builds it with one `ip -batch` per
-machine (three `ip` processes for a fresh lab: the lab host's, then the machines' at once).
-World nodes live in network namespaces bind-mounted under `/run/tutor/world`, not `/run/netns`,
-so `ip netns` in the lab lists only the student's own.
+machine (three `ip` processes for a fresh lab). World nodes live in network namespaces bind-mounted under
+`/run/tutor/world`, not `/run/netns`, so `ip netns` in the lab lists only the student's own.
 """
 
 from __future__ import annotations
@@ -59,20 +58,10 @@ def _new_netns_file(path: str) -> None:
 
 
 def _ip_batch(batch: str, fds: tuple[int, ...] = ()) -> None:
-    _ip_batch_end(*_ip_batch_begin(batch, fds))
-
-
-def _ip_batch_begin(batch: str, fds: tuple[int, ...] = ()) -> tuple[subprocess.Popen, str]:
-    """Start `ip -batch` on `batch` (in the network namespace of the calling thread now)."""
-    proc = subprocess.Popen(["ip", "-batch", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, pass_fds=fds)
-    return proc, batch
-
-
-def _ip_batch_end(proc: subprocess.Popen, batch: str) -> None:
-    _, err = proc.communicate(batch)
+    proc = subprocess.run(["ip", "-batch", "-"], input=batch, text=True, pass_fds=fds,
+                          capture_output=True, check=False)
     if proc.returncode != 0:
-        raise OSError(f"building the lab network failed: {err.strip()}")
+        raise OSError(f"building the lab network failed: {proc.stderr.strip()}")
 
 
 @contextlib.contextmanager
@@ -119,21 +108,9 @@ def build_world(world_dir: str = WORLD_DIR) -> dict[str, int]:
         # whatever the lab has mounted on /proc since.
         with ns.in_proc():
             _ip_batch(host_batch({n: f"self/fd/{fd}" for n, fd in nodes.items()}), tuple(nodes.values()))
-        # each machine's own batch, all at once: each `ip` starts in its machine's namespace
-        started = []
-        try:
-            for n in world.NODES:
-                with in_netns_fd(nodes[n.name]):
-                    started.append(_ip_batch_begin(node_batch(n)))
-        finally:
-            problems = []
-            for proc, batch in started:     # every one waited for, even after one failed
-                try:
-                    _ip_batch_end(proc, batch)
-                except OSError as exc:
-                    problems.append(exc)
-            if problems:
-                raise problems[0]
+        for n in world.NODES:
+            with in_netns_fd(nodes[n.name]):
+                _ip_batch(node_batch(n))
     except BaseException:
         close_nodes(nodes)
         raise
