@@ -427,7 +427,7 @@ def _lab_side_settles_empty(agent: int, namespaces: tuple[str, str], quiet: floa
 @TMUX
 @pytest.mark.e2e
 @pytest.mark.timeout(300)
-@pytest.mark.slow(10)
+@pytest.mark.slow(25)
 def test_sigkill_of_the_real_tui_leaves_lab_machine_and_progress_consistent(lab, lab_name, state_home):
     """`tutor start lesson1` killed with SIGKILL at random moments — starting up, while a command
     runs, while a flood streams, right after a change — again and again."""
