@@ -40,7 +40,6 @@ class ChecksList(Vertical):
             self._show(*self._waiting)
 
     _waiting: tuple[Text, Text | None] | None = None
-    _shown: tuple[Text, Text | None] | None = None
 
     def _show(self, lines: Text, hint: Text | None = None) -> None:
         parts = self.query("#check-lines, #check-hint")
@@ -48,11 +47,10 @@ class ChecksList(Vertical):
             self._waiting = (lines, hint)
             return
         self._waiting = None
-        if (lines, hint) == self._shown:    # the same again (most commands): no new layout
-            return
-        self._shown = (lines, hint)
-        self.query_one("#check-lines", Static).update(lines)
-        pinned = self.query_one("#check-hint", Static)
+        shown, pinned = self.query_one("#check-lines", Static), self.query_one("#check-hint", Static)
+        if shown.content == lines and pinned.content == (hint or "") and pinned.display == (hint is not None):
+            return    # the same again (most commands): set anyway, it would lay the screen out
+        shown.update(lines)
         pinned.update(hint or "")
         pinned.display = hint is not None
 

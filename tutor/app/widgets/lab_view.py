@@ -51,7 +51,6 @@ class LabView(Vertical):
         self._tab_ids: dict[str, str] = {}   # namespace -> tab id (names may not be valid ids)
         self._next_tab = 0
         self._mounting: dict[str, AwaitComplete] = {}   # tab id -> its mounting, while `_pick` may wait on it
-        self._shown: dict[str, str] = {}     # a table tab's label, the forwarding line: as shown
 
     def compose(self) -> ComposeResult:
         yield Tabs(Tab("host", id="ns-0"), id="ns-tabs")
@@ -74,16 +73,6 @@ class LabView(Vertical):
         self._sync_tabs()
         self._fill()
         self.query_one("#tab-map", TopologyMap).show(snapshot)
-
-    def _set_once(self, what: str, text: str) -> None:
-        """Table tab `what`'s label, or the forwarding line ("forwarding"), unless it says that."""
-        if self._shown.get(what) == text:
-            return
-        self._shown[what] = text
-        if what == "forwarding":
-            self.query_one("#forwarding", Static).update(text)
-        else:
-            self.query_one(TabbedContent).get_tab(what).label = text
 
     def mark_baseline(self) -> None:
         """Remember the lab as it is now: later changes are highlighted against it."""
@@ -235,11 +224,16 @@ class LabView(Vertical):
             for cells in rows:
                 table.add_row(*cells)
             changed = sum(status != tables.SAME for _, status in marked)
-            # (a label or a line set again lays the whole screen out: only when it changes)
-            self._set_once(f"pane-{name}", tab_title(name) + (f" +{changed}" if changed else ""))
+            # a label or a line set, even to what it says, lays the whole screen out: only changes
+            label = tab_title(name) + (f" +{changed}" if changed else "")
+            pane = self.query_one(TabbedContent).get_tab(f"pane-{name}")
+            if pane.label_text != label:
+                pane.label = label
         fwd = self.snapshot.state.sysctls.get((self.namespace, IP_FORWARD), "")
         routes = "  " + _("(this namespace routes packets between interfaces)") if fwd == "1" else ""
-        self._set_once("forwarding", f"ip_forward = {fwd or '?'}{routes}")
+        line, forwarding = f"ip_forward = {fwd or '?'}{routes}", self.query_one("#forwarding", Static)
+        if forwarding.content != line:
+            forwarding.update(line)
         # border titles read a str as markup: Text keeps a `[` in a name a `[`
         if self.snapshot.error:
             self.border_subtitle = Text(clean(self.snapshot.error))
