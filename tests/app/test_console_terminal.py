@@ -156,7 +156,6 @@ def test_a_line_typed_before_a_reset_elsewhere_runs_in_the_new_lab(lab, lab_name
     run(body())
 
 
-
 def test_typing_and_output_do_not_lay_the_whole_screen_out(lab, state_home):
     """A key in the prompt and a line of output change only what those widgets hold: Textual
     laid the whole screen out for each (10-30 ms on 2 cores, on every key and every output
