@@ -184,8 +184,8 @@ netns green
     assert result.returncode == 1
     out = result.stdout
     assert "✓ undo step 1: Make red" in out and "✓ undo step 2: Swap red for blue" in out
-    assert "✗ undo step 3: Bring up a cable that is not there\n    a command failed: " in out
-    assert 'Cannot find device "nosuch"' in out
+    assert ('✗ undo step 3: Bring up a cable that is not there\n'
+            '    a command failed: ip link set dev nosuch up: Cannot find device "nosuch"\n') in out
     assert "✗ undo end: the finished lesson verifies\n    step 1 fails again (netns red)" in out
 
 

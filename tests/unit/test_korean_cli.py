@@ -154,8 +154,8 @@ def test_report_in_korean_lines_up_hangul_names(tmp_path):
 
 def test_a_lessons_failing_command_is_said_in_korean_with_the_command_as_it_is():
     from tutor.i18n import Msg, said
-    from tutor.lessons.course import script_error
-    error = script_error('ip link set veth9 up\nCannot find device "veth9"\n', ["ip link set veth9 up"],
+    from tutor.lessons.course import _FAILED, _RAN, script_error
+    error = script_error(f'\n{_RAN}\nCannot find device "veth9"\n\n{_FAILED}\n', ["ip link set veth9 up"],
                          Msg("rebuilding the start of {lesson}", lesson="lesson3"))
     assert str(error) == ('rebuilding the start of lesson3: the command `ip link set veth9 up` failed in the lab: '
                           'Cannot find device "veth9"')

@@ -246,15 +246,16 @@ def probe_command(check: Check) -> str:
 def probe_script(checks: list[Check]) -> str:
     """All behaviour checks at once, in parallel.
 
-    Each probe writes its answer to its own file and the files are printed after `wait`: bash
-    writes a printf's lines separately, so probes printing straight to the pipe interleave.
+    Each probe answers on a pipe of its own (a process substitution), and the pipes are read
+    one after another once all have started: probes printing straight to one pipe would
+    interleave (bash writes a printf's lines separately). `mapfile` reads them, a bash builtin:
+    no temporary files, and no mktemp, cat or rm (~7 ms a run; issue 15).
     """
-    lines = ["d=$(mktemp -d)",
-             'p() { o=$(eval "$2" 2>&1); r=$?; '
-             f'printf "{MARK} probe %s %s\\n%s\\n" "$1" "$r" "${{o:0:{PROBE_CAP}}}" > "$d/$1"; }}']
+    lines = ['p() { o=$(eval "$2" 2>&1); r=$?; '
+             f'printf "{MARK} probe %s %s\\n%s\\n" "$1" "$r" "${{o:0:{PROBE_CAP}}}"; }}', "f=()"]
     for i, check in enumerate(checks):
-        lines.append(f"p {i} {shlex.quote(probe_command(check))} &")
-    lines += ["wait", 'cat "$d"/*; rm -rf "$d"']
+        lines.append(f"exec {{fd}}< <(p {i} {shlex.quote(probe_command(check))}); f+=($fd)")
+    lines.append('for fd in "${f[@]}"; do mapfile -u "$fd" l; printf %s "${l[@]}"; exec {fd}<&-; done')
     return "\n".join(lines) + "\n"
 
 
