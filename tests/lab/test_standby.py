@@ -5,10 +5,13 @@ On real labs (`lab` fixture)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 
 import pytest
 
+from labkit import wait_until
 from tutor.lab import client, lifecycle
 from tutor.lab.runner import CommandRunner, Ready
 
@@ -94,3 +97,37 @@ def test_the_runner_discards_a_stale_ready_and_runs_the_line_fresh(lab, lab_name
     assert "made" in "".join(chunks)
     assert client.run("ip link show fresh0", info=lab).returncode == 0   # in the lab as it is now
     assert _gone(pid) and ready.master is None
+
+
+# The app, killed (SIGKILL) at the moment it registers a console command with the keeper. With
+# `popen` and then `keeper.add`, the command was already on its way and ran on, unregistered.
+DIES_REGISTERING = """
+import os, signal, sys
+from tutor.lab import keeper, runner
+def add(pgid):
+    print(pgid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+keeper.keeper.add = add
+runner.CommandRunner(sys.argv[1]).run(print)
+"""
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie that its new parent has not collected yet."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_command_whose_app_dies_before_registering_it_never_runs(lab):
+    line = "touch /tmp/it-ran; exec sleep 100"
+    app = subprocess.run([sys.executable, "-c", DIES_REGISTERING, line], env=dict(os.environ),
+                         capture_output=True, text=True, timeout=60)
+    assert app.returncode == -signal.SIGKILL and app.stdout.strip().isdigit(), (app.stdout, app.stderr)
+    # the command's process (its nsenter, outside the lab) ends without running the line
+    pid = int(app.stdout)
+    assert wait_until(lambda: _ended(pid), timeout=10), client.run("ps -eo pid=,args=", info=lab).stdout
+    assert client.run("ls /tmp/it-ran", info=lab).returncode != 0
+    assert "sleep" not in client.run("ps -eo args=", info=lab).stdout

@@ -24,6 +24,7 @@ from tutor.lab.control import LabError, LabInfo, close_all, lab_name, request_fd
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # imported where a process starts: `tutor lab status` needs none
     import subprocess
+    from collections.abc import Callable
 
 WORLD_DIR = "/run/tutor/world"
 LAB_PATH = "/run/tutor/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -109,7 +110,9 @@ def run(cmdline: str, *, netns: str | None = None, node: str | None = None, time
     """Run one shell command line in the lab and capture its output (text).
 
     Past `timeout` its whole process group is killed (exit status 124). While it runs, its
-    group is registered with the tracker a long-lived caller set (`track_with`)."""
+    group is registered with the tracker a long-lived caller set (`track_with`), once started:
+    what goes this way is the course's own reads, probes and scripts, which end by themselves,
+    so it does not wait for the registration as a student's line does (`popen_registered`)."""
     import subprocess
     shell = _shell
     if shell is not None and netns is None and node is None and input is None and shell.serves(info):
@@ -333,12 +336,21 @@ class Standby:
         try:
             if lab_identity(self.name) != self.identity:
                 return False
-            os.write(self._pipe, cmdline.encode("utf-8", "surrogateescape") + b"\0")
+            self.hand(cmdline)
         except (LabError, OSError):
             return False
         finally:
             self._close_pipe()
         return True
+
+    def hand(self, cmdline: str) -> None:
+        """Give it `cmdline` now, in the lab it entered (OSError if it has ended)."""
+        pipe = self._pipe
+        assert pipe is not None, "a standby takes one line"
+        try:
+            os.write(pipe, cmdline.encode("utf-8", "surrogateescape") + b"\0")
+        finally:
+            self._close_pipe()
 
     def discard(self) -> None:
         """Never mind: it ends (EOF on its line), killed with its group if it does not at once."""
@@ -357,15 +369,15 @@ class Standby:
             os.close(pipe)
 
 
-def standby(*, info: LabInfo | None = None, **kwargs) -> Standby:
-    """Start a `Standby` in the lab host, in a new session (see `command` for why); `kwargs`
-    go to Popen (its stdout and stderr: the console's pty)."""
+def standby(*, netns: str | None = None, info: LabInfo | None = None, **kwargs) -> Standby:
+    """Start a `Standby` in the lab host (or namespace `netns`), in a new session (see `command`
+    for why); `kwargs` go to Popen (its stdout and stderr: the console's pty)."""
     import subprocess
     name = info.name if info else lab_name()
     theirs, mine = os.pipe()
     try:
-        cmd = command(["bash", "--noprofile", "--norc", "-c", _STANDBY.format(fd=theirs)], info=info,
-                      terminal=False)
+        cmd = command(["bash", "--noprofile", "--norc", "-c", _STANDBY.format(fd=theirs)], netns=netns,
+                      info=info, terminal=False)
         try:
             identity = _inodes(cmd.fds)
             proc = subprocess.Popen(cmd.argv, pass_fds=(*cmd.fds, theirs), start_new_session=True,
@@ -378,6 +390,23 @@ def standby(*, info: LabInfo | None = None, **kwargs) -> Standby:
     finally:
         os.close(theirs)
     return Standby(proc, mine, identity, name)
+
+
+def popen_registered(cmdline: str, register: Callable[[int], object], *, netns: str | None = None,
+                     info: LabInfo | None = None, **kwargs) -> subprocess.Popen:
+    """`popen` for a command that must not outlive its caller: `register(pid)` (the keeper's
+    `add`) runs before the line is handed over. The process waits for its line as a standby
+    does, so if the caller dies before it has registered the process, the line never runs: the
+    process reads the end of its pipe and leaves. A plain `popen` followed by `register` would
+    leave a `sleep 1000` typed at that moment running on (~3 ms: one bash more)."""
+    waiting = standby(netns=netns, info=info, **kwargs)
+    try:
+        register(waiting.proc.pid)   # its own session: the group's id is its pid
+        waiting.hand(cmdline)
+    except BaseException:
+        waiting.discard()
+        raise
+    return waiting.proc
 
 
 def popen(cmdline: str, *, netns: str | None = None, node: str | None = None,

@@ -30,7 +30,9 @@ the output are left to the reader, which shows everything it is handed through
 The console's commands may be started ahead (`Ready`, a `client.Standby` on a pty): the process
 waits in the lab while the student types, and Enter hands it the line.
 While it runs, the command's process group is registered with the keeper (`keeper.py`), which
-kills it should the app die first.
+kills it should the app die first. It is registered before its line runs (`Ready`, and
+`client.popen_registered` for a line started on Enter): an app killed in between leaves a
+process that reads the end of its pipe and leaves, never the line running on.
 
 Never imports Textual: `CommandRunner.run()` takes plain callbacks.
 """
@@ -219,9 +221,10 @@ class CommandRunner:
                 err: int = slave
             else:
                 out, err = subprocess.PIPE, subprocess.STDOUT
-            # a new session, which never opens a tty: the pty is nobody's controlling terminal
-            self.proc = client.popen(self.cmdline, netns=self.netns, stdout=out, stderr=err,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+            # a new session, which never opens a tty: the pty is nobody's controlling terminal;
+            # registered with the keeper before the line runs (if the app dies first, it never does)
+            self.proc = client.popen_registered(self.cmdline, keeper.add, netns=self.netns, stdout=out,
+                                                stderr=err, stdin=subprocess.DEVNULL)
         except (control.LabError, OSError) as exc:
             self._close_master()
             self.lab_error = said(exc)
@@ -230,7 +233,6 @@ class CommandRunner:
         finally:
             if slave is not None:
                 os.close(slave)   # the command holds its own: EOF (EIO) comes when it is gone
-        keeper.add(self.proc.pid)    # its own session: the group's id is its pid
         return True
 
     def _close_master(self) -> None:
