@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tutor import safefile
 from tutor.i18n import Msg, about_file, cause
+from tutor.plain import Plain
 from tutor.settings import config_path, read_config, save_setting  # noqa: F401  (re-exported)
 
 FORMAT = 1
@@ -68,15 +68,19 @@ def hand_in(record: Progress, folder: Path) -> Path:
     return dest
 
 
-@dataclass
-class Progress:
-    """Steps done per lesson, plus who and when (for `tutor report`)."""
-    path: Path
-    lessons: dict[str, dict] = field(default_factory=dict)
-    student: str = ""
-    notice: str = ""     # set when a corrupt file was moved aside, or the file is left alone
-    saves: bool = True   # False when the file there could not be read: never write over it
-    current: tuple[str, int] | None = None   # (lesson id, step number) the student last had open
+class Progress(Plain):
+    """Steps done per lesson, plus who and when (for `tutor report`). A plain class: `tutor
+    verify` saves it (see `tutor.plain`)."""
+    __slots__ = ("path", "lessons", "student", "notice", "saves", "current")
+
+    def __init__(self, path: Path, lessons: dict[str, dict] | None = None, student: str = "", notice: str = "",
+                 saves: bool = True, current: tuple[str, int] | None = None):
+        self.path = path
+        self.lessons = {} if lessons is None else lessons
+        self.student = student
+        self.notice = notice    # set when a corrupt file was moved aside, or the file is left alone
+        self.saves = saves      # False when the file there could not be read: never write over it
+        self.current = current  # (lesson id, step number) the student last had open
 
     def done(self, lesson_id: str) -> set[int]:
         return set(self.lessons.get(lesson_id, {}).get("done", []))

@@ -30,7 +30,6 @@ The fields the watcher does not fill (`resolv`, `prelude`, `for_hints`) are not 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from tutor.checks.engine import CheckResult, LessonResult, StepResult
@@ -56,9 +55,9 @@ def _save_lines(tables: iptables.Iptables) -> list[str]:
 
 
 def _ns_json(ns: NsState) -> dict:
-    return {"links": [asdict(l) for l in ns.links.values()],
-            "routes": [asdict(r) for r in ns.routes],
-            "neighs": [asdict(n) for n in ns.neighs],
+    return {"links": [{field: getattr(l, field) for field in l.__slots__} for l in ns.links.values()],
+            "routes": [r._asdict() for r in ns.routes],
+            "neighs": [n._asdict() for n in ns.neighs],
             "nsids": [[i, name] for i, name in ns.nsids.items()],
             "iptables": None if ns.iptables is None else _save_lines(ns.iptables),
             "error": ns.error}
@@ -73,10 +72,15 @@ def snapshot_json(snap: LabSnapshot) -> dict:
                       "ns": {name: _ns_json(ns) for name, ns in state.ns.items()}}}
 
 
+def _result_json(result: LessonResult) -> dict:
+    return {**result._asdict(), "steps": [{**s._asdict(), "checks": [c._asdict() for c in s.checks]}
+                                          for s in result.steps]}
+
+
 def dump(what: str, snap: LabSnapshot, result: LessonResult | None) -> str:
     """One recording's file text."""
     data = {"format": FORMAT, "what": what, "snapshot": snapshot_json(snap),
-            "result": None if result is None else asdict(result)}
+            "result": None if result is None else _result_json(result)}
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 

@@ -53,7 +53,7 @@ def test_docker_layout_dnats_a_lan_packet_to_the_host():
     ({"proto": "udp"}, "another protocol"),
 ])
 def test_docker_layout_leaves_other_packets_alone(change, why):
-    v = walk(parse(DOCKER_NAT), "nat", "PREROUTING", Packet(**{**TO_HOST.__dict__, **change}))
+    v = walk(parse(DOCKER_NAT), "nat", "PREROUTING", TO_HOST._replace(**change))
     assert (v.action, v.by_policy, v.rule) == ("ACCEPT", True, None), why
     assert v.quote == "-P PREROUTING ACCEPT"
 
@@ -150,8 +150,8 @@ def test_log_goes_on_and_an_unknown_match_is_unknown_not_a_guess():
     ("-j NOSUCHCHAIN", {}),
 ])
 def test_what_the_walk_will_not_judge(rule, packet_change):
-    packet = Packet(**{**Packet("10.1.1.1", "10.2.2.2", "tcp", 5000, 80, iif="eth0", oif="br0",
-                                dst_local=False).__dict__, **packet_change})
+    packet = Packet("10.1.1.1", "10.2.2.2", "tcp", 5000, 80, iif="eth0", oif="br0",
+                    dst_local=False)._replace(**packet_change)
     v = forward(save("filter", f"-A FORWARD {rule}", "-A FORWARD -j ACCEPT", policies="FORWARD DROP"), packet)
     assert (v.action, v.position, v.rule is not None) == (UNKNOWN, 1, True), v
     assert v.why
@@ -176,7 +176,7 @@ def test_nat_targets_carry_their_address():
                 "-A POSTROUTING -s 10.202.0.0/24 -j SNAT --to-source 192.168.1.2")
     out = Packet("10.201.0.4", "8.8.8.8", "icmp", oif="eth0")
     assert walk(parse(text), "nat", "POSTROUTING", out).action == "MASQUERADE"
-    assert walk(parse(text), "nat", "POSTROUTING", Packet(**{**out.__dict__, "oif": "br0"})).by_policy
+    assert walk(parse(text), "nat", "POSTROUTING", out._replace(oif="br0")).by_policy
     snat = walk(parse(text), "nat", "POSTROUTING", Packet("10.202.0.4", "8.8.8.8", "icmp", oif="eth0"))
     assert (snat.action, snat.to, snat.position) == ("SNAT", "192.168.1.2", 2)
 

@@ -12,7 +12,7 @@ language) and, when the course speaks another language, in that one too (`found_
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections import namedtuple
 
 from tutor.checks import kinds, observe
 from tutor.checks.diagnose import explain
@@ -27,16 +27,12 @@ NOT_TRIED = Msg("not tried yet: a check above it fails first")
 WHOLE_READ_MAX = 64
 
 
-@dataclass
-class CheckResult:
+# Named tuples, not dataclasses: see `tutor.plain`.
+class CheckResult(namedtuple("CheckResult", "name passed found hint found_local hint_local",
+                             defaults=(None, None))):
     """One check's verdict, as `tutor verify --json` prints it: English, plus the language the
-    course speaks when it is not English (None: English)."""
-    name: str
-    passed: bool
-    found: str
-    hint: str
-    found_local: str | None = None
-    hint_local: str | None = None
+    course speaks when it is not English (`found_local`, `hint_local`; None: English)."""
+    __slots__ = ()
 
     @property
     def shown_found(self) -> str:
@@ -49,15 +45,9 @@ class CheckResult:
         return self.hint if self.hint_local is None else self.hint_local
 
 
-@dataclass
-class StepResult:
-    """One step's verdict."""
-    number: int
-    title: str
-    passed: bool
-    checks: list[CheckResult]
-    hint: str = ""
-    hint_local: str | None = None
+class StepResult(namedtuple("StepResult", "number title passed checks hint hint_local", defaults=("", None))):
+    """One step's verdict: its checks' (a list of CheckResult) and its hint."""
+    __slots__ = ()
 
     @property
     def shown_hint(self) -> str:
@@ -65,13 +55,9 @@ class StepResult:
         return self.hint if self.hint_local is None else self.hint_local
 
 
-@dataclass
-class LessonResult:
-    """A whole verification."""
-    lesson_id: str
-    title: str
-    passed: bool
-    steps: list[StepResult] = field(default_factory=list)
+class LessonResult(namedtuple("LessonResult", "lesson_id title passed steps", defaults=((),))):
+    """A whole verification: its steps' (StepResult)."""
+    __slots__ = ()
 
     def as_json(self) -> dict:
         """The `--json` shape: {"lesson", "passed", "steps": [{"id", "title", "passed", "checks"}]}."""
@@ -82,7 +68,7 @@ class LessonResult:
 
 def _check_json(c: CheckResult) -> dict:
     """One check in `--json`: the localized fields only when there are some (English: none)."""
-    return {k: v for k, v in asdict(c).items() if v is not None}
+    return {k: v for k, v in c._asdict().items() if v is not None}
 
 
 def result_of(text: str, passed: bool, verdict: Verdict, code: str) -> CheckResult:

@@ -10,19 +10,18 @@ in Korean too. Names, addresses and commands are params, never translated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 from tutor.i18n import Msg
 from tutor.lab import world
 from tutor.lab.state import HOST, LabState, Link
 
 
-@dataclass
-class Verdict:
-    """The outcome of one check."""
-    passed: bool
-    found: str          # a Msg where it says something in words: str() is the English
-    hint: str = ""      # likewise
+class Verdict(namedtuple("Verdict", "passed found hint", defaults=("",))):
+    """The outcome of one check: whether it `passed`, what was `found`, and the `hint` (each a
+    Msg where it says something in words: str() is the English). A named tuple, not a dataclass:
+    see `tutor.plain`."""
+    __slots__ = ()
 
 
 def ip_cmd(ns: str, rest: str) -> str:

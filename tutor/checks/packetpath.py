@@ -15,7 +15,7 @@ target only logs). Pure: no I/O, no lab.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections import namedtuple
 
 from tutor.i18n import Msg
 from tutor.lab.iptables import Iptables, Rule
@@ -32,34 +32,29 @@ MODULES = {"tcp", "udp", "icmp", "addrtype", "conntrack", "state", "comment"}
 MAX_DEPTH = 64  # iptables refuses loops; this only stops a hand-written rule set that has one
 
 
-@dataclass(frozen=True)
-class Packet:
+# Named tuples, not dataclasses: see `tutor.plain`.
+class Packet(namedtuple("Packet", "src dst proto sport dport iif oif dst_local state",
+                        defaults=("tcp", None, None, None, None, None, "NEW"))):
     """What the rules can see of a packet at the chain walked. An interface "" is none at this hook
     (no input interface in OUTPUT: `! -i v-net-0` matches there, as Docker's chain relies on);
-    None is not known -- a rule that asks about it makes the answer UNKNOWN."""
-    src: str
-    dst: str
-    proto: str = "tcp"              # tcp, udp or icmp
-    sport: int | None = None
-    dport: int | None = None
-    iif: str | None = None
-    oif: str | None = None
-    dst_local: bool | None = None   # is dst an address of this namespace (`--dst-type LOCAL`)
-    state: str | None = "NEW"       # its conntrack state: NEW or ESTABLISHED
+    None is not known -- a rule that asks about it makes the answer UNKNOWN. `proto`: tcp, udp
+    or icmp; `dst_local`: is dst an address of this namespace (`--dst-type LOCAL`); `state`: its
+    conntrack state, NEW or ESTABLISHED."""
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What the chain does with the packet, and why."""
-    action: str                     # ACCEPT, DROP, REJECT, DNAT, SNAT, MASQUERADE, REDIRECT or UNKNOWN
-    chain: str                      # the chain whose rule (or policy) decided
-    position: int = 0               # the rule's place in that chain, from 1 (as `iptables -L --line-numbers`
-                                    # and `iptables -D CHAIN N` count); 0 when the policy decided
-    rule: Rule | None = None        # the deciding rule (for UNKNOWN: the rule it could not judge)
-    path: tuple[str, ...] = ()      # the chains entered, in order
-    to: str = ""                    # DNAT/SNAT/MASQUERADE/REDIRECT: the --to-* value, "" if none
-    why: str = ""                   # UNKNOWN: what could not be judged (a Msg)
-    returned: tuple[tuple[str, int, Rule], ...] = ()   # the RETURN rules taken, in order: (chain, place, rule)
+class Verdict(namedtuple("Verdict", "action chain position rule path to why returned",
+                         defaults=(0, None, (), "", "", ()))):
+    """What the chain does with the packet, and why.
+
+    `action`: ACCEPT, DROP, REJECT, DNAT, SNAT, MASQUERADE, REDIRECT or UNKNOWN; `chain`: the
+    chain whose rule (or policy) decided; `position`: the rule's place in that chain, from 1 (as
+    `iptables -L --line-numbers` and `iptables -D CHAIN N` count), 0 when the policy decided;
+    `rule`: the deciding Rule (for UNKNOWN: the rule it could not judge); `path`: the chains
+    entered, in order; `to`: DNAT/SNAT/MASQUERADE/REDIRECT's --to-* value, "" if none; `why`:
+    UNKNOWN: what could not be judged (a Msg); `returned`: the RETURN rules taken, in order,
+    as (chain, place, rule)."""
+    __slots__ = ()
 
     @property
     def by_policy(self) -> bool:

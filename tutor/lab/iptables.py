@@ -13,29 +13,31 @@ it while `iptables -S` still lists the built-in chains with their ACCEPT policie
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from collections import namedtuple
+
+from tutor.plain import Plain
 
 # The built-in chains `iptables -t TABLE -S` lists for a table nobody has used yet.
 BUILTIN = {"nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
            "filter": ("INPUT", "FORWARD", "OUTPUT")}
 
 
-@dataclass
-class Rule:
-    """One iptables rule, as `iptables-save` prints it, split into its options."""
-    table: str
-    chain: str
-    text: str                       # the rule without its leading `-A `
-    opts: dict[str, str]
-    matches: tuple[str, ...] = ()   # the options that select packets (before -j, comments left out)
-    words: tuple[str, ...] = ()     # every word after `-A CHAIN`, in order (what the packet-path walk reads)
+class Rule(namedtuple("Rule", "table chain text opts matches words", defaults=((), ()))):
+    """One iptables rule, as `iptables-save` prints it, split into its options: `text` is the
+    rule without its leading `-A `, `opts` its options (dict), `matches` the options that select
+    packets (before -j, comments left out), `words` every word after `-A CHAIN`, in order (what
+    the packet-path walk reads)."""
+    __slots__ = ()
 
 
-@dataclass
-class Iptables:
-    """What `iptables-save` printed for one namespace."""
-    rules: list[Rule] = field(default_factory=list)
-    policies: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, chain) -> policy, "-" for a user chain
+class Iptables(Plain):
+    """What `iptables-save` printed for one namespace: its rules, and its chains' policies,
+    (table, chain) -> policy ("-" for a user chain)."""
+    __slots__ = ("rules", "policies")
+
+    def __init__(self, rules: list[Rule] | None = None, policies: dict[tuple[str, str], str] | None = None):
+        self.rules = [] if rules is None else rules
+        self.policies = {} if policies is None else policies
 
     def tables(self) -> set[str]:
         """The tables `iptables-save` printed."""

@@ -13,58 +13,62 @@ No I/O here.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from tutor.lab import HOST
 from tutor.lab.iptables import Iptables, Rule
+from tutor.plain import Plain
 
 IP_FORWARD = "net.ipv4.ip_forward"
 
 
-@dataclass
-class Link:
+# Plain classes and named tuples, not dataclasses: see `tutor.plain`.
+class Link(Plain):
     """One interface, as `ip -d addr` shows it."""
-    name: str
-    ns: str                         # the namespace it is in (HOST for the lab host)
-    ifindex: int
-    kind: str = ""                  # veth, bridge, ... ("" for plain devices and loopback)
-    admin_up: bool = False          # the UP flag: `ip link set X up` was done
-    oper: str = "DOWN"              # operstate: UP only when the other end is up as well
-    master: str | None = None       # the bridge this is a port of
-    peer_index: int | None = None   # veth: the other end's ifindex (vlan, macvlan: the parent's)
-    peer_nsid: int | None = None    # veth: the other end's namespace id, None = same namespace
-    addrs: list[tuple[str, int]] = field(default_factory=list)   # IPv4 (address, prefix length)
-    mac: str = ""
+    __slots__ = ("name", "ns", "ifindex", "kind", "admin_up", "oper", "master", "peer_index", "peer_nsid",
+                 "addrs", "mac")
+
+    def __init__(self, name: str, ns: str, ifindex: int, kind: str = "", admin_up: bool = False,
+                 oper: str = "DOWN", master: str | None = None, peer_index: int | None = None,
+                 peer_nsid: int | None = None, addrs: list[tuple[str, int]] | None = None, mac: str = ""):
+        self.name = name
+        self.ns = ns                    # the namespace it is in (HOST for the lab host)
+        self.ifindex = ifindex
+        self.kind = kind                # veth, bridge, ... ("" for plain devices and loopback)
+        self.admin_up = admin_up        # the UP flag: `ip link set X up` was done
+        self.oper = oper                # operstate: UP only when the other end is up as well
+        self.master = master            # the bridge this is a port of
+        self.peer_index = peer_index    # veth: the other end's ifindex (vlan, macvlan: the parent's)
+        self.peer_nsid = peer_nsid      # veth: the other end's namespace id, None = same namespace
+        self.addrs = [] if addrs is None else addrs   # IPv4 (address, prefix length)
+        self.mac = mac
 
 
-@dataclass
-class Route:
-    """One IPv4 route of the main table."""
-    dest: str                       # "default" or "A.B.C.D/P" (a host route too: "/32")
-    gateway: str | None = None
-    dev: str | None = None
-    scope: str = "global"
+class Route(namedtuple("Route", "dest gateway dev scope", defaults=(None, None, "global"))):
+    """One IPv4 route of the main table: `dest` is "default" or "A.B.C.D/P" (a host route too:
+    "/32")."""
+    __slots__ = ()
 
 
-@dataclass
-class Neigh:
+class Neigh(namedtuple("Neigh", "address dev lladdr state")):
     """One neighbour (ARP) entry (only the app's watcher reads these)."""
-    address: str
-    dev: str
-    lladdr: str
-    state: str
+    __slots__ = ()
 
 
-@dataclass
-class NsState:
+class NsState(Plain):
     """One network namespace (or the lab host): its interfaces, routes and rules."""
-    name: str
-    links: dict[str, Link] = field(default_factory=dict)   # by name, in ifindex order
-    routes: list[Route] = field(default_factory=list)
-    neighs: list[Neigh] = field(default_factory=list)
-    nsids: dict[int, str] = field(default_factory=dict)   # netns id -> name (`ip netns list-id`)
-    iptables: Iptables | None = None                      # None: not read
-    error: str = ""
+    __slots__ = ("name", "links", "routes", "neighs", "nsids", "iptables", "error")
+
+    def __init__(self, name: str, links: dict[str, Link] | None = None, routes: list[Route] | None = None,
+                 neighs: list[Neigh] | None = None, nsids: dict[int, str] | None = None,
+                 iptables: Iptables | None = None, error: str = ""):
+        self.name = name
+        self.links = {} if links is None else links       # by name, in ifindex order
+        self.routes = [] if routes is None else routes
+        self.neighs = [] if neighs is None else neighs
+        self.nsids = {} if nsids is None else nsids       # netns id -> name (`ip netns list-id`)
+        self.iptables = iptables                          # None: not read
+        self.error = error
 
     def by_index(self, index: int) -> Link | None:
         """The interface with that ifindex, if any."""
@@ -76,17 +80,22 @@ class NsState:
         return link.name if link else f"if{index}"
 
 
-@dataclass
-class LabState:
+class LabState(Plain):
     """Everything one reading of the lab found."""
-    namespaces: list[str] = field(default_factory=list)   # the student's namespaces (/run/netns)
-    ns: dict[str, NsState] = field(default_factory=dict)  # those read, and HOST
-    sysctls: dict[tuple[str, str], str] = field(default_factory=dict)   # (ns, key) -> value
-    resolv: dict[str, str | None] = field(default_factory=dict)         # ns -> file text / None
-    hosts: str | None = None   # the lab host's /etc/hosts, when a check needed it
-    prelude: tuple[int, str] | None = None   # (exit status, output) of commands run just before
-    for_hints: bool = True   # False: what only explains a failed behaviour check was not read
-    whole: bool = True       # False: only the namespaces the checks name were read (and the names of all)
+    __slots__ = ("namespaces", "ns", "sysctls", "resolv", "hosts", "prelude", "for_hints", "whole")
+
+    def __init__(self, namespaces: list[str] | None = None, ns: dict[str, NsState] | None = None,
+                 sysctls: dict[tuple[str, str], str] | None = None, resolv: dict[str, str | None] | None = None,
+                 hosts: str | None = None, prelude: tuple[int, str] | None = None, for_hints: bool = True,
+                 whole: bool = True):
+        self.namespaces = [] if namespaces is None else namespaces   # the student's (/run/netns)
+        self.ns = {} if ns is None else ns                  # those read, and HOST
+        self.sysctls = {} if sysctls is None else sysctls   # (ns, key) -> value
+        self.resolv = {} if resolv is None else resolv      # ns -> file text / None
+        self.hosts = hosts          # the lab host's /etc/hosts, when a check needed it
+        self.prelude = prelude      # (exit status, output) of commands run just before
+        self.for_hints = for_hints  # False: what only explains a failed behaviour check was not read
+        self.whole = whole          # False: only the namespaces the checks name were read (and the names of all)
 
     @property
     def rules(self) -> list[Rule]:

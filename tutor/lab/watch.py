@@ -355,7 +355,7 @@ class LabWatcher:
         if lab != old_state or self.snapshot.error:
             self._publish(LabSnapshot(lab))
         if rules:   # one lab command (~30 ms): after the netlink tables are on their way
-            lab = replace(lab, ns={n: replace(s) for n, s in namespaces.items()}, sysctls=dict(lab.sysctls))
+            lab = lab.copy(ns={n: s.copy() for n, s in namespaces.items()}, sysctls=dict(lab.sysctls))
             read_rules(lab, rules_of)
             if lab != self.snapshot.state:
                 self._publish(LabSnapshot(lab))

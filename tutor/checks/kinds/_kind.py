@@ -8,25 +8,27 @@ and what the observation must read for it (`reads`). A state kind judges what wa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from tutor.checks.judge import Verdict, in_ns
 from tutor.checks.lang import Check, Where, Words
 from tutor.lab.state import HOST, LabState
+from tutor.plain import Plain
 
 IP_FORWARD = "net.ipv4.ip_forward"
 
 
-@dataclass
-class Reads:
+class Reads(Plain):
     """What one observation must read for some checks: the namespaces whose links, routes and
     namespace ids they look at (the lab host's always; the list of names always), and more."""
-    namespaces: set[str] = field(default_factory=set)           # student namespaces to read
-    sysctls: set[tuple[str, str]] = field(default_factory=set)   # (namespace, key)
-    resolv: set[str] = field(default_factory=set)               # namespaces (resolv_path), HOST too
-    rules: bool = False                                          # iptables-save
-    lan: bool = False                                            # the LAN machine's routes
-    hosts: bool = False                                          # the lab host's /etc/hosts
+    __slots__ = ("namespaces", "sysctls", "resolv", "rules", "lan", "hosts")
+
+    def __init__(self, namespaces: set[str] | None = None, sysctls: set[tuple[str, str]] | None = None,
+                 resolv: set[str] | None = None, rules: bool = False, lan: bool = False, hosts: bool = False):
+        self.namespaces = set() if namespaces is None else namespaces   # student namespaces to read
+        self.sysctls = set() if sysctls is None else sysctls            # (namespace, key)
+        self.resolv = set() if resolv is None else resolv               # namespaces (resolv_path), HOST too
+        self.rules = rules      # iptables-save
+        self.lan = lan          # the LAN machine's routes
+        self.hosts = hosts      # the lab host's /etc/hosts
 
     def add(self, other: Reads) -> None:
         """Read what `other` needs as well."""
