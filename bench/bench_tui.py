@@ -114,9 +114,11 @@ def _env(lab: str, state: str) -> dict[str, str]:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
-def first_paint_tmux(runs: int, cold: bool) -> tuple[list[float], list[float]]:
+def first_paint_tmux(runs: int, cold: bool, bare: list[float] | None = None) -> tuple[list[float], list[float]]:
     """Seconds from launching `tutor start lesson1` in tmux until the prompt is on screen, and
-    until the step's text is."""
+    until the step's text is. With `bare`, each run also times the peer (`bare_textual.py`, the
+    floor Textual sets) right after it, into that list."""
+    from bench.bare_textual import SHOWN
     from tutor.lessons.lesson import find_lesson
     words = " ".join(find_lesson("lesson1").intro.split()[:2])
     lab = f"bench-tui-paint-{os.getpid()}"
@@ -136,6 +138,13 @@ def first_paint_tmux(runs: int, cold: bool) -> tuple[list[float], list[float]]:
                     term.wait("Step 1 of")   # fully up before it is ended (no half-started lab)
                 finally:
                     term.kill()
+                if bare is not None:
+                    t0 = time.perf_counter()
+                    term = Tmux([sys.executable, str(ROOT / "bench" / "bare_textual.py")], _env(lab, state))
+                    try:
+                        bare.append(term.wait(SHOWN) - t0)
+                    finally:
+                        term.kill()
         finally:
             lifecycle.down(lab)
     return samples, text
@@ -322,6 +331,18 @@ def verdict_tmux(count: int) -> list[float]:
     return samples
 
 
+def paint_beside_bare(b, runs: int) -> list[float]:
+    """The first paint with the lab running, and the peer's in the same rounds, and their
+    ratio (added to `b`). Returns the times until the step's text was shown."""
+    bare: list[float] = []
+    prompt, text = first_paint_tmux(runs, cold=False, bare=bare)
+    b.add("TUI first paint, lab running", prompt,
+          note=f"tmux {SIZE[0]}x{SIZE[1]}, launch -> prompt; target <= 1000 ms")
+    b.add("a bare Textual app's first paint", bare, note="the peer: bare_textual.py, launch -> its text")
+    b.ratio("first paint / a bare Textual app's", "TUI first paint, lab running", "a bare Textual app's first paint")
+    return text
+
+
 def run(b, output_only: bool = False) -> None:
     """Add the TUI measurements to bench/run.py's Bench `b`."""
     runs = max(3, b.runs)
@@ -332,9 +353,7 @@ def run(b, output_only: bool = False) -> None:
             return
         b.add("Enter -> check verdict on screen (tmux)", verdict_tmux(max(10, b.runs)),
               note="`ip netns add red` -> ✓; target <= 250 ms")
-        prompt, text = first_paint_tmux(runs, cold=False)
-        b.add("TUI first paint, lab running", prompt,
-              note=f"tmux {SIZE[0]}x{SIZE[1]}, launch -> prompt; target <= 1000 ms")
+        text = paint_beside_bare(b, runs)
         b.add("TUI step text shown, lab running", text, note="launch -> the lesson's text")
         prompt, text = first_paint_tmux(runs, cold=True)
         b.add("TUI first paint, lab started", prompt,
@@ -372,10 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=9)
     p.add_argument("--json", help="write the raw samples here")
     p.add_argument("--output-only", action="store_true", help="only Enter -> first output")
+    p.add_argument("--paint-only", action="store_true", help="only the first paint, lab running, beside a bare Textual app")
     args = p.parse_args(argv)
     b = Bench(args.runs)
     print(f"netns-tutor TUI bench: {os.cpu_count()} cores, runs={args.runs}", flush=True)
-    run(b, args.output_only)
+    if args.paint_only:
+        paint_beside_bare(b, b.runs)
+    else:
+        run(b, args.output_only)
     misses = [name for name, r in b.results.items() if "target" in r.get("note", "")
               and r["median"] > AIMS["paint" if "paint" in name else "output" if "output" in name
                                           else "verdict" if "verdict" in name else "table"]]

@@ -13,7 +13,7 @@ import asyncio
 import pytest
 from textual import work
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, TabbedContent
 from textual.widgets._footer import FooterKey
 from textual.widgets._markdown import MarkdownFence
 
@@ -194,4 +194,53 @@ def test_in_korean_the_footer_the_hint_and_the_tables_fit(state_home, monkeypatc
             for column in table.ordered_columns:
                 assert column.width >= column.label.cell_len
 
+    asyncio.run(body())
+
+
+def test_tables_no_one_has_looked_at_are_made_when_first_shown(state_home):
+    """At the start only the first table exists; a click on a table's tab, or F10, makes each
+    other table (with its rows) and the map as it is first shown."""
+    _at_step(LESSON, STEP)
+
+    async def body():
+        app = RecordedApp(LESSON, load(RECORDING))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _settled(pilot)
+            view = app.lab_view
+            assert [t.id for t in view.query(DataTable)] == ["table-links"] and not view.query("#tab-map")
+            await pilot.click("#--content-tab-pane-routes")
+            await pilot.pause()
+            for name in ["routes", "neighbours", "rules", "map", "links", "addresses"]:
+                if name == "map":
+                    assert "host" in str(view.query_one("#tab-map-art").render())   # drawn
+                else:
+                    table = view.query_one(f"#table-{name}", DataTable)
+                    assert _visible(app, table), name
+                    assert table.row_count > 0 or name == "neighbours", name   # (no ARP entries recorded)
+                await pilot.press("f10")
+                await pilot.pause()
+            assert view.query_one(TabbedContent).active == "pane-routes"
+    asyncio.run(body())
+
+
+def test_the_footer_makes_its_keys_again_only_when_they_change(state_home):
+    """Textual's footer made all its keys again (and restyled each twice) on every change of the
+    bindings, each change of focus among them, whether or not a key changed (issue 13)."""
+    _at_step(LESSON, STEP)
+
+    async def body():
+        app = RecordedApp(LESSON, load(RECORDING))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _settled(pilot)
+            keys = list(app.screen.query(FooterKey))
+            assert keys and not any(k.has_class("-compact") for k in keys)
+            app.screen.refresh_bindings()        # what a change of focus does
+            app.query_one("#prompt", Input).focus()
+            await pilot.pause(0.2)
+            assert list(app.screen.query(FooterKey)) == keys     # the same widgets: not made again
+            await pilot.resize_terminal(90, 40)  # narrow: compact, and the keys left out go
+            await pilot.pause(0.2)
+            narrow = list(app.screen.query(FooterKey))
+            assert narrow != keys and all(k.has_class("-compact") for k in narrow)
+            assert len(narrow) < len(keys)
     asyncio.run(body())

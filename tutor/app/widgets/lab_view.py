@@ -40,8 +40,16 @@ MAX_TABS = 12
 MORE = "ns-more"
 
 
+def _table(name: str) -> DataTable:
+    return DataTable(id=f"table-{name}", show_cursor=False, zebra_stripes=True)
+
+
 class LabView(Vertical):
-    """Namespace tabs above table tabs; `show()` feeds it a LabSnapshot."""
+    """Namespace tabs above table tabs; `show()` feeds it a LabSnapshot.
+
+    Only the first table is made with the app: each other table, and the map, is made the
+    first time its tab is shown. Four tables and a map that no one sees yet were ~8% of the
+    app's first paint (their widgets, and each table's styles for its parts; issue 13)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -60,9 +68,9 @@ class LabView(Vertical):
                 with TabPane(tab_title(name), id=f"pane-{name}"):
                     if name == "routes":
                         yield Static(id="forwarding")
-                    yield DataTable(id=f"table-{name}", show_cursor=False, zebra_stripes=True)
-            with TabPane(tab_title("map"), id="pane-map"):
-                yield TopologyMap(id="tab-map")
+                    if name == tables.TABLES[0]:
+                        yield _table(name)
+            yield TabPane(tab_title("map"), id="pane-map")
 
     # -- feeding -------------------------------------------------------------------------------
     def show(self, snapshot: LabSnapshot) -> None:
@@ -72,7 +80,8 @@ class LabView(Vertical):
             self.mark_baseline()
         self._sync_tabs()
         self._fill()
-        self.query_one("#tab-map", TopologyMap).show(snapshot)
+        for shown in self.query("#tab-map").results(TopologyMap):
+            shown.show(snapshot)
 
     def mark_baseline(self) -> None:
         """Remember the lab as it is now: later changes are highlighted against it."""
@@ -87,9 +96,9 @@ class LabView(Vertical):
 
     def select_next_table(self) -> None:
         """Cycle through the tables and the map."""
-        panes = [f"pane-{t}" for t in tables.TABLES] + ["pane-map"]
-        tc = self.query_one(TabbedContent)
-        tc.active = panes[(panes.index(tc.active) + 1) % len(panes)] if tc.active in panes else panes[0]
+        names = [*tables.TABLES, "map"]
+        active = self.query_one(TabbedContent).active.removeprefix("pane-")
+        self.show_table(names[(names.index(active) + 1) % len(names)] if active in names else names[0])
 
     def show_namespace(self, name: str) -> bool:
         """Bring namespace `name` (HOST the lab host) to the front; False while it has no tab yet."""
@@ -100,7 +109,29 @@ class LabView(Vertical):
 
     def show_table(self, name: str) -> None:
         """Bring table `name` (one of `tables.TABLES`, or "map") to the front."""
+        self._make(name)
         self.query_one(TabbedContent).active = f"pane-{name}"
+
+    @on(TabbedContent.TabActivated, "#lab-tables")
+    def _table_shown(self, event: TabbedContent.TabActivated) -> None:
+        """A click on a table's tab: its table is made now if it was not yet."""
+        event.stop()
+        self._make((event.pane.id or "").removeprefix("pane-"))
+
+    def _make(self, name: str) -> None:
+        """Table `name`'s widget (or the map's), the first time it is to be shown."""
+        found = self.query(f"#pane-{name}")
+        if not found:
+            return
+        pane = found.first(TabPane)
+        if name == "map":
+            if not pane.query("#tab-map"):
+                topology = TopologyMap(id="tab-map")
+                pane.mount(topology)
+                topology.show(self.snapshot)
+        elif not pane.query(DataTable):
+            pane.mount(_table(name))
+            self._fill()
 
     def _select(self, name: str) -> None:
         if name in self._tab_ids:
@@ -214,15 +245,15 @@ class LabView(Vertical):
         ns = self.snapshot.state.ns.get(self.namespace)
         before_ns = None if self.baseline is None else self.baseline.get(self.namespace, {})
         for name in tables.TABLES:
-            table = self.query_one(f"#table-{name}", DataTable)
             before = None if before_ns is None else before_ns.get(name, [])
             marked = tables.diff(before, tables.rows(ns, name))
-            rows = [[Text(MARK[status] + row[0], style=STYLE[status]),
-                     *(Text(c, style=STYLE[status]) for c in row[1:])] for row, status in marked]
-            self._set_columns(table, name, rows)
-            table.clear()
-            for cells in rows:
-                table.add_row(*cells)
+            for table in self.query(f"#table-{name}").results(DataTable):   # once it is made
+                rows = [[Text(MARK[status] + row[0], style=STYLE[status]),
+                         *(Text(c, style=STYLE[status]) for c in row[1:])] for row, status in marked]
+                self._set_columns(table, name, rows)
+                table.clear()
+                for cells in rows:
+                    table.add_row(*cells)
             changed = sum(status != tables.SAME for _, status in marked)
             # a label or a line set, even to what it says, lays the whole screen out: only changes
             label = tab_title(name) + (f" +{changed}" if changed else "")
