@@ -391,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=9)
     p.add_argument("--json", help="write the raw samples here")
     p.add_argument("--output-only", action="store_true", help="only Enter -> first output")
-    p.add_argument("--paint-only", action="store_true", help="only the first paint, lab running, beside a bare Textual app")
+    p.add_argument("--paint-only", action="store_true",
+                   help="only the first paint, lab running, beside a bare Textual app")
     args = p.parse_args(argv)
     b = Bench(args.runs)
     print(f"netns-tutor TUI bench: {os.cpu_count()} cores, runs={args.runs}", flush=True)
