@@ -131,3 +131,21 @@ def test_a_command_whose_app_dies_before_registering_it_never_runs(lab):
     assert wait_until(lambda: _ended(pid), timeout=10), client.run("ps -eo pid=,args=", info=lab).stdout
     assert client.run("ls /tmp/it-ran", info=lab).returncode != 0
     assert "sleep" not in client.run("ps -eo args=", info=lab).stdout
+
+
+def test_a_line_that_cannot_be_handed_over_leaves_nothing_registered(lab):
+    """Its process died before it got its line: the error is raised, the process group is
+    registered and then unregistered (an id left with the keeper could be another group's later)."""
+    added: list[int] = []
+    removed: list[int] = []
+
+    def add(pid: int) -> None:
+        added.append(pid)
+        os.killpg(pid, signal.SIGKILL)
+        assert wait_until(lambda: _ended(pid), timeout=10)
+
+    with pytest.raises(OSError):
+        client.popen_registered("touch /tmp/never", add, removed.append, info=lab,
+                                stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    assert added == removed and len(added) == 1
+    assert client.run("ls /tmp/never", info=lab).returncode != 0

@@ -392,19 +392,23 @@ def standby(*, netns: str | None = None, info: LabInfo | None = None, **kwargs) 
     return Standby(proc, mine, identity, name)
 
 
-def popen_registered(cmdline: str, register: Callable[[int], object], *, netns: str | None = None,
-                     info: LabInfo | None = None, **kwargs) -> subprocess.Popen:
+def popen_registered(cmdline: str, register: Callable[[int], object], unregister: Callable[[int], object], *,
+                     netns: str | None = None, info: LabInfo | None = None, **kwargs) -> subprocess.Popen:
     """`popen` for a command that must not outlive its caller: `register(pid)` (the keeper's
     `add`) runs before the line is handed over. The process waits for its line as a standby
     does, so if the caller dies before it has registered the process, the line never runs: the
     process reads the end of its pipe and leaves. A plain `popen` followed by `register` would
-    leave a `sleep 1000` typed at that moment running on (~3 ms: one bash more)."""
+    leave a `sleep 1000` typed at that moment running on (~3 ms: one bash more). If the line
+    cannot be handed over, the process is ended and `unregister(pid)` undoes the registration
+    (a process group id left registered could be another's later)."""
     waiting = standby(netns=netns, info=info, **kwargs)
+    pid = waiting.proc.pid   # its own session: the group's id is its pid
     try:
-        register(waiting.proc.pid)   # its own session: the group's id is its pid
+        register(pid)
         waiting.hand(cmdline)
     except BaseException:
         waiting.discard()
+        unregister(pid)
         raise
     return waiting.proc
 

@@ -223,8 +223,8 @@ class CommandRunner:
                 out, err = subprocess.PIPE, subprocess.STDOUT
             # a new session, which never opens a tty: the pty is nobody's controlling terminal;
             # registered with the keeper before the line runs (if the app dies first, it never does)
-            self.proc = client.popen_registered(self.cmdline, keeper.add, netns=self.netns, stdout=out,
-                                                stderr=err, stdin=subprocess.DEVNULL)
+            self.proc = client.popen_registered(self.cmdline, keeper.add, keeper.remove, netns=self.netns,
+                                                stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         except (control.LabError, OSError) as exc:
             self._close_master()
             self.lab_error = said(exc)
