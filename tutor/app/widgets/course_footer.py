@@ -29,6 +29,7 @@ class CourseFooter(Footer):
         super().__init__(**kwargs)
         self.few = False
         self._shown: tuple | None = None   # what the row showed when it was last made (`_row`)
+        self._due = False                  # a remake is on its way (it reads the bindings then)
 
     def fit(self, width: int) -> None:
         """Fit the keys to a terminal `width` columns wide."""
@@ -39,10 +40,14 @@ class CourseFooter(Footer):
             self.refresh(recompose=True)
 
     def bindings_changed(self, screen) -> None:
-        """The bindings changed: make the row again only if a key would show differently."""
-        if self._bindings_ready and screen is self.screen and self._row() == self._shown:
+        """The bindings changed: make the row again if a key would show differently, once for
+        changes that come together (Textual's `Footer.bindings_changed`, less the remakes)."""
+        self._bindings_ready = True
+        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
             return
-        super().bindings_changed(screen)
+        if not self._due and self._row() != self._shown:
+            self._due = True
+            self.call_after_refresh(self.recompose)
 
     def _row(self) -> tuple:
         """What the row shows for the screen's bindings now, and at which width."""
@@ -53,7 +58,7 @@ class CourseFooter(Footer):
     def compose(self):
         """Textual's keys, less those left out at this width, each already as compact as the row."""
         if self._bindings_ready:
-            self._shown = self._row()
+            self._shown, self._due = self._row(), False
         for widget in super().compose():
             if isinstance(widget, FooterKey):
                 if self.few and widget.action in LEFT_OUT_WHEN_NARROW:
