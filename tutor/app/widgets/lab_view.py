@@ -114,8 +114,7 @@ class LabView(Vertical):
 
     @on(TabbedContent.TabActivated, "#lab-tables")
     def _table_shown(self, event: TabbedContent.TabActivated) -> None:
-        """A click on a table's tab: its table is made now if it was not yet."""
-        event.stop()
+        """A table's tab came to the front (a click, say): its table is made now if it was not yet."""
         self._make((event.pane.id or "").removeprefix("pane-"))
 
     def _make(self, name: str) -> None:
