@@ -28,6 +28,9 @@ def test_f12_traces_the_failing_ping_then_the_working_one(lab, state_home):
 
     async def body():
         app = TutorApp("lesson3")
+        # step 1 passes once br0 has its address, and the course would open step 2 a second
+        # later: an F12 pressed after that traced step 2's failing ping (a loaded CI run did)
+        app.policy.auto_advance = False
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.result is not None, 20, "the first verification")
             await pilot.press("f12")
@@ -38,6 +41,8 @@ def test_f12_traces_the_failing_ping_then_the_working_one(lab, state_home):
             await pilot.press("escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, TraceScreen), 20, "the trace to close")
             await type_command(pilot, "ip addr add 10.201.0.1/24 brd 10.201.0.255 dev br0", keys=False)
+            await wait_for(pilot, lambda: app.result is not None and app.result.steps[0].passed, 30,
+                           "step 1 to pass")
             await pilot.press("f12")
             await wait_for(pilot, lambda: "it gets there and back" in shown(app), 60, "the trace of a working ping")
             assert "10.201.0.4 is " in shown(app)
