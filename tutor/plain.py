@@ -1,10 +1,11 @@
-"""`Plain`: what a mutable value class of the checks' path takes from `@dataclass`, without it.
+"""`Plain`: what a mutable value class of the CLI's path takes from `@dataclass`, without it.
 
 `tutor verify`, `tutor selftest` and `tutor reset` import nothing else that needs `dataclasses`
 (and with it `inspect`, `ast`, `dis`, `tokenize`): importing it and making the classes of the
 lab's model and the engine cost `tutor verify` ~25 ms of its ~100-240 (issue 15). Immutable ones
 are named tuples, as in `tutor.lab.world`; a mutable one subclasses `Plain`, lists its fields in
-`__slots__` and writes its `__init__`.
+`__slots__` and writes its `__init__` (and its own `__repr__`, where a shorter one reads better:
+the lessons' classes).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import re
 
 from tutor.checks.lang import Check, CheckSyntaxError, parse_check
 from tutor.i18n import Msg, cause, in_lang
+from tutor.plain import Plain
 
 # Paths are plain strings here: loading parsed lessons, which nearly every `tutor` call does,
 # stays clear of pathlib's import (measured on `tutor reset lesson1`: +21 ms, the median of 21
@@ -39,25 +40,22 @@ class LessonError(Exception):
         return self.where + in_lang(self.message, code)
 
 
-# Serve, Command, Step and Lesson are plain classes, not dataclasses: `tutor reset` imports
-# nothing else that needs `dataclasses` (and with it `inspect`, `ast`, `dis`), and making these
-# dataclasses measured +11 ms on it (median of 31 whole runs of `tutor reset lesson1`, 42.0 ->
-# 53.3 ms; bench/README.md, issue 10). `tutor list` imports it anyway (via progress): +1 ms there.
-class Serve:
+# Serve, Command, Step and Lesson are plain classes (`tutor.plain.Plain`: equality by their
+# slots), not dataclasses: `tutor reset` imports nothing else that needs `dataclasses` (and with
+# it `inspect`, `ast`, `dis`), and making these dataclasses measured +11 ms on it (median of 31
+# whole runs of `tutor reset lesson1`, 42.0 -> 53.3 ms; bench/README.md, issue 10).
+class Serve(Plain):
     """A `serve http NS PORT [BODY…]` line: the lab agent serves HTTP on PORT in NS, replying BODY."""
     __slots__ = ("namespace", "port", "body")
 
     def __init__(self, namespace: str, port: int, body: str = ""):
         self.namespace, self.port, self.body = namespace, port, body
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Serve) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
-
     def __repr__(self) -> str:
         return f"Serve({self.namespace!r}, {self.port}, {self.body!r})"
 
 
-class Command:
+class Command(Plain):
     """One line a lesson runs in the lab, parsed once: its `text` (as the student types it),
     the file `line` it starts on, whether it `looks_only` (it sat in a `sh look` fence: run by
     `tutor solve` and `selftest`, skipped when `tutor reset` rebuilds a start state), and
@@ -67,9 +65,6 @@ class Command:
     def __init__(self, text: str, line: int = 0, looks_only: bool = False, serve: Serve | None = None):
         self.text, self.line, self.looks_only, self.serve = text, line, looks_only, serve
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Command) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
-
     def __repr__(self) -> str:
         return f"Command({self.text!r}, line={self.line}" + (", looks_only=True" if self.looks_only else "") + ")"
 
@@ -78,7 +73,7 @@ class Command:
         return Command(text, self.line, self.looks_only, self.serve)
 
 
-class Step:
+class Step(Plain):
     """One step: explanation, the commands the student types, and the checks that verify it."""
     __slots__ = ("number", "title", "body", "commands", "checks", "line")
 
@@ -87,14 +82,11 @@ class Step:
         self.number, self.title, self.body = number, title, body
         self.commands, self.checks, self.line = commands, checks, line
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Step) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
-
     def __repr__(self) -> str:
         return f"Step({self.number}, {self.title!r}, line={self.line})"
 
 
-class Lesson:
+class Lesson(Plain):
     """A parsed lesson file (`path` a string)."""
     __slots__ = ("id", "title", "path", "requires", "setup", "intro", "steps", "key_lines")
 
@@ -104,9 +96,6 @@ class Lesson:
         self.requires, self.setup, self.intro = requires, setup, intro
         self.steps = [] if steps is None else steps
         self.key_lines = {} if key_lines is None else key_lines   # front-matter key -> file line
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Lesson) and all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
 
     def __repr__(self) -> str:
         return f"Lesson({self.id!r}, {self.title!r}, {self.path!r}, {len(self.steps)} steps)"
