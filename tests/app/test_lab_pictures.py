@@ -79,9 +79,10 @@ def test_the_apps_lab_reading_modules_do_not_import_textual():
     assert out.stdout.strip() == "False"
 
 
-def test_what_moved_below_the_app_imports_no_ui_and_pyroute2_only_when_reading():
+def test_what_moved_below_the_app_imports_no_ui_and_no_pyroute2():
     """The watcher, the netlink reader, the runner, the keeper and the F2 shell live in tutor.lab:
-    no Textual, no Rich; pyroute2 (~0.1 s) comes with the first NetlinkReader, not the import."""
+    no Textual, no Rich, no pyroute2 (0.17-0.3 s; tutor.lab.rtnl reads the dumps, and
+    tests/lab/test_rtnl.py shows that a reading imports none either)."""
     code = ("import sys; import tutor.lab.netlink, tutor.lab.watch, tutor.lab.watchfds, tutor.lab.runner, "
             "tutor.lab.keeper, tutor.lab.shell, tutor.lab.state, tutor.lab.iptables; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'textual', 'rich', 'pyroute2'}))")

@@ -199,7 +199,7 @@ class TutorApp(App):
             lesson=self.lesson.id, title=self.lesson.title))
         if self.progress.notice:
             self.notify(in_lang(self.progress.notice, lang()), severity="warning", timeout=10)
-        # after the first frame: the watcher's first reading (and its pyroute2 import) must not
+        # after the first frame: the watcher's first reading (its thread and its dumps) must not
         # hold back the first paint
         self.call_after_refresh(self._watch)
         if self.fresh_lab and not self._starts_empty():

@@ -3,17 +3,17 @@
 The agent gives the app one NETLINK_ROUTE socket per namespace, already bound to the link,
 neighbour, address and route groups (`control.request_fds("netlink", ...)`). `NetlinkReader`
 dumps the namespace's tables over that socket and tells whether change events arrived; the
-messages are parsed with pyroute2's marshal, imported on first use: importing pyroute2 costs
-~0.1 s, which the watcher thread pays after the app's first paint, not the app before it.
+messages are taken apart by `tutor.lab.rtnl`.
 
 Why not pyroute2's `IPRoute(fileno=...)`: it wants SOCK_DGRAM (netlink treats SOCK_RAW alike, so
 the agent could hand those out), but in pyroute2 0.9 every call runs its event loop, which takes
 pending change events off the socket into a queue of its own. select() on the socket then no
 longer says that events arrived, and a dump cannot tell that the lab changed while it ran
-(`read()`'s second value) without reading pyroute2's private queue. The dump below is a few
-dozen lines and keeps both; the parsing, the part worth borrowing, is pyroute2's.
+(`read()`'s second value) without reading pyroute2's private queue. Nor its marshal: importing
+it costs 0.17-0.3 s (see `tutor.lab.rtnl`).
 
-It fills the lab's one model (`tutor.lab.state`), as `tutor.checks.observe` does from `ip -j`.
+It fills the lab's one model (`tutor.lab.state`), as the observations of the checks do
+(`tutor.checks.observe`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ import os
 import socket
 import struct
 
+from tutor.lab import rtnl
+from tutor.lab.rtnl import RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE
 from tutor.lab.state import Link, Neigh, NsState, Route
 
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH = 18, 22, 26, 30
 RT_TABLE_MAIN = 254
 IFF_UP = 0x1
 NUD_NAMES = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY",
@@ -43,8 +42,6 @@ class NetlinkReader:
         self.sock = socket.socket(fileno=fd)
         self.sock.setblocking(False)
         self._seq = 0
-        from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-        self._marshal = MarshalRtnl()
 
     def fileno(self) -> int:
         """For select()."""
@@ -71,8 +68,9 @@ class NetlinkReader:
                 return seen
             seen = True
 
-    def read(self) -> tuple[NsState, bool]:
-        """A fresh NsState, and whether change events arrived while dumping."""
+    def read(self, neighbours: bool = True) -> tuple[NsState, bool]:
+        """A fresh NsState, and whether change events arrived while dumping (its neighbours
+        too, unless told not to: the checks never look at them)."""
         state = NsState(self.name)
         events = False
         raw_links, more = self._dump(RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0))
@@ -91,6 +89,8 @@ class NetlinkReader:
         raw, more = self._dump(RTM_GETROUTE, struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0))
         events |= more
         state.routes = [_route(m, names) for m in raw if (m.get("RTA_TABLE") or m["table"]) == RT_TABLE_MAIN]
+        if not neighbours:
+            return state, events
         raw, more = self._dump(RTM_GETNEIGH, struct.pack("=BxxxiHBB", socket.AF_INET, 0, 0, 0, 0))
         events |= more
         state.neighs = [Neigh(m.get("NDA_DST") or "", names.get(m["ifindex"], f"if{m['ifindex']}"),
@@ -98,35 +98,14 @@ class NetlinkReader:
                         for m in raw if m.get("NDA_DST") and m["state"] != 0x40]
         return state, events
 
-    def _dump(self, kind: int, payload: bytes) -> tuple[list, bool]:
+    def _dump(self, kind: int, payload: bytes) -> tuple[list[dict], bool]:
         """Send one dump request; collect its answer. Events seen meanwhile are reported."""
         self._seq += 1
-        seq = self._seq
-        header = struct.pack("=IHHII", 16 + len(payload), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
         self.sock.setblocking(True)
         self.sock.settimeout(2.0)
         try:
-            self.sock.sendto(header + payload, (0, 0))
-            found, events, done = [], False, False
-            while not done:
-                try:
-                    data = self.sock.recv(1 << 18)
-                except OSError as exc:
-                    if exc.errno == errno.ENOBUFS:
-                        events = True
-                        continue
-                    raise
-                for msg in self._marshal.parse(data):
-                    header = msg["header"]
-                    if header["sequence_number"] != seq:
-                        events = True
-                    elif header["type"] == NLMSG_DONE:
-                        done = True
-                    elif header["type"] == NLMSG_ERROR:
-                        done = True
-                    else:
-                        found.append(msg)
-            return found, events
+            found, events = rtnl.exchange(self.sock, self._seq, rtnl.request(kind, self._seq, payload))
+            return [body for _, body in found], events
         finally:
             self.sock.setblocking(False)
 
