@@ -263,3 +263,34 @@ def diff(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """Keys whose value changed, with both values, for an assertion message."""
     return [f"{key}:\n--- before\n{before[key]}\n--- after\n{after.get(key)}"
             for key in before if before[key] != after.get(key)]
+
+
+# veths across namespaces and within one, a bridge and its ports, /24 and /32
+# addresses, connected, default, host and gatewayed routes, an ARP entry, NAT and filter rules
+TOPOLOGY = """
+set -e
+ip netns add red
+ip netns add blue
+ip link add veth0 type veth peer name veth1
+ip link set veth1 netns red
+ip link add br0 type bridge
+ip link add brport type veth peer name blue0
+ip link set brport master br0
+ip link set blue0 netns blue
+ip link add same0 type veth peer name same1
+ip addr add 10.200.0.2/24 dev veth0
+ip addr add 10.201.0.1/24 dev br0
+ip addr add 10.9.9.9/32 dev same0
+ip -n red addr add 10.200.0.3/24 dev veth1
+ip -n blue addr add 10.201.0.5/24 dev blue0
+ip link set veth0 up; ip link set br0 up; ip link set brport up; ip link set same0 up
+ip -n red link set veth1 up; ip -n red link set lo up; ip -n blue link set blue0 up
+ip -n red route add default via 10.200.0.2
+ip -n red route add 10.50.0.7 dev veth1
+ip route add 10.60.0.0/16 via 10.200.0.3
+ip neigh replace 10.200.0.3 lladdr 02:00:00:00:00:03 dev veth0
+sysctl -qw net.ipv4.ip_forward=1
+iptables -t nat -A POSTROUTING -s 10.200.0.0/24 ! -o veth0 -j MASQUERADE
+iptables -N EXTRA
+iptables -A FORWARD -i br0 -m comment --comment "a comment" -j ACCEPT
+"""

@@ -11,7 +11,7 @@ import sys
 import pytest
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
-from tests.lab.test_state_readers import TOPOLOGY
+from labkit import TOPOLOGY
 from tutor.lab import HOST, client, control, rtnl
 
 pytestmark = pytest.mark.lab
