@@ -1,19 +1,24 @@
-"""The lab's two readers fill one model alike: what the checks read with `ip -j` and
-`iptables-save` (`observe.read_state`) equals what the app's watcher reads over netlink
-(`NetlinkReader`) and with its own `iptables-save` script, interface by interface and route by
-route, on a real lab with every kind of cabling the lessons use."""
+"""The lab's readers fill one model alike: what `ip -j` and `iptables-save` print (the form of
+the recorded labs the unit tests judge, `observe.state_script`) equals what the checks read
+(`observe.read_state`: netlink sockets from the agent's `look`, with the netns ids) and what the
+app's watcher reads over netlink (`NetlinkReader`) and with its own `iptables-save` script,
+interface by interface and route by route, on a real lab with every kind of cabling the lessons
+use."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from labkit import TOPOLOGY
 from tutor.checks.lang import parse_check
-from tutor.checks.observe import read_state
+from tutor.checks.observe import parse_state, read_state, reads, state_script
 from tutor.lab import HOST, client, control
 from tutor.lab.netlink import NetlinkReader, close_fds
 from tutor.lab.state import IP_FORWARD, LabState, Link, NsState
 from tutor.lab.watch import read_rules
+from tutor.lab.watchfds import open_sockets
 
 pytestmark = pytest.mark.lab
 
@@ -38,17 +43,26 @@ def _netlink(names: list[str]) -> LabState:
 def test_netlink_and_ip_j_fill_the_same_model(lab):
     result = client.run(TOPOLOGY, info=lab)
     assert result.returncode == 0, result.stdout + result.stderr
-    seen = read_state([parse_check("forward")], info=lab, whole=True)   # `forward`: rules and ip_forward too
+    checks = [parse_check("forward")]   # `forward`: rules and ip_forward too
+    need = reads(checks, for_hints=True)
+    seen = parse_state(client.run(state_script(need.sysctls, need.resolv, need.rules, need.lan), info=lab).stdout)
     names = [HOST, "blue", "red"]
     assert seen.namespaces == names[1:]
     watched = _netlink(names)
+    live = read_state(checks, info=lab, whole=True)
+    assert live.namespaces == seen.namespaces and list(live.ns) == list(seen.ns)
+    assert live.ns[HOST].iptables == seen.ns[HOST].iptables and live.sysctls == seen.sysctls
     for name in names:
-        ip_j, netlink = seen.ns[name], watched.ns[name]
-        assert list(netlink.links) == list(ip_j.links), name            # the same names, in order
+        ip_j, netlink, checked = seen.ns[name], watched.ns[name], live.ns[name]
+        assert list(netlink.links) == list(ip_j.links) == list(checked.links), name   # the same names, in order
         for dev in ip_j.links:
-            assert netlink.links[dev] == ip_j.links[dev], (name, dev)
-        assert netlink.routes == ip_j.routes, name
-        assert not ip_j.error and not netlink.error
+            assert netlink.links[dev] == ip_j.links[dev] == checked.links[dev], (name, dev)
+        assert netlink.routes == ip_j.routes == checked.routes, name
+        # `ip netns list-id`, by name; and the lab host, which `ip` cannot name
+        assert {i: n for i, n in checked.nsids.items() if n != HOST} == ip_j.nsids, name
+        assert (HOST in checked.nsids.values()) == (name != HOST), name
+        assert not ip_j.error and not netlink.error and not checked.error
+    assert set(live.ns[HOST].nsids.values()) == {"red", "blue"}
     # the facts the judges and the map lean on really are there (the comparison saw them)
     def host_link(dev: str) -> Link:
         found = seen.link(dev, HOST)
@@ -63,7 +77,9 @@ def test_netlink_and_ip_j_fill_the_same_model(lab):
         for link in seen.ns[name].links.values():
             peer = seen.peer_of(link)
             other = watched.peer_of(watched.ns[name].links[link.name])
-            assert (peer and (peer.ns, peer.name)) == (other and (other.ns, other.name)), link.name
+            third = live.peer_of(live.ns[name].links[link.name])
+            assert (peer and (peer.ns, peer.name)) == (other and (other.ns, other.name)) == \
+                (third and (third.ns, third.name)), link.name
     peer = seen.peer_of(host_link("veth0"))
     assert peer is not None and peer.ns == "red"
     assert [(n.address, n.lladdr) for n in watched.ns[HOST].neighs
@@ -90,3 +106,22 @@ def test_the_watcher_reads_the_rules_of_the_namespace_on_screen_only(lab):
     read_rules(state, [])
     read_rules(state)                         # every namespace, as before
     assert state.ns["zz"].iptables is not None
+
+
+def test_a_fifo_among_the_namespaces_holds_up_neither_the_agent_nor_a_reading(lab):
+    """`mkfifo /run/netns/trap` in the lab: a blocking open of it would wait for a writer, and
+    the agent (one process serving every request) with it. Readings list it, read the rest, and
+    the agent answers on."""
+    result = client.run("ip netns add red && ip link add v0 type veth peer name v1 netns red "
+                        "&& mkfifo /run/netns/trap", info=lab)
+    assert result.returncode == 0, result.stdout + result.stderr
+    t0 = time.monotonic()
+    state = read_state([parse_check("link v1 in red up")], info=lab, whole=True)
+    assert time.monotonic() - t0 < 5
+    assert state.namespaces == ["red", "trap"]
+    assert state.ns["trap"].error and not state.ns["trap"].links
+    assert "v1" in state.ns["red"].links and state.peer_of(state.ns["red"].links["v1"]).name == "v0"
+    assert control.status(lab.name) is not None
+    sockets = open_sockets(["trap", "red"])   # the watcher's requests
+    close_fds(list(sockets.values()))
+    assert list(sockets) == ["red"]

@@ -18,7 +18,7 @@ import socket
 import sys
 import time
 
-from tutor.lab import door, network, nsutil as ns, servers
+from tutor.lab import door, network, nsutil as ns, rtnl, servers
 from tutor.lab.agent_world import AgentWorld, WorldError
 from tutor.safefile import N_
 
@@ -142,6 +142,11 @@ class Agent(AgentWorld):
                 raise ValueError("netlink needs a list of at most 250 namespace names")
             fds.extend(self._netlink_sockets([n if n == "" else _namespace_name(n) for n in names]))
             return {"ok": True, "count": len(fds)}
+        if op == "look":
+            names = request.get("namespaces", [])
+            if not isinstance(names, list) or len(names) > 200:
+                raise ValueError("look needs a list of at most 200 namespace names")
+            return self._look([n if n == "" else _namespace_name(n) for n in names], fds)
         if op == "watch":
             fds.append(ns.watch_entries("/run/netns"))
             return {"ok": True}
@@ -161,6 +166,62 @@ class Agent(AgentWorld):
             fds.append(os.dup(s.fileno()))
             s.close()
         return fds
+
+
+    def _look(self, namespaces: list[str], fds: list[int]) -> dict:
+        """For a reading of the lab (`tutor.checks.observe`): every namespace's name, and for
+        each of `namespaces` that can be entered a netlink socket (in `fds`, in the order of
+        `read`) and the ids it gives the lab's other namespaces, by name (`ip netns list-id`).
+        Ids of the world's machines are left out, as `ip` leaves them nameless."""
+        listed = network.student_namespaces()
+        opened = []
+        for name in namespaces:
+            try:
+                made = self._netlink_sockets([name])
+            except OSError:   # no namespace (a file a student made there): left out of `read`
+                continue
+            if made:
+                fds.extend(made)
+                opened.append(name)
+        held: dict[str, int] = {}   # namespaces opened to be named, by name ("" the lab host)
+        try:
+            nsids = []
+            for name, fd in zip(opened, fds, strict=True):
+                candidates = [(f"world:{n}", f) for n, f in self.world.items()]
+                candidates += [(other, -1) for other in ["", *opened, *listed] if other != name]
+                with socket.socket(fileno=os.dup(fd)) as sock:
+                    sock.settimeout(2.0)
+                    named = rtnl.nsids(sock, _Candidates(candidates, held))
+                nsids.append([[i, n] for i, n in sorted(named.items()) if not n.startswith("world:")])
+        finally:
+            for fd in held.values():
+                os.close(fd)
+        return {"ok": True, "namespaces": listed, "read": opened, "nsids": nsids}
+
+
+class _Candidates:
+    """(name, descriptor) pairs for `rtnl.nsids`, each namespace opened when first tried and
+    kept in `held` (the caller closes them): a namespace none asks about is never opened. A
+    name that is no namespace (a file a student made there) is passed over."""
+
+    def __init__(self, pairs: list[tuple[str, int]], held: dict[str, int]):
+        self.pairs, self.held = pairs, held
+
+    def __iter__(self):
+        seen = set()
+        for name, fd in self.pairs:
+            if name in seen:
+                continue
+            seen.add(name)
+            if fd < 0:
+                fd = self.held.get(name, -1)
+                if fd < 0:
+                    try:
+                        fd = network.open_netns(f"/run/netns/{name}" if name else None)
+                    except OSError:
+                        continue
+                    self.held[name] = fd
+            yield name, fd
 
 
 def _namespace_name(name: object) -> str:

@@ -68,12 +68,21 @@ def _ip_batch(batch: str, fds: tuple[int, ...] = ()) -> None:
 def in_netns(path: str | None):
     """Run the body (and the processes it starts) in another network namespace of the lab
     (None: the current one, for code that takes a path or nothing)."""
-    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC) if path else ns.open_own_ns("net")
+    target = open_netns(path)
     try:
         with in_netns_fd(target):
             yield
     finally:
         os.close(target)
+
+
+def open_netns(path: str | None) -> int:
+    """A descriptor of the network namespace at `path` (None: the current one). Never waits:
+    a FIFO a student put under /run/netns would hold a blocking open, and the agent with it;
+    a file that is no namespace fails later, at setns (EINVAL)."""
+    if path is None:
+        return ns.open_own_ns("net")
+    return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
 
 
 @contextlib.contextmanager

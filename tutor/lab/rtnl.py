@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 RTM_NEWLINK, RTM_NEWADDR, RTM_NEWROUTE, RTM_NEWNEIGH = 16, 20, 24, 28
@@ -169,7 +169,7 @@ def exchange(sock: socket.socket, seq: int, message: bytes, dump: bool = True) -
                     return found, events
 
 
-def nsids(sock: socket.socket, candidates: list[tuple[str, int]], seq: int = 1) -> dict[int, str]:
+def nsids(sock: socket.socket, candidates: Iterable[tuple[str, int]], seq: int = 1) -> dict[int, str]:
     """The ids the namespace of `sock` gives other namespaces, by name: `ip netns list-id`.
     `candidates` are (name, descriptor of the namespace), tried in order until every id the
     namespace has assigned is named; a namespace it gives no id is never named. Sequence
