@@ -165,7 +165,7 @@ def test_typing_and_output_do_not_lay_the_whole_screen_out(lab, state_home):
         app = TutorApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: app.result is not None, 15, "the first verification")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: bool(app.lab_view.snapshot.state.ns), 15, "the lab's first reading")
             layouts = 0
             screen = app.screen
             real = screen._refresh_layout
@@ -175,6 +175,16 @@ def test_typing_and_output_do_not_lay_the_whole_screen_out(lab, state_home):
                 layouts += 1
                 return real(*args, **kwargs)
             screen._refresh_layout = counted  # type: ignore[method-assign]
+            # what the start left the app to do (on a busy machine the lab's first reading can
+            # land late): done once 0.3 s pass without a layout
+            deadline = time.monotonic() + 15
+            while True:
+                before = layouts
+                await pilot.pause(0.3)
+                if layouts == before:
+                    break
+                assert time.monotonic() < deadline, "the app never settled after its start"
+            layouts = 0
             await pilot.press(*"echo " + "x" * 150)    # past the prompt's width: it scrolls
             assert app.cmd_console.prompt.value.endswith("x" * 150)
             assert app.cmd_console.prompt.scroll_x > 0

@@ -120,7 +120,8 @@ def test_a_fifo_among_the_namespaces_holds_up_neither_the_agent_nor_a_reading(la
     assert time.monotonic() - t0 < 5
     assert state.namespaces == ["red", "trap"]
     assert state.ns["trap"].error and not state.ns["trap"].links
-    assert "v1" in state.ns["red"].links and state.peer_of(state.ns["red"].links["v1"]).name == "v0"
+    peer = state.peer_of(state.ns["red"].links["v1"])
+    assert peer is not None and (peer.ns, peer.name) == (HOST, "v0")
     assert control.status(lab.name) is not None
     sockets = open_sockets(["trap", "red"])   # the watcher's requests
     close_fds(list(sockets.values()))
