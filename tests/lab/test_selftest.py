@@ -332,6 +332,41 @@ def test_selftest_s_lab_is_gone_when_it_ends_failing(tmp_path, lesson, code):
         _stop_labs_of(proc.pid)
 
 
+@pytest.mark.parametrize("argv", [["--bogus"], ["lesson1", "lesson2"], ["nosuch"]])
+def test_a_wrong_command_line_stops_the_lab_selftest_began_before_reading_it(argv):
+    """selftest's lab begins before argparse has read the command line (issue 15): a wrong one
+    still says so, exits 2, and leaves nothing of that lab."""
+    proc = subprocess.Popen([TUTOR, "selftest", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ))
+    try:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2 and err.strip() and "Traceback" not in err, out + err
+        where = door.checked_folder()
+        files = [e for e in (os.listdir(where) if where else []) if e.startswith(f"selftest-{proc.pid}-")]
+        assert not _agents_of(proc.pid) and not files, files
+    finally:
+        _stop_labs_of(proc.pid)
+
+
+def test_the_lab_is_on_its_way_before_the_command_line_is_parsed():
+    """The throwaway lab is forked before argparse (and the help texts' modules) are imported:
+    the ~20 ms they take run beside the lab's own start, not before it."""
+    code = ("import sys\n"
+            "from tutor.lab import lifecycle\n"
+            "begun = lifecycle.start_throwaway\n"
+            "seen, later = [], ('argparse', 'tutor.lab.world', 'tutor.cli_parser')\n"
+            "def spy(*a, **k):\n"
+            "    seen.append(sorted(m for m in later if m in sys.modules))\n"
+            "    return begun(*a, **k)\n"
+            "lifecycle.start_throwaway = spy\n"
+            "from tutor.cli import main\n"
+            "code = main(['selftest', 'lesson1'])\n"
+            "print(code, seen)\n")
+    out = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ))
+    assert out.stdout.strip().splitlines()[-1] == "0 [[]]", out.stdout + out.stderr
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_selftest_s_lab_dies_with_it_on_any_signal(sig):
     """Finding: selftest stopped by SIGTERM, SIGHUP or SIGKILL left its throwaway lab running

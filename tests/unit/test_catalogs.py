@@ -61,7 +61,7 @@ ARGPARSE_PO = PO.with_name("argparse.po")
 
 def test_argparses_korean_is_compiled_and_still_argparses_words():
     """argparse's own words (`usage: `, its errors) have a catalog of their own (tutor/cli.py,
-    `_argparse_speaks`): compiled, and every msgid one that this Python's argparse says."""
+    `tutor.cli_parser.speak`): compiled, and every msgid one that this Python's argparse says."""
     import argparse
     with ARGPARSE_PO.open("rb") as f:
         catalog = read_po(f)

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from tutor import cli
+from tutor import cli_parser
 
 
 def _choices(parser: argparse.ArgumentParser) -> list[str]:
@@ -15,9 +15,9 @@ def _choices(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def test_every_command_is_known_to_the_short_parser():
-    assert _choices(cli._parser()) == list(cli.COMMANDS)
-    for name in cli.COMMANDS:
-        assert _choices(cli._parser(name)) == [name]
+    assert _choices(cli_parser.parser()) == list(cli_parser.COMMANDS)
+    for name in cli_parser.COMMANDS:
+        assert _choices(cli_parser.parser(name)) == [name]
 
 
 @pytest.mark.parametrize("argv", [
@@ -26,13 +26,13 @@ def test_every_command_is_known_to_the_short_parser():
     ["demo", "lesson2", "--auto", "--delay", "0.2"], ["start", "lesson4"], ["solve", "1"],
 ])
 def test_a_command_parses_the_same_alone(argv):
-    assert cli._parser(argv[0]).parse_args(argv) == cli._parser().parse_args(argv)
+    assert cli_parser.parser(argv[0]).parse_args(argv) == cli_parser.parser().parse_args(argv)
 
 
 def test_help_fits_the_width_the_terminal_gives(monkeypatch):
     monkeypatch.setenv("COLUMNS", "60")
-    demo = next(a for a in cli._parser("demo")._actions if isinstance(a, argparse._SubParsersAction))
-    text = cli._parser().format_help() + demo.choices["demo"].format_help()
+    demo = next(a for a in cli_parser.parser("demo")._actions if isinstance(a, argparse._SubParsersAction))
+    text = cli_parser.parser().format_help() + demo.choices["demo"].format_help()
     assert max(len(line) for line in text.splitlines()) <= 60, text
 
 
@@ -44,8 +44,8 @@ def test_reset_loads_no_module_it_does_not_need(tmp_path):
     import os
     import subprocess
     import sys
-    code = ("import sys, tutor.cli, tutor.commands, tutor.lessons.course, tutor.lessons.lesson\n"
-            "tutor.cli._parser('reset').parse_args(['reset', 'lesson1'])\n"
+    code = ("import sys, tutor.cli, tutor.cli_parser, tutor.commands, tutor.lessons.course, tutor.lessons.lesson\n"
+            "tutor.cli_parser.parser('reset').parse_args(['reset', 'lesson1'])\n"
             "tutor.lessons.course.start_commands(tutor.lessons.lesson.find_lesson('lesson1'))\n"
             "print(sorted(m for m in ('dataclasses', 'pathlib', 'subprocess', 'hashlib', "
             "'typing', 'markdown_it') if m in sys.modules))")

@@ -65,7 +65,7 @@ def test_verify_loads_no_ui_or_netlink(tmp_path):
 def test_shell_loads_no_ui_or_netlink():
     """What `tutor shell` imports before it execs into the lab: the CLI, its parser, the client
     (whose `up` imports the doctor). Running it needs a lab: see tests/lab/test_cli_lab.py."""
-    code = ("from tutor import cli\n"
-            "cli._parser('shell').parse_args(['shell', '-n', 'red', '-c', 'ip a'])\n"
+    code = ("from tutor import cli, cli_parser\n"
+            "cli_parser.parser('shell').parse_args(['shell', '-n', 'red', '-c', 'ip a'])\n"
             "from tutor.lab import client, doctor\n")
     assert _loaded(code, HEAVY) == []

@@ -96,14 +96,14 @@ def test_usage_errors_are_korean_with_exit_code_2(argv, tmp_path):
 
 
 def test_argparse_speaks_english_again_in_the_same_process(capsys):
-    from tutor import cli
-    cli._argparse_speaks("ko")
+    from tutor import cli_parser
+    cli_parser.speak("ko")
     with pytest.raises(SystemExit):
-        cli._parser("verify").parse_args(["verify"])
+        cli_parser.parser("verify").parse_args(["verify"])
     assert "필요합니다" in capsys.readouterr().err
-    cli._argparse_speaks("en")
+    cli_parser.speak("en")
     with pytest.raises(SystemExit):
-        cli._parser("verify").parse_args(["verify"])
+        cli_parser.parser("verify").parse_args(["verify"])
     assert "the following arguments are required: LESSON" in capsys.readouterr().err
 
 
