@@ -38,13 +38,15 @@ def test_no_other_product_file_writes_a_world_address():
 
 
 def test_the_builder_gives_every_machine_its_declared_addresses():
-    host = network.host_batch({n.name: f"self/fd/{i}" for i, n in enumerate(world.NODES, 3)})
+    fds = {n.name: i for i, n in enumerate(world.NODES, 3)}
+    host = network.host_plan(fds)
     for n in world.NODES:
-        assert f"addr add {n.host_address} dev {n.host_dev}" in host
-        inside = network.node_batch(n)
-        assert f"addr add {n.address} dev {n.dev}" in inside
-        assert all(f"addr add {a}/32 dev lo" in inside for a in n.extra)
-    assert f"route add default via {world.gateway().ip}" in host
+        assert ("add_veth", n.host_dev, n.dev, fds[n.name]) in host
+        assert host.index(("add_address", n.host_dev, n.host_address)) < host.index(("set_up", n.host_dev))
+        inside = network.node_plan(n)
+        assert ("add_address", n.dev, n.address) in inside and ("set_up", n.dev) in inside
+        assert all(("add_address", "lo", f"{a}/32") in inside for a in n.extra)
+    assert host[-1] == ("add_default_route", world.gateway().ip)
 
 
 def test_every_web_address_of_the_zone_is_held_by_a_machine():

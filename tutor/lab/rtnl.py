@@ -1,4 +1,5 @@
-"""rtnetlink messages taken apart: the few message types and attributes the lab reads.
+"""rtnetlink messages taken apart, and a few made: the message types and attributes the lab
+reads, and the changes that build the world's machines (`Changer`).
 
 A dump over a netlink socket (`tutor.lab.netlink`) answers in these messages; each becomes a
 dict named as pyroute2 names them (the fixed header's fields, such as "index" or "prefixlen",
@@ -7,13 +8,14 @@ the same. Only what the lab's model holds is decoded; every other attribute is s
 
 Why not pyroute2's marshal, which parses all of it: importing it costs 0.17-0.3 s here, paid
 by every process that reads the lab once (`tutor verify`, each look of `tutor selftest`) and
-by the TUI right after its first paint. This module imports nothing but `errno`, `socket` and `struct`;
+by the TUI right after its first paint. This module imports nothing but `errno`, `os`, `socket` and `struct`;
 tests hold it to pyroute2's reading of the same bytes (tests/lab/test_rtnl.py).
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import struct
 from collections.abc import Callable, Iterable, Iterator
@@ -188,3 +190,72 @@ def nsids(sock: socket.socket, candidates: Iterable[tuple[str, int]], seq: int =
             if nsid in wanted and nsid not in named:
                 named[nsid] = name
     return named
+
+
+# -- changing a namespace: what `ip` does for the world's machines, without an `ip` process ------
+
+NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x4, 0x200, 0x400
+IFLA_IFNAME, IFLA_LINKINFO, IFLA_NET_NS_FD = 3, 18, 28
+IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+RTA_GATEWAY, RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST = 5, 254, 3, 1
+IFF_UP = 0x1
+_IFINFO = struct.Struct("=BxHiII")
+
+
+class Changer:
+    """A netlink socket in the current network namespace (its namespace is fixed when it is
+    made) that changes it as `ip` would: `ip link add NAME type veth peer name PEER netns FD`,
+    `ip link set NAME up`, `ip addr add A/N dev NAME`, `ip route add default via G`. Each
+    change waits for the kernel's answer; a refusal is an OSError naming the change."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE)
+        self.sock.bind((0, 0))
+        self.sock.settimeout(5.0)
+        self.seq = 0
+
+    def __enter__(self) -> Changer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sock.close()
+
+    def add_veth(self, name: str, peer: str, peer_netns_fd: int) -> None:
+        peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _name(peer) \
+            + attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd))
+        kind = attr(IFLA_INFO_KIND, b"veth\0") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_info))
+        self._change(RTM_NEWLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _name(name)
+                     + attr(IFLA_LINKINFO, kind), f"add veth {name} peer {peer}", create=True)
+
+    def set_up(self, name: str) -> None:
+        self._change(RTM_NEWLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, _index(name), IFF_UP, IFF_UP),
+                     f"set {name} up")
+
+    def add_address(self, name: str, cidr: str) -> None:
+        address, _, prefix = cidr.partition("/")
+        raw = socket.inet_aton(address)
+        self._change(RTM_NEWADDR, struct.pack("=BBBBI", socket.AF_INET, int(prefix or 32), 0, 0, _index(name))
+                     + attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw), f"add {cidr} to {name}", create=True)
+
+    def add_default_route(self, gateway: str) -> None:
+        self._change(RTM_NEWROUTE, struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT,
+                                               0, RTN_UNICAST, 0)
+                     + attr(RTA_GATEWAY, socket.inet_aton(gateway)), f"add default via {gateway}", create=True)
+
+    def _change(self, kind: int, payload: bytes, what: str, create: bool = False) -> None:
+        self.seq += 1
+        flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_CREATE | NLM_F_EXCL if create else 0)
+        answer, _ = exchange(self.sock, self.seq, request(kind, self.seq, payload, flags), dump=False)
+        code = next((body.get("error", 0) for k, body in answer if k == NLMSG_ERROR), 0)
+        if code:
+            raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def _name(name: str) -> bytes:
+    return attr(IFLA_IFNAME, name.encode() + b"\0")
+
+
+def _index(name: str) -> int:
+    """The interface's index in the current network namespace (OSError if there is none)."""
+    return socket.if_nametoindex(name)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import struct
 import sys
 
@@ -53,7 +52,7 @@ def _filter(arch: int, nr: int) -> bytes:
 
 def ignore_setgroups() -> bool:
     """Install the filter in this process; False where the machine is not one we know."""
-    known = _SETGROUPS.get(platform.machine())
+    known = _SETGROUPS.get(os.uname().machine)
     if known is None:
         return False
     program = ctypes.create_string_buffer(_filter(*known))
