@@ -175,11 +175,12 @@ def _app_class():
 
         def on_lab_changed(self, message) -> None:
             super().on_lab_changed(message)
-            table = self.query_one("#table-links", DataTable)
             now = time.perf_counter()
-            for i in range(table.row_count):
-                name = str(table.get_row_at(i)[0]).lstrip("+- ").split("@")[0]
-                self.shown.setdefault(name, now)
+            # the links table is made when first shown (the lab view makes only the front one)
+            for table in self.query("#table-links").results(DataTable):
+                for i in range(table.row_count):
+                    name = str(table.get_row_at(i)[0]).lstrip("+- ").split("@")[0]
+                    self.shown.setdefault(name, now)
 
     return TimedApp
 
@@ -208,6 +209,8 @@ def table_latency_pilot(count: int) -> tuple[list[float], list[float]]:
         app = TimedApp("lesson1")
         async with app.run_test(size=SIZE) as pilot:
             await _until(pilot, lambda: app.result is not None, 15)
+            app.lab_view.show_table("links")
+            await pilot.pause()
             for i in range(count):
                 name = f"tb{i}"
                 cmd = f"ip link add {name} type bridge"
