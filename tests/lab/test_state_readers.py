@@ -7,6 +7,7 @@ use."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -126,3 +127,21 @@ def test_a_fifo_among_the_namespaces_holds_up_neither_the_agent_nor_a_reading(la
     sockets = open_sockets(["trap", "red"])   # the watcher's requests
     close_fds(list(sockets.values()))
     assert list(sockets) == ["red"]
+
+
+def test_netns_ids_are_named_across_many_namespaces(lab):
+    """Thirty namespaces, each cabled to the lab host: the host's reading names every id as
+    `ip netns list-id` does, and each namespace's names the lab host, so every cable's two ends
+    pair up (one of them `peer_of` the other) without guessing."""
+    script = "".join(f"ip netns add n{i}; ip link add h{i} type veth peer name c{i} netns n{i}\n" for i in range(30))
+    assert client.run(script, info=lab).returncode == 0
+    state = read_state([parse_check("link c0 in n0 up")], info=lab, whole=True)
+    listed = json.loads(client.run("ip -j netns list-id", info=lab).stdout or "[]")   # (ids given by now)
+    assert state.ns[HOST].nsids == {i["nsid"]: i["name"] for i in listed if "name" in i}
+    assert len(state.ns[HOST].nsids) == 30
+    for i in range(30):
+        assert set(state.ns[f"n{i}"].nsids.values()) == {HOST}
+        peer = state.peer_of(state.ns[HOST].links[f"h{i}"])
+        assert peer is not None and (peer.ns, peer.name) == (f"n{i}", f"c{i}")
+        back = state.peer_of(state.ns[f"n{i}"].links[f"c{i}"])
+        assert back is not None and (back.ns, back.name) == (HOST, f"h{i}")

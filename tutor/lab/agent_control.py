@@ -167,7 +167,6 @@ class Agent(AgentWorld):
             s.close()
         return fds
 
-
     def _look(self, namespaces: list[str], fds: list[int]) -> dict:
         """For a reading of the lab (`tutor.checks.observe`): every namespace's name, and for
         each of `namespaces` that can be entered a netlink socket (in `fds`, in the order of
@@ -183,45 +182,38 @@ class Agent(AgentWorld):
             if made:
                 fds.extend(made)
                 opened.append(name)
-        held: dict[str, int] = {}   # namespaces opened to be named, by name ("" the lab host)
-        try:
-            nsids = []
-            for name, fd in zip(opened, fds, strict=True):
-                candidates = [(f"world:{n}", f) for n, f in self.world.items()]
-                candidates += [(other, -1) for other in ["", *opened, *listed] if other != name]
-                with socket.socket(fileno=os.dup(fd)) as sock:
-                    sock.settimeout(2.0)
-                    named = rtnl.nsids(sock, _Candidates(candidates, held))
-                nsids.append([[i, n] for i, n in sorted(named.items()) if not n.startswith("world:")])
-        finally:
-            for fd in held.values():
-                os.close(fd)
+        nsids = []
+        for name, fd in zip(opened, fds, strict=True):
+            others = dict.fromkeys(o for o in ["", *opened, *listed] if o != name)
+            with socket.socket(fileno=os.dup(fd)) as sock:
+                sock.settimeout(2.0)
+                named = rtnl.nsids(sock, self._candidates(others))
+            nsids.append([[i, n] for i, n in sorted(named.items()) if not n.startswith("world:")])
         return {"ok": True, "namespaces": listed, "read": opened, "nsids": nsids}
 
+    def _candidates(self, names: dict[str, None]):
+        """(name, descriptor) for `rtnl.nsids`, the likeliest first: the lab host ("", every
+        cable of a lesson ends there), the world's machines (held open already), then `names`.
+        Each is opened only when it is tried and closed once the next is asked for: a reading
+        of a thousand namespaces holds a few descriptors, not a thousand. A name that is no
+        namespace (a file a student made there) is passed over."""
+        if "" in names:
+            yield from self._opened("")
+        yield from ((f"world:{n}", f) for n, f in self.world.items())
+        for name in names:
+            if name:
+                yield from self._opened(name)
 
-class _Candidates:
-    """(name, descriptor) pairs for `rtnl.nsids`, each namespace opened when first tried and
-    kept in `held` (the caller closes them): a namespace none asks about is never opened. A
-    name that is no namespace (a file a student made there) is passed over."""
-
-    def __init__(self, pairs: list[tuple[str, int]], held: dict[str, int]):
-        self.pairs, self.held = pairs, held
-
-    def __iter__(self):
-        seen = set()
-        for name, fd in self.pairs:
-            if name in seen:
-                continue
-            seen.add(name)
-            if fd < 0:
-                fd = self.held.get(name, -1)
-                if fd < 0:
-                    try:
-                        fd = network.open_netns(f"/run/netns/{name}" if name else None)
-                    except OSError:
-                        continue
-                    self.held[name] = fd
+    @staticmethod
+    def _opened(name: str):
+        try:
+            fd = network.open_netns(f"/run/netns/{name}" if name else None)
+        except OSError:
+            return
+        try:
             yield name, fd
+        finally:
+            os.close(fd)
 
 
 def _namespace_name(name: object) -> str:

@@ -172,13 +172,16 @@ def exchange(sock: socket.socket, seq: int, message: bytes, dump: bool = True) -
 
 
 def nsids(sock: socket.socket, candidates: Iterable[tuple[str, int]], seq: int = 1) -> dict[int, str]:
-    """The ids the namespace of `sock` gives other namespaces, by name: `ip netns list-id`.
-    `candidates` are (name, descriptor of the namespace), tried in order until every id the
-    namespace has assigned is named; a namespace it gives no id is never named. Sequence
-    numbers from `seq` on are used, one per request."""
-    found, _ = exchange(sock, seq, request(RTM_GETNSID, seq, struct.pack("=Bxxx", socket.AF_UNSPEC)))
-    wanted = {body["NETNSA_NSID"] for kind, body in found if kind == RTM_NEWNSID and "NETNSA_NSID" in body}
-    wanted.discard(-1)
+    """The ids by which the links of the namespace of `sock` name other namespaces (a veth's
+    IFLA_LINK_NETNSID), by name: what `ip netns list-id` says of them. `candidates` are (name,
+    descriptor of the namespace), tried in order until each such id is named; one that none of
+    them is stays out. Sequence numbers from `seq` on are used, one per request.
+
+    The links are dumped here first: the kernel gives a namespace its id for another only when
+    it first has to say it (a link's dump), so the ids must be asked for after one."""
+    found, _ = exchange(sock, seq, request(RTM_GETLINK, seq, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)))
+    wanted = {body["IFLA_LINK_NETNSID"] for kind, body in found
+              if kind == RTM_NEWLINK and body.get("IFLA_LINK_NETNSID", -1) >= 0}
     named: dict[int, str] = {}
     for name, fd in candidates:
         if not wanted - named.keys():
