@@ -21,8 +21,8 @@ def plain_user(skip: tuple[int, ...] = ()) -> tuple[int, list[str], dict[str, st
     if os.geteuid() != 0 or userns_problem(unprivileged=True):
         return None
     uid = next(u for u in range(40000, 41000) if not _known_uid(u) and u not in skip)
-    import dnslib
-    site = os.path.dirname(os.path.dirname(dnslib.__file__))
+    import markdown_it
+    site = os.path.dirname(os.path.dirname(markdown_it.__file__))
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": "/tmp",
            "PYTHONPATH": f"{REPO}:{site}", "LANG": "C.UTF-8"}
     for python in (sys.executable, "/usr/bin/python3"):

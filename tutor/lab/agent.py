@@ -22,7 +22,6 @@ loop and the requests it answers, one JSON object per line), which holds and res
 
 from __future__ import annotations
 
-import encodings.idna  # noqa: F401  (dnslib encodes CNAME targets with it, lazily)
 import errno
 import json
 import os

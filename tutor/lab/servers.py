@@ -24,9 +24,8 @@ import struct
 import time
 from collections.abc import Callable
 
-from dnslib import AAAA, CLASS, CNAME, OPCODE, QTYPE, RCODE, RR, A, DNSHeader, DNSRecord
-
-from tutor.lab import world
+from tutor.lab import dnswire, world
+from tutor.lab.dnswire import ANY, CNAME, FORMERR, IN, NOTIMP, NXDOMAIN, QUERY, REFUSED, TYPES
 
 IDLE_TIMEOUT = 5.0  # seconds a connection may sit without progress
 LINGER_TIMEOUT = 2.0  # seconds we keep draining a client after our reply
@@ -36,7 +35,6 @@ _BATCH = 64  # accepts/datagrams per wake-up, so one flood can't starve the loop
 _MAX_DNS_BACKLOG = 256 * 1024  # unread TCP DNS replies before we give up on a peer
 _MAX_CHAIN = 8  # CNAME hops; guards against loops in a hand-edited zone
 _HEAD_END = re.compile(rb"\r?\n\r?\n")  # bare LF too: students type into nc
-_RDATA = {"A": (QTYPE.A, A), "AAAA": (QTYPE.AAAA, AAAA), "CNAME": (QTYPE.CNAME, CNAME)}
 _AGAIN = (BlockingIOError, InterruptedError)
 
 
@@ -226,47 +224,39 @@ class DnsServer:
     def answer(self, packet: bytes) -> bytes | None:
         """Return the wire-format reply to a query, or None to stay silent."""
         try:
-            reply = self._reply(DNSRecord.parse(packet))
-            return None if reply is None else reply.pack()
-        except Exception:  # dnslib raises many types on garbage; the loop must survive
+            query = dnswire.parse_query(packet)
+            return None if query is None else self._reply(query).pack()
+        except Exception:  # hostile input (a zone name that cannot be encoded, say): the loop must survive
             return None
 
-    def _reply(self, request: DNSRecord) -> DNSRecord | None:
-        head = request.header
-        if head.qr:
-            return None  # answering responses invites reflection loops
-        reply = DNSRecord(DNSHeader(id=head.id, qr=1, aa=1, ra=1, rd=head.rd,
-                                    opcode=head.opcode))
-        if head.opcode != OPCODE.QUERY:
-            reply.header.rcode = RCODE.NOTIMP
+    def _reply(self, query: dnswire.Query) -> dnswire.Reply:
+        if query.opcode != QUERY:
+            return dnswire.Reply(query, NOTIMP, echo=False)
+        if not query.questions:
+            return dnswire.Reply(query, FORMERR, echo=False)
+        reply = dnswire.Reply(query)
+        if query.qclass != IN:
+            reply.rcode = REFUSED
             return reply
-        if not request.questions:
-            reply.header.rcode = RCODE.FORMERR
-            return reply
-        question = request.questions[0]
-        reply.add_question(question)
-        if question.qclass != CLASS.IN:
-            reply.header.rcode = RCODE.REFUSED
-            return reply
-        # Echo the query's spelling for the first owner, as real servers do.
-        owner, name = question.qname, _norm(str(question.qname))
+        # The first owner is the question's own name: the query's spelling, as real servers echo it.
+        owner: str | None = None
+        name = _norm(query.name)
         for _ in range(_MAX_CHAIN):
             records = self.zone.get(name)
             if records is None:
                 # Also right for a CNAME pointing out of the zone: resolvers
                 # report NXDOMAIN with the chain so far.
-                reply.header.rcode = RCODE.NXDOMAIN
+                reply.rcode = NXDOMAIN
                 break
-            wanted = [r for r in records if r.rtype in _RDATA and
-                      (question.qtype == QTYPE.ANY or _RDATA[r.rtype][0] == question.qtype)]
+            wanted = [r for r in records if r.rtype in TYPES and
+                      (query.qtype == ANY or TYPES[r.rtype] == query.qtype)]
             for rec in wanted:
-                rtype, rdata = _RDATA[rec.rtype]
-                reply.add_answer(RR(owner, rtype, rdata=rdata(rec.value), ttl=world.TTL))
+                reply.add(owner, TYPES[rec.rtype], world.TTL, rec.value)
             alias = [r for r in records if r.rtype == "CNAME"]
             if wanted or not alias:
                 break  # answered, or NODATA (NOERROR with an empty answer)
             target = alias[0].value
-            reply.add_answer(RR(owner, QTYPE.CNAME, rdata=CNAME(target), ttl=world.TTL))
+            reply.add(owner, CNAME, world.TTL, target)
             owner, name = target, _norm(target)
         return reply
 
