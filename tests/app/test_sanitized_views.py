@@ -99,3 +99,33 @@ def test_tabs_titles_and_checks_show_names_literally():
             assert app.is_running                              # no markup link ran app.quit
 
     run(body())
+
+
+def test_every_step_s_text_is_shown_sanitized():
+    """A lesson file's text goes to the lesson pane with its controls made visible, the first
+    step's and every later one's (a later step's went as it was)."""
+    from textual.widgets import Markdown
+
+    from tutor.app.widgets.lesson_view import LessonView
+    from tutor.lessons.lesson import Lesson, Step
+
+    steps = [Step(n, f"step {n}", f"Text {n} \x1b]0;pwned\x07 and \x9b2J.", [], [], 1) for n in (1, 2)]
+    lesson = Lesson("hostile", "Hostile", "hostile.md", [], [], "", steps)
+
+    class One(App):
+        def compose(self) -> ComposeResult:
+            yield LessonView(id="lesson")
+
+    async def body():
+        app = One()
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = app.query_one(LessonView)
+            for number in (1, 2):
+                view.show(lesson, number, set())
+                await wait_for(pilot, lambda: bool(view.query("#lesson-text")), 10, "the step's text")
+                await wait_for(pilot, lambda n=number: f"Text {n}" in view.query_one("#lesson-text", Markdown).source,
+                               10, f"step {number}'s text")
+                source = view.query_one("#lesson-text", Markdown).source
+                assert _inert(source), repr(source)
+
+    run(body())

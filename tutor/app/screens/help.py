@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Markdown
+from textual.widgets import Button
 
 from tutor.i18n import lang
 
@@ -107,6 +107,9 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close"), SWITCH_KEY]
 
     def compose(self) -> ComposeResult:
+        # imported here: Textual's Markdown brings markdown-it and pygments (~45 ms), which the
+        # app's first frame must not wait for (issue 13); the lesson pane's comes after it too
+        from textual.widgets import Markdown
         with VerticalScroll(id="help-box"):
             yield Button(SWITCH_LABEL, id="switch-language")
             yield Markdown(HELP_KO if lang() == "ko" else HELP)

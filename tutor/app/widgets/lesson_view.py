@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from markdown_it import MarkdownIt
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from tutor.i18n import _
 from tutor.sanitize import cell, clean
 
 
-def _parser() -> MarkdownIt:
+def _parser():
     """The same markdown-it dialect the lesson parser reads, with tables."""
+    from markdown_it import MarkdownIt
     return MarkdownIt("commonmark").enable("table")
 
 
@@ -29,7 +29,7 @@ class LessonView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(id="lesson-heading")
         yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="lesson-progress")
-        yield Markdown(parser_factory=_parser, id="lesson-text")
+        # the step's text (#lesson-text, a Markdown) is mounted after the app's first frame
 
     def show(self, lesson, number: int, done: set[int], scroll_home: bool = True) -> None:
         """Show step `number` of `lesson`; `done` is what the progress record holds."""
@@ -47,9 +47,10 @@ class LessonView(VerticalScroll):
             text = f"{lesson.intro.strip()}\n\n## {step.title}\n\n{step.body}"
         self._text = clean(text)   # the lesson file's text: its controls shown, never sent
         if self._text_shown:
-            self.query_one("#lesson-text", Markdown).update(text)
+            self.query_one("#lesson-text").update(self._text)  # type: ignore[attr-defined]
         elif not self._text_due:
-            # Mounting the Markdown's blocks holds every repaint back (~0.2 s here): the first
+            # Mounting the Markdown's blocks holds every repaint back (~0.2 s here), and
+            # importing Textual's Markdown (markdown-it, pygments) takes ~45 ms: the first
             # frame, with the prompt the student types at, goes out before the step's text.
             self._text_due = True
             self.call_after_refresh(self._show_first_text)
@@ -57,8 +58,13 @@ class LessonView(VerticalScroll):
             self.scroll_home(animate=False)
 
     def _show_first_text(self) -> None:
+        if not self.is_attached:
+            if not self.is_mounted:   # the first frame went out before this pane was mounted
+                self.call_after_refresh(self._show_first_text)
+            return                    # else it is gone already (the app is closing)
+        from textual.widgets import Markdown
         self._text_shown = True
-        self.query_one("#lesson-text", Markdown).update(self._text)
+        self.mount(Markdown(self._text, parser_factory=_parser, id="lesson-text"))
 
     def show_done(self, lesson, done: set[int]) -> None:
         """Update only the progress bar (a step was finished)."""
