@@ -1,11 +1,14 @@
-"""Reading the lab: one shell script per observation, run through the lab's one door.
+"""Reading the lab: netlink sockets from the agent, and one shell script through the lab's
+one door for the rest.
 
-`read_state` gathers links, addresses, routes and namespace ids of every namespace, plus the
-iptables rules, sysctls, resolv.conf files and LAN routes the checks' kinds say they need (or,
-`for_hints`, that explain a failed probe), in one `tutor shell`-like process (each `ip` call
-is a few milliseconds); commands may run first in the same process (`prelude`). `run_probes`
-runs behaviour checks in parallel (each kind gives its command), each bounded by a timeout.
-Parsing is pure and lives here too; judging lives in the kinds (`tutor.checks.kinds`).
+`read_state` gathers the links, addresses, routes and netns ids of the namespaces the checks
+name (or of every one) over netlink (`read_links`), plus the iptables rules, sysctls,
+resolv.conf files and LAN routes the checks' kinds say they need (or, `for_hints`, that
+explain a failed probe) in one `tutor shell`-like process; commands may run first in that
+process (`prelude`). `run_probes` runs behaviour checks in parallel (each kind gives its
+command), each bounded by a timeout. The text form `state_script` prints (`ip -j`, one batch
+per namespace) is what `parse_state` reads: the recorded labs of the unit tests. Judging lives
+in the kinds (`tutor.checks.kinds`).
 """
 
 from __future__ import annotations

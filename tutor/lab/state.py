@@ -1,10 +1,11 @@
 """The lab's state as plain data: the one model that both readers of the lab fill.
 
-The checks fill it from `ip -j` and `iptables-save` output (`tutor.checks.observe`), the app's
-watcher from netlink dumps (`tutor.lab.netlink`) and the same `iptables-save`
-(`tutor.lab.watch`); the judges, the hints, the app's tables and its map all read it. Where both
-readers read a fact (an interface, its addresses, a route), they write it the same way:
-`tests/lab/test_state_readers.py` holds them to that on a real lab.
+The checks fill it from netlink dumps and `iptables-save` output (`tutor.checks.observe`; the
+recorded labs of the unit tests, from `ip -j`), the app's watcher from netlink dumps too
+(`tutor.lab.netlink`) and the same `iptables-save` (`tutor.lab.watch`); the judges, the hints,
+the app's tables and its map all read it. Where the readers read a fact (an interface, its
+addresses, a route), they write it the same way: `tests/lab/test_state_readers.py` holds them
+to that on a real lab.
 
 The lab host is the namespace named HOST (`tutor.lab.HOST`, "host") everywhere, never "".
 No I/O here.
