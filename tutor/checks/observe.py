@@ -153,6 +153,7 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
             if names is None:
                 rest = [n for n in listed if n != HOST]
                 chunks = [rest[i:i + LOOK_CHUNK] for i in range(0, len(rest), LOOK_CHUNK)]
+        nsids = reply.get("nsids", [])
         for i, (agents, fd) in enumerate(zip(read, fds, strict=True)):
             ns_name = agents or HOST
             reader = NetlinkReader(fd, ns_name)
@@ -162,7 +163,6 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
                 ns_state = NsState(ns_name, error=str(exc))
             finally:
                 reader.close()
-            nsids = reply.get("nsids", [])
             if i < len(nsids):
                 ns_state.nsids = {int(k): v or HOST for k, v in nsids[i] if isinstance(v, str)}
             if ns_name in state.ns:   # its rules, read by the script

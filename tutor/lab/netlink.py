@@ -24,11 +24,9 @@ import socket
 import struct
 
 from tutor.lab import rtnl
-from tutor.lab.rtnl import RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE
+from tutor.lab.rtnl import ANY_LINK, IFF_UP, RT_TABLE_MAIN, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETROUTE
 from tutor.lab.state import Link, Neigh, NsState, Route
 
-RT_TABLE_MAIN = 254
-IFF_UP = 0x1
 NUD_NAMES = {0x01: "INCOMPLETE", 0x02: "REACHABLE", 0x04: "STALE", 0x08: "DELAY",
              0x10: "PROBE", 0x20: "FAILED", 0x40: "NOARP", 0x80: "PERMANENT"}
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
@@ -73,7 +71,7 @@ class NetlinkReader:
         too, unless told not to: the checks never look at them)."""
         state = NsState(self.name)
         events = False
-        raw_links, more = self._dump(RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0))
+        raw_links, more = self._dump(RTM_GETLINK, ANY_LINK)
         events |= more
         raw_links.sort(key=lambda m: m["index"])
         names = {m["index"]: m.get("IFLA_IFNAME") or f"if{m['index']}" for m in raw_links}

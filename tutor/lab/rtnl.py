@@ -28,19 +28,25 @@ NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NETNSA_NSID, NETNSA_FD = 1, 3
 
 HEADER = struct.Struct("=IHHII")        # nlmsghdr: length, type, flags, sequence, port
+_IFINFO = struct.Struct("=BxHiII")      # ifinfomsg: family, type, index, flags, change
 _ATTR = struct.Struct("=HH")            # rtattr: length, type
 _NLA_TYPE_MASK = 0x3FFF                 # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 
 # The fixed part of each message: its struct and the names of its fields (None: padding).
 _FIXED = {
-    RTM_NEWLINK: (struct.Struct("=BxHiII"), ("family", "ifi_type", "index", "flags", "change")),
+    RTM_NEWLINK: (_IFINFO, ("family", "ifi_type", "index", "flags", "change")),
     RTM_NEWADDR: (struct.Struct("=BBBBI"), ("family", "prefixlen", "flags", "scope", "index")),
     RTM_NEWROUTE: (struct.Struct("=BBBBBBBBI"), ("family", "dst_len", "src_len", "tos", "table",
                                                  "proto", "scope", "type", "flags")),
     RTM_NEWNEIGH: (struct.Struct("=BxxxiHBB"), ("family", "ifindex", "state", "flags", "ndm_type")),
     RTM_NEWNSID: (struct.Struct("=Bxxx"), ("rtgen_family",)),
 }
+
+
+# An ifinfomsg that names no link: the payload of a dump of every link, and the head of a
+# message that makes one.
+ANY_LINK = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
 
 
 def _text(raw: bytes) -> str:
@@ -179,7 +185,7 @@ def nsids(sock: socket.socket, candidates: Iterable[tuple[str, int]], seq: int =
 
     The links are dumped here first: the kernel gives a namespace its id for another only when
     it first has to say it (a link's dump), so the ids must be asked for after one."""
-    found, _ = exchange(sock, seq, request(RTM_GETLINK, seq, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0)))
+    found, _ = exchange(sock, seq, request(RTM_GETLINK, seq, ANY_LINK))
     wanted = {body["IFLA_LINK_NETNSID"] for kind, body in found
               if kind == RTM_NEWLINK and body.get("IFLA_LINK_NETNSID", -1) >= 0}
     named: dict[int, str] = {}
@@ -203,7 +209,6 @@ IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_GATEWAY, RT_TABLE_MAIN, RTPROT_BOOT, RTN_UNICAST = 5, 254, 3, 1
 IFF_UP = 0x1
-_IFINFO = struct.Struct("=BxHiII")
 
 
 class Changer:
@@ -225,10 +230,10 @@ class Changer:
         self.sock.close()
 
     def add_veth(self, name: str, peer: str, peer_netns_fd: int) -> None:
-        peer_info = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _name(peer) \
+        peer_info = ANY_LINK + _name(peer) \
             + attr(IFLA_NET_NS_FD, struct.pack("=I", peer_netns_fd))
         kind = attr(IFLA_INFO_KIND, b"veth\0") + attr(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peer_info))
-        self._change(RTM_NEWLINK, _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0) + _name(name)
+        self._change(RTM_NEWLINK, ANY_LINK + _name(name)
                      + attr(IFLA_LINKINFO, kind), f"add veth {name} peer {peer}", create=True)
 
     def set_up(self, name: str) -> None:
