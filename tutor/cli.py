@@ -228,8 +228,30 @@ def _run_in_new_session(argv: list[str]) -> int:
     return 128 + died_of
 
 
+def run() -> None:
+    """The `tutor` program (the console script): `main`, then out.
+
+    After the last line is printed, the interpreter's own teardown (every module and object
+    freed one by one) takes ~10 ms here: a tenth of what `tutor selftest` adds to its lesson's
+    own commands (issue 15). When that teardown has nothing else to do (no thread but this
+    one, nothing registered with `atexit`, the output flushed) the process leaves at once with
+    `os._exit`; otherwise the usual way. Tests call `main`, which returns."""
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):   # a reader that went away: the usual exit says nothing more
+        sys.exit(code)
+    import atexit
+
+    from tutor.lab.spawn import single_threaded
+    if single_threaded() and getattr(atexit, "_ncallbacks", lambda: 1)() == 0:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    # `python -m tutor.cli` (as a plain user's tests run it): main() of the importable module,
+    # `python -m tutor.cli` (as a plain user's tests run it): the importable module's `run`,
     # whose CliError is the one the commands raise, not this __main__ copy's
-    from tutor.cli import main as _main
-    sys.exit(_main())
+    from tutor.cli import run as _run
+    _run()

@@ -5,6 +5,7 @@ other lab on the machine)."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_forced_rootless_with_userns_off_is_one_sentence_exit_2(monkeypatch, cap
 
 def test_iptables_backend_is_found_without_sbin_on_path(monkeypatch):
     """A plain Debian user's PATH has no /usr/sbin; doctor must still find iptables there."""
-    if doctor.shutil.which("iptables", path="/usr/sbin:/sbin") is None:
+    if shutil.which("iptables", path="/usr/sbin:/sbin") is None:
         pytest.skip("iptables is not installed here")
     monkeypatch.setenv("PATH", "/usr/local/bin:/usr/bin:/bin")
     assert doctor.iptables_backend() in ("nf_tables", "legacy")

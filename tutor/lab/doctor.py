@@ -6,8 +6,6 @@ Every finding is read from the machine itself (sysctls, /proc, PATH); nothing is
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections import namedtuple
 
 from tutor.i18n import Msg, _, in_lang, lang
@@ -23,6 +21,8 @@ KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
 
 # Named tuples, not dataclasses: every lab's start reads the mode decision below, and
 # `dataclasses` (with `inspect`) cost each start ~12 ms (issue 15; world.py says the same).
+# For the same reason `shutil` and `subprocess` (~8 ms) are imported by the report alone:
+# selftest forks its lab right after that decision, and its agent needs neither.
 class Finding(namedtuple("Finding", "name ok detail fix fatal", defaults=("", True))):
     """One line of the report: what was checked, whether it is fine, and what to do if not.
     Words are Msgs (str: the English), said in the course's language by `report`."""
@@ -99,6 +99,8 @@ def decide_mode(forced: str, root: bool, readings: Userns) -> tuple[str | None, 
 
 def iptables_backend() -> str:
     """`nf_tables` or `legacy`, as `iptables -V` reports it."""
+    import shutil
+    import subprocess
     # iptables is in /usr/sbin, which a plain user's PATH on Debian lacks
     found = shutil.which("iptables", path=sbin_path())
     if found is None:
@@ -112,6 +114,7 @@ def iptables_backend() -> str:
 
 def findings() -> list[Finding]:
     """Everything `tutor doctor` reports, in order."""
+    import shutil
     out = [Finding(Msg("kernel: {feature}", feature=feat), os.path.exists(path),
                    Msg("present") if os.path.exists(path) else Msg("missing"),
                    Msg("use a kernel built with namespaces (any Debian/Ubuntu kernel has them)"))

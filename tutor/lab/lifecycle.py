@@ -50,6 +50,7 @@ class Starting:
         self.name, self.info, self.proc, self.ready_fd = name, info, proc, ready_fd
         self.tether_fd = tether_fd   # our end of the tether (see `start`), -1 if none
         self.started = proc is not None
+        self.stopped = False
 
     def wait(self) -> LabInfo:
         """The running lab's info, once the agent says it is ready; LabError if it failed."""
@@ -73,9 +74,11 @@ class Starting:
         return self.info
 
     def stop(self) -> None:
-        """Stop the lab this started (once it is up); nothing if it was running before."""
-        if not self.started:
+        """Stop the lab this started (once it is up); nothing if it was running before, or
+        if this stopped it already."""
+        if not self.started or self.stopped:
             return
+        self.stopped = True
         try:
             self.wait()
         except LabError:
@@ -97,7 +100,6 @@ def start(name: str | None = None, tether: bool = False, fork: bool = False) -> 
     info = status(name)
     if info:
         return Starting(name, info)
-    import subprocess
     where = door.checked_folder(create=True)
     assert where is not None   # create=True makes the folder or raises LabError
     lock = _start_lock(where)
@@ -120,6 +122,7 @@ def start(name: str | None = None, tether: bool = False, fork: bool = False) -> 
             if fork and spawn.single_threaded():
                 proc: subprocess.Popen | spawn.Forked = spawn.fork_agent(args, passed, env)
             else:
+                import subprocess
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "tutor.lab.agent", *args],
                     pass_fds=passed, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

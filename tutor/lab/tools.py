@@ -5,7 +5,6 @@ is missing). bin/_setup.sh reads tools.txt too."""
 from __future__ import annotations
 
 import os
-import shutil
 
 from tutor.i18n import Msg
 
@@ -26,6 +25,7 @@ def sbin_path() -> str:
 
 def missing_for(lesson: str) -> str | None:
     """One sentence saying what lesson `lesson` needs that this machine lacks, or None."""
+    import shutil  # here: a lab's start reads this module (via doctor), and needs no shutil
     missing = [cmd for cmd, needs in FOR_LESSON.items()
                if needs == lesson and shutil.which(cmd, path=sbin_path()) is None]
     if not missing:
