@@ -14,7 +14,7 @@ import pytest
 
 from labkit import TOPOLOGY
 from tutor.checks.lang import parse_check
-from tutor.checks.observe import parse_state, read_state, reads, state_script
+from tutor.checks.observe import LOOK_CHUNK, parse_state, read_state, reads, state_script
 from tutor.lab import HOST, client, control
 from tutor.lab.netlink import NetlinkReader, close_fds
 from tutor.lab.state import IP_FORWARD, LabState, Link, NsState
@@ -145,3 +145,42 @@ def test_netns_ids_are_named_across_many_namespaces(lab):
         assert peer is not None and (peer.ns, peer.name) == (f"n{i}", f"c{i}")
         back = state.peer_of(state.ns[f"n{i}"].links[f"c{i}"])
         assert back is not None and (back.ns, back.name) == (HOST, f"h{i}")
+
+
+def test_a_whole_reading_asks_once_when_the_lab_fits_and_reads_every_namespace_once(lab, monkeypatch):
+    """A reading of the whole lab (selftest's, a hint's) learns the names and reads them in one
+    `look` when they fit in one (a round trip to the agent less per look, issue 15); past that,
+    the rest in more. A namespace a student called `host` is listed, never taken for the lab host."""
+    made = client.run("ip link add onhost type bridge && ip netns add host && ip -n host link add inside type bridge"
+                      + "".join(f" && ip netns add n{i}" for i in range(4)), info=lab)
+    assert made.returncode == 0, made.stdout + made.stderr
+    looks: list[tuple] = []
+    real = control.request_fds
+
+    def spy(op, count, name=None, **args):
+        looks.append((op, args.get("namespaces"), args.get("more")))
+        return real(op, count, name, **args)
+
+    monkeypatch.setattr(control, "request_fds", spy)
+    checks = [parse_check("link onhost up")]
+
+    def read() -> LabState:
+        looks.clear()
+        state = read_state(checks, info=lab, whole=True)
+        assert "onhost" in state.ns[HOST].links and "inside" not in state.ns[HOST].links
+        assert list(state.ns) == [HOST, *(n for n in state.namespaces if n != HOST)]
+        for name in state.namespaces:
+            if name != HOST:
+                assert not state.ns[name].error and "lo" in state.ns[name].links, name
+        return state
+
+    state = read()
+    assert sorted(state.namespaces) == sorted(["host", "n0", "n1", "n2", "n3"])
+    assert [op for op, *_ in looks] == ["look"]
+    more = client.run("".join(f"ip netns add m{i}\n" for i in range(LOOK_CHUNK + 20)), info=lab)
+    assert more.returncode == 0, more.stderr
+    state = read()
+    assert len(state.namespaces) == LOOK_CHUNK + 25
+    assert [op for op, *_ in looks] == ["look", "look"]
+    asked = [n for _, names, _ in looks[1:] for n in names]
+    assert len(asked) == len(set(asked)) == 26   # the rest, each once: 125 listed, 99 read first

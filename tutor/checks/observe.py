@@ -140,8 +140,11 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
     listed: list[str] | None = None
     while chunks:
         chunk = chunks.pop(0)
-        reply, fds = control.request_fds("look", len(chunk), name,
+        # the whole lab: the first request reads as many as fit beside the host, unnamed
+        more = LOOK_CHUNK - len(chunk) if names is None and listed is None else 0
+        reply, fds = control.request_fds("look", len(chunk) + more, name, more=more,
                                          namespaces=["" if n == HOST else n for n in chunk])
+        tried = [n or HOST for n in reply.get("tried", []) if isinstance(n, str)]
         read = [n for n in reply.get("read", []) if isinstance(n, str)]
         if len(fds) != len(read):
             close_fds(fds)
@@ -151,10 +154,13 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
             listed = [n for n in reply.get("namespaces", []) if isinstance(n, str)]
             state.namespaces = listed
             if names is None:
-                rest = [n for n in listed if n != HOST]
+                rest = [n for n in listed if n != HOST and n not in tried]
                 chunks = [rest[i:i + LOOK_CHUNK] for i in range(0, len(rest), LOOK_CHUNK)]
         nsids = reply.get("nsids", [])
         for i, (agents, fd) in enumerate(zip(read, fds, strict=True)):
+            if agents == HOST:   # a namespace a student called `host`: listed, not read
+                close_fds([fd])
+                continue
             ns_name = agents or HOST
             reader = NetlinkReader(fd, ns_name)
             try:
@@ -168,7 +174,7 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
             if ns_name in state.ns:   # its rules, read by the script
                 ns_state.iptables = state.ns[ns_name].iptables
             state.ns[ns_name] = ns_state
-        for n in chunk:   # listed, yet not entered: a file that is no namespace
+        for n in tried:   # listed, yet not entered: a file that is no namespace
             if n not in state.ns and n in listed:
                 state.ns[n] = NsState(n, error="not a network namespace")
     # in the order `ip netns` lists them, as a reading by `state_script` has them

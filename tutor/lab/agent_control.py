@@ -143,10 +143,10 @@ class Agent(AgentWorld):
             fds.extend(self._netlink_sockets([n if n == "" else _namespace_name(n) for n in names]))
             return {"ok": True, "count": len(fds)}
         if op == "look":
-            names = request.get("namespaces", [])
-            if not isinstance(names, list) or len(names) > 200:
+            names, more = request.get("namespaces", []), request.get("more", 0)
+            if not isinstance(names, list) or type(more) is not int or not 0 <= len(names) + more <= 200:
                 raise ValueError("look needs a list of at most 200 namespace names")
-            return self._look([n if n == "" else _namespace_name(n) for n in names], fds)
+            return self._look([n if n == "" else _namespace_name(n) for n in names], fds, more)
         if op == "watch":
             fds.append(ns.watch_entries("/run/netns"))
             return {"ok": True}
@@ -167,12 +167,18 @@ class Agent(AgentWorld):
             s.close()
         return fds
 
-    def _look(self, namespaces: list[str], fds: list[int]) -> dict:
+    def _look(self, namespaces: list[str], fds: list[int], more: int = 0) -> dict:
         """For a reading of the lab (`tutor.checks.observe`): every namespace's name, and for
         each of `namespaces` that can be entered a netlink socket (in `fds`, in the order of
         `read`) and the ids it gives the lab's other namespaces, by name (`ip netns list-id`).
-        Ids of the world's machines are left out, as `ip` leaves them nameless."""
+        Ids of the world's machines are left out, as `ip` leaves them nameless. `more`: then
+        up to that many of the listed namespaces not named, in the order listed (a reading of
+        the whole lab takes one request, not one to learn the names and one to read them);
+        `tried` says which names were tried."""
         listed = network.student_namespaces()
+        if more:
+            asked = set(namespaces)
+            namespaces = namespaces + [n for n in listed if n not in asked][:more]
         opened = []
         for name in namespaces:
             try:
@@ -189,7 +195,7 @@ class Agent(AgentWorld):
                 sock.settimeout(2.0)
                 named = rtnl.nsids(sock, self._candidates(others))
             nsids.append([[i, n] for i, n in sorted(named.items()) if not n.startswith("world:")])
-        return {"ok": True, "namespaces": listed, "read": opened, "nsids": nsids}
+        return {"ok": True, "namespaces": listed, "tried": namespaces, "read": opened, "nsids": nsids}
 
     def _candidates(self, names: dict[str, None]):
         """(name, descriptor) for `rtnl.nsids`, the likeliest first: the lab host ("", every
