@@ -301,9 +301,10 @@ def _forget(name: str) -> None:
 
 
 def _wait_gone(pid: int, pidfd: int, pid_ns: int, timeout: float) -> None:
+    import select
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not _ended(pid, pidfd, pid_ns):
-        time.sleep(0.002)
+    while (left := deadline - time.monotonic()) > 0 and not _ended(pid, pidfd, pid_ns):
+        select.select([pidfd], [], [], min(left, 0.002))   # back at once when the agent exits
     if not _ended(pid, pidfd, pid_ns):
         with contextlib.suppress(ProcessLookupError):
             signal.pidfd_send_signal(pidfd, signal.SIGKILL)
