@@ -112,6 +112,8 @@ def test_table_columns_fit_every_name_even_when_fed_faster_than_the_app_goes_idl
         app = Bare()
         async with app.run_test(size=(120, 30)) as pilot:
             view = app.query_one(LabView)
+            while not view.query("#table-links"):   # made after the first frame
+                await pilot.pause()
             view.show(_lo_only())
             view.mark_baseline()
             view.show(lesson2())      # no pause: the table never went idle in between
@@ -174,3 +176,45 @@ def test_the_map_speaks_korean(monkeypatch):
     monkeypatch.setenv("TUTOR_LANG", "ko")
     assert topomap.draw(None, 40).plain == "실습 환경을 읽는 중…"
     assert "╭─ 실습 호스트 ─" in topomap.draw(topomap.describe(lesson2()), 100).plain
+
+
+def test_the_view_makes_its_tabs_after_the_first_frame_and_shows_what_came_before():
+    """The lab view's tabs and table come one frame after the app's (issue 13: ~45 ms of the
+    first paint); a reading and a table asked for before then are shown once they are there."""
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import DataTable, Tabs
+
+    from pilot_helpers import wait_for
+    from tutor.app.widgets.lab_view import LabView
+
+    frames: list[bool] = []   # whether the view had its tabs, at each frame the app drew
+
+    class Bare(App):
+        def compose(self):
+            yield LabView()
+
+        def on_mount(self) -> None:
+            view = self.query_one(LabView)
+            view.show(lesson2())
+            view.show_table("addresses")
+
+        def _display(self, screen, renderable) -> None:
+            frames.append(bool(self.query("#ns-tabs")))
+            super()._display(screen, renderable)
+
+    async def body():
+        app = Bare()
+        async with app.run_test(size=(120, 30)) as pilot:
+            view = app.query_one(LabView)
+            await wait_for(pilot, lambda: bool(view.query("#table-addresses")), 10, "the addresses table")
+            assert frames and frames[0] is False, frames
+            tabs = app.query_one("#ns-tabs", Tabs)
+            await wait_for(pilot, lambda: len(tabs.query("Tab")) == 3, 10, "a tab per namespace")
+            table = app.query_one("#table-addresses", DataTable)
+            await pilot.pause()
+            shown = "\n".join(table.render_line(y).text for y in range(table.size.height))
+            assert "eth0" in shown and "172.17.0.3/16" in shown, shown
+
+    asyncio.run(body())

@@ -78,7 +78,8 @@ def test_tabs_titles_and_checks_show_names_literally():
         app = _ViewApp()
         async with app.run_test(size=(120, 40)) as pilot:
             view = app.query_one(LabView)
-            view.show(hostile_snapshot())
+            view.show(hostile_snapshot())   # (before its tabs are made: shown once they are)
+            await wait_for(pilot, lambda: bool(view.query("#ns-tabs")), 20, "the view's tabs")
             tabs = app.query_one("#ns-tabs", Tabs)
             await wait_for(pilot, lambda: len(tabs.query(Tab)) == 3, 20, "three namespace tabs")
             labels = [t.label.plain for t in tabs.query(Tab)]

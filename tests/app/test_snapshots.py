@@ -78,6 +78,8 @@ def feed_lab(before: Recording | None, after: Recording, namespace: str = HOST, 
     async def script(pilot: Pilot) -> None:
         app = pilot.app
         view = app.query_one(LabView)
+        while not view.query("#ns-tabs"):   # the view makes its tabs after the first frame
+            await pilot.pause()
         for rec in (before, after):
             if rec is not None:
                 view.show(rec.snapshot)

@@ -47,9 +47,11 @@ def _table(name: str) -> DataTable:
 class LabView(Vertical):
     """Namespace tabs above table tabs; `show()` feeds it a LabSnapshot.
 
-    Only the first table is made with the app: each other table, and the map, is made the
-    first time its tab is shown. Four tables and a map that no one sees yet were ~8% of the
-    app's first paint (their widgets, and each table's styles for its parts; issue 13)."""
+    Its tabs and first table are made right after the app's first frame, not with it: they
+    were ~30 of the ~75 widgets of that frame, and ~45 ms of the first paint (issue 13); the
+    lab's first reading comes after that frame anyway. Each other table, and the map, is made
+    the first time its tab is shown (four tables and a map that no one sees yet were ~8% more).
+    What comes before the tabs do is kept and shown once they are there."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -59,8 +61,23 @@ class LabView(Vertical):
         self._tab_ids: dict[str, str] = {}   # namespace -> tab id (names may not be valid ids)
         self._next_tab = 0
         self._mounting: dict[str, AwaitComplete] = {}   # tab id -> its mounting, while `_pick` may wait on it
+        self.built = False          # its tabs are made (`_build`)
+        self._table_wanted = ""     # a table asked for before that, shown once they are
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._build)
+
+    async def _build(self) -> None:
+        self.built = True
+        await self.recompose()
+        if self.snapshot.state.ns:
+            self.show(self.snapshot)
+        if self._table_wanted:
+            self.show_table(self._table_wanted)
 
     def compose(self) -> ComposeResult:
+        if not self.built:
+            return
         yield Tabs(Tab("host", id="ns-0"), id="ns-tabs")
         self._tab_ids[HOST] = "ns-0"
         with TabbedContent(id="lab-tables"):
@@ -78,6 +95,8 @@ class LabView(Vertical):
         self.snapshot = snapshot
         if self.baseline is None and snapshot.state.ns:
             self.mark_baseline()
+        if not self.built:
+            return
         self._sync_tabs()
         self._fill()
         for shown in self.query("#tab-map").results(TopologyMap):
@@ -90,12 +109,16 @@ class LabView(Vertical):
 
     def select_next_namespace(self) -> None:
         """Cycle through the lab host and the namespaces (those without a tab too)."""
+        if not self.built:
+            return
         names = self.snapshot.names() or [HOST]
         i = names.index(self.namespace) if self.namespace in names else -1
         self._pick(names[(i + 1) % len(names)])
 
     def select_next_table(self) -> None:
         """Cycle through the tables and the map."""
+        if not self.built:
+            return
         names = [*tables.TABLES, "map"]
         active = self.query_one(TabbedContent).active.removeprefix("pane-")
         self.show_table(names[(names.index(active) + 1) % len(names)] if active in names else names[0])
@@ -109,6 +132,9 @@ class LabView(Vertical):
 
     def show_table(self, name: str) -> None:
         """Bring table `name` (one of `tables.TABLES`, or "map") to the front."""
+        if not self.built:
+            self._table_wanted = name
+            return
         self._make(name)
         self.query_one(TabbedContent).active = f"pane-{name}"
 
