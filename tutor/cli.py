@@ -110,6 +110,9 @@ def _reader_went_away() -> int:
 
 def _dispatch(args: argparse.Namespace, starting: Starting | None = None) -> int:
     cmd = args.cmd
+    if cmd not in (None, "start", "demo"):   # the course app says it once it has painted
+        from tutor import collector
+        collector.started()
     if cmd == "lab":
         return _lab(args.lab_cmd)
     if cmd == "shell":
@@ -235,7 +238,11 @@ def run() -> None:
     freed one by one) takes ~10 ms here: a tenth of what `tutor selftest` adds to its lesson's
     own commands (issue 15). When that teardown has nothing else to do (no thread but this
     one, nothing registered with `atexit`, the output flushed) the process leaves at once with
-    `os._exit`; otherwise the usual way. Tests call `main`, which returns."""
+    `os._exit`; otherwise the usual way. Tests call `main`, which returns.
+
+    The garbage collector is held off while the program starts (`tutor.collector`)."""
+    from tutor import collector
+    collector.hold()
     code = main()
     try:
         sys.stdout.flush()

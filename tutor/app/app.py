@@ -20,6 +20,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 
+from tutor import collector
 from tutor.app import LanguageSwitch
 from tutor.app.keyflow import bounded
 from tutor.app.messages import (
@@ -202,6 +203,7 @@ class TutorApp(App):
         # after the first frame: the watcher's first reading (its thread and its dumps) must not
         # hold back the first paint
         self.call_after_refresh(self._watch)
+        self.call_after_refresh(collector.started)   # start-up is over once it has painted
         if self.fresh_lab and not self._starts_empty():
             self.prepare(self.step, _("the lab was not running: rebuilding it"))
         elif self.policy.save_progress and not self.fresh_lab:   # (`tutor start LESSON` too)

@@ -29,6 +29,7 @@ import signal
 import socket
 import sys
 
+from tutor import collector
 from tutor.lab import door, limits, nsutil as ns, sandbox
 from tutor.lab.agent_control import Agent
 from tutor.safefile import N_
@@ -216,6 +217,7 @@ def _run_child(name: str, mode: str, control: socket.socket, ready: int, host_pi
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    collector.started()   # forked from a starting `tutor` (selftest's lab): its start is over too
     agent.serve_forever()
     os._exit(0)
 
