@@ -46,7 +46,7 @@ def test_every_field_read_matches_pyroute2(lab):
     result = client.run(TOPOLOGY, info=lab)
     assert result.returncode == 0, result.stdout + result.stderr
     names = [HOST, "red", "blue"]
-    _, fds = control.request_fds("netlink", len(names), namespaces=["" if n == HOST else n for n in names])
+    _, fds = control.request_fds("look", len(names), ids=False, namespaces=["" if n == HOST else n for n in names])
     assert len(fds) == len(names)
     socks = [socket.socket(fileno=fd) for fd in fds]
     marshal = MarshalRtnl()
@@ -79,7 +79,7 @@ def test_every_field_read_matches_pyroute2(lab):
 def test_reading_a_namespace_imports_no_pyroute2(lab):
     """The watcher's reader takes its dumps apart itself: the app never pays pyroute2's import."""
     code = ("import sys; from tutor.lab import control; from tutor.lab.netlink import NetlinkReader; "
-            "_, fds = control.request_fds('netlink', 1, namespaces=['']); r = NetlinkReader(fds[0], 'host'); "
+            "_, fds = control.request_fds('look', 1, namespaces=[''], ids=False); r = NetlinkReader(fds[0], 'host'); "
             "state, _ = r.read(); r.close(); "
             "print('lo' in state.links and len(state.links) > 1, "
             "any(m.split('.')[0] == 'pyroute2' for m in sys.modules))")

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.lab
 
 def _netlink(names: list[str]) -> LabState:
     """The watcher's reading: one netlink dump per namespace (the agent calls the host "")."""
-    _, fds = control.request_fds("netlink", len(names), namespaces=["" if n == HOST else n for n in names])
+    _, fds = control.request_fds("look", len(names), ids=False, namespaces=["" if n == HOST else n for n in names])
     assert len(fds) == len(names)
     lab = LabState(names[1:], {})
     try:

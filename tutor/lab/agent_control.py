@@ -136,17 +136,12 @@ class Agent(AgentWorld):
                     or len(body) > 4096:
                 raise ValueError("serve needs a port from 1 to 65535 and a short body")
             return self._serve(_namespace_name(request.get("netns")), port, body)
-        if op == "netlink":
-            names = request.get("namespaces", [])
-            if not isinstance(names, list) or len(names) > 250:
-                raise ValueError("netlink needs a list of at most 250 namespace names")
-            fds.extend(self._netlink_sockets([n if n == "" else _namespace_name(n) for n in names]))
-            return {"ok": True, "count": len(fds)}
         if op == "look":
-            names, more = request.get("namespaces", []), request.get("more", 0)
-            if not isinstance(names, list) or type(more) is not int or not 0 <= len(names) + more <= 200:
+            names, more, ids = request.get("namespaces", []), request.get("more", 0), request.get("ids", True)
+            if not isinstance(names, list) or type(more) is not int or not 0 <= len(names) + more <= 200 \
+                    or type(ids) is not bool:
                 raise ValueError("look needs a list of at most 200 namespace names")
-            return self._look([n if n == "" else _namespace_name(n) for n in names], fds, more)
+            return self._look([n if n == "" else _namespace_name(n) for n in names], fds, more, ids)
         if op == "watch":
             fds.append(ns.watch_entries("/run/netns"))
             return {"ok": True}
@@ -167,14 +162,15 @@ class Agent(AgentWorld):
             s.close()
         return fds
 
-    def _look(self, namespaces: list[str], fds: list[int], more: int = 0) -> dict:
-        """For a reading of the lab (`tutor.checks.observe`): every namespace's name, and for
-        each of `namespaces` that can be entered a netlink socket (in `fds`, in the order of
-        `read`) and the ids it gives the lab's other namespaces, by name (`ip netns list-id`).
-        Ids of the world's machines are left out, as `ip` leaves them nameless. `more`: then
-        up to that many of the listed namespaces not named, in the order listed (a reading of
-        the whole lab takes one request, not one to learn the names and one to read them);
-        `tried` says which names were tried."""
+    def _look(self, namespaces: list[str], fds: list[int], more: int = 0, ids: bool = True) -> dict:
+        """For a reading of the lab (the checks' `tutor.checks.observe`, the watcher's
+        `tutor.lab.watchfds`): every namespace's name, and for each of `namespaces` that can be
+        entered a netlink socket subscribed to its changes (in `fds`, in the order of `read`)
+        and, with `ids`, the ids it gives the lab's other namespaces, by name (`ip netns
+        list-id`; the watcher needs none). Ids of the world's machines are left out, as `ip`
+        leaves them nameless. `more`: then up to that many of the listed namespaces not named,
+        in the order listed (a reading of the whole lab takes one request, not one to learn the
+        names and one to read them); `tried` says which names were tried."""
         listed = network.student_namespaces()
         if more:
             asked = set(namespaces)
@@ -189,7 +185,7 @@ class Agent(AgentWorld):
                 fds.extend(made)
                 opened.append(name)
         nsids = []
-        for name, fd in zip(opened, fds, strict=True):
+        for name, fd in zip(opened, fds, strict=True) if ids else ():
             others = dict.fromkeys(o for o in ["", *opened, *listed] if o != name)
             with socket.socket(fileno=os.dup(fd)) as sock:
                 sock.settimeout(2.0)

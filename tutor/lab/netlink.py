@@ -1,7 +1,7 @@
 """What one network namespace of the lab holds, read over a netlink socket the agent handed us.
 
 The agent gives the app one NETLINK_ROUTE socket per namespace, already bound to the link,
-neighbour, address and route groups (`control.request_fds("netlink", ...)`). `NetlinkReader`
+neighbour, address and route groups (its `look` request, `control.request_fds("look", ...)`). `NetlinkReader`
 dumps the namespace's tables over that socket and tells whether change events arrived; the
 messages are taken apart by `tutor.lab.rtnl`.
 

@@ -79,29 +79,18 @@ def open_sockets(names: list[str]) -> dict[str, int]:
 
 
 def _open_chunk(names: list[str]) -> dict[str, int]:
-    """One request for all of `names`; if that fails (a namespace not mounted yet makes the
-    agent refuse) or comes back short (one deleted meanwhile: the answer can no longer be paired
-    by order), one request per namespace, skipping the ones that fail."""
+    """One `look` for all of `names`, without the netns ids the checks read: the agent passes
+    over a namespace it cannot enter (not mounted yet, deleted meanwhile, a file that is no
+    namespace) and says which it read, in the order of the sockets."""
     try:
-        _, fds = control.request_fds("netlink", len(names), namespaces=[_agents(n) for n in names])
-    except control.LabError:
-        fds = []
-    if len(fds) == len(names):
-        return dict(zip(names, fds, strict=True))
-    close_fds(fds)
-    sockets: dict[str, int] = {}
-    for name in names:
-        try:
-            _, fds = control.request_fds("netlink", 1, namespaces=[_agents(name)])
-        except control.LabError:
-            continue
-        except OSError:    # out of descriptors: give back what this chunk holds
-            close_fds(list(sockets.values()))
-            raise
-        if fds:
-            sockets[name] = fds[0]
-            close_fds(fds[1:])
-    return sockets
+        reply, fds = control.request_fds("look", len(names), namespaces=[_agents(n) for n in names], ids=False)
+    except control.LabError:   # refused (a name the agent does not take): none of these
+        return {}
+    read = [HOST if n == "" else n for n in reply.get("read", []) if isinstance(n, str)]
+    if len(read) != len(fds) or not set(read) <= set(names):
+        close_fds(fds)
+        return {}
+    return dict(zip(read, fds, strict=True))
 
 
 def readable(items: list, timeout: float) -> list:
