@@ -218,3 +218,41 @@ def test_the_view_makes_its_tabs_after_the_first_frame_and_shows_what_came_befor
             assert "eth0" in shown and "172.17.0.3/16" in shown, shown
 
     asyncio.run(body())
+
+
+def test_keys_for_the_lab_view_while_it_makes_its_tabs_wait_for_them():
+    """A table or namespace asked for while the view is still making its tabs (F-keys pressed
+    at once, the bench's Pilot) is neither lost nor an error: the table comes once they are."""
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import TabbedContent
+
+    from pilot_helpers import wait_for
+    from tutor.app.widgets.lab_view import LabView
+
+    class SlowView(LabView):
+        async def recompose(self) -> None:
+            await asyncio.sleep(0.1)   # the window in which its tabs are on their way
+            await super().recompose()
+
+    class Bare(App):
+        def compose(self):
+            yield SlowView()
+
+    async def body():
+        app = Bare()
+        async with app.run_test(size=(120, 30)) as pilot:
+            view = app.query_one(SlowView)
+            await wait_for(pilot, lambda: view._building, 10, "the tabs on their way")
+            view.show(lesson2())
+            view.show_table("routes")
+            view.select_next_table()
+            view.select_next_namespace()
+            assert not view.show_namespace("container10")
+            await wait_for(pilot, lambda: view.built, 10, "the tabs made")
+            await pilot.pause()
+            assert app.query_one(TabbedContent).active == "pane-routes"
+            assert view.query("#table-routes")
+
+    asyncio.run(body())

@@ -61,22 +61,24 @@ class LabView(Vertical):
         self._tab_ids: dict[str, str] = {}   # namespace -> tab id (names may not be valid ids)
         self._next_tab = 0
         self._mounting: dict[str, AwaitComplete] = {}   # tab id -> its mounting, while `_pick` may wait on it
-        self.built = False          # its tabs are made (`_build`)
+        self.built = False          # its tabs are made and mounted (`_build`)
+        self._building = False
         self._table_wanted = ""     # a table asked for before that, shown once they are
 
     def on_mount(self) -> None:
         self.call_after_refresh(self._build)
 
     async def _build(self) -> None:
-        self.built = True
+        self._building = True
         await self.recompose()
+        self.built = True
         if self.snapshot.state.ns:
             self.show(self.snapshot)
         if self._table_wanted:
             self.show_table(self._table_wanted)
 
     def compose(self) -> ComposeResult:
-        if not self.built:
+        if not self._building:
             return
         yield Tabs(Tab("host", id="ns-0"), id="ns-tabs")
         self._tab_ids[HOST] = "ns-0"
