@@ -46,13 +46,15 @@ class Terminal:
                        capture_output=True, timeout=10, check=False)
         self.tmux("paste-buffer", *(["-p"] if bracketed else []), "-t", "t")
 
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-t", "t", "-p")
+    def screen(self, history: bool = False) -> str:
+        """The pane as it shows now; with `history`, the lines scrolled off above it first."""
+        return self.tmux("capture-pane", "-t", "t", "-p", *(["-S", "-"] if history else []))
 
-    def wait_for(self, text: str, timeout: float = 15.0) -> str:
+    def wait_for(self, text: str, timeout: float = 15.0, history: bool = False) -> str:
+        """The screen once `text` is on it (`history`: or scrolled off it)."""
         deadline = time.monotonic() + timeout
         while True:
-            screen = self.screen()
+            screen = self.screen(history)
             if text in screen:
                 return screen
             if time.monotonic() > deadline:
