@@ -147,20 +147,19 @@ class Agent(AgentWorld):
             return {"ok": True}
         return door.refusal(N_("unknown request {op}"), op=repr(str(op)[:40]))
 
-    def _netlink_sockets(self, namespaces: list[str]) -> list[int]:
-        """Netlink sockets subscribed to link/address/route/neighbour events, one per namespace
-        ("" is the lab host), handed to the caller over SCM_RIGHTS."""
-        fds = []
-        for name in namespaces:
-            path = f"/run/netns/{name}" if name else None
-            if path and not os.path.exists(path):
-                continue
-            with network.in_netns(path):
-                s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-            s.bind((0, NETLINK_GROUPS))
-            fds.append(os.dup(s.fileno()))
-            s.close()
-        return fds
+    @staticmethod
+    def _netlink_socket(name: str) -> int | None:
+        """A netlink socket in namespace `name` ("" the lab host), subscribed to its link,
+        address, route and neighbour events, to hand over with SCM_RIGHTS; None when there is
+        no such namespace, OSError when the file there is none."""
+        path = f"/run/netns/{name}" if name else None
+        if path and not os.path.exists(path):
+            return None
+        with network.in_netns(path):
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        with sock:
+            sock.bind((0, NETLINK_GROUPS))
+            return os.dup(sock.fileno())
 
     def _look(self, namespaces: list[str], fds: list[int], more: int = 0, ids: bool = True) -> dict:
         """For a reading of the lab (the checks' `tutor.checks.observe`, the watcher's
@@ -178,11 +177,11 @@ class Agent(AgentWorld):
         opened = []
         for name in namespaces:
             try:
-                made = self._netlink_sockets([name])
+                fd = self._netlink_socket(name)
             except OSError:   # no namespace (a file a student made there): left out of `read`
                 continue
-            if made:
-                fds.extend(made)
+            if fd is not None:
+                fds.append(fd)
                 opened.append(name)
         nsids = []
         for name, fd in zip(opened, fds, strict=True) if ids else ():
