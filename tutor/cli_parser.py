@@ -7,6 +7,8 @@ Apart from `tutor.cli` so that `tutor selftest` can begin its throwaway lab befo
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from tutor.i18n import LANGS, LOCALE_DIR, _, lang
 from tutor.lab.world import DNS_SERVER, NODE_NAMES, node
@@ -116,12 +118,39 @@ class _Parser(argparse.ArgumentParser):
     language: English keeps argparse's own wrapping, another is wrapped by columns."""
 
     def __init__(self, **kwargs) -> None:
-        if lang() != "en":
-            kwargs.setdefault("formatter_class", _ColumnsFormatter)
+        kwargs.setdefault("formatter_class", _Formatter if lang() == "en" else _ColumnsFormatter)
         super().__init__(**kwargs)
 
 
-class _ColumnsFormatter(argparse.HelpFormatter):
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own formatter, measuring the terminal without `shutil`.
+
+    argparse makes a formatter for every argument it adds (to check its metavar), and its own
+    measures the terminal with `shutil.get_terminal_size`, importing shutil and with it zlib,
+    bz2 and lzma: ~2.5 ms of `tutor selftest`'s start (issue 15) for a width no parse uses."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         terminal_columns() - 2 if width is None else width)
+
+
+def terminal_columns() -> int:
+    """The terminal's columns as `shutil.get_terminal_size().columns` tells them: COLUMNS when
+    it is a positive number, else stdout's terminal, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _ColumnsFormatter(_Formatter):
     """argparse's help wrapped by terminal columns, not characters (textwrap counts a Hangul
     syllable as one, the terminal shows two), and never inside a word such as `lab-memory`."""
 
@@ -146,7 +175,12 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines + [line] if line else lines
 
 
-_ARGPARSE_ENGLISH = (argparse._, argparse.ngettext)  # type: ignore[attr-defined]
+def _english(text: str) -> str:
+    return text
+
+
+def _english_n(singular: str, plural: str, n: int) -> str:
+    return singular if n == 1 else plural
 
 
 def speak(code: str) -> None:
@@ -155,9 +189,11 @@ def speak(code: str) -> None:
     argparse translates them with gettext's `gettext`/`ngettext`, bound in its module at import,
     which read the process's default domain and the locale's environment; a course chosen by
     TUTOR_LANG has neither. So its two names are pointed at the `argparse` catalog next to ours
-    (`tutor/locale/ko/LC_MESSAGES/argparse.po`, argparse's msgids), and back for English."""
+    (`tutor/locale/ko/LC_MESSAGES/argparse.po`, argparse's msgids), and for English at the
+    msgids themselves: gettext's own lookup found no catalog for them either, and it looked
+    again for every word, importing `locale` (~1 ms of `tutor selftest`'s start, issue 15)."""
     if code == "en":
-        argparse._, argparse.ngettext = _ARGPARSE_ENGLISH  # type: ignore[attr-defined]
+        argparse._, argparse.ngettext = _english, _english_n  # type: ignore[attr-defined]
         return
     import gettext  # argparse imported it already: free
     words = gettext.translation("argparse", LOCALE_DIR, languages=[code], fallback=True)

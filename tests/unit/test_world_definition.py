@@ -65,3 +65,18 @@ def test_node_names_and_cables_are_unique():
     assert len(set(world.NODE_NAMES)) == len(world.NODES)
     assert len(set(world.WORLD_LINKS)) == len(world.NODES)
     assert sum(n.gateway for n in world.NODES) == 1
+
+
+def test_the_fallback_page_escapes_as_html_escape_does():
+    """world.escape stands in for html.escape (whose entity table the agent's start would pay):
+    the same text for every character that matters and for random text."""
+    import html
+    import random
+    rnd = random.Random(15)
+    samples = ["", "plain", "<script>alert('x')</script>", 'a "b" & c', "&amp;", "<<>>&&''\"\"",
+               "한글 <b>", "\x1b]0;x\x07"]
+    samples += ["".join(rnd.choice("<>&\"'a é\n") for _ in range(rnd.randrange(30))) for _ in range(500)]
+    for text in samples:
+        assert world.escape(text) == html.escape(text), text
+    body = world.site_for("<img src=x onerror=alert(1)>").body
+    assert "<img" not in body and "&lt;img src=x onerror=alert(1)&gt;" in body

@@ -14,7 +14,6 @@ address is 8.8.8.8, because "the DNS server is 8.8.8.8" is what students will me
 
 from __future__ import annotations
 
-import html
 from collections import namedtuple
 
 # `ipaddress` (~1.5 ms) is imported where it is used, by the docs and the lessons' hints: every
@@ -147,6 +146,15 @@ class Site(namedtuple("Site", "status headers body")):
     __slots__ = ()
 
 
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+
+def escape(text: str) -> str:
+    """`html.escape(text)`, without importing `html`: its entity table is ~1.5 ms of every
+    start of the agent and of the command line, which read this module (issue 15)."""
+    return text.translate(_HTML_ESCAPES)
+
+
 def _page(title: str, text: str) -> str:
     return (
         f"<!DOCTYPE html>\n<html>\n<head><title>{title}</title></head>\n"
@@ -225,7 +233,7 @@ def site_for(host: str | None, sites: dict[str, Site] | None = None) -> Site:
         "200 OK",
         {},
         # Escaped because the Host header is whatever the student typed.
-        _page("netns-tutor", f"netns-tutor simulated internet: {html.escape(shown)}"),
+        _page("netns-tutor", f"netns-tutor simulated internet: {escape(shown)}"),
     )
 
 
