@@ -27,6 +27,7 @@ acts on nothing while a parser reads the same string; ordinary JSON is left byte
 
 from __future__ import annotations
 
+import functools
 import re
 
 # C0 and DEL: caret notation (0x00 -> ^@ ... 0x1f -> ^_, 0x7f -> ^?)
@@ -41,11 +42,16 @@ _CONTROLS_TEXT = "[\x00-\x08\x0b-\x1f\x7f" + re.escape(_OTHER) + "]"
 # SGR (colour and style, `ESC [ 31 m`): dropped, not shown, where asked (see `clean`)
 _SGR = r"\x1b\[[0-9;:]*m|"
 
-_CELL = re.compile(_CONTROLS_CELL)
-_TEXT = re.compile(_CONTROLS_TEXT)
-_TEXT_NO_SGR = re.compile(_SGR + _CONTROLS_TEXT)
+_TEXT_NO_SGR = _SGR + _CONTROLS_TEXT
 # json.dumps leaves these raw (with ensure_ascii=False); each is only ever inside a JSON string
-_JSON = re.compile("[\x7f" + re.escape(_OTHER) + "]")
+_JSON = "[\x7f" + re.escape(_OTHER) + "]"
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """`pattern` compiled when first used: ~0.3 ms each, which every command paid at import,
+    for patterns most never use (`tutor selftest` prints no JSON; issue 15)."""
+    return re.compile(pattern)
 
 
 def _shown(match: re.Match[str]) -> str:
@@ -63,15 +69,15 @@ def clean(text: str, *, newlines: bool = True, drop_colors: bool = False) -> str
     """
     if not newlines:
         return cell(text)
-    return (_TEXT_NO_SGR if drop_colors else _TEXT).sub(_shown, text)
+    return _compiled(_TEXT_NO_SGR if drop_colors else _CONTROLS_TEXT).sub(_shown, text)
 
 
 def cell(text: str) -> str:
     """`text` for one line of a table or a title: every control, newline and tab made visible."""
-    return _CELL.sub(_shown, text)
+    return _compiled(_CONTROLS_CELL).sub(_shown, text)
 
 
 def json_text(dumped: str) -> str:
     """JSON text from `json.dumps` with C1, bidi and DEL written as `\\uXXXX` escapes: it
     parses to exactly the same value, and a terminal it is printed on acts on none of it."""
-    return _JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
+    return _compiled(_JSON).sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)

@@ -9,7 +9,7 @@ import os
 from collections import namedtuple
 
 from tutor.i18n import Msg, _, in_lang, lang
-from tutor.lab.tools import FOR_LESSON, TOOLS, sbin_path
+from tutor.lab.tools import FOR_LESSON, TOOLS, which
 
 KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
     Msg("network namespaces"): "/proc/self/ns/net",
@@ -21,8 +21,8 @@ KERNEL_FEATURES = {  # /proc path that exists when the kernel has the feature
 
 # Named tuples, not dataclasses: every lab's start reads the mode decision below, and
 # `dataclasses` (with `inspect`) cost each start ~12 ms (issue 15; world.py says the same).
-# For the same reason `shutil` and `subprocess` (~8 ms) are imported by the report alone:
-# selftest forks its lab right after that decision, and its agent needs neither.
+# For the same reason `subprocess` (~5 ms) is imported by the report alone, and tools are
+# found by `tools.which`, not shutil's: selftest forks its lab right after that decision.
 class Finding(namedtuple("Finding", "name ok detail fix fatal", defaults=("", True))):
     """One line of the report: what was checked, whether it is fine, and what to do if not.
     Words are Msgs (str: the English), said in the course's language by `report`."""
@@ -99,10 +99,9 @@ def decide_mode(forced: str, root: bool, readings: Userns) -> tuple[str | None, 
 
 def iptables_backend() -> str:
     """`nf_tables` or `legacy`, as `iptables -V` reports it."""
-    import shutil
     import subprocess
     # iptables is in /usr/sbin, which a plain user's PATH on Debian lacks
-    found = shutil.which("iptables", path=sbin_path())
+    found = which("iptables")
     if found is None:
         return Msg("unknown (iptables not found)")
     try:
@@ -114,14 +113,13 @@ def iptables_backend() -> str:
 
 def findings() -> list[Finding]:
     """Everything `tutor doctor` reports, in order."""
-    import shutil
     out = [Finding(Msg("kernel: {feature}", feature=feat), os.path.exists(path),
                    Msg("present") if os.path.exists(path) else Msg("missing"),
                    Msg("use a kernel built with namespaces (any Debian/Ubuntu kernel has them)"))
            for feat, path in KERNEL_FEATURES.items()]
-    missing = sorted({pkg for cmd, pkg in TOOLS.items() if shutil.which(cmd, path=sbin_path()) is None})
+    missing = sorted({pkg for cmd, pkg in TOOLS.items() if which(cmd) is None})
     for cmd, pkg in TOOLS.items():
-        found = shutil.which(cmd, path=sbin_path())
+        found = which(cmd)
         lesson = FOR_LESSON.get(cmd)
         detail = found or (Msg("not found (only lesson {lesson} needs it)", lesson=lesson) if lesson
                            else Msg("not found"))

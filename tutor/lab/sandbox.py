@@ -26,7 +26,7 @@ import os
 import shlex
 import shutil
 
-from tutor.lab import nsutil as ns, tcpdump_shim, world
+from tutor.lab import nsutil as ns, tcpdump_shim, tools, world
 from tutor.lab.world import LAB_HOSTNAME, LAB_RUN, WORLD_DIR
 
 CNI_STATE = "/var/lib/cni"       # where CNI plugins keep their state (host-local's leases)
@@ -270,7 +270,7 @@ def write_helpers(python: str) -> None:
     """`lan`, `internet` (each world machine's name) on the lab host run a command line there;
     `tcpdump` runs the machine's tcpdump as the lab's root (see `tutor.lab.tcpdump_shim`)."""
     _write(f"{LAB_RUN}/bashrc", BASHRC)
-    real = shutil.which("tcpdump", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    real = tools.which("tcpdump", path="/usr/sbin:/usr/bin:/sbin:/bin")
     lab_python = _lab_python(python)
     if real and lab_python:   # else `tcpdump` fails as the machine's would, which `tutor doctor` explains
         # The shim is copied into the lab: the checkout may sit where the lab cannot see (/root,

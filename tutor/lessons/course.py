@@ -208,7 +208,9 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
     out = SelftestReport()
     t0 = time.monotonic()
     starting = starting or lifecycle.start_throwaway()
-    _load_judging(lessons)   # while the lab builds itself: not after it answers
+    # while the lab builds itself, what needs no lab: not after it answers
+    _load_judging(lessons)
+    missing = {lesson.id: tools.missing_for(lesson.id) for lesson in lessons}
     info = starting.wait()
     fresh = starting.started
     shell = contextlib.ExitStack()   # each lesson's trips go to one shell (client.one_shell)
@@ -216,7 +218,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
         for lesson in lessons:
             if not lesson.steps:
                 continue
-            if problem := tools.missing_for(lesson.id):
+            if problem := missing[lesson.id]:
                 raise CourseError(problem)
             if not fresh:
                 shell.close()   # a reset ends the lab's processes, the shell among them
@@ -262,7 +264,9 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
 
 def _load_judging(lessons: list[Lesson]) -> None:
     """Import what judging `lessons` needs: the observation, the engine and each check's kind
-    (~25-40 ms, paid once, and in parallel with the lab's start when called before its wait)."""
+    (~25-40 ms, paid once, and in parallel with the lab's start when called before its wait),
+    and subprocess, which starts the first trip's shell (~5 ms, issue 15)."""
+    import subprocess  # noqa: F401
     from tutor.checks import kinds, observe  # noqa: F401
     from tutor.checks.engine import judge_steps  # noqa: F401
     for lesson in lessons:
