@@ -256,3 +256,41 @@ def test_keys_for_the_lab_view_while_it_makes_its_tabs_wait_for_them():
             assert view.query("#table-routes")
 
     asyncio.run(body())
+
+
+def test_the_lab_down_banner_is_empty_until_the_lab_goes_down():
+    """Its Button's default CSS (~7 ms to parse) was the only Button on the main screen and held
+    back the app's first frame (issue 13): nothing of the banner exists until it is shown, and
+    showing it twice says the newer sentence once."""
+    import asyncio
+
+    from textual.app import App
+    from textual.widgets import Button, Static
+
+    from tutor.app.widgets.lab_down import LabDownBanner
+
+    parsed: list[bool] = []   # whether Button's default CSS was in the stylesheet, at each frame
+
+    class Bare(App):
+        def compose(self):
+            yield LabDownBanner(id="lab-down")
+
+        def _display(self, screen, renderable) -> None:
+            parsed.append(any("Button.DEFAULT_CSS" in where for where, _ in self.stylesheet.source))
+            super()._display(screen, renderable)
+
+    async def body():
+        app = Bare()
+        async with app.run_test(size=(100, 20)) as pilot:
+            banner = app.query_one(LabDownBanner)
+            banner.display = False
+            await pilot.pause()
+            assert parsed and not any(parsed) and not banner.query(Button), parsed
+            banner.show_down("the lab 'x' stopped (agent pid 1 is gone)", 2)
+            banner.show_down("the lab 'x' stopped (agent pid 2 is gone)", 3)
+            await pilot.pause()
+            assert banner.display and len(banner.query(Button)) == 1
+            text = str(banner.query_one("#lab-down-text", Static).render())
+            assert "agent pid 2" in text and "step 3" in text and "pid 1" not in text, text
+
+    asyncio.run(body())
