@@ -79,6 +79,16 @@ def test_the_apps_lab_reading_modules_do_not_import_textual():
     assert out.stdout.strip() == "False"
 
 
+def test_the_app_imports_the_screens_a_key_opens_when_it_opens_them():
+    """Help, lessons, packets, trace and the questions are not imported with the app (issue 13:
+    ~5 ms of its first paint)."""
+    screens = ["tutor.app.screens.confirm", "tutor.app.screens.help", "tutor.app.screens.lessons",
+               "tutor.app.screens.packets", "tutor.app.screens.trace", "tutor.checks.trace"]
+    code = f"import sys; import tutor.app.app; print(sorted(m for m in {screens!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_what_moved_below_the_app_imports_no_ui_and_no_pyroute2():
     """The watcher, the netlink reader, the runner, the keeper and the F2 shell live in tutor.lab:
     no Textual, no Rich, no pyroute2 (0.17-0.3 s; tutor.lab.rtnl reads the dumps, and

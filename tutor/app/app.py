@@ -32,11 +32,6 @@ from tutor.app.messages import (
     LabPrepared,
 )
 from tutor.app.policy import STUDENT_KEYS, Policy, localize_keys
-from tutor.app.screens.confirm import ConfirmScreen
-from tutor.app.screens.help import HelpScreen
-from tutor.app.screens.lessons import LessonsScreen
-from tutor.app.screens.packets import PacketsScreen
-from tutor.app.screens.trace import TraceScreen
 from tutor.app.widgets.checks_list import ChecksList
 from tutor.app.widgets.console import Console, PromptInput
 from tutor.app.widgets.course_footer import CourseFooter
@@ -47,7 +42,6 @@ from tutor.app.widgets.lesson_view import LessonView
 from tutor.app.widgets.step_commands import StepCommands
 from tutor.app.widgets.topology import TopologyMap
 from tutor.checks import engine
-from tutor.checks.trace import traced
 from tutor.i18n import _, in_lang, lang, said
 from tutor.lab import client, control, lifecycle
 from tutor.lab.complete import Completion, complete, lab_commands
@@ -58,6 +52,9 @@ from tutor.lab.watch import LabSnapshot, LabWatcher
 from tutor.lessons import course
 from tutor.lessons.lesson import load_lessons, normalize_id
 from tutor.sanitize import clean
+
+# The screens a key opens (help, lessons, packets, trace, a question) are imported when first
+# opened, not with the app: ~5 ms of its first paint (issue 13).
 
 CHECK_DEBOUNCE = 0.15   # seconds of quiet in the lab before the checks run again
 ADVANCE_DELAY = 1.0     # seconds a finished step stays on screen, green, before the next opens
@@ -252,6 +249,7 @@ class TutorApp(App):
         self._show_lab_down(message.snapshot)
         self.lab_view.show(message.snapshot)
         self.side_map.show(message.snapshot)
+        from tutor.app.screens.packets import PacketsScreen
         if isinstance(self.screen, PacketsScreen):
             self.screen.show_lab(message.snapshot)
         key = _lab_key(message.snapshot)
@@ -329,6 +327,7 @@ class TutorApp(App):
                 self._note_lab_lesson(lesson)
                 self.schedule_checks(0.01)
         self.cmd_console.echo(f"[tutor] {was}")
+        from tutor.app.screens.confirm import ConfirmScreen
         self.push_screen(ConfirmScreen(question, yes=_("Set the lab up for {lesson}").format(lesson=lesson),
                                        no=_("Continue with the lab as it is"), default="yes"), answered)
 
@@ -552,6 +551,7 @@ class TutorApp(App):
         self.schedule_checks(0.01)
 
     def action_help(self) -> None:
+        from tutor.app.screens.help import HelpScreen
         self.push_screen(HelpScreen())
 
     def action_switch_language(self) -> None:
@@ -565,6 +565,8 @@ class TutorApp(App):
         self.exit(LanguageSwitch("en" if lang() == "ko" else "ko", None if resumes_here else self.lesson.id))
 
     def action_lessons(self) -> None:
+        from tutor.app.screens.confirm import ConfirmScreen
+        from tutor.app.screens.lessons import LessonsScreen
         done = {l.id: self.progress.done(l.id) for l in self.lessons}
 
         def picked(lesson_id: str | None) -> None:
@@ -594,10 +596,13 @@ class TutorApp(App):
                 self.summary.hide()
                 self.show_step(1)
                 self.prepare(1, _("resetting the lab to the start of {lesson}").format(lesson=self.lesson.id))
+        from tutor.app.screens.confirm import ConfirmScreen
         self.push_screen(ConfirmScreen(question, yes=_("Reset")), answered)
 
     def action_trace(self) -> None:
         """F12: the trace of the step's first failing behaviour check (or its first one)."""
+        from tutor.app.screens.trace import TraceScreen
+        from tutor.checks.trace import traced
         step = self.lesson.steps[self.step - 1]
         probes = [c for c in step.checks if traced(c)]
         if not probes:
@@ -609,6 +614,7 @@ class TutorApp(App):
 
     def action_packets(self) -> None:
         """F11: a live capture, on the namespace the lab view shows (the view's own F11 closes it)."""
+        from tutor.app.screens.packets import PacketsScreen
         self.push_screen(PacketsScreen(self.lab_view.snapshot, self.lab_view.namespace))
 
     def on_lab_view_namespace_picked(self, message: LabView.NamespacePicked) -> None:
