@@ -20,7 +20,7 @@ from tutor.checks import kinds
 from tutor.checks.kinds._kind import Reads
 from tutor.checks.lang import Check
 from tutor.i18n import Msg
-from tutor.lab import client, control, iptables
+from tutor.lab import agents_name, client, control, from_agents, iptables
 from tutor.lab.state import HOST, LabState, Link, NsState, Route, resolv_path
 from tutor.lab.world import WORLD_DIR as WORLD
 
@@ -143,8 +143,8 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
         # the whole lab: the first request reads as many as fit beside the host, unnamed
         more = LOOK_CHUNK - len(chunk) if names is None and listed is None else 0
         reply, fds = control.request_fds("look", len(chunk) + more, name, more=more,
-                                         namespaces=["" if n == HOST else n for n in chunk])
-        tried = [n or HOST for n in reply.get("tried", []) if isinstance(n, str)]
+                                         namespaces=[agents_name(n) for n in chunk])
+        tried = [from_agents(n) for n in reply.get("tried", []) if isinstance(n, str)]
         read = [n for n in reply.get("read", []) if isinstance(n, str)]
         if len(fds) != len(read):
             close_fds(fds)
@@ -161,7 +161,7 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
             if agents == HOST:   # a namespace a student called `host`: listed, not read
                 close_fds([fd])
                 continue
-            ns_name = agents or HOST
+            ns_name = from_agents(agents)
             reader = NetlinkReader(fd, ns_name)
             try:
                 ns_state, _ = reader.read(neighbours=False)
@@ -170,7 +170,7 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
             finally:
                 reader.close()
             if i < len(nsids):
-                ns_state.nsids = {int(k): v or HOST for k, v in nsids[i] if isinstance(v, str)}
+                ns_state.nsids = {int(k): from_agents(v) for k, v in nsids[i] if isinstance(v, str)}
             if ns_name in state.ns:   # its rules, read by the script
                 ns_state.iptables = state.ns[ns_name].iptables
             state.ns[ns_name] = ns_state

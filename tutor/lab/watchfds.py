@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import select
 
-from tutor.lab import HOST, control
+from tutor.lab import agents_name, control, from_agents
 from tutor.lab.netlink import close_fds
 
 CHUNK = 200         # sockets per request: one SCM_RIGHTS message carries at most 253 (SCM_MAX_FD)
@@ -61,11 +61,6 @@ class PidFd:
         os.close(self.fd)
 
 
-def _agents(name: str) -> str:
-    """The agent's name for a namespace: it calls the lab host ""."""
-    return "" if name == HOST else name
-
-
 def open_sockets(names: list[str]) -> dict[str, int]:
     """A netlink socket per namespace the agent can enter, by name (CHUNK at a time)."""
     sockets: dict[str, int] = {}
@@ -83,10 +78,10 @@ def _open_chunk(names: list[str]) -> dict[str, int]:
     over a namespace it cannot enter (not mounted yet, deleted meanwhile, a file that is no
     namespace) and says which it read, in the order of the sockets."""
     try:
-        reply, fds = control.request_fds("look", len(names), namespaces=[_agents(n) for n in names], ids=False)
+        reply, fds = control.request_fds("look", len(names), namespaces=[agents_name(n) for n in names], ids=False)
     except control.LabError:   # refused (a name the agent does not take): none of these
         return {}
-    read = [HOST if n == "" else n for n in reply.get("read", []) if isinstance(n, str)]
+    read = [from_agents(n) for n in reply.get("read", []) if isinstance(n, str)]
     if len(read) != len(fds) or not set(read) <= set(names):
         close_fds(fds)
         return {}
