@@ -110,9 +110,11 @@ def _reader_went_away() -> int:
 
 def _dispatch(args: argparse.Namespace, starting: Starting | None = None) -> int:
     cmd = args.cmd
-    if cmd not in (None, "start", "demo"):   # the course app says it once it has painted
-        from tutor import collector
-        collector.started()
+    if cmd in (None, "start", "demo"):   # the course app: it ends start-up once it has painted
+        from tutor import commands
+        return commands.demo(args) if cmd == "demo" else commands.start(args)
+    from tutor import collector
+    collector.started()
     if cmd == "lab":
         return _lab(args.lab_cmd)
     if cmd == "shell":
@@ -133,12 +135,8 @@ def _dispatch(args: argparse.Namespace, starting: Starting | None = None) -> int
         finally:
             if own:
                 starting.stop()
-    if cmd in ("list", "verify", "solve", "reset", "report", "config", "demo", "trace",
-               "submit"):
-        from tutor import commands
-        return getattr(commands, cmd)(args)
     from tutor import commands
-    return commands.start(args)
+    return getattr(commands, cmd)(args)   # list, verify, solve, reset, report, config, trace, submit
 
 
 def _lab(action: str) -> int:
