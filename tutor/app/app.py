@@ -249,9 +249,10 @@ class TutorApp(App):
         self._show_lab_down(message.snapshot)
         self.lab_view.show(message.snapshot)
         self.side_map.show(message.snapshot)
-        from tutor.app.screens.packets import PacketsScreen
-        if isinstance(self.screen, PacketsScreen):
-            self.screen.show_lab(message.snapshot)
+        if self.screen is not self.main_screen:   # (the packets screen shows the lab too)
+            from tutor.app.screens.packets import PacketsScreen
+            if isinstance(self.screen, PacketsScreen):
+                self.screen.show_lab(message.snapshot)
         key = _lab_key(message.snapshot)
         if key != self._lab_key:
             self._lab_key = key
