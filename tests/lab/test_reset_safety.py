@@ -9,6 +9,7 @@ import pytest
 
 from labkit import TUTOR, run_ok, wait_until
 from tutor.lab import client, lifecycle
+from tutor.lab.world import LAB_HOSTNAME
 
 pytestmark = pytest.mark.lab
 
@@ -107,3 +108,34 @@ def test_a_lab_that_dies_under_a_command_is_one_sentence(lab, lab_name, command)
     assert proc.returncode == 2, out + err
     assert err.count("\n") == 1 and "is not running" in err, err
     assert "nsenter" not in out + err and "`?`" not in err
+
+
+
+ETC_TAMPERING = [
+    # a great many files, and links out of /etc, in what the lab wrote
+    "mkdir -p /etc/many && cd /etc/many && seq 1 5000 | xargs touch && ln -s / /etc/root-link "
+    "&& ln -s /tmp /etc/many/tmp-link && echo student > /etc/extra && touch /tmp/kept",
+    # each layer's own tmpfs dropped and its path made a link to /tmp, where the next tmpfs
+    # must not land
+    "touch /tmp/kept; echo student > /etc/extra; umount -l /etc /var/lib/cni /var/lib; "
+    "umount -l /run/tutor/etc-layer /run/tutor/var-lib-layer; rm -rf /run/tutor/etc-layer "
+    "/run/tutor/var-lib-layer; ln -s /tmp /run/tutor/etc-layer; ln -s /tmp /run/tutor/var-lib-layer",
+]
+
+
+@pytest.mark.parametrize("tamper", ETC_TAMPERING, ids=["many-files-and-links", "layer-replaced"])
+def test_a_reset_drops_what_the_lab_wrote_to_etc_whatever_it_was(lab, tamper):
+    """What the lab writes to /etc and /var/lib lives on a tmpfs of its own under each
+    overlay; a reset unmounts it whole (tutor.lab.sandbox._new_layer), walking nothing the lab
+    made, and the fresh one lands at the layer's path, never where a link there points."""
+    lifecycle.reset()
+    client.run(tamper, info=lab, timeout=30)
+    lifecycle.reset()
+    gone = run_ok("for f in /etc/many /etc/root-link /etc/extra; do [ -e $f ] || [ -L $f ] || echo $f; done", lab)
+    assert gone.split() == ["/etc/many", "/etc/root-link", "/etc/extra"], gone
+    assert run_ok("cat /etc/hostname", lab).strip() == LAB_HOSTNAME
+    assert run_ok("ls -A /tmp", lab).split() == ["kept"]   # no tmpfs over /tmp
+    assert run_ok("stat -c %F /run/tutor/etc-layer /run/tutor/var-lib-layer", lab).splitlines() == \
+        ["directory", "directory"]
+    assert run_ok("touch /etc/new /var/lib/new && echo ok", lab).strip() == "ok"
+    run_ok("rm -f /tmp/kept", lab)
