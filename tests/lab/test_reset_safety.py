@@ -139,3 +139,15 @@ def test_a_reset_drops_what_the_lab_wrote_to_etc_whatever_it_was(lab, tamper):
         ["directory", "directory"]
     assert run_ok("touch /etc/new /var/lib/new && echo ok", lab).strip() == "ok"
     run_ok("rm -f /tmp/kept", lab)
+
+
+def test_a_link_at_a_layers_path_is_never_followed_by_the_reset(lab):
+    """The lab leaves a link to a world machine's namespace file (a mount point) where /etc's
+    layer was: the reset removes the link; it neither unmounts the machine nor mounts over it."""
+    lifecycle.reset()
+    client.run("umount -l /etc; umount -l /run/tutor/etc-layer; rm -rf /run/tutor/etc-layer; "
+               "ln -s /run/tutor/world/internet /run/tutor/etc-layer", info=lab, timeout=30)
+    lifecycle.reset()
+    assert run_ok("internet ip -br addr show eth0", lab).split()[2] == "172.17.0.1/16"
+    assert run_ok("cat /etc/hostname", lab).strip() == LAB_HOSTNAME
+    assert run_ok("stat -c %F /run/tutor/etc-layer", lab).strip() == "directory"

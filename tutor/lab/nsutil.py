@@ -146,9 +146,14 @@ def mount(source: str | None, target: str, fstype: str | None = None, flags: int
            f"mount {target}")
 
 
-def umount(target: str, detach: bool = True) -> None:
-    """umount2(2), lazily by default so busy mounts still go."""
-    _check(_libc.umount2(target.encode(), 2 if detach else 0), f"umount {target}")
+MNT_DETACH, UMOUNT_NOFOLLOW = 2, 8
+
+
+def umount(target: str, detach: bool = True, follow: bool = True) -> None:
+    """umount2(2), lazily by default so busy mounts still go; with `follow=False` a link at
+    `target` is not followed (the call fails instead)."""
+    flags = (MNT_DETACH if detach else 0) | (0 if follow else UMOUNT_NOFOLLOW)
+    _check(_libc.umount2(target.encode(), flags), f"umount {target}")
 
 
 def sethostname(name: str) -> None:

@@ -183,13 +183,14 @@ def _new_layer(name: str) -> None:
     the lab wrote there: no file, link or depth of it is ever looked at, and it costs the same
     however much the lab wrote (the agent no longer imports `shutil` for `rmtree` either, ~2.5
     ms of every lab's start, issue 15). The lab's processes are gone by then (`reset`); what
-    the lab left at the layer's path that is not a folder (a link, say) is removed first, so
-    the tmpfs lands there and nowhere else."""
+    the lab left at the layer's path that is not a folder (a link, say) is removed instead of
+    unmounted, so neither the unmount nor the new tmpfs reaches anywhere else."""
     layer = _layer(name)
-    with contextlib.suppress(OSError):
-        ns.umount(layer)   # the old one, unless the lab unmounted it itself
     if os.path.islink(layer) or (os.path.lexists(layer) and not os.path.isdir(layer)):
         os.unlink(layer)
+    else:
+        with contextlib.suppress(OSError):   # the old one, unless the lab unmounted it itself
+            ns.umount(layer, follow=False)
     os.makedirs(layer, exist_ok=True)
     _tmpfs(layer, "755", "64m")
     for folder in _overlay_dirs(name):
