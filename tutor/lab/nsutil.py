@@ -31,6 +31,9 @@ MS_PRIVATE = 1 << 18
 MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 
+MNT_DETACH = 0x2        # umount2's flags
+UMOUNT_NOFOLLOW = 0x8
+
 # The interpreter is linked against libc: its symbols need no search (ctypes.util costs ~5 ms).
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -144,9 +147,6 @@ def mount(source: str | None, target: str, fstype: str | None = None, flags: int
     enc = lambda s: s.encode() if s is not None else None  # noqa: E731
     _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
            f"mount {target}")
-
-
-MNT_DETACH, UMOUNT_NOFOLLOW = 2, 8
 
 
 def umount(target: str, detach: bool = True, follow: bool = True) -> None:
