@@ -192,7 +192,7 @@ def _new_layer(name: str) -> None:
         with contextlib.suppress(OSError):   # the old one, unless the lab unmounted it itself
             ns.umount(layer, follow=False)
     os.makedirs(layer, exist_ok=True)
-    _tmpfs(layer, "755", "64m")
+    _tmpfs(layer, "755", "16m")   # as /var/lib's own: the lab's tmpfs space grows by little
     for folder in _overlay_dirs(name):
         os.mkdir(folder)
 
