@@ -184,3 +184,37 @@ def test_a_whole_reading_asks_once_when_the_lab_fits_and_reads_every_namespace_o
     assert [op for op, *_ in looks] == ["look", "look"]
     asked = [n for _, names, _ in looks[1:] for n in names]
     assert len(asked) == len(set(asked)) == 26   # the rest, each once: 125 listed, 99 read first
+
+
+def test_netns_ids_are_read_for_the_checks_that_need_them_or_for_hints(lab, monkeypatch):
+    """A reading that only needs verdicts (selftest's: `hint_ids=False`) leaves the namespaces'
+    ids for each other out, ~1 ms of each look (issue 15), unless one of its checks needs them
+    to pass (`peer`, `no`, `masquerade`); a reading for hints has them, as every other one."""
+    made = client.run("ip netns add red && ip link add v0 type veth peer name v1 netns red", info=lab)
+    assert made.returncode == 0, made.stdout + made.stderr
+    asked: list[bool] = []
+    real = control.request_fds
+
+    def spy(op, count, name=None, **args):
+        asked.append(args.get("ids", True))
+        return real(op, count, name, **args)
+
+    monkeypatch.setattr(control, "request_fds", spy)
+    peer = [parse_check("peer v0 with v1 in red")]
+    link = [parse_check("link v1 in red")]
+    for checks, hint_ids, named in ((link, False, False), (peer, False, True), (link, True, True),
+                                    ([parse_check("no veth in red")], False, True),
+                                    ([parse_check("masquerade 10.200.0.0/24")], False, True)):
+        asked.clear()
+        state = read_state(checks, info=lab, whole=True, hint_ids=hint_ids)
+        assert asked == [named], (checks[0].text, hint_ids)
+        assert bool(state.ns["red"].nsids) == bool(state.ns[HOST].nsids) == named, checks[0].text
+        # without the ids a cable's ends still pair up where only they point at each other
+        found = state.peer_of(state.ns[HOST].links["v0"])
+        assert found is not None and (found.ns, found.name) == ("red", "v1"), checks[0].text
+    assert reads(peer).ids and not reads(link).ids
+    # the verdicts selftest needs are the same either way
+    from tutor.checks.engine import judge_state
+    for hint_ids in (False, True):
+        state = read_state(peer + link, info=lab, whole=True, hint_ids=hint_ids)
+        assert [judge_state(c, state).passed for c in peer + link] == [True, True]

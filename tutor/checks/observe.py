@@ -99,7 +99,7 @@ def reads(checks: list[Check], for_hints: bool = False) -> Reads:
 
 
 def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude: str = "",
-               for_hints: bool = False, whole: bool | None = None) -> LabState:
+               for_hints: bool = False, whole: bool | None = None, hint_ids: bool = True) -> LabState:
     """Observe everything `checks` need: the namespaces they name (and the lab host, and the
     list of every namespace's name), or, `whole` (by default: `for_hints`), every namespace (a
     hint may point anywhere: a duplicate address, the other end of a cable). So a check costs
@@ -111,7 +111,12 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
     none of it); without `for_hints` `LabState.for_hints` says it was left out.
     A `prelude` script runs first, in a subshell of that process (one trip into the lab for
     commands and the look at what they did); its exit status and output land in
-    `LabState.prelude`, and the links are read after it."""
+    `LabState.prelude`, and the links are read after it.
+
+    The namespaces' ids for each other (which namespace a veth's other end is in) are read when
+    a check needs them to pass (`Reads.ids`), and, `hint_ids`, for what a failing check may say
+    (the other end of a mistyped cable): ~1 ms of each reading. selftest, which needs the
+    verdicts only, leaves those out (issue 15)."""
     need = reads(checks, for_hints)
     whole = for_hints if whole is None else whole
     script = state_script(need.sysctls, need.resolv, need.rules, need.lan, need.hosts, links=False)
@@ -121,15 +126,16 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
         state = parse_state(client.run(script, info=info, timeout=120 if prelude else 20).stdout)
     else:
         state = LabState(namespaces=[], ns={HOST: NsState(HOST)})
-    read_links(state, None if whole else need.namespaces, info)
+    read_links(state, None if whole else need.namespaces, info, ids=need.ids or hint_ids)
     state.for_hints = for_hints or not any(c.behaviour for c in checks)
     state.whole = whole
     return state
 
 
-def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | None = None) -> None:
+def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | None = None,
+               ids: bool = True) -> None:
     """Fill `state` with the list of the lab's namespaces and the links, addresses, routes and
-    netns ids of the lab host and of `names` (None: every namespace), over a netlink socket
+    (`ids`) netns ids of the lab host and of `names` (None: every namespace), over a netlink socket
     per namespace that the agent opens (`look`): no `ip` process, ~3 ms a namespace less. A
     namespace named `host` is listed, not read: that name is the lab host's in the state. One
     that cannot be entered (a file that is no namespace) gets an `error`."""
@@ -142,7 +148,7 @@ def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | 
         chunk = chunks.pop(0)
         # the whole lab: the first request reads as many as fit beside the host, unnamed
         more = LOOK_CHUNK - len(chunk) if names is None and listed is None else 0
-        reply, fds = control.request_fds("look", len(chunk) + more, name, more=more,
+        reply, fds = control.request_fds("look", len(chunk) + more, name, more=more, ids=ids,
                                          namespaces=[agents_name(n) for n in chunk])
         tried = [from_agents(n) for n in reply.get("tried", []) if isinstance(n, str)]
         read = [n for n in reply.get("read", []) if isinstance(n, str)]

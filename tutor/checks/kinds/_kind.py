@@ -19,16 +19,18 @@ IP_FORWARD = "net.ipv4.ip_forward"
 class Reads(Plain):
     """What one observation must read for some checks: the namespaces whose links, routes and
     namespace ids they look at (the lab host's always; the list of names always), and more."""
-    __slots__ = ("namespaces", "sysctls", "resolv", "rules", "lan", "hosts")
+    __slots__ = ("namespaces", "sysctls", "resolv", "rules", "lan", "hosts", "ids")
 
     def __init__(self, namespaces: set[str] | None = None, sysctls: set[tuple[str, str]] | None = None,
-                 resolv: set[str] | None = None, rules: bool = False, lan: bool = False, hosts: bool = False):
+                 resolv: set[str] | None = None, rules: bool = False, lan: bool = False, hosts: bool = False,
+                 ids: bool = False):
         self.namespaces = set() if namespaces is None else namespaces   # student namespaces to read
         self.sysctls = set() if sysctls is None else sysctls            # (namespace, key)
         self.resolv = set() if resolv is None else resolv               # namespaces (resolv_path), HOST too
         self.rules = rules      # iptables-save
         self.lan = lan          # the LAN machine's routes
         self.hosts = hosts      # the lab host's /etc/hosts
+        self.ids = ids          # the namespaces' ids for each other: which namespace a veth's other end is in
 
     def add(self, other: Reads) -> None:
         """Read what `other` needs as well."""
@@ -38,6 +40,7 @@ class Reads(Plain):
         self.rules |= other.rules
         self.lan |= other.lan
         self.hosts |= other.hosts
+        self.ids |= other.ids
 
 
 class Kind:

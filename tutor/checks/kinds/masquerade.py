@@ -29,7 +29,8 @@ class Masquerade(StateKind):
 
     def reads(self, check: Check, for_hints: bool) -> Reads:
         # with ip_forward: what is read about forwarding is then whole (rules and the switch)
-        return Reads(sysctls={(HOST, IP_FORWARD)}, rules=True)
+        # and the ids: the address may sit behind a veth whose other end is on the lab host
+        return Reads(sysctls={(HOST, IP_FORWARD)}, rules=True, ids=True)
 
     def judge(self, check: Check, state: LabState) -> Verdict:
         return masquerade_verdict(state, check.args["subnet"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tutor.checks.judge import Verdict, ip_cmd, no_namespace, place, who
-from tutor.checks.kinds._kind import StateKind
+from tutor.checks.kinds._kind import Reads, StateKind
 from tutor.checks.lang import Check, CheckSyntaxError, Where, Words
 from tutor.i18n import Msg
 from tutor.lab.state import LabState
@@ -20,6 +20,9 @@ class No(StateKind):
         if what != "veth":
             raise CheckSyntaxError(Msg("`no` takes `veth`, not {what!r}", what=what))
         return {"what": what}, w.where("in")
+
+    def reads(self, check: Check, for_hints: bool) -> Reads:
+        return Reads(ids=True)   # what it finds names the other end of a veth left behind
 
     def judge(self, check: Check, state: LabState) -> Verdict:
         ns = check.where.ns

@@ -30,7 +30,7 @@ class Peer(StateKind):
         return args, where
 
     def reads(self, check: Check, for_hints: bool) -> Reads:
-        return Reads(namespaces={check.args["peer_ns"]} - {HOST})
+        return Reads(namespaces={check.args["peer_ns"]} - {HOST}, ids=True)
 
     def judge(self, check: Check, state: LabState) -> Verdict:
         dev, ns, want, want_ns = check.args["dev"], check.where.ns, check.args["peer"], check.args["peer_ns"]
