@@ -27,7 +27,7 @@ from labkit import (
     running,
     wait_until,
 )
-from tutor.lab import client, control, lifecycle, sandbox, world
+from tutor.lab import client, control, door, lifecycle, sandbox, world
 
 pytestmark = pytest.mark.lab
 
@@ -198,6 +198,40 @@ def test_a_throwaway_lab_builds_no_spare_until_its_first_reset(mode):
     finally:
         starting.stop()
     assert control.status(info.name) is None
+
+
+@pytest.mark.parametrize("end", ["stop", "died"])
+def test_a_throwaway_lab_stops_when_let_go_and_leaves_nothing(mode, monkeypatch, end):
+    """selftest's lab stops when it lets go of the tether, asking the agent nothing but whether
+    it still runs (two round trips fewer than `down`, issue 15), and waits, as `down` does,
+    until nothing of the lab is left. If the agent died first, nothing is left either."""
+    starting = lifecycle.start_throwaway(f"test-letgo-{end}")
+    try:
+        info = starting.wait()
+        identity = lab_identity(info.pid, info.name)
+        where = door.checked_folder()
+        assert where and f"{info.name}.sock" in os.listdir(where)
+        asked: list[str] = []
+        real = control.request
+
+        def spy(op, *args, **kwargs):   # what an agent answered
+            reply = real(op, *args, **kwargs)
+            asked.append(op)
+            return reply
+
+        monkeypatch.setattr(control, "request", spy)
+        monkeypatch.setattr(lifecycle, "request", spy)
+        if end == "died":
+            os.kill(info.pid, 9)
+            assert wait_until(lambda: not alive(info.pid))
+        starting.stop()
+        assert asked == ([] if end == "died" else ["status"])
+        assert control.status(info.name) is None and not alive(info.pid)
+        assert not [e for e in os.listdir(where) if e.startswith(info.name + ".")]
+        assert_no_trace(info.name, info.pid, identity)
+    finally:
+        starting.stop()
+        lifecycle.down(starting.name)
 
 
 def test_commands_entering_while_the_agent_builds_ahead_land_on_the_lab_host(mlab):

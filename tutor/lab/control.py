@@ -148,6 +148,13 @@ def close_all(fds: list[int]) -> None:
 
 def status(name: str | None = None) -> LabInfo | None:
     """The running lab, or None."""
+    found = status_reply(name)
+    return found[0] if found else None
+
+
+def status_reply(name: str | None = None) -> tuple[LabInfo, dict] | None:
+    """The running lab and the agent's whole answer (its PID namespace's inode at "pidns"), or
+    None."""
     name = name or lab_name()
     try:
         reply = request("status", name, timeout=5)
@@ -158,7 +165,7 @@ def status(name: str | None = None) -> LabInfo | None:
             raise LabError(Msg("the lab {name!r} names another process as its own (pid {pid}, not {agent}); "
                                "stop it", name=name, pid=reply["pid"], agent=reply["agent_pid"]))
         return LabInfo(str(reply["name"]), reply["agent_pid"], str(reply["mode"]),
-                       tuple(str(n) for n in reply["namespaces"]))
+                       tuple(str(n) for n in reply["namespaces"])), reply
     except (KeyError, TypeError):
         raise LabError(Msg("the lab {name!r} answered nonsense; stop it", name=name)) from None
 

@@ -16,7 +16,7 @@ import time
 
 from tutor.i18n import Msg
 from tutor.lab import door, limits, spawn
-from tutor.lab.control import LabError, LabInfo, NotRunning, close_all, lab_name, request, status
+from tutor.lab.control import LabError, LabInfo, NotRunning, close_all, lab_name, request, status, status_reply
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # imported where a process starts: `tutor lab status` needs none
@@ -51,6 +51,7 @@ class Starting:
         self.tether_fd = tether_fd   # our end of the tether (see `start`), -1 if none
         self.started = proc is not None
         self.stopped = False
+        self._held: tuple[int, int] | None = None   # a tethered lab's: a pidfd of its agent, its PID namespace
 
     def wait(self) -> LabInfo:
         """The running lab's info, once the agent says it is ready; LabError if it failed."""
@@ -68,9 +69,13 @@ class Starting:
         if not any(line.startswith("ready") for line in lines):
             raise LabError(Msg("the lab agent did not start (no answer within {seconds} s); run `tutor doctor`",
                                seconds=f"{START_TIMEOUT:.0f}"))
-        self.info = status(self.name)
-        if self.info is None:
+        found = status_reply(self.name)
+        if found is None:
             raise LabError(Msg("the lab agent started but does not answer"))
+        self.info, reply = found
+        if self.tether_fd >= 0 and isinstance(reply.get("pidns"), int):
+            with contextlib.suppress(OSError):   # (without it, `stop` stops the lab as `down` does)
+                self._held = (os.pidfd_open(self.info.pid), reply["pidns"])
         return self.info
 
     def stop(self) -> None:
@@ -83,10 +88,35 @@ class Starting:
             self.wait()
         except LabError:
             pass
-        down(self.name)
+        if self._held is not None:
+            self._let_go(*self._held)
+        else:
+            down(self.name)
         if self.tether_fd >= 0:
             os.close(self.tether_fd)
             self.tether_fd = -1
+
+    def _let_go(self, pidfd: int, pid_ns: int) -> None:
+        """Stop a tethered lab by letting go of its tether, and wait until every trace of it is
+        gone, as `down` does, two round trips to the agent fewer (issue 15).
+
+        The pidfd was opened after the agent first answered. If the agent answers now, with
+        the same PID, it has lived all along (no other process can have held its PID in
+        between, and no one else starts a lab of this name), so the pidfd is the agent's."""
+        assert self.info is not None
+        try:
+            try:
+                alive = status(self.name)
+            except LabError:
+                alive = None
+            os.close(self.tether_fd)   # the agent reads end-of-file there and stops
+            self.tether_fd = -1
+            if alive is not None and alive.pid == self.info.pid:
+                _wait_gone(self.info.pid, pidfd, pid_ns, 5.0)
+        finally:
+            os.close(pidfd)
+            self._held = None
+        _forget(self.name)
 
 
 def start(name: str | None = None, tether: bool = False, fork: bool = False) -> Starting:
