@@ -130,6 +130,57 @@ def test_a_solution_that_does_not_pass_makes_selftest_fail(tmp_path):
     assert "✗ notsolved end: the finished lesson verifies" in result.stdout
 
 
+PING_NOT_DONE = """
+---
+id: pingnotdone
+title: A ping that would answer, in a step that is not done
+---
+
+## Wake red
+
+```sh
+ip netns add red
+ip -n red link set lo up
+```
+
+```check
+netns red
+link nosuch in red
+ping 127.0.0.1 from red
+```
+"""
+
+
+def test_each_step_is_one_trip_its_pings_included(monkeypatch):
+    """selftest makes one trip into the lab per step: its commands, then, in the same process,
+    the step's behaviour checks (lesson 2's ping), not a trip more for them (issue 15)."""
+    from tutor.lab import client
+    lessons = load_lessons()
+    lesson2 = next(l for l in lessons if l.id == "lesson2")
+    trips: list[str] = []
+    real = client.run
+
+    def spy(cmdline, **kwargs):
+        trips.append(cmdline)
+        return real(cmdline, **kwargs)
+
+    monkeypatch.setattr(client, "run", spy)
+    report = selftest([lesson2], lessons)
+    assert report.ok, report.lines
+    assert len(trips) == len(lesson2.steps)
+    assert all("ping -n -c 1 -W 1 10.201.0.5" not in t for t in trips[:-1])
+    assert trips[-1].index("ip link set dev brid11 up") < trips[-1].index("ping -n -c 1 -W 1 10.201.0.5")
+
+
+def test_a_ping_in_a_step_that_is_not_done_is_not_what_decides(tmp_path):
+    """The step's ping runs with its commands, before its state checks are judged; a step whose
+    state checks fail still fails for them (the ping, which answers, is not tried)."""
+    write(tmp_path, "01-ping.md", PING_NOT_DONE)
+    result = run_selftest("--lessons-dir", str(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "✗ pingnotdone step 1: Wake red\n    after its commands `link nosuch in red` still fails: " in result.stdout
+
+
 def test_a_solution_that_does_not_pass_is_said_in_korean(tmp_path, monkeypatch):
     """What the check found comes in the course's language too, not only the frame around it."""
     write(tmp_path, "01-not-solved.md", NOT_SOLVED)

@@ -109,7 +109,9 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
     for s in steps:
         if all(v.passed for (n, _), v in verdicts.items() if n == s.number):
             to_probe.update({c.text: c for c in s.checks if c.behaviour})
-    probes = observe.run_probes(list(to_probe.values()), info)
+    # those the reading ran already (`read_state(probes=…)`), and the others now
+    probes = {text: seen for text, seen in state.probed.items() if text in to_probe}
+    probes.update(observe.run_probes([c for text, c in to_probe.items() if text not in probes], info))
     if not state.for_hints and not all(ok for ok, _ in probes.values()):
         # a packet did not arrive: read what explains why (rules, forwarding, the LAN's routes)
         state = observe.read_state([c for s in steps for c in s.checks], info, for_hints=True,

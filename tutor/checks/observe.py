@@ -99,7 +99,8 @@ def reads(checks: list[Check], for_hints: bool = False) -> Reads:
 
 
 def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude: str = "",
-               for_hints: bool = False, whole: bool | None = None, hint_ids: bool = True) -> LabState:
+               for_hints: bool = False, whole: bool | None = None, hint_ids: bool = True,
+               probes: list[Check] | None = None) -> LabState:
     """Observe everything `checks` need: the namespaces they name (and the lab host, and the
     list of every namespace's name), or, `whole` (by default: `for_hints`), every namespace (a
     hint may point anywhere: a duplicate address, the other end of a cable). So a check costs
@@ -116,14 +117,24 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
     The namespaces' ids for each other (which namespace a veth's other end is in) are read when
     a check needs them to pass (`Reads.ids`), and, `hint_ids`, for what a failing check may say
     (the other end of a mistyped cable): ~1 ms of each reading. selftest, which needs the
-    verdicts only, leaves those out (issue 15)."""
+    verdicts only, leaves those out (issue 15).
+
+    `probes`, behaviour checks, run in the same process after the rest (`LabState.probed`), a
+    trip into the lab fewer than `run_probes` after the reading: selftest's, for the step whose
+    commands are the prelude. The links are read after them: a probe changes none of what is
+    read (it may leave a neighbour entry, which is not read)."""
     need = reads(checks, for_hints)
     whole = for_hints if whole is None else whole
     script = state_script(need.sysctls, need.resolv, need.rules, need.lan, need.hosts, links=False)
     if prelude:
         script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
+    if probes:
+        script += probe_script(probes)
     if script:
-        state = parse_state(client.run(script, info=info, timeout=120 if prelude else 20).stdout)
+        out = client.run(script, info=info, timeout=120 if prelude else 20).stdout
+        state = parse_state(out)
+        if probes:
+            state.probed = _probed(probes, out)
     else:
         state = LabState(namespaces=[], ns={HOST: NsState(HOST)})
     read_links(state, None if whole else need.namespaces, info, ids=need.ids or hint_ids)
@@ -338,9 +349,14 @@ def run_probes(checks: list[Check], info: control.LabInfo | None = None) -> dict
     """Run behaviour checks; returns check text -> (worked, what was seen)."""
     if not checks:
         return {}
-    result = client.run(probe_script(checks), info=info, timeout=20)
+    return _probed(checks, client.run(probe_script(checks), info=info, timeout=20).stdout)
+
+
+def _probed(checks: list[Check], text: str) -> dict[str, tuple[bool, str]]:
+    """What `probe_script(checks)` printed (in `text`, among other sections): check text ->
+    (worked, what was seen); one that did not print is said not to have finished."""
     out: dict[str, tuple[bool, str]] = {}
-    for head, body in _sections(result.stdout):
+    for head, body in _sections(text):
         if head[0] == "probe" and len(head) == 3 and head[1].isdigit() and int(head[1]) < len(checks):
             out[checks[int(head[1])].text] = (head[2] == "0", body.strip())
     for check in checks:

@@ -83,12 +83,12 @@ class NsState(Plain):
 
 class LabState(Plain):
     """Everything one reading of the lab found."""
-    __slots__ = ("namespaces", "ns", "sysctls", "resolv", "hosts", "prelude", "for_hints", "whole")
+    __slots__ = ("namespaces", "ns", "sysctls", "resolv", "hosts", "prelude", "for_hints", "whole", "probed")
 
     def __init__(self, namespaces: list[str] | None = None, ns: dict[str, NsState] | None = None,
                  sysctls: dict[tuple[str, str], str] | None = None, resolv: dict[str, str | None] | None = None,
                  hosts: str | None = None, prelude: tuple[int, str] | None = None, for_hints: bool = True,
-                 whole: bool = True):
+                 whole: bool = True, probed: dict[str, tuple[bool, str]] | None = None):
         self.namespaces = [] if namespaces is None else namespaces   # the student's (/run/netns)
         self.ns = {} if ns is None else ns                  # those read, and HOST
         self.sysctls = {} if sysctls is None else sysctls   # (ns, key) -> value
@@ -97,6 +97,7 @@ class LabState(Plain):
         self.prelude = prelude      # (exit status, output) of commands run just before
         self.for_hints = for_hints  # False: what only explains a failed behaviour check was not read
         self.whole = whole          # False: only the namespaces the checks name were read (and the names of all)
+        self.probed = {} if probed is None else probed   # behaviour checks run after it: text -> (worked, seen)
 
     @property
     def rules(self) -> list[Rule]:

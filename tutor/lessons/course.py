@@ -234,7 +234,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
                 last = k == len(lesson.steps) - 1
                 targets = lesson.steps if last else lesson.steps[k:k + 2]
                 failure, seen = _run_then_judge(lesson, [quick(c) for c in step.commands], targets,
-                                                info, Msg("its commands"))
+                                                info, Msg("its commands"), step)
                 results = {r.number: r for r in seen.steps}
                 after = results[step.number]
                 detail = ""
@@ -282,12 +282,16 @@ def _add(out: SelftestReport, report: Callable[[SelftestLine], None] | None, lin
 
 
 def _run_then_judge(lesson: Lesson, commands: list[Command], steps: list[Step], info: control.LabInfo,
-                    what: str):
+                    what: str, done: Step | None = None):
     """Run `commands`, then judge `steps` from the lab they leave: one process in the lab, unless
-    a `serve` line must go to the agent first. Returns (CourseError or None, LessonResult)."""
+    a `serve` line must go to the agent first. `done`: the step whose commands they are; its
+    behaviour checks run in that process too, after the commands (a trip fewer, issue 15),
+    though the engine uses what they found only if the step's state checks pass, as ever.
+    Returns (CourseError or None, LessonResult)."""
     from tutor.checks import observe
     from tutor.checks.engine import judge_steps
     checks = [c for s in steps for c in s.checks]
+    probes = [c for c in done.checks if c.behaviour] if done else []
     failure = None
     # The whole lab at once: selftest's throwaway lab holds only what the lesson builds, so that
     # costs what reading the named namespaces would, and a check that fails (each step's do
@@ -298,11 +302,11 @@ def _run_then_judge(lesson: Lesson, commands: list[Command], steps: list[Step], 
             run_script(commands, info, what)
         except CourseError as exc:
             failure = exc
-        state = observe.read_state(checks, info, whole=True, hint_ids=False)
+        state = observe.read_state(checks, info, whole=True, hint_ids=False, probes=probes)
     else:
         texts = [c.text for c in commands]
         state = observe.read_state(checks, info, prelude=command_script(texts) if commands else "",
-                                   whole=True, hint_ids=False)
+                                   whole=True, hint_ids=False, probes=probes)
         if state.prelude is None and commands:
             failure = CourseError(Msg("{what}: the lab did not run them", what=what), "", "")
         elif state.prelude and state.prelude[0] != 0:
