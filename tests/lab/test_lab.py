@@ -226,8 +226,9 @@ def test_a_throwaway_lab_stops_when_let_go_and_leaves_nothing(mode, monkeypatch,
             assert wait_until(lambda: not alive(info.pid))
         starting.stop()
         assert asked == ([] if end == "died" else ["status"])
-        assert control.status(info.name) is None and not alive(info.pid)
+        assert control.status(info.name) is None
         assert not [e for e in os.listdir(where) if e.startswith(info.name + ".")]
+        # (the agent may still be exiting, waiting for the machine's init: as after `down`)
         assert_no_trace(info.name, info.pid, identity)
     finally:
         starting.stop()
