@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tutor.lab.lifecycle import _pidfd_of, _said_pid
+from tutor.lab.lifecycle import _pidfd, _said_pid
 
 
 def test_the_pid_the_agent_said_is_read_from_its_pid_line_only():
@@ -15,8 +15,8 @@ def test_the_pid_the_agent_said_is_read_from_its_pid_line_only():
 
 
 def test_a_pidfd_is_opened_only_on_a_pid_that_was_said():
-    assert _pidfd_of(["ready"]) == -1
-    assert _pidfd_of([f"pid {2 ** 22 + 1}"]) == -1   # past any pid_max: no such process
-    fd = _pidfd_of([f"pid {os.getpid()}", "ready"])
+    assert _pidfd(_said_pid(["ready"])) == -1
+    assert _pidfd(_said_pid([f"pid {2 ** 22 + 1}"])) == -1   # past any pid_max: no such process
+    fd = _pidfd(_said_pid([f"pid {os.getpid()}", "ready"]))
     assert fd >= 0
     os.close(fd)

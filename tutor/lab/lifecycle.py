@@ -70,7 +70,8 @@ class Starting:
             raise LabError(Msg("the lab agent did not start (no answer within {seconds} s); run `tutor doctor`",
                                seconds=f"{START_TIMEOUT:.0f}"))
         # A tethered lab's agent, held before it is asked who it is: see `_let_go`
-        pidfd = _pidfd_of(lines) if self.tether_fd >= 0 else -1
+        said = _said_pid(lines)
+        pidfd = _pidfd(said) if self.tether_fd >= 0 else -1
         try:
             found = status_reply(self.name)
             if found is None:
@@ -79,7 +80,7 @@ class Starting:
             close_all([pidfd] if pidfd >= 0 else [])
             raise
         self.info, reply = found
-        if pidfd >= 0 and reply.get("agent_pid") == _said_pid(lines) and isinstance(reply.get("pidns"), int):
+        if pidfd >= 0 and self.info.pid == said and isinstance(reply.get("pidns"), int):
             self._held = (pidfd, reply["pidns"])
         elif pidfd >= 0:
             os.close(pidfd)   # (without it, `stop` stops the lab as `down` does)
@@ -176,9 +177,8 @@ def _said_pid(lines: list[str]) -> int | None:
     return int(said[-1]) if said and said[-1].isdigit() else None
 
 
-def _pidfd_of(lines: list[str]) -> int:
-    """A pidfd of the PID the agent said it has, or -1."""
-    pid = _said_pid(lines)
+def _pidfd(pid: int | None) -> int:
+    """A pidfd of process `pid`, or -1 (no PID, or no such process)."""
     if pid is None:
         return -1
     try:
