@@ -39,8 +39,8 @@ def holders(kind: str, inode: int, started_before: int | None = None) -> list[st
     zombie still names its PID namespace). With `started_before` (see `boot_ticks`), neither do
     processes started later: the kernel reuses a freed namespace's inode number, and on a busy
     machine a new process can be in a new namespace that has the old one's number. (A process
-    started earlier can enter one too: where `lab_identity` could pin the namespace, no other
-    can have its number.)
+    started earlier can enter one too: `lab_identity` pins the namespace, so no other can have
+    its number.)
     """
     found = []
     target = f"{kind}:[{inode}]"
@@ -132,26 +132,29 @@ KINDS = ("pid", "net", "mnt", "user", "uts", "ipc")
 def lab_identity(pid: int, name: str | None = None) -> dict[str, int]:
     """The lab's namespaces, by inode, read while it runs (`name`: the lab if not $TUTOR_LAB).
 
-    Root reads them off the agent, and keeps each open until `release_pins` (the lab's
-    conftest calls it after each test): a namespace kept cannot end, so no new one gets its
-    number while the test looks for what holds it — other tests make namespaces all the time.
-    Its owner cannot (the agent is not dumpable): then a command in the lab host, which joins
-    all of the agent's namespaces, tells its own."""
+    Each is kept open until `release_pins` (the lab's conftest calls it after each test): a
+    namespace kept cannot end, so no new one gets its number while the test looks for what
+    holds it — other tests make namespaces all the time. Root opens them off the agent. Its
+    owner cannot (the agent is not dumpable): the agent hands them over, as it does to every
+    command that enters the lab (`enter`)."""
     try:
-        identity = {}
-        for kind in KINDS:
-            fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
-            identity[kind] = os.fstat(fd).st_ino
-            if (kind, identity[kind]) in _PINS:
-                os.close(fd)
-            else:
-                _PINS[kind, identity[kind]] = fd
-        return identity
+        fds = [os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind in KINDS]
     except PermissionError:
-        from tutor.lab import client, control
-        script = "; ".join(f"stat -L -c %i /proc/self/ns/{kind}" for kind in KINDS)
-        inodes = client.run(script, info=control.status(name) if name else None).stdout.split()
-        return dict(zip(KINDS, map(int, inodes), strict=True))
+        from tutor.lab import control, door
+        _, given = control.request_fds("enter", len(door.NAMESPACES), name)
+        if len(given) != len(door.NAMESPACES) or set(door.NAMESPACES) != set(KINDS):
+            control.close_all(given)
+            raise AssertionError(f"the lab {name!r} did not hand over its namespaces") from None
+        by_kind = dict(zip(door.NAMESPACES, given, strict=True))
+        fds = [by_kind[kind] for kind in KINDS]
+    identity = {}
+    for kind, fd in zip(KINDS, fds, strict=True):
+        identity[kind] = os.fstat(fd).st_ino
+        if (kind, identity[kind]) in _PINS:
+            os.close(fd)
+        else:
+            _PINS[kind, identity[kind]] = fd
+    return identity
 
 
 def release_pins() -> None:
