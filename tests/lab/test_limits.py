@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from labkit import TUTOR, cmdline, lab_identity, lab_processes, plain_user, run_ok, wait_until
-from tutor.lab import client, lifecycle
+from tutor.lab import client, control, lifecycle, limits
+from tutor.lab.control import close_all
 
 pytestmark = pytest.mark.lab
 
@@ -72,6 +73,34 @@ def test_a_users_lab_is_capped_too(config_home, lab_name):
     finally:
         as_user("lab", "down")
         subprocess.run(["rm", "-rf", f"/tmp/cfg-{lab_name}"])
+
+
+def test_root_s_lab_commands_and_what_they_start_join_its_cgroups(lab_name):
+    """Every way into root's lab joins its cgroups before it enters (the one shell selftest
+    keeps, a process a command), and what a command starts stays there. (They join through
+    v1's `tasks` now, without the machine-wide lock: issue 15.)"""
+    if os.geteuid() != 0:
+        pytest.skip("cgroups are for labs root starts")
+    info, _ = lifecycle.up(lab_name)
+    reply, fds = control.request_fds("enter", len(client.NAMESPACES), lab_name)
+    close_all(fds)
+    folders = reply.get("cgroups") or []
+    if not folders:
+        pytest.skip("no cgroup controller here")
+    v1 = any(f.startswith(f"{limits.CGROUP}/memory/") for f in folders)
+    pattern = "':(memory|pids):'" if v1 else "'^0::'"
+    show = f"grep -E {pattern} /proc/self/cgroup; sh -c \"grep -E {pattern} /proc/self/cgroup\""
+
+    def joined(out: str) -> None:
+        lines = out.split()
+        assert len(lines) == 2 * len(folders), out
+        for line in lines:
+            assert line.endswith(f"/netns-tutor-{lab_name}"), out
+
+    joined(run_ok(show, info))
+    with client.one_shell(info):
+        joined(run_ok(show, info))
+        joined(run_ok(show, info))
 
 
 def test_root_caps_a_labs_memory_tmpfs_included(mode, config_home, lab_name):

@@ -170,19 +170,19 @@ def _make(folder: str, settings: dict[str, int]) -> str:
     return folder
 
 
-def join(folders: list[str], pid: int = 0) -> None:
-    """Move process `pid` (0: ourselves) into each cgroup folder."""
-    for folder in folders:
-        with open(f"{folder}/cgroup.procs", "w") as f:
-            f.write(str(pid or os.getpid()))
-
-
 def join_argv(folders: list[str], argv: list[str]) -> list[str]:
-    """`argv`, run after its process has joined the lab's cgroups (one `sh`)."""
+    """`argv`, run after its process has joined the lab's cgroups (one `sh`).
+
+    In a v1 hierarchy the `sh` writes 0 to `tasks`: it moves itself, its only thread, and the
+    kernel need not lock every thread group on the machine for that. Writing its PID to
+    `cgroup.procs` takes that lock, which waits for an RCU grace period when no other move
+    came just before: ~10 ms for the first command after a pause here (issue 15). v2 has no
+    `tasks`: there it writes its PID to `cgroup.procs`."""
     if not folders:
         return argv
-    script = 'for f in "$@"; do [ "$f" = -- ] && break; echo $$ > "$f/cgroup.procs" || exit 126; ' \
-             'shift; done; shift; exec "$@"'
+    script = 'for f in "$@"; do [ "$f" = -- ] && break; ' \
+             'if [ -e "$f/tasks" ]; then echo 0 > "$f/tasks"; else echo $$ > "$f/cgroup.procs"; fi ' \
+             '|| exit 126; shift; done; shift; exec "$@"'
     return ["sh", "-c", script, "sh", *folders, "--", *argv]
 
 
