@@ -94,3 +94,31 @@ def test_big_outputs_and_what_a_script_left_writing(mlab):
         assert client.run("(sleep 0.2; echo late) & echo first", info=mlab).stdout == "first\n"
         time.sleep(0.4)
         assert client.run("echo second", info=mlab).stdout == "second\n"
+
+
+def _elsewhere(cmdline: str, lab) -> str:
+    """`cmdline`'s output from a process of its own (another thread's runs go the usual way)."""
+    out: list[str] = []
+    thread = threading.Thread(target=lambda: out.append(run_ok(cmdline, lab)))
+    thread.start()
+    thread.join()
+    return out[0]
+
+
+def test_a_script_sent_ahead_runs_while_the_caller_works(mlab):
+    """`run_later` (selftest judges a step while the next one's commands run): the script runs
+    before its result is taken, the result is what `run` gives, and nothing else goes to the
+    shell until then. Without a shell the script has run when `run_later` returns."""
+    with client.one_shell(mlab):
+        pending = client.run_later("echo begun > /tmp/begun; while [ ! -e /tmp/go ]; do sleep 0.01; done; "
+                                   "echo ran; echo said >&2; exit 3", info=mlab)
+        assert wait_until(lambda: _elsewhere("cat /tmp/begun 2>/dev/null || true", mlab) == "begun\n")
+        with pytest.raises(AssertionError, match="not been answered"):
+            client.run("echo too soon", info=mlab)
+        _elsewhere("touch /tmp/go", mlab)
+        result = pending()
+        assert (result.returncode, result.stdout, result.stderr) == (3, "ran\n", "said\n")
+        assert client.run("echo next", info=mlab).stdout == "next\n"
+    pending = client.run_later("echo apart > /tmp/apart; echo out", info=mlab)
+    assert run_ok("cat /tmp/apart", mlab) == "apart\n"
+    assert pending().stdout == "out\n"

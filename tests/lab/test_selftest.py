@@ -158,18 +158,58 @@ def test_each_step_is_one_trip_its_pings_included(monkeypatch):
     lessons = load_lessons()
     lesson2 = next(l for l in lessons if l.id == "lesson2")
     trips: list[str] = []
-    real = client.run
+    real, real_later = client.run, client.run_later
 
     def spy(cmdline, **kwargs):
         trips.append(cmdline)
         return real(cmdline, **kwargs)
 
+    def spy_later(cmdline, **kwargs):
+        trips.append(cmdline)
+        return real_later(cmdline, **kwargs)
+
     monkeypatch.setattr(client, "run", spy)
+    monkeypatch.setattr(client, "run_later", spy_later)
     report = selftest([lesson2], lessons)
     assert report.ok, report.lines
     assert len(trips) == len(lesson2.steps)
     assert all("ping -n -c 1 -W 1 10.201.0.5" not in t for t in trips[:-1])
     assert trips[-1].index("ip link set dev brid11 up") < trips[-1].index("ping -n -c 1 -W 1 10.201.0.5")
+
+
+def test_a_look_is_judged_while_the_next_step_runs_unless_judging_may_probe(monkeypatch):
+    """Each look is judged while the next step's commands run (issue 15), except when judging
+    may go to the lab itself: lesson 2's look before its ping step, whose ping the engine would
+    probe if the step's state checks passed, is judged before that step's commands begin."""
+    from tutor.checks import engine
+    from tutor.lab import client
+    lessons = load_lessons()
+    lesson2 = next(l for l in lessons if l.id == "lesson2")
+    events: list[str] = []
+    real_judge, real_later = engine.judge_steps, client.run_later
+
+    def judge(lesson, steps, state, info):
+        events.append("judge " + ",".join(str(s.number) for s in steps))
+        return real_judge(lesson, steps, state, info)
+
+    def later(cmdline, **kwargs):
+        events.append("send")
+        answer = real_later(cmdline, **kwargs)
+
+        def taken():
+            events.append("answer")
+            return answer()
+        return taken
+
+    monkeypatch.setattr(engine, "judge_steps", judge)
+    monkeypatch.setattr(client, "run_later", later)
+    report = selftest([lesson2], lessons)
+    assert report.ok, report.lines
+    assert events == ["send", "judge 1", "answer",            # the start's look, during step 1
+                      "send", "judge 1,2", "answer",
+                      "send", "judge 2,3", "answer",
+                      "judge 3,4", "send", "answer",          # step 4 pings: judged first
+                      "judge 1,2,3,4"]
 
 
 def test_a_ping_in_a_step_that_is_not_done_is_not_what_decides(tmp_path):

@@ -143,6 +143,13 @@ def judge_steps(lesson, steps: list, state: observe.LabState, info: control.LabI
     return LessonResult(lesson.id, lesson.title, all(r.passed for r in results), results)
 
 
+def may_look_again(steps: list, state: observe.LabState) -> bool:
+    """Whether `judge_steps(steps, state)` may go to the lab (probe a behaviour check, read
+    what a failing one needs), rather than judge from `state` alone; selftest judges those that
+    cannot while the next step's commands run (issue 15)."""
+    return not state.whole or any(c.behaviour for s in steps for c in s.checks)
+
+
 def _judge_states(steps: list, state: observe.LabState) -> dict[tuple[int, int], Verdict]:
     """The verdict of every state check of `steps`, by (step number, place in the step)."""
     return {(s.number, i): judge_state(c, state) for s in steps for i, c in enumerate(s.checks)

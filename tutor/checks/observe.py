@@ -24,6 +24,10 @@ from tutor.lab import agents_name, client, control, from_agents, iptables
 from tutor.lab.state import HOST, LabState, Link, NsState, Route, resolv_path
 from tutor.lab.world import WORLD_DIR as WORLD
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 MARK = "@@tutor@@"
 PROBE_CAP = 1500   # characters of a probe's output kept
 LOOK_CHUNK = 100   # namespaces per `look` request (one SCM_RIGHTS message carries at most 253)
@@ -123,6 +127,15 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
     trip into the lab fewer than `run_probes` after the reading: selftest's, for the step whose
     commands are the prelude. The links are read after them: a probe changes none of what is
     read (it may leave a neighbour entry, which is not read)."""
+    return begin_reading(checks, info, prelude, for_hints, whole, hint_ids, probes)()
+
+
+def begin_reading(checks: list[Check], info: control.LabInfo | None = None, prelude: str = "",
+                  for_hints: bool = False, whole: bool | None = None, hint_ids: bool = True,
+                  probes: list[Check] | None = None) -> Callable[[], LabState]:
+    """`read_state` in two halves: its script (the prelude first) is on its way into the lab
+    when this returns (`client.run_later`), and what this returns finishes the reading. In
+    between the caller may work at anything but the lab."""
     need = reads(checks, for_hints)
     whole = for_hints if whole is None else whole
     script = state_script(need.sysctls, need.resolv, need.rules, need.lan, need.hosts, links=False)
@@ -130,17 +143,21 @@ def read_state(checks: list[Check], info: control.LabInfo | None = None, prelude
         script = f"{_M}m prelude\n(\n{prelude}\n)\nm prelude-exit $?\n{script}"
     if probes:
         script += probe_script(probes)
-    if script:
-        out = client.run(script, info=info, timeout=120 if prelude else 20).stdout
-        state = parse_state(out)
-        if probes:
-            state.probed = _probed(probes, out)
-    else:
-        state = LabState(namespaces=[], ns={HOST: NsState(HOST)})
-    read_links(state, None if whole else need.namespaces, info, ids=need.ids or hint_ids)
-    state.for_hints = for_hints or not any(c.behaviour for c in checks)
-    state.whole = whole
-    return state
+    ran = client.run_later(script, info=info, timeout=120 if prelude else 20) if script else None
+
+    def finish() -> LabState:
+        if ran is not None:
+            out = ran().stdout
+            state = parse_state(out)
+            if probes:
+                state.probed = _probed(probes, out)
+        else:
+            state = LabState(namespaces=[], ns={HOST: NsState(HOST)})
+        read_links(state, None if whole else need.namespaces, info, ids=need.ids or hint_ids)
+        state.for_hints = for_hints or not any(c.behaviour for c in checks)
+        state.whole = whole
+        return state
+    return finish
 
 
 def read_links(state: LabState, names: set[str] | None, info: control.LabInfo | None = None,

@@ -113,12 +113,34 @@ def run(cmdline: str, *, netns: str | None = None, node: str | None = None, time
     group is registered with the tracker a long-lived caller set (`track_with`), once started:
     what goes this way is the course's own reads, probes and scripts, which end by themselves,
     so it does not wait for the registration as a student's line does (`popen_registered`)."""
-    import subprocess
     shell = _shell
     if shell is not None and netns is None and node is None and input is None and shell.serves(info):
         result = shell.run(cmdline, timeout)
         if result is not None:
             return result
+    return _run_apart(cmdline, netns=netns, node=node, timeout=timeout, info=info, input=input)
+
+
+def run_later(cmdline: str, *, timeout: float = 30,
+              info: LabInfo | None = None) -> Callable[[], subprocess.CompletedProcess]:
+    """Begin `run(cmdline)` in the lab host and return what waits for its result. With this
+    thread's one shell (`one_shell`) the script is on its way when this returns, and the caller
+    may work on meanwhile, at anything but the lab (selftest judges a step while the next
+    step's commands run, issue 15); without one it has run by then. Take the result before
+    anything else goes to the lab."""
+    shell = _shell
+    if shell is not None and shell.serves(info):
+        pending = shell.send(cmdline, timeout)
+        if pending is not None:
+            return pending
+    done = run(cmdline, timeout=timeout, info=info)
+    return lambda: done
+
+
+def _run_apart(cmdline: str, *, netns: str | None, node: str | None, timeout: float,
+               info: LabInfo | None, input: str | None) -> subprocess.CompletedProcess:
+    """`run` in a process of its own."""
+    import subprocess
     cmd = command(bash_argv(cmdline), netns=netns, node=node, info=info, terminal=False)
     try:
         # a new session: no controlling terminal for anything in the lab (see `command`)
@@ -181,7 +203,8 @@ class _Shell:
     def __init__(self, info: LabInfo):
         import _thread
         import subprocess
-        self.name, self.thread = info.name, _thread.get_ident()
+        self.name, self.thread, self.info = info.name, _thread.get_ident(), info
+        self.busy = False   # a script sent, its result not yet taken (`send`)
         self.token = "@@tutor-" + os.urandom(12).hex()
         cmd = command(["bash", "--noprofile", "--norc", "-s"], info=info, terminal=False)
         try:
@@ -201,9 +224,16 @@ class _Shell:
 
     def run(self, script: str, timeout: float) -> subprocess.CompletedProcess | None:
         """Run `script` as `run` would; None when the shell is gone (then run it the usual way)."""
-        import subprocess
+        pending = self.send(script, timeout)
+        return pending() if pending is not None else None
+
+    def send(self, script: str, timeout: float) -> Callable[[], subprocess.CompletedProcess] | None:
+        """Hand `script` to the shell and return what waits for its result (`run` as it would
+        end); None when the shell is gone. One script at a time: its result is taken before the
+        next is sent."""
         proc, t = self.proc, self.token
         assert proc is not None and proc.stdin is not None
+        assert not self.busy, "the shell's last script has not been answered"
         text = (f"IFS= read -r -d '' __tutor_script <<'{t}'\n{script}\n{t}\n"
                 f"echo {t}:start; echo {t}:start >&2\n"
                 f"( eval \"unset __tutor_script; $__tutor_script\" ) </dev/null\n"
@@ -214,6 +244,13 @@ class _Shell:
         except OSError:
             self.close()
             return None
+        self.busy = True
+        return lambda: self._answer(script, timeout)
+
+    def _answer(self, script: str, timeout: float) -> subprocess.CompletedProcess:
+        """The result of the script `send` sent (the shell gone before it began: run again, apart)."""
+        import subprocess
+        self.busy = False
         found = self._read(timeout)
         if found is None:
             self.close()
@@ -221,7 +258,9 @@ class _Shell:
         out, err, code, started = found
         if code is None:   # the shell died: before the script began (a reset ended it), or in it
             self.close()
-            return subprocess.CompletedProcess(script, 255, out, err) if started else None
+            if not started:
+                return _run_apart(script, netns=None, node=None, timeout=timeout, info=self.info, input=None)
+            return subprocess.CompletedProcess(script, 255, out, err)
         return subprocess.CompletedProcess(script, code, out, err)
 
     def _read(self, timeout: float) -> tuple[str, str, int | None, bool] | None:
@@ -269,7 +308,7 @@ class _Shell:
 
     def close(self) -> None:
         """End the shell and whatever it started that still runs in its process group."""
-        proc, self.proc = self.proc, None
+        proc, self.proc, self.busy = self.proc, None, False
         if proc is None:
             return
         with contextlib.suppress(ProcessLookupError):

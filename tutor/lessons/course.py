@@ -15,6 +15,11 @@ from tutor.i18n import Msg, _
 from tutor.lab import client, control, lifecycle, tools
 from tutor.lessons.lesson import Command, Lesson, Step, load_lessons
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # the checks load where a lesson is judged: `tutor reset` needs none
+    from tutor.checks import observe
+    from tutor.checks.engine import LessonResult
+
 Echo = Callable[[str], None]
 PROMPT = "root@lab:/# "
 
@@ -208,8 +213,8 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
     out = SelftestReport()
     t0 = time.monotonic()
     starting = starting or lifecycle.start_throwaway()
-    # while the lab builds itself, what needs no lab: not after it answers
-    _load_judging(lessons)
+    # while the lab builds itself, what its first trip needs: not after it answers
+    _load_for_trips()
     missing = {lesson.id: tools.missing_for(lesson.id) for lesson in lessons}
     info = starting.wait()
     fresh = starting.started
@@ -225,36 +230,7 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
                 lifecycle.reset(info.name)
             fresh = False
             shell.enter_context(client.one_shell(info))
-            failure, seen = _run_then_judge(lesson, start_commands(lesson, everything), lesson.steps[:1],
-                                            info, Msg("rebuilding the start of {lesson}", lesson=lesson.id))
-            if failure:
-                raise failure
-            before = seen.steps[0]
-            for k, step in enumerate(lesson.steps):
-                last = k == len(lesson.steps) - 1
-                targets = lesson.steps if last else lesson.steps[k:k + 2]
-                failure, seen = _run_then_judge(lesson, [quick(c) for c in step.commands], targets,
-                                                info, Msg("its commands"), step)
-                results = {r.number: r for r in seen.steps}
-                after = results[step.number]
-                detail = ""
-                if before.passed:
-                    detail = _("its checks already pass before its commands (they cannot fail)")
-                elif failure:
-                    detail = _("a command failed: {command}").format(command=failure.command) + (
-                        f": {failure.output}" if failure.output else "")
-                elif not after.passed:
-                    bad = next(c for c in after.checks if not c.passed)
-                    detail = _("after its commands `{check}` still fails: {found}").format(
-                        check=bad.name, found=bad.found_local or bad.found)
-                _add(out, report, SelftestLine(lesson.id, step.number, step.title, not before.passed,
-                                               after.passed and not failure, detail))
-                if not last:
-                    before = results[lesson.steps[k + 1].number]
-            broken = [s for s in seen.steps if not s.passed]
-            detail = "; ".join(_("step {number} fails again ({check})").format(
-                number=s.number, check=next(c for c in s.checks if not c.passed).name) for s in broken)
-            _add(out, report, SelftestLine(lesson.id, 0, _("the finished lesson verifies"), True, not broken, detail))
+            _selftest_lesson(lesson, everything, info, lambda line: _add(out, report, line))
     finally:
         shell.close()
         starting.stop()
@@ -262,17 +238,72 @@ def selftest(lessons: list[Lesson], everything: list[Lesson] | None = None,
     return out
 
 
-def _load_judging(lessons: list[Lesson]) -> None:
-    """Import what judging `lessons` needs: the observation, the engine and each check's kind
-    (~25-40 ms, paid once, and in parallel with the lab's start when called before its wait),
-    and subprocess, which starts the first trip's shell (~5 ms, issue 15)."""
+def _selftest_lesson(lesson: Lesson, everything: list[Lesson], info: control.LabInfo,
+                     add: Callable[[SelftestLine], None]) -> None:
+    """`selftest` of one lesson in a lab where nothing of it is done yet: a trip for its start,
+    then one per step. A look is judged while the next trip runs, unless its judging may go to
+    the lab itself (`may_look_again`: a behaviour check to probe); then it is judged first."""
+    from tutor.checks.engine import judge_steps, may_look_again
+    steps = lesson.steps
+    trips = [(start_commands(lesson, everything), steps[:1], None)] + [
+        ([quick(c) for c in step.commands], steps if k == len(steps) - 1 else steps[k:k + 2], step)
+        for k, step in enumerate(steps)]
+    judged: list[tuple[CourseError | None, LessonResult]] = []   # by trip: 0 the start, k step k
+    looked = None   # the last trip's (failure, state, the steps it judges), not judged yet
+
+    def judge() -> None:
+        nonlocal looked
+        assert looked is not None
+        failure, state, targets = looked
+        looked = None
+        judged.append((failure, judge_steps(lesson, targets, state, info)))
+        if k := len(judged) - 1:
+            add(_step_line(lesson, steps[k - 1], judged[k - 1][1], *judged[k]))
+
+    for commands, targets, done in trips:
+        if looked is not None and may_look_again(looked[2], looked[1]):
+            judge()   # before the next trip changes the lab
+        what = Msg("its commands") if done else Msg("rebuilding the start of {lesson}", lesson=lesson.id)
+        finish = _send_trip(commands, targets, info, what, done)
+        if looked is not None:
+            judge()   # while the trip runs
+        failure, state = finish()
+        if done is None and failure:
+            raise failure
+        looked = (failure, state, targets)
+    judge()
+    broken = [s for s in judged[-1][1].steps if not s.passed]
+    detail = "; ".join(_("step {number} fails again ({check})").format(
+        number=s.number, check=next(c for c in s.checks if not c.passed).name) for s in broken)
+    add(SelftestLine(lesson.id, 0, _("the finished lesson verifies"), True, not broken, detail))
+
+
+def _step_line(lesson: Lesson, step: Step, seen_before: LessonResult, failure: CourseError | None,
+               seen_after: LessonResult) -> SelftestLine:
+    """Step `step`'s line: judged from the look before its commands and from the one after."""
+    before = next(r for r in seen_before.steps if r.number == step.number)
+    after = next(r for r in seen_after.steps if r.number == step.number)
+    detail = ""
+    if before.passed:
+        detail = _("its checks already pass before its commands (they cannot fail)")
+    elif failure:
+        detail = _("a command failed: {command}").format(command=failure.command) + (
+            f": {failure.output}" if failure.output else "")
+    elif not after.passed:
+        bad = next(c for c in after.checks if not c.passed)
+        detail = _("after its commands `{check}` still fails: {found}").format(
+            check=bad.name, found=bad.found_local or bad.found)
+    return SelftestLine(lesson.id, step.number, step.title, not before.passed, after.passed and not failure, detail)
+
+
+def _load_for_trips() -> None:
+    """Import what the first trip into the lab needs: subprocess, which starts its shell, and
+    the observation, which looks at the lab while that shell starts (~8 ms, issue 15). Before
+    the lab's wait it runs beside the lab's start. What judging needs besides (the engine, ~3
+    ms) loads at the first judging, while the first step's commands run."""
     import subprocess  # noqa: F401
-    from tutor.checks import kinds, observe  # noqa: F401
-    from tutor.checks.engine import judge_steps  # noqa: F401
-    for lesson in lessons:
-        for step in lesson.steps:
-            for check in step.checks:
-                kinds.get(check.kind)
+
+    from tutor.checks import observe  # noqa: F401
 
 
 def _add(out: SelftestReport, report: Callable[[SelftestLine], None] | None, line: SelftestLine) -> None:
@@ -281,34 +312,38 @@ def _add(out: SelftestReport, report: Callable[[SelftestLine], None] | None, lin
         report(line)
 
 
-def _run_then_judge(lesson: Lesson, commands: list[Command], steps: list[Step], info: control.LabInfo,
-                    what: str, done: Step | None = None):
-    """Run `commands`, then judge `steps` from the lab they leave: one process in the lab, unless
-    a `serve` line must go to the agent first. `done`: the step whose commands they are; its
-    behaviour checks run in that process too, after the commands (a trip fewer, issue 15),
-    though the engine uses what they found only if the step's state checks pass, as ever.
-    Returns (CourseError or None, LessonResult)."""
+def _send_trip(commands: list[Command], steps: list[Step], info: control.LabInfo, what: str,
+               done: Step | None = None) -> Callable[[], tuple[CourseError | None, observe.LabState]]:
+    """Send `commands` into the lab, and the look at what they leave for judging `steps`, in
+    one process in the lab (unless a `serve` line must go to the agent first); what this
+    returns waits for them: (CourseError or None, the state). `done`: the step whose commands
+    they are; its behaviour checks run in that process too, after the commands (a trip fewer,
+    issue 15), though the engine uses what they found only if the step's state checks pass,
+    as ever."""
     from tutor.checks import observe
-    from tutor.checks.engine import judge_steps
     checks = [c for s in steps for c in s.checks]
     probes = [c for c in done.checks if c.behaviour] if done else []
-    failure = None
     # The whole lab at once: selftest's throwaway lab holds only what the lesson builds, so that
     # costs what reading the named namespaces would, and a check that fails (each step's do
     # before its commands) is not judged again from a second reading (~30 ms a step, issue 15).
     # Its namespace ids are read only for checks that need them to pass (`peer`), not for hints.
     if any(c.serve is not None for c in commands):
+        failure = None
         try:
             run_script(commands, info, what)
         except CourseError as exc:
             failure = exc
-        state = observe.read_state(checks, info, whole=True, hint_ids=False, probes=probes)
-    else:
-        texts = [c.text for c in commands]
-        state = observe.read_state(checks, info, prelude=command_script(texts) if commands else "",
-                                   whole=True, hint_ids=False, probes=probes)
+        reading = observe.begin_reading(checks, info, whole=True, hint_ids=False, probes=probes)
+        return lambda: (failure, reading())
+    texts = [c.text for c in commands]
+    reading = observe.begin_reading(checks, info, prelude=command_script(texts) if commands else "",
+                                    whole=True, hint_ids=False, probes=probes)
+
+    def finish() -> tuple[CourseError | None, observe.LabState]:
+        state = reading()
         if state.prelude is None and commands:
-            failure = CourseError(Msg("{what}: the lab did not run them", what=what), "", "")
-        elif state.prelude and state.prelude[0] != 0:
-            failure = script_error(state.prelude[1], texts, what)
-    return failure, judge_steps(lesson, steps, state, info)
+            return CourseError(Msg("{what}: the lab did not run them", what=what), "", ""), state
+        if state.prelude and state.prelude[0] != 0:
+            return script_error(state.prelude[1], texts, what), state
+        return None, state
+    return finish
