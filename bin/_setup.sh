@@ -57,14 +57,25 @@ tutor_ensure_packages() {  # extra commands to require may be passed (tmux for t
   fi
 }
 
+# Of the Pythons 3.11 or newer here that can make a venv (on PATH, and the system's own under
+# /usr/bin), the newest whose program holds the interpreter itself; else the newest. One that
+# loads it from libpython (pyenv's builds, and others configured --enable-shared) runs all of
+# tutor slower: here ~2-3 ms more to start, imports ~25 % and Python code 25-45 % longer
+# (bench/README.md, issue 15). An existing venv keeps its Python.
+_TUTOR_PY_RANK='import sys, venv, ensurepip
+if sys.version_info < (3, 11): sys.exit(1)
+shared = any("libpython" in line for line in open("/proc/self/maps"))
+print(sys.version_info[1] + (0 if shared else 1000))'
 tutor_find_python() {
-  local py
-  for py in python3.13 python3.12 python3.11 python3; do
-    if command -v "$py" >/dev/null && "$py" -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-      echo "$py"; return 0
-    fi
+  local py rank best="" best_rank=-1
+  for py in python3.13 python3.12 python3.11 python3 \
+            /usr/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.11 /usr/bin/python3; do
+    command -v "$py" >/dev/null || continue
+    rank=$("$py" -c "$_TUTOR_PY_RANK" 2>/dev/null) || continue
+    if [ "$rank" -gt "$best_rank" ]; then best=$py best_rank=$rank; fi
   done
-  echo "netns-tutor needs Python 3.11 or newer (sudo apt-get install -y python3 python3-venv)" >&2
+  [ -n "$best" ] && { echo "$best"; return 0; }
+  echo "netns-tutor needs Python 3.11 or newer with venv (sudo apt-get install -y python3 python3-venv)" >&2
   return 1
 }
 
