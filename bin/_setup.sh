@@ -66,10 +66,10 @@ _TUTOR_PY_RANK='import sys, venv, ensurepip
 if sys.version_info < (3, 11): sys.exit(1)
 shared = any("libpython" in line for line in open("/proc/self/maps"))
 print(sys.version_info[1] + (0 if shared else 1000))'
+TUTOR_PYTHONS=${TUTOR_PYTHONS:-python3.13 python3.12 python3.11 python3 /usr/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.11 /usr/bin/python3}
 tutor_find_python() {
   local py rank best="" best_rank=-1
-  for py in python3.13 python3.12 python3.11 python3 \
-            /usr/bin/python3.13 /usr/bin/python3.12 /usr/bin/python3.11 /usr/bin/python3; do
+  for py in $TUTOR_PYTHONS; do
     command -v "$py" >/dev/null || continue
     rank=$("$py" -c "$_TUTOR_PY_RANK" 2>/dev/null) || continue
     if [ "$rank" -gt "$best_rank" ]; then best=$py best_rank=$rank; fi
