@@ -61,7 +61,8 @@ tutor_ensure_packages() {  # extra commands to require may be passed (tmux for t
 # /usr/bin), the newest whose program holds the interpreter itself; else the newest. One that
 # loads it from libpython (pyenv's builds, and others configured --enable-shared) runs all of
 # tutor slower: here ~2-3 ms more to start, imports ~25 % and Python code 25-45 % longer
-# (bench/README.md, issue 15). An existing venv keeps its Python.
+# (bench/README.md, issue 15). An existing venv keeps its Python. TUTOR_PYTHONS: the Pythons to
+# rank (names on PATH, or paths).
 _TUTOR_PY_RANK='import sys, venv, ensurepip
 if sys.version_info < (3, 11): sys.exit(1)
 shared = any("libpython" in line for line in open("/proc/self/maps"))
