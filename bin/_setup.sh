@@ -85,9 +85,12 @@ tutor_ensure_venv() {  # $1: "" for running, "dev" for the tests too
   hash=$(cat "$ROOT/pyproject.toml" "$ROOT/bin/_setup.sh" | sha256sum | cut -c1-16)
   stamp="$VENV/.netns-tutor-installed"
   if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ]; then
-    # a dev install also has everything a plain run needs
-    grep -qx "$hash-dev" "$stamp" && return 0
-    [ -z "$extra" ] && grep -qx "$hash-run" "$stamp" && return 0
+    # a dev install also has everything a plain run needs; the stamp made newer than what the
+    # set-up follows lets bin/tutor's next call skip these checks (a checkout touched them)
+    if grep -qx "$hash-dev" "$stamp" || { [ -z "$extra" ] && grep -qx "$hash-run" "$stamp"; }; then
+      touch "$stamp" 2>/dev/null || true
+      return 0
+    fi
   fi
   py=$(tutor_find_python) || return 1
   if [ ! -x "$VENV/bin/python" ]; then

@@ -81,3 +81,58 @@ def test_the_question_tells_a_program_with_libpython_from_one_without():
     rank = int(subprocess.run([sys.executable, "-c", question], capture_output=True, text=True).stdout)
     shared = any("libpython" in line for line in Path("/proc/self/maps").read_text().splitlines())
     assert rank == sys.version_info[1] + (0 if shared else 1000)
+
+
+def mini_checkout(tmp_path: Path) -> Path:
+    """A copy of what bin/tutor reads (bin/, pyproject.toml, the tools list), its venv set up
+    already: a stamp with the set-up's hash, a `tutor` that says how it was called."""
+    import hashlib
+    import shutil
+    root = tmp_path / "checkout"
+    (root / "bin").mkdir(parents=True)
+    (root / "tutor" / "lab").mkdir(parents=True)
+    for name in ("bin/tutor", "bin/_setup.sh", "pyproject.toml", "tutor/lab/tools.txt"):
+        shutil.copy2(ROOT / name, root / name)
+    venv = root / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "tutor").write_text('#!/bin/sh\necho "ran $*"\n')
+    (venv / "python").write_text("#!/bin/sh\nexit 0\n")
+    for f in ("tutor", "python"):
+        (venv / f).chmod(0o755)
+    digest = hashlib.sha256((root / "pyproject.toml").read_bytes() + (root / "bin" / "_setup.sh").read_bytes())
+    (root / ".venv" / ".netns-tutor-installed").write_text(digest.hexdigest()[:16] + "-run\n")
+    return root
+
+
+def run_tutor(home: Path, tools: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`tutor ARGS` as a student types it, through the link in ~/.local/bin; `tools` comes first
+    on PATH (its sha256sum notes each call of the set-up's checks)."""
+    env = {"HOME": str(home), "PATH": f"{tools}:{home}/.local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "LANG": "C.UTF-8"}
+    return subprocess.run(["tutor", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_link_in_local_bin_runs_the_course_and_checks_only_after_a_change(tmp_path):
+    """The link bin/tutor makes in ~/.local/bin runs it (it sourced _setup.sh beside the link,
+    which is not there); once set up, a call runs no check (~25 ms each, issue 15) until what
+    the set-up follows changes, and then once."""
+    import time
+    root = mini_checkout(tmp_path)
+    home, tools = tmp_path / "home", tmp_path / "tools"
+    (home / ".local" / "bin").mkdir(parents=True)
+    tools.mkdir()
+    (home / ".local" / "bin" / "tutor").symlink_to(root / "bin" / "tutor")
+    calls = tmp_path / "checked"
+    (tools / "sha256sum").write_text(f'#!/bin/sh\necho x >> "{calls}"\nexec /usr/bin/sha256sum "$@"\n')
+    (tools / "sha256sum").chmod(0o755)
+    checks = lambda: len(calls.read_text().split()) if calls.exists() else 0  # noqa: E731
+
+    first = run_tutor(home, tools, "verify", "lesson1")
+    assert (first.returncode, first.stdout) == (0, "ran verify lesson1\n"), first.stderr
+    assert checks() == 0
+    time.sleep(0.01)
+    (root / "pyproject.toml").touch()                  # a checkout changed what the set-up follows
+    again = run_tutor(home, tools, "list")
+    assert (again.returncode, again.stdout) == (0, "ran list\n"), again.stderr
+    assert checks() == 1
+    assert run_tutor(home, tools, "list").stdout == "ran list\n" and checks() == 1
