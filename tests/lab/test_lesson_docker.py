@@ -11,6 +11,7 @@ from pathlib import Path
 import lessonkit
 import pytest
 
+from labkit import wait_until
 from tutor.checks.engine import StepResult
 from tutor.lab import client
 from tutor.lessons.lesson import BUILTIN_LESSONS, Lesson, load_lessons
@@ -23,8 +24,15 @@ LESSON = next(l for l in LESSONS if l.id == "docker")
 
 
 def build(info, steps_done: int, *typed: str) -> Lesson:
-    """The lab at the lesson's start, its first `steps_done` steps solved, then `typed` by hand."""
-    return lessonkit.build(info, "docker", steps_done, *typed)
+    """The lab at the lesson's start, its first `steps_done` steps solved, then `typed` by hand;
+    from step 5 on, once c1's web server (which step 5 starts in the background, as a student
+    does) listens: a check may fetch from it at once (it failed once under load when the
+    fetch came first)."""
+    lesson = lessonkit.build(info, "docker", steps_done, *typed)
+    if steps_done >= 5:
+        assert wait_until(lambda: client.run("ip netns exec c1 ss -Hltn 'sport = :80'", info=info).stdout.strip()), \
+            "c1's web server never listened on port 80"
+    return lesson
 
 
 def step(info, number: int) -> StepResult:
