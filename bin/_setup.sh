@@ -83,7 +83,7 @@ tutor_find_python() {
 tutor_ensure_venv() {  # $1: "" for running, "dev" for the tests too
   local extra=${1:-} stamp hash py
   hash=$(cat "$ROOT/pyproject.toml" "$ROOT/bin/_setup.sh" | sha256sum | cut -c1-16)
-  stamp="$VENV/.netns-tutor-installed"
+  stamp="$VENV/.netns-tutor-installed"   # bin/tutor's quick path reads it by this name too
   if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ]; then
     # a dev install also has everything a plain run needs; the stamp made newer than what the
     # set-up follows lets bin/tutor's next call skip these checks (a checkout touched them)
@@ -114,6 +114,7 @@ tutor_ensure_venv() {  # $1: "" for running, "dev" for the tests too
 # (saying so), else say once how to type it here.
 tutor_ensure_on_path() {
   local bin="$HOME/.local/bin" here="$ROOT/bin/tutor"
+  # (bin/tutor's quick path looks for this file by this name too)
   local told="${XDG_STATE_HOME:-$HOME/.local/state}/netns-tutor/.told-tutor-not-on-path"
   command -v tutor >/dev/null 2>&1 && return 0
   case ":$PATH:" in
